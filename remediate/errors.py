@@ -1,0 +1,47 @@
+"""One error tree. Every expected failure is a RemediateError with one clear sentence."""
+
+from __future__ import annotations
+
+
+class RemediateError(Exception):
+    """Root of every error the CLI turns into a one-line message."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 host: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.host = host
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        if self.host:
+            where = f"{self.host}: {where}"
+        return f"{where}{self.message}"
+
+
+class ParseError(RemediateError):
+    """A file (config, inventory, playbook, template) that cannot be parsed."""
+
+
+class InventoryError(ParseError):
+    """A malformed inventory."""
+
+
+class PlaybookError(ParseError):
+    """A malformed playbook."""
+
+
+class TemplateError(ParseError):
+    """A template that does not render."""
+
+
+class UsageError(RemediateError):
+    """Bad command-line usage: exit 64."""
+
+
+class ConnectionFailed(RemediateError):
+    """A host could not be reached, authenticated, or timed out."""

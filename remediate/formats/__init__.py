@@ -1,0 +1,35 @@
+"""Lossless config formats: parse bytes -> Document; settings(); edit; dump() -> bytes.
+
+    from remediate.formats import parse, merge
+    doc = parse("redis", data, path="redis.conf")
+    new_doc, changes = merge(doc, parse("redis", b"timeout 0\n"), strategy="merge")
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from remediate.errors import ParseError
+from remediate.formats.base import ABSENT, Change, Document, Edit, Problem, merge
+
+KINDS = ("redis", "rabbitmq", "celery", "limits", "systemd", "shell")
+_MODULES = {
+    "redis": "remediate.formats.redis_conf",
+    "rabbitmq": "remediate.formats.rabbitmq_conf",
+    "celery": "remediate.formats.celery_config",
+    "limits": "remediate.formats.limits_conf",
+    "systemd": "remediate.formats.systemd_unit",
+    "shell": "remediate.formats.shell_env",
+}
+
+
+def parse(kind: str, data: bytes, path: str = "") -> Document:
+    """Parse ``data`` as a ``kind`` file. Raises ParseError naming path and line."""
+    if kind not in _MODULES:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    module = import_module(_MODULES[kind])
+    doc: Document = module.parse(data, path or kind)
+    return doc
+
+
+__all__ = ["ABSENT", "KINDS", "Problem", "Change", "Document", "Edit", "ParseError", "merge", "parse"]
