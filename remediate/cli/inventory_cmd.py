@@ -1,0 +1,41 @@
+"""``remediate inventory``: show the inventory as Ansible would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from remediate.errors import UsageError
+
+
+def inventory(
+    inventory: list[Path] = typer.Option([Path("inventory")], "-i", "--inventory",
+                                         help="Inventory file, directory or script (repeatable)."),
+    list_: bool = typer.Option(False, "--list", help="All groups and hosts as ansible-inventory --list JSON."),
+    graph: bool = typer.Option(False, "--graph", help="The group tree."),
+    host: str | None = typer.Option(None, "--host", help="One host's variables as JSON."),
+    limit: str | None = typer.Option(None, "-l", "--limit", help="Host pattern (with --list/--graph)."),
+) -> None:
+    """Show the inventory (Ansible-compatible) as JSON or a group tree. Secrets are masked."""
+    from remediate.inventory import load_inventory
+    from remediate.masking import mask_vars
+
+    if sum([list_, graph, host is not None]) != 1:
+        raise UsageError("give exactly one of --list, --graph or --host NAME")
+    inv = load_inventory(inventory)
+    if limit:
+        inv = inv.restrict(inv.select(limit))
+    if host is not None:
+        if host not in inv.hosts:
+            raise UsageError(f"no host {host!r} in the inventory")
+        typer.echo(json.dumps(mask_vars(inv.host_vars(host)), indent=4, sort_keys=True))
+    elif graph:
+        typer.echo(inv.graph())
+    else:
+        data = inv.to_list_json()
+        meta = data.get("_meta", {}).get("hostvars", {})
+        for name, variables in meta.items():
+            meta[name] = mask_vars(variables)
+        typer.echo(json.dumps(data, indent=4, sort_keys=True))

@@ -1,0 +1,99 @@
+"""The ``remediate`` typer app and the one boundary that maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import typer
+
+from remediate import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 4, 64
+
+app = typer.Typer(
+    name="remediate",
+    help="Find and fix the config behind lost Celery broker connections across a fleet.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Global options, passed to every command through ``ctx.obj``."""
+
+    debug: bool = False
+    color: bool = True
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"remediate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs (secrets masked)."),
+    no_color: bool = typer.Option(False, "--no-color", help="Plain output (also: NO_COLOR=1)."),
+) -> None:
+    """Find and fix the config behind lost Celery broker connections across a fleet."""
+    color = not no_color and "NO_COLOR" not in os.environ
+    ctx.obj = Settings(debug=debug, color=color)
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from remediate.cli import inventory_cmd
+
+    app.command("inventory")(inventory_cmd.inventory)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: the one place that turns outcomes into exit codes."""
+    import click
+
+    from remediate.errors import RemediateError, UsageError
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    _register()
+    try:
+        code = app(args=args, prog_name="remediate", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        code = EXIT_ERROR
+    except UsageError as exc:
+        typer.echo(f"remediate: {exc}", err=True)
+        code = EXIT_USAGE
+    except RemediateError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        typer.echo(f"remediate: error: {exc}", err=True)
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        code = 130
+    except Exception as exc:  # a bug: say so, briefly, unless --debug
+        if debug:
+            raise
+        typer.echo(f"remediate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+                   err=True)
+        code = EXIT_ERROR
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,276 @@
+"""Connections to hosts: SSH (fabric + paramiko) and local, behind one small interface.
+
+A connection runs an argument vector (never a shell string built from user input:
+every word is quoted with ``shlex.quote``) and returns a ``CommandResult`` value.
+SSH connections can also open a ``direct-tcpip`` channel to an address as the
+host sees it, so Redis on the host's loopback is reachable without exposing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from remediate.errors import ConnectionFailed
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did on a host (a value: no live handle)."""
+
+    command: str
+    stdout: bytes
+    stderr: bytes
+    exited: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exited == 0
+
+
+class HostLike(Protocol):
+    """What a connection needs to know about a host (inventory.Host satisfies it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def key_file(self) -> str | None: ...
+    @property
+    def connection(self) -> str: ...
+    @property
+    def become(self) -> bool: ...
+    @property
+    def become_user(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """Fleet-wide connection settings from the command line."""
+
+    timeout: float = 10.0
+    accept_new_host_keys: bool = False
+    known_hosts: str | None = None  # default: ~/.ssh/known_hosts (or UserKnownHostsFile)
+
+
+def shell_command(argv: list[str], *, become: bool = False, become_user: str = "root") -> str:
+    """Quote ``argv`` into one command line for a POSIX shell; wrap in ``sudo -n``."""
+    if become:
+        argv = ["sudo", "-n", "-u", become_user, "--", *argv]
+    return " ".join(shlex.quote(word) for word in argv)
+
+
+class Connection(Protocol):
+    host: HostLike
+
+    def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult: ...
+    def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any: ...
+    def close(self) -> None: ...
+
+
+class LocalConnection:
+    """Runs commands on this machine (``ansible_connection: local``)."""
+
+    def __init__(self, host: HostLike, options: ConnectOptions) -> None:
+        self.host = host
+        self.options = options
+
+    def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult:
+        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        try:
+            proc = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True,
+                                  timeout=timeout or self.options.timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise ConnectionFailed(f"command timed out after {exc.timeout:g} s", host=self.host.name) from None
+        return CommandResult(command, proc.stdout, proc.stderr, proc.returncode)
+
+    def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
+        return socket.create_connection((address, port), timeout=timeout or self.options.timeout)
+
+    def close(self) -> None:
+        pass
+
+
+_known_hosts_lock = threading.Lock()
+
+
+class SSHConnection:
+    """One SSH connection to a host; every command and tunnel shares its transport."""
+
+    def __init__(self, host: HostLike, options: ConnectOptions) -> None:
+        self.host = host
+        self.options = options
+        self._client: Any = None
+
+    # -- connecting -----------------------------------------------------------------
+    def open(self) -> None:
+        import paramiko
+
+        from fabric import Connection as FabricConnection
+
+        connect_kwargs: dict[str, Any] = {"banner_timeout": self.options.timeout,
+                                          "auth_timeout": self.options.timeout}
+        if self.host.key_file:
+            connect_kwargs["key_filename"] = os.path.expanduser(self.host.key_file)
+        fabric_conn = FabricConnection(
+            self.host.address, user=self.host.user, port=self.host.port,
+            config=_fabric_config(), connect_timeout=max(1, int(self.options.timeout)),
+            connect_kwargs=connect_kwargs,
+        )
+        client = fabric_conn.client
+        known_hosts = self._known_hosts_file(fabric_conn.ssh_config)
+        if os.path.exists(known_hosts):
+            try:
+                client.load_host_keys(known_hosts)
+            except (OSError, paramiko.SSHException) as exc:
+                raise ConnectionFailed(f"cannot read known_hosts {known_hosts}: {exc}",
+                                       host=self.host.name) from None
+        client.set_missing_host_key_policy(_UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts))
+        try:
+            fabric_conn.open()
+        except paramiko.BadHostKeyException as exc:
+            raise ConnectionFailed(
+                f"host key for {exc.hostname} has CHANGED (got {exc.key.get_name()} "
+                f"{exc.key.fingerprint}); refusing to connect. If the host was rebuilt, remove "
+                f"its old entry with: ssh-keygen -R {exc.hostname}", host=self.host.name) from None
+        except _UnknownHost as exc:
+            raise ConnectionFailed(str(exc), host=self.host.name) from None
+        except paramiko.AuthenticationException as exc:
+            raise ConnectionFailed(f"authentication failed for user {fabric_conn.user}: {exc}",
+                                   host=self.host.name) from None
+        except (socket.timeout, TimeoutError):
+            raise ConnectionFailed(f"connection timed out after {self.options.timeout:g} s",
+                                   host=self.host.name) from None
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise ConnectionFailed(f"cannot connect to {self.host.address}: {reason}",
+                                   host=self.host.name) from None
+        self._client = client
+        self._fabric = fabric_conn
+
+    def _known_hosts_file(self, ssh_config: dict[str, Any]) -> str:
+        if self.options.known_hosts:
+            return self.options.known_hosts
+        configured = ssh_config.get("userknownhostsfile")
+        if configured:
+            return os.path.expanduser(str(configured).split()[0])
+        return os.path.expanduser("~/.ssh/known_hosts")
+
+    # -- using it -------------------------------------------------------------------
+    def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult:
+        if self._client is None:
+            self.open()
+        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        limit = timeout or self.options.timeout
+        try:
+            channel = self._client.get_transport().open_session(timeout=limit)
+            channel.settimeout(limit)
+            channel.exec_command(command)
+            if stdin:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            stdout = _read_all(channel, limit)
+            stderr = channel.makefile_stderr("rb").read()
+            exited = channel.recv_exit_status()
+            channel.close()
+        except (socket.timeout, TimeoutError):
+            raise ConnectionFailed(f"command timed out after {limit:g} s", host=self.host.name) from None
+        except (OSError, EOFError) as exc:
+            raise ConnectionFailed(f"connection lost: {exc}", host=self.host.name) from None
+        except Exception as exc:  # paramiko.SSHException and friends
+            raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
+        return CommandResult(command, stdout, stderr, exited)
+
+    def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:
+        """A socket-like ``direct-tcpip`` channel to ``address:port`` as the host sees it."""
+        if self._client is None:
+            self.open()
+        limit = timeout or self.options.timeout
+        try:
+            channel = self._client.get_transport().open_channel(
+                "direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=limit)
+        except Exception as exc:
+            raise ConnectionFailed(f"cannot reach {address}:{port} through SSH: {exc}",
+                                   host=self.host.name) from None
+        channel.settimeout(limit)
+        return channel
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _read_all(channel: Any, limit: float) -> bytes:
+    chunks = []
+    deadline = time.monotonic() + limit
+    while True:
+        data = channel.recv(1 << 16)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+        if time.monotonic() > deadline:
+            raise TimeoutError
+
+
+class _UnknownHost(Exception):
+    pass
+
+
+class _UnknownHostPolicy:
+    """Refuse unknown hosts, or (``--accept-new-host-keys``) record and accept them.
+
+    A changed key never reaches this policy: paramiko raises BadHostKeyException.
+    """
+
+    def __init__(self, accept_new: bool, known_hosts: str) -> None:
+        self.accept_new = accept_new
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        if not self.accept_new:
+            raise _UnknownHost(
+                f"unknown host key for {hostname} ({key.get_name()} {key.fingerprint}); "
+                f"refusing to connect. Verify it and add it to {self.known_hosts}, "
+                "or pass --accept-new-host-keys")
+        with _known_hosts_lock:
+            path = Path(self.known_hosts)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with path.open("a") as handle:
+                handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def _fabric_config() -> Any:
+    """One fabric Config (it parses ~/.ssh/config) shared by every connection."""
+    return _fabric_config_for(os.path.expanduser("~"))
+
+
+@functools.lru_cache(maxsize=4)
+def _fabric_config_for(home: str) -> Any:
+    from fabric import Config
+
+    return Config()
+
+
+def connect(host: HostLike, options: ConnectOptions) -> Connection:
+    """A connection for ``host`` (not yet opened for SSH; opened on first use)."""
+    if host.connection == "local":
+        return LocalConnection(host, options)
+    if host.connection not in ("ssh", "smart", "paramiko"):
+        raise ConnectionFailed(f"unsupported ansible_connection {host.connection!r} (ssh or local)",
+                               host=host.name)
+    return SSHConnection(host, options)

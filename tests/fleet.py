@@ -1,0 +1,389 @@
+"""A fleet of real SSH hosts on one machine, for tests and benchmarks.
+
+Each host is the machine's own OpenSSH ``sshd`` running inside a private mount +
+UTS namespace (``unshare -m -u``), listening on its own loopback address
+127.0.S.N, with private copies of the directories the tool manages bind-mounted
+over the real ones. A host can run a real ``redis-server`` on its address.
+
+    with Fleet(3, redis=True) as fleet:
+        fleet.hosts[0].path("/etc/redis/redis.conf").read_bytes()
+
+By hand:  python -m tests.fleet start 5 --redis   (prints an inventory; Ctrl-C stops)
+Needs root, /usr/sbin/sshd, unshare and nsenter (util-linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"
+
+#: Directories each host gets a private copy of: (path on the host, seed it from the machine?)
+PRIVATE_DIRS: tuple[tuple[str, bool], ...] = (
+    ("/etc/redis", True),
+    ("/etc/rabbitmq", True),
+    ("/etc/default", True),
+    ("/etc/security", True),
+    ("/etc/systemd/system", False),
+    ("/srv", False),
+    ("/var/lib/remediate", False),
+    ("/var/lib/redis", False),
+    ("/var/log/redis", False),
+    ("/run/redis", False),
+    ("/root", False),
+    ("/tmp", False),  # last: mounted earlier it would hide a fleet under /tmp
+)
+
+
+class FleetError(RuntimeError):
+    """The fleet could not start: tests that need it must fail, not skip."""
+
+
+def require_fleet_support() -> None:
+    missing = [tool for tool in (SSHD, "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/ssh-keygen")
+               if not os.path.exists(tool)]
+    if os.geteuid() != 0:
+        raise FleetError("the SSH test fleet needs root (mount namespaces)")
+    if missing:
+        raise FleetError(f"the SSH test fleet needs {', '.join(missing)} (apt-get install openssh-server)")
+
+
+@dataclass
+class FleetHost:
+    index: int
+    name: str
+    address: str
+    dir: Path
+    host_key: Path | None = None
+    sshd: subprocess.Popen[bytes] | None = None
+    ns: str = ""
+
+    def path(self, remote: str) -> Path:
+        """The controller-side path of ``remote`` as this host sees it."""
+        for private, _ in PRIVATE_DIRS:
+            if remote == private or remote.startswith(private + "/"):
+                return self.dir / private.lstrip("/") / remote[len(private):].lstrip("/")
+        raise ValueError(f"{remote} is not private to the test host")
+
+    def exec(self, argv: list[str], check: bool = True, timeout: float = 60,
+             input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run ``argv`` inside this host's namespaces (not through SSH)."""
+        if self.sshd is None:
+            raise FleetError(f"{self.name} is not running")
+        return subprocess.run(["nsenter", "-t", str(self.sshd.pid), "-m", "-u", "--", *argv],
+                              check=check, capture_output=True, timeout=timeout, input=input)
+
+    # -- redis -----------------------------------------------------------------------
+    def start_redis(self) -> None:
+        self.exec(["redis-server", "/etc/redis/redis.conf", "--daemonize", "yes",
+                   "--bind", self.address, "--pidfile", "/run/redis/redis-server.pid",
+                   "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/redis-server.log"])
+        _wait_for_port(self.address, 6379, 10)
+
+    def redis_pid(self) -> int | None:
+        pidfile = self.path("/run/redis/redis-server.pid")
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if os.path.exists(f"/proc/{pid}") else None
+
+    def stop_redis(self) -> None:
+        pid = self.redis_pid()
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone([pid], 10)
+
+    # -- sshd ------------------------------------------------------------------------
+    def stop_sshd(self) -> None:
+        """Stop this host's sshd and every SSH session in it (the host goes away)."""
+        if self.sshd is None:
+            return
+        sessions = [pid for pid in _pids_in_ns(self.ns) if _comm(pid) == "sshd"]
+        for pid in sessions:
+            _signal(pid, signal.SIGKILL)
+        self.sshd.wait(5)
+        _wait_gone(sessions, 5)
+
+    def stop(self) -> None:
+        """Stop everything that runs inside this host's namespace, then wait for it."""
+        if not self.ns:
+            return
+        pids = _pids_in_ns(self.ns)
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
+        if not _wait_gone(pids, 10):
+            for pid in _pids_in_ns(self.ns):
+                _signal(pid, signal.SIGKILL)
+            _wait_gone(pids, 5)
+        if self.sshd is not None:
+            try:
+                self.sshd.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.sshd = None
+
+
+@dataclass
+class Fleet:
+    """``count`` SSH hosts on 127.0.<subnet>.1..count."""
+
+    count: int
+    redis: bool = False
+    subnet: int = 1
+    base: Path | None = None
+    hosts: list[FleetHost] = field(default_factory=list)
+    client_home: Path = Path()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.count <= 250:
+            raise ValueError("a fleet has 1 to 250 hosts")
+        self._own_base = self.base is None
+        self.base = Path(self.base or tempfile.mkdtemp(prefix="remediate-fleet-", dir="/var/tmp"))
+        self.client_home = self.base / "client"
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> Fleet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        require_fleet_support()
+        reap_stale_hosts(self.subnet)
+        os.makedirs("/run/sshd", exist_ok=True)
+        for private, _ in PRIVATE_DIRS:
+            os.makedirs(private, exist_ok=True)
+        self._make_client()
+        assert self.base is not None
+        self.hosts = [FleetHost(i, f"host{i}", f"127.0.{self.subnet}.{i}", self.base / f"host{i}")
+                      for i in range(1, self.count + 1)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(self._prepare, self.hosts))
+        try:
+            for host in self.hosts:
+                self._spawn(host)
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(self._await, self.hosts))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(FleetHost.stop, self.hosts))
+        if self._own_base and self.base and self.base.exists():
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def restart(self, host: FleetHost, host_key: Path | None = None) -> None:
+        """(Re)start ``host``'s sshd, optionally with another host key (a "changed" key)."""
+        host.stop_sshd()
+        host.host_key = host_key
+        self._spawn(host)
+        self._await(host)
+
+    # -- the controller side ---------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        """Environment for a controller process: its HOME holds the key, known_hosts, config."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SSH_", "PYTEST_"))}
+        env["HOME"] = str(self.client_home)
+        env["NO_COLOR"] = "1"
+        return env
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.client_home / ".ssh" / "known_hosts"
+
+    @property
+    def client_key(self) -> Path:
+        return self.client_home / ".ssh" / "id_ed25519"
+
+    def inventory(self, groups: dict[str, list[FleetHost]] | None = None, extra: str = "") -> str:
+        """An INI inventory of the fleet (all hosts in group ``fleet`` unless told)."""
+        groups = groups or {"fleet": self.hosts}
+        lines = []
+        for group, members in groups.items():
+            lines.append(f"[{group}]")
+            lines += [f"{h.name} ansible_host={h.address} ansible_user=root "
+                      f"ansible_ssh_private_key_file={self.client_key}" for h in members]
+            lines.append("")
+        return "\n".join(lines) + extra
+
+    # -- internals ----------------------------------------------------------------------
+    def _make_client(self) -> None:
+        ssh = self.client_home / ".ssh"
+        ssh.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.client_key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.client_key)],
+                           check=True)
+        host_keys = machine_host_keys()
+        if not host_keys:
+            raise FleetError("no /etc/ssh/ssh_host_*_key.pub: run ssh-keygen -A")
+        lines = [f"127.0.{self.subnet}.{i} {key}" for i in range(1, self.count + 1) for key in host_keys]
+        self.known_hosts.write_text("\n".join(lines) + "\n")
+
+    def _prepare(self, host: FleetHost) -> None:
+        for private, seed in PRIVATE_DIRS:
+            target = host.path(private)
+            if seed and os.path.isdir(private):
+                shutil.copytree(private, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+        ssh = host.path("/root/.ssh")
+        ssh.mkdir(mode=0o700, exist_ok=True)
+        (ssh / "authorized_keys").write_bytes(self.client_key.with_suffix(".pub").read_bytes())
+        host.path("/tmp").chmod(0o1777)
+
+    def _spawn(self, host: FleetHost) -> None:
+        mounts = "".join(f'mount --bind "$1{private}" {private}\n' for private, _ in PRIVATE_DIRS)
+        key_opt = f" -o HostKey={host.host_key}" if host.host_key else ""
+        script = (
+            "set -e\n" + mounts + f"hostname {host.name}\n"
+            f"exec {SSHD} -D -e -o ListenAddress={host.address}:22 -o UsePAM=no -o PidFile=none "
+            "-o StrictModes=no -o MaxStartups=1000 -o MaxSessions=100 -o LogLevel=ERROR"
+            f"{key_opt}\n")
+        log = open(host.dir / "sshd.log", "ab")
+        host.sshd = subprocess.Popen(
+            ["unshare", "-m", "-u", "--propagation", "private", "sh", "-c", script, "fleet-host",
+             str(host.dir)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+
+    def _await(self, host: FleetHost) -> None:
+        assert host.sshd is not None
+        try:
+            _wait_for_port(host.address, 22, 15, host.sshd)
+        except FleetError:
+            log = (host.dir / "sshd.log").read_text(errors="replace")[-2000:]
+            raise FleetError(f"{host.name}: sshd did not start on {host.address}:22\n{log}") from None
+        host.ns = os.readlink(f"/proc/{host.sshd.pid}/ns/mnt")
+        if self.redis:
+            host.start_redis()
+
+
+def machine_host_keys() -> list[str]:
+    keys = []
+    for pub in sorted(Path("/etc/ssh").glob("ssh_host_*_key.pub")):
+        kind, blob, *_ = pub.read_text().split()
+        keys.append(f"{kind} {blob}")
+    return keys
+
+
+def reap_stale_hosts(subnet: int) -> None:
+    """Kill fleet hosts a crashed earlier run left listening on this subnet."""
+    marker = f"ListenAddress=127.0.{subnet}."
+    for pid in _all_pids():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cmdline.startswith(SSHD) and marker in cmdline:
+            ns = os.readlink(f"/proc/{pid}/ns/mnt")
+            victims = _pids_in_ns(ns)
+            for victim in victims:
+                _signal(victim, signal.SIGKILL)
+            _wait_gone(victims, 5)
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _pids_in_ns(ns: str) -> list[int]:
+    pids = []
+    for pid in _all_pids():
+        try:
+            if os.readlink(f"/proc/{pid}/ns/mnt") == ns:
+                pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(pids: list[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if _alive(pid)]
+        if not alive:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state == "Z":  # a zombie child of ours: reap it
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
+
+
+def _wait_for_port(address: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            break
+        try:
+            with socket.create_connection((address, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise FleetError(f"nothing listens on {address}:{port}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fleet", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["start"])
+    parser.add_argument("count", type=int)
+    parser.add_argument("--redis", action="store_true", help="run a redis-server in every host")
+    parser.add_argument("--subnet", type=int, default=1)
+    args = parser.parse_args(argv)
+    fleet = Fleet(args.count, redis=args.redis, subnet=args.subnet)
+    with fleet:
+        inventory = fleet.base / "inventory.ini"  # type: ignore[operator]
+        inventory.write_text(fleet.inventory())
+        print(f"{args.count} hosts up. HOME={fleet.client_home}")
+        print(f"  HOME={fleet.client_home} remediate inventory -i {inventory} --graph")
+        print("Ctrl-C stops the fleet.", flush=True)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
