@@ -1,0 +1,141 @@
+"""Frozen value objects shared by plan, apply and the reports. Plans are data: they
+serialise to JSON (``to_json``) and load back (``from_json``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from remediate.gather import FileFact
+from remediate.runtime import ProcessLimit, RabbitRuntime, RedisRuntime
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """Everything gathered from one host in one pass (values, not handles)."""
+
+    files: dict[str, FileFact]
+    redis: RedisRuntime | None = None
+    rabbitmq: RabbitRuntime | None = None
+    limits: dict[int, ProcessLimit] = field(default_factory=dict)
+
+    def process_limit(self, name: str) -> ProcessLimit | None:
+        """The limit of the server the host runs (by the pid the server reports)."""
+        pid = (self.redis.pid if name == "redis-server" and self.redis
+               else self.rabbitmq.pid if name == "beam.smp" and self.rabbitmq else None)
+        if pid in self.limits:
+            return self.limits[pid]
+        candidates = [limit for limit in self.limits.values() if limit.name == name]
+        return candidates[0] if len(candidates) == 1 else None
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One setting of one file, as a person reads it: ``timeout: 300 → 0``."""
+
+    setting: str
+    old: str  # display value, secrets masked; "(unset)" when absent
+    new: str
+    effect: str  # "live" | "restart" | "reload" | "session"
+    how: str  # "CONFIG SET, no restart" / "handler: restart redis" ...
+    lines: tuple[int, int] | None = None
+    note: str = ""
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class RuntimeChange:
+    """A live value to set on a running server (Redis CONFIG SET)."""
+
+    service: str
+    setting: str
+    live: str
+    desired: str
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    path: str  # as the host sees it (remediate_root applied)
+    kind: str
+    strategy: str
+    template: str
+    exists: bool
+    sha256_before: str  # "" when absent
+    sha256_after: str
+    mode: str  # the file's mode, or the mode it will be created with
+    owner: str
+    group: str
+    changes: tuple[SettingChange, ...] = ()
+    handlers: tuple[str, ...] = ()  # notified because something cannot be applied live
+    diff: str = ""  # unified diff, secrets masked
+    validate: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.sha256_before != self.sha256_after
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str  # info | warning | error
+    kind: str
+    path: str
+    line: int | None
+    message: str
+    fix: str = ""
+    column: int | None = None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    host: str
+    address: str
+    files: tuple[FilePlan, ...] = ()
+    runtime_changes: tuple[RuntimeChange, ...] = ()
+    drift: tuple[RuntimeChange, ...] = ()  # file says X, the running server says Y
+    facts: dict[str, Any] = field(default_factory=dict)  # runtime facts for display / JSON
+    findings: tuple[Finding, ...] = ()
+    unreachable: str = ""
+    failed: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.unreachable:
+            return "unreachable"
+        if self.failed:
+            return "failed"
+        return "changed" if self.changed else "ok"
+
+    @property
+    def changed(self) -> bool:
+        return any(f.changed for f in self.files) or bool(self.runtime_changes)
+
+
+def to_json(value: Any) -> Any:
+    """A dataclass tree as plain JSON-ready data."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: to_json(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def host_plan_from_json(data: dict[str, Any]) -> HostPlan:
+    files = tuple(
+        FilePlan(**{**f, "changes": tuple(SettingChange(**{**c, "lines": tuple(c["lines"]) if c["lines"] else None})
+                                          for c in f["changes"]),
+                    "handlers": tuple(f["handlers"])})
+        for f in data["files"])
+    return HostPlan(
+        host=data["host"], address=data["address"], files=files,
+        runtime_changes=tuple(RuntimeChange(**r) for r in data["runtime_changes"]),
+        drift=tuple(RuntimeChange(**r) for r in data["drift"]),
+        facts=data.get("facts", {}),
+        findings=tuple(Finding(**f) for f in data.get("findings", [])),
+        unreachable=data.get("unreachable", ""), failed=data.get("failed", ""))

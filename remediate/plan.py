@@ -1,0 +1,219 @@
+"""Pure planning: live files + rendered templates + runtime facts -> what would change.
+
+No I/O here: ``collect`` gathers, this module decides, ``apply`` acts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from remediate.errors import ParseError
+from remediate.formats import ABSENT, Change, Document, merge, parse
+from remediate.masking import Masker, masked
+from remediate.models import FilePlan, HostFacts, HostPlan, RuntimeChange, SettingChange
+from remediate.playbook import FileSpec, Handler
+
+#: Settings whose values are secrets, per kind (shown masked, with a short hash).
+SECRET_SETTINGS = {
+    "redis": {"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass", "user"},
+    "rabbitmq": {"default_pass"},
+}
+
+#: Redis settings CONFIG SET applies to a running server, and to whom.
+REDIS_LIVE = {
+    "timeout": "CONFIG SET, no restart (applies to existing clients)",
+    "tcp-keepalive": "CONFIG SET, no restart (new connections only)",
+    "maxclients": "CONFIG SET, no restart (needs the process's open-file limit)",
+    "maxmemory": "CONFIG SET, no restart",
+    "maxmemory-policy": "CONFIG SET, no restart",
+    "requirepass": "CONFIG SET, no restart (clients must re-authenticate)",
+    "masterauth": "CONFIG SET, no restart",
+    "client-output-buffer-limit": "CONFIG SET, no restart",
+    "save": "CONFIG SET, no restart",
+    "appendonly": "CONFIG SET, no restart",
+    "loglevel": "CONFIG SET, no restart",
+}
+
+#: How a change that cannot be applied live takes effect, per kind.
+EFFECT_BY_KIND = {
+    "redis": ("restart", "redis-server restart"),
+    "rabbitmq": ("restart", "RabbitMQ node restart"),
+    "systemd": ("restart", "systemctl daemon-reload and a service restart"),
+    "celery": ("restart", "Celery worker restart (settings are read at start-up)"),
+    "limits": ("session", "new login sessions only (PAM; systemd services ignore it)"),
+    "shell": ("restart", "service restart (read by SysV init scripts only)"),
+}
+
+
+@dataclass(frozen=True)
+class DesiredFile:
+    """A managed file for one host, rendered before any host is contacted."""
+
+    spec: FileSpec
+    remote_path: str  # with remediate_root applied
+    rendered: bytes
+    handlers: Mapping[str, Handler]
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file plan together with the new bytes (kept in memory, never in JSON)."""
+
+    plan: FilePlan
+    new_content: bytes
+    live_doc: Document | None
+    new_doc: Document
+
+
+def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker) -> PlannedFile:
+    """Merge the rendered template into the live file (or create it)."""
+    spec = desired.spec
+    fact = facts.files[desired.remote_path]
+    if fact.error:
+        raise ParseError(f"cannot read: {fact.error}", path=desired.remote_path)
+    desired_doc = parse(spec.kind, desired.rendered, f"template {spec.template}")
+    if fact.exists:
+        live_doc = parse(spec.kind, fact.content, desired.remote_path)
+        if live_doc.problems:
+            bad = live_doc.problems[0]
+            raise ParseError(f"refusing to edit a file the service would reject: {bad.reason}",
+                             path=desired.remote_path, line=bad.line)
+    else:
+        live_doc = parse(spec.kind, b"", desired.remote_path)
+    _collect_secrets(masker, live_doc, desired_doc)
+    new_doc, changes = merge(live_doc, desired_doc, spec.strategy)
+    new_content = new_doc.dump()
+    setting_changes = tuple(_setting_change(spec, change, masker) for change in changes)
+    needs_handler = any(c.effect != "live" for c in setting_changes)
+    handlers = spec.notify if needs_handler and new_content != fact.content else ()
+    before = fact.content if fact.exists else b""
+    plan = FilePlan(
+        path=desired.remote_path, kind=spec.kind, strategy=spec.strategy, template=spec.template,
+        exists=fact.exists, sha256_before=fact.sha256 if fact.exists else "",
+        sha256_after=hashlib.sha256(new_content).hexdigest() if fact.exists or new_content else "",
+        mode=fact.mode if fact.exists else (spec.mode or "0644"),
+        owner=fact.owner if fact.exists else "root", group=fact.group if fact.exists else "root",
+        changes=setting_changes if new_content != before or not fact.exists else (),
+        handlers=tuple(handlers), diff=masker(unified_diff(desired.remote_path, before, new_content)),
+        validate=spec.validate)
+    return PlannedFile(plan, new_content, live_doc if fact.exists else None, new_doc)
+
+
+def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:
+    secret = change.setting.lower() in SECRET_SETTINGS.get(spec.kind, set())
+    old, new = (_display(change.old, secret, masker), _display(change.new, secret, masker))
+    effect, how = effect_of(spec, change.setting)
+    return SettingChange(change.setting, old, new, effect, how, change.lines, masker(change.note), secret)
+
+
+def effect_of(spec: FileSpec, setting: str) -> tuple[str, str]:
+    """How a change to ``setting`` takes effect: live, or through which handler."""
+    if spec.kind == "redis" and spec.live and setting.lower() in REDIS_LIVE:
+        return "live", REDIS_LIVE[setting.lower()]
+    effect, how = EFFECT_BY_KIND[spec.kind]
+    if spec.notify:
+        how = f"{how}: handler {', '.join(spec.notify)}"
+    elif effect == "restart":
+        how = f"{how} (no handler: pending until then)"
+    return effect, how
+
+
+def _display(value: Any, secret: bool, masker: Masker) -> str:
+    if value is ABSENT:
+        return "(unset)"
+    text = value if isinstance(value, str) else _literal(value)
+    return masked(text) if secret else masker(text)
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "; ".join(_literal(v) if not isinstance(v, str) else v for v in value)
+    return repr(value) if not hasattr(value, "source") else str(value)
+
+
+def _collect_secrets(masker: Masker, *docs: Document) -> None:
+    for doc in docs:
+        secrets = getattr(doc, "secrets", None)
+        if callable(secrets):
+            masker.add(secrets())
+
+
+def runtime_changes(files: Iterable[PlannedFile], facts: HostFacts) -> tuple[tuple[RuntimeChange, ...],
+                                                                               tuple[RuntimeChange, ...]]:
+    """(live values to set, drift between file and running server) for Redis."""
+    to_set: list[RuntimeChange] = []
+    drift: list[RuntimeChange] = []
+    redis = facts.redis
+    if redis is None or not redis.running or redis.error:
+        return (), ()
+    for planned in files:
+        spec_live = planned.plan.kind == "redis"
+        if not spec_live:
+            continue
+        desired = planned.new_doc.settings()
+        current = planned.live_doc.settings() if planned.live_doc else {}
+        for name, live_value in sorted(redis.config.items()):
+            if name not in REDIS_LIVE:
+                continue
+            want = desired.get(name, ABSENT)
+            have = current.get(name, ABSENT)
+            if have is not ABSENT and not planned.new_doc.same(name, have, live_value):
+                drift.append(RuntimeChange("redis", name, live_value, _plain(have)))
+            if want is not ABSENT and not planned.new_doc.same(name, want, live_value):
+                to_set.append(RuntimeChange("redis", name, live_value, _plain(want)))
+    return tuple(to_set), tuple(drift)
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else " ".join(" ".join(v) if isinstance(v, tuple) else str(v)
+                                                         for v in value)
+
+
+def unified_diff(path: str, before: bytes, after: bytes) -> str:
+    if before == after:
+        return ""
+    a = before.decode("utf-8", "replace").splitlines(keepends=True)
+    b = after.decode("utf-8", "replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, f"{path} (live)", f"{path} (planned)", n=1)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
+
+
+def host_plan(name: str, address: str, files: list[PlannedFile], facts: HostFacts,
+              masker: Masker) -> HostPlan:
+    to_set, drift = runtime_changes(files, facts)
+    secret_names = SECRET_SETTINGS["redis"]
+    to_set = tuple(_mask_runtime(c, secret_names, masker) for c in to_set)
+    drift = tuple(_mask_runtime(c, secret_names, masker) for c in drift)
+    return HostPlan(name, address, tuple(f.plan for f in files), to_set, drift, facts_summary(facts))
+
+
+def _mask_runtime(change: RuntimeChange, secret_names: set[str], masker: Masker) -> RuntimeChange:
+    if change.setting in secret_names:
+        return RuntimeChange(change.service, change.setting, masked(change.live), masked(change.desired))
+    return RuntimeChange(change.service, change.setting, masker(change.live), masker(change.desired))
+
+
+def facts_summary(facts: HostFacts) -> dict[str, Any]:
+    """Runtime facts as plain data for reports (secrets never gathered into it)."""
+    out: dict[str, Any] = {}
+    if facts.redis is not None:
+        r = facts.redis
+        limit = facts.process_limit("redis-server")
+        out["redis"] = {"running": r.running, "ping": r.ping, "error": r.error, "pid": r.pid,
+                        "connected_clients": r.connected_clients, "maxclients": r.maxclients,
+                        "config": {k: v for k, v in sorted(r.config.items())
+                                   if k not in SECRET_SETTINGS["redis"]},
+                        "nofile_soft": limit.soft if limit else None,
+                        "nofile_hard": limit.hard if limit else None}
+    if facts.rabbitmq is not None:
+        q = facts.rabbitmq
+        limit = facts.process_limit("beam.smp")
+        out["rabbitmq"] = {"running": q.running, "heartbeat": q.heartbeat, "pid": q.pid, "error": q.error,
+                           "nofile_soft": limit.soft if limit else None,
+                           "nofile_hard": limit.hard if limit else None}
+    return out

@@ -1,0 +1,179 @@
+"""Playbooks: plays with host patterns, vars, managed files and handlers.
+
+    - name: Redis brokers keep idle connections open
+      hosts: redis
+      defaults: {redis_timeout: 0}     # lowest precedence (like role defaults): inventory wins
+      vars: {}                         # above inventory vars, as in Ansible
+      files:
+        - {kind: redis, path: /etc/redis/redis.conf, template: redis.conf.j2, notify: restart redis}
+      handlers:
+        restart redis: {command: systemctl restart redis-server, check: redis_ping}
+
+Every schema error is one PlaybookError naming the file and line, raised before any
+host is contacted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remediate.errors import PlaybookError
+from remediate.formats import KINDS
+from remediate.yaml_lines import line_of, load_yaml
+
+PLAY_KEYS = {"name", "hosts", "vars", "defaults", "files", "handlers"}
+FILE_KEYS = {"kind", "path", "template", "strategy", "mode", "live", "validate", "notify"}
+HANDLER_KEYS = {"command", "check"}
+BUILTIN_CHECKS = ("redis_ping", "rabbitmq_running")
+STRATEGIES = ("merge", "replace")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One managed file of a play."""
+
+    kind: str
+    path: str  # absolute, as on the host before remediate_root
+    template: str
+    strategy: str = "merge"
+    mode: str | None = None  # permissions when the file is created (else kept)
+    live: bool = True
+    validate: str | None = None
+    notify: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    command: str
+    check: str | None = None  # redis_ping | rabbitmq_running | a shell command
+
+
+@dataclass(frozen=True)
+class Play:
+    name: str
+    hosts: str
+    vars: dict[str, Any]
+    defaults: dict[str, Any]
+    files: tuple[FileSpec, ...]
+    handlers: dict[str, Handler]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Playbook:
+    path: str
+    plays: tuple[Play, ...]
+
+
+def load_playbook(path: Path | str) -> Playbook:
+    path = Path(path)
+    if not path.exists():
+        raise PlaybookError("no such playbook (use -p PATH)", path=str(path))
+    data = load_yaml(path, PlaybookError)
+    where = str(path)
+    if not isinstance(data, list) or not data:
+        raise PlaybookError("a playbook is a non-empty list of plays", path=where, line=1)
+    return Playbook(where, tuple(_play(item, where) for item in data))
+
+
+def _play(item: Any, where: str) -> Play:
+    if not isinstance(item, dict):
+        raise PlaybookError("each play is a mapping", path=where, line=line_of(item))
+    _known_keys(item, PLAY_KEYS, "play", where)
+    name = str(item.get("name") or item.get("hosts") or "play")
+    hosts = item.get("hosts")
+    if not isinstance(hosts, str) or not hosts.strip():
+        raise PlaybookError(f"play {name!r} needs `hosts:` (a host pattern)", path=where,
+                            line=line_of(item, "hosts"))
+    variables = _mapping(item, "vars", where)
+    defaults = _mapping(item, "defaults", where)
+    handlers = _handlers(item, where)
+    files_raw = item.get("files") or []
+    if not isinstance(files_raw, list):
+        raise PlaybookError("`files:` is a list", path=where, line=line_of(item, "files"))
+    files = tuple(_file(raw, handlers, where) for raw in files_raw)
+    paths = [f.path for f in files]
+    for spec in files:
+        if paths.count(spec.path) > 1:
+            raise PlaybookError(f"{spec.path} is managed twice in play {name!r}", path=where,
+                                line=spec.line)
+    return Play(name, hosts.strip(), dict(variables), dict(defaults), files, handlers, line_of(item))
+
+
+def _file(raw: Any, handlers: dict[str, Handler], where: str) -> FileSpec:
+    if not isinstance(raw, dict):
+        raise PlaybookError("each entry of `files:` is a mapping", path=where, line=line_of(raw))
+    _known_keys(raw, FILE_KEYS, "file", where)
+    line = line_of(raw)
+    for key in ("kind", "path", "template"):
+        if not raw.get(key):
+            raise PlaybookError(f"a file entry needs `{key}:`", path=where, line=line)
+    kind = str(raw["kind"])
+    if kind not in KINDS:
+        raise PlaybookError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}",
+                            path=where, line=line_of(raw, "kind"))
+    path = str(raw["path"])
+    if not path.startswith("/") or "\0" in path or "/../" in path + "/":
+        raise PlaybookError(f"path {path!r} must be absolute and normalised", path=where,
+                            line=line_of(raw, "path"))
+    strategy = str(raw.get("strategy", "merge"))
+    if strategy not in STRATEGIES:
+        raise PlaybookError(f"unknown strategy {strategy!r} (merge or replace)", path=where,
+                            line=line_of(raw, "strategy"))
+    mode = raw.get("mode")
+    if mode is not None:
+        mode = str(mode) if not isinstance(mode, int) else format(mode, "o")
+        if not re.fullmatch(r"0?[0-7]{3,4}", mode):
+            raise PlaybookError(f"mode {mode!r} is not an octal mode such as \"0644\"", path=where,
+                                line=line_of(raw, "mode"))
+        mode = mode.rjust(4, "0")
+    notify_raw = raw.get("notify") or []
+    notify = (notify_raw,) if isinstance(notify_raw, str) else tuple(str(n) for n in notify_raw)
+    for name in notify:
+        if name not in handlers:
+            raise PlaybookError(f"notify {name!r}: no such handler in this play", path=where,
+                                line=line_of(raw, "notify"))
+    live = raw.get("live", True)
+    if not isinstance(live, bool):
+        raise PlaybookError("`live:` is true or false", path=where, line=line_of(raw, "live"))
+    validate = raw.get("validate")
+    if validate is not None and (not isinstance(validate, str) or "%s" not in validate):
+        raise PlaybookError("`validate:` is a command with %s for the candidate file", path=where,
+                            line=line_of(raw, "validate"))
+    return FileSpec(kind, path, str(raw["template"]), strategy, mode, live, validate, notify, line)
+
+
+def _handlers(item: dict[str, Any], where: str) -> dict[str, Handler]:
+    raw = _mapping(item, "handlers", where)
+    handlers = {}
+    for name, spec in raw.items():
+        line = line_of(raw, name)
+        if isinstance(spec, str):
+            spec = {"command": spec}
+        if not isinstance(spec, dict):
+            raise PlaybookError(f"handler {name!r} is a mapping with `command:`", path=where, line=line)
+        _known_keys(spec, HANDLER_KEYS, "handler", where)
+        if not spec.get("command"):
+            raise PlaybookError(f"handler {name!r} needs `command:`", path=where, line=line)
+        check = spec.get("check")
+        handlers[str(name)] = Handler(str(name), str(spec["command"]), str(check) if check else None)
+    return handlers
+
+
+def _mapping(item: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = item.get(key) or {}
+    if not isinstance(value, dict):
+        raise PlaybookError(f"`{key}:` is a mapping", path=where, line=line_of(item, key))
+    return value
+
+
+def _known_keys(item: dict[str, Any], allowed: set[str], what: str, where: str) -> None:
+    for key in item:
+        if key not in allowed:
+            raise PlaybookError(f"unknown {what} key {key!r}; expected one of {', '.join(sorted(allowed))}",
+                                path=where, line=line_of(item, str(key)))

@@ -1,0 +1,182 @@
+"""Live runtime state: Redis through the host's SSH connection, RabbitMQ via rabbitmqctl,
+and the open-file limits of the running servers from /proc/<pid>/limits.
+
+Probes (shell snippets run inside the gather round trip) have pure parsers here;
+Redis is spoken to with redis-py over a ``direct-tcpip`` channel, so the Redis port
+never needs to be reachable from the operator's machine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediate.errors import ConnectionFailed
+
+#: Every redis-server / beam.smp process with its "Max open files" row.
+LIMITS_PROBE = r"""for d in /proc/[0-9]*; do
+  read -r c < "$d/comm" 2>/dev/null || continue
+  case "$c" in redis-server|beam.smp)
+    l=$(grep '^Max open files' "$d/limits" 2>/dev/null) || continue
+    echo "${d#/proc/} $c $l";;
+  esac
+done; true"""
+
+#: RabbitMQ's live heartbeat and the node's OS pid, when rabbitmqctl exists.
+RABBITMQ_PROBE = r"""command -v rabbitmqctl >/dev/null 2>&1 || { echo 'rabbitmqctl: not installed'; exit 127; }
+timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid()}.'"""
+
+
+@dataclass(frozen=True)
+class ProcessLimit:
+    pid: int
+    name: str
+    soft: int | None  # None = unlimited
+    hard: int | None
+
+
+def parse_limits_probe(output: bytes) -> dict[int, ProcessLimit]:
+    """Pure: rows of ``pid comm Max open files SOFT HARD files``."""
+    limits = {}
+    for line in output.decode("utf-8", "replace").splitlines():
+        match = re.match(r"(\d+) (\S+) Max open files\s+(\S+)\s+(\S+)", line)
+        if match:
+            pid = int(match.group(1))
+            limits[pid] = ProcessLimit(pid, match.group(2), _limit(match.group(3)), _limit(match.group(4)))
+    return limits
+
+
+def _limit(text: str) -> int | None:
+    return None if text == "unlimited" else int(text)
+
+
+@dataclass(frozen=True)
+class RabbitRuntime:
+    running: bool
+    heartbeat: int | None = None  # None: not set in the app env (the default applies)
+    pid: int | None = None
+    error: str = ""
+
+
+def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
+    """Pure: ``{{ok,60},"1234"}`` or ``{undefined,"1234"}``; failures mean not running."""
+    text = output.decode("utf-8", "replace").strip()
+    match = re.search(r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*\}", text)
+    if exited == 0 and match:
+        heartbeat = int(match.group(1)) if match.group(1) else None
+        return RabbitRuntime(True, heartbeat, int(match.group(2)))
+    if exited == 127:
+        return RabbitRuntime(False, error="rabbitmqctl not installed")
+    first = text.splitlines()[0] if text else f"rabbitmqctl exited {exited}"
+    return RabbitRuntime(False, error="not running" if "nodedown" in text or "unable to" in text.lower()
+                         else first[:200])
+
+
+@dataclass(frozen=True)
+class RedisRuntime:
+    """What a running redis-server says about itself (or why it said nothing)."""
+
+    running: bool
+    config: dict[str, str] = field(default_factory=dict)
+    pid: int | None = None
+    connected_clients: int | None = None
+    maxclients: int | None = None
+    ping: bool = False
+    error: str = ""
+
+
+class _ChannelConnection:
+    """Factory for a redis-py Connection whose socket is an SSH channel."""
+
+    @staticmethod
+    def make(opener: Callable[[], Any]) -> type:
+        import redis
+
+        class ChannelConnection(redis.connection.Connection):
+            def _connect(self) -> Any:
+                return opener()
+
+        return ChannelConnection
+
+
+def redis_client(conn: Any, address: str, port: int, password: str | None, timeout: float) -> Any:
+    """A redis-py client that reaches ``address:port`` through ``conn`` (SSH or local)."""
+    import redis
+
+    connection_class = _ChannelConnection.make(lambda: conn.open_tcp(address, port, timeout))
+    pool = redis.ConnectionPool(connection_class=connection_class, password=password or None,
+                                socket_timeout=timeout, max_connections=1, protocol=2)
+    return redis.Redis(connection_pool=pool, retry=None, decode_responses=True)
+
+
+def read_redis(conn: Any, address: str, port: int, password: str | None, settings: Iterable[str],
+               timeout: float = 10.0) -> RedisRuntime:
+    """CONFIG GET ``settings`` plus health (PING, clients, maxclients, pid) in one pipeline."""
+    import redis
+
+    client = redis_client(conn, address, port, password, timeout)
+    names = sorted(set(settings) | {"maxclients"})
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.ping()
+        for name in names:
+            pipe.config_get(name)
+        pipe.info("server")
+        pipe.info("clients")
+        replies = pipe.execute()
+    except redis.AuthenticationError:
+        return RedisRuntime(True, error="authentication failed (set redis_password, or requirepass in the file)")
+    except redis.ResponseError as exc:
+        return RedisRuntime(True, error=f"redis refused: {_first_line(exc)}")
+    except (redis.ConnectionError, redis.TimeoutError, ConnectionFailed, OSError) as exc:
+        reason = _first_line(exc)
+        return RedisRuntime(False, error="not running" if "refused" in reason.lower() or "cannot reach" in reason
+                            else reason)
+    finally:
+        client.close()
+    ping, *config_replies, server, clients = replies
+    config: dict[str, str] = {}
+    for reply in config_replies:
+        config.update({str(k): str(v) for k, v in reply.items()})
+    maxclients = config.get("maxclients")
+    return RedisRuntime(True, config={k: v for k, v in config.items() if k in settings},
+                        pid=server.get("process_id"), connected_clients=clients.get("connected_clients"),
+                        maxclients=int(maxclients) if maxclients and maxclients.isdigit() else None,
+                        ping=bool(ping))
+
+
+def set_redis(conn: Any, address: str, port: int, password: str | None, values: dict[str, str],
+              timeout: float = 10.0) -> dict[str, str]:
+    """CONFIG SET each value, then read them back; returns what Redis now reports."""
+    client = redis_client(conn, address, port, password, timeout)
+    try:
+        for name, value in values.items():
+            client.config_set(name, value)
+        pipe = client.pipeline(transaction=False)
+        for name in values:
+            pipe.config_get(name)
+        now: dict[str, str] = {}
+        for reply in pipe.execute():
+            now.update({str(k): str(v) for k, v in reply.items()})
+        return now
+    finally:
+        client.close()
+
+
+def redis_ping(conn: Any, address: str, port: int, password: str | None, timeout: float = 10.0) -> bool:
+    import redis
+
+    client = redis_client(conn, address, port, password, timeout)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, ConnectionFailed, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

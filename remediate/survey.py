@@ -1,0 +1,199 @@
+"""Survey a fleet: select hosts, render their templates, then over one SSH connection
+per host gather files and runtime state and plan the changes.
+
+Everything that can be checked without a host (inventory, playbook, templates) is
+checked by ``prepare`` before any connection is made.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from remediate.connection import Connection, ConnectOptions
+from remediate.errors import PlaybookError, RemediateError
+from remediate.fleet import HostOutcome, Progress, run_on_hosts
+from remediate.formats import ABSENT
+from remediate.gather import gather
+from remediate.masking import Masker
+from remediate.models import HostFacts, HostPlan
+from remediate.plan import REDIS_LIVE, DesiredFile, PlannedFile, host_plan, plan_file
+from remediate.playbook import FileSpec, Handler, Playbook
+from remediate.render import Renderer
+from remediate.runtime import (LIMITS_PROBE, RABBITMQ_PROBE, parse_limits_probe, parse_rabbitmq_probe,
+                               read_redis)
+
+#: broker URL settings a celery file may name, in the spellings Celery accepts
+BROKER_URL_NAMES = ("broker_url", "BROKER_URL", "CELERY_BROKER_URL")
+#: schemes the pre-flight render tries, so both branches of a celery template are checked
+PREFLIGHT_SCHEMES = ("redis", "amqp")
+
+
+@dataclass(frozen=True)
+class ManagedFile:
+    spec: FileSpec
+    remote_path: str
+    handlers: Mapping[str, Handler]
+    variables: Mapping[str, Any]  # what its template sees: play defaults < host vars < play vars
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """One selected host, what it manages, and the variables its templates see."""
+
+    host: Any  # inventory.Host
+    files: tuple[ManagedFile, ...]
+
+    @property
+    def variables(self) -> Mapping[str, Any]:
+        return self.host.vars
+
+
+def remote_path(root: str, path: str) -> str:
+    """``path`` under the host's ``remediate_root`` (a prefix; "/" by default)."""
+    if not root or root == "/":
+        return path
+    return posixpath.join(root, path.lstrip("/"))
+
+
+def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str | None = None,
+            shard: tuple[int, int] | None = None) -> list[HostTarget]:
+    """Resolve plays to hosts and pre-render every template: all input errors surface here."""
+    selected = {h.name for h in inventory.select(limit)} if limit else None
+    per_host: dict[str, dict[str, ManagedFile]] = {}
+    for play in playbook.plays:
+        for host in inventory.select(play.hosts):
+            if selected is not None and host.name not in selected:
+                continue
+            variables = {**play.defaults, **host.vars, **play.vars,
+                         "inventory_hostname": host.name, "group_names": sorted(host.groups)}
+            files = per_host.setdefault(host.name, {})
+            for spec in play.files:
+                path = remote_path(host.root, spec.path)
+                if path in files and files[path].spec != spec:
+                    raise PlaybookError(f"{spec.path} is managed by two plays for host {host.name}",
+                                        path=playbook.path, line=spec.line)
+                files[path] = ManagedFile(spec, path, play.handlers, variables)
+    targets = []
+    for name, files in per_host.items():
+        for managed in files.values():
+            renderer.check(managed.spec.template)
+            for scheme in PREFLIGHT_SCHEMES:
+                renderer.render(managed.spec.template, template_vars(managed.variables, {}, scheme))
+        targets.append(HostTarget(inventory.hosts[name], tuple(files.values())))
+    targets.sort(key=lambda t: list(inventory.hosts).index(t.host.name))
+    if shard:
+        targets = [t for t in targets if shard_of(t.host.name, shard[1]) == shard[0] - 1]
+    return targets
+
+
+def shard_of(name: str, shards: int) -> int:
+    """A stable shard for a host name (it never moves as the inventory grows)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % shards
+
+
+def template_vars(variables: Mapping[str, Any], live_settings: Mapping[str, Any],
+                  scheme: str | None = None) -> dict[str, Any]:
+    """Variables a template sees: host + play vars, the live file's settings, the broker scheme."""
+    if scheme is None:
+        scheme = str(variables.get("celery_broker_transport") or broker_scheme(live_settings))
+    return {**variables, "live_settings": dict(live_settings), "broker_scheme": scheme}
+
+
+def broker_scheme(settings: Mapping[str, Any]) -> str:
+    """The broker transport a celery file uses (Celery's default broker is AMQP)."""
+    for name in BROKER_URL_NAMES:
+        url = settings.get(name, ABSENT)
+        if isinstance(url, str) and "://" in url:
+            scheme = urlsplit(url.split(";")[0]).scheme.lower()
+            return {"pyamqp": "amqp", "amqps": "amqp", "librabbitmq": "amqp"}.get(scheme, scheme)
+    return "amqp"
+
+
+def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float) -> HostPlan:
+    """All work for one host over one connection: gather, render, merge, read runtime."""
+    from remediate.formats import parse
+
+    kinds = {m.spec.kind for m in target.files}
+    probes = {"limits": LIMITS_PROBE}
+    if "rabbitmq" in kinds:
+        probes["rabbitmq"] = RABBITMQ_PROBE
+    paths = [m.remote_path for m in target.files]
+    reply = gather(conn, paths, probes, timeout=timeout + 25)
+    masker = Masker(_secret_vars(target.variables))
+    facts = HostFacts(reply.files, limits=parse_limits_probe(reply.probes["limits"].output))
+    planned: list[PlannedFile] = []
+    for managed in target.files:
+        fact = reply.files[managed.remote_path]
+        live_settings: Mapping[str, Any] = {}
+        if fact.readable and fact.exists and managed.spec.kind == "celery":
+            live_settings = parse("celery", fact.content, managed.remote_path).settings()
+        rendered = renderer.render(managed.spec.template, template_vars(managed.variables, live_settings))
+        planned.append(plan_file(DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers),
+                                 facts, masker))
+    redis = None
+    redis_files = [p for p in planned if p.plan.kind == "redis"]
+    if redis_files:
+        address, port, password = redis_endpoint(target.files[planned.index(redis_files[0])].variables,
+                                                  redis_files[0])
+        if password:
+            masker.add([password])
+        managed_names = {c.setting for p in redis_files for c in p.plan.changes} | set(REDIS_LIVE)
+        redis = read_redis(conn, address, port, password, sorted(managed_names), timeout)
+    rabbit = None
+    if "rabbitmq" in reply.probes:
+        probe = reply.probes["rabbitmq"]
+        rabbit = parse_rabbitmq_probe(probe.output, probe.exited)
+    facts = HostFacts(reply.files, redis, rabbit, facts.limits)
+    return host_plan(target.host.name, target.host.address, planned, facts, masker)
+
+
+def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile) -> tuple[str, int, str | None]:
+    """Where the host's Redis listens as the host sees it, and its password.
+
+    Inventory vars win; else the live file's ``bind`` (first address), ``port``
+    and ``requirepass``; else 127.0.0.1:6379 without a password.
+    """
+    settings = planned.live_doc.settings() if planned.live_doc else {}
+    bind = str(settings.get("bind") or "127.0.0.1").split()[0].lstrip("-")
+    if bind in ("*", "0.0.0.0", "::", "::*"):
+        bind = "127.0.0.1"
+    address = str(variables.get("redis_host") or bind)
+    port = int(variables.get("redis_port") or str(settings.get("port") or "6379"))
+    password = variables.get("redis_password") or settings.get("requirepass") or None
+    return address, port, str(password) if password else None
+
+
+def _secret_vars(variables: Mapping[str, Any]) -> list[str]:
+    from remediate.masking import SECRET_VAR
+
+    return [str(v) for k, v in variables.items() if SECRET_VAR.search(k) and isinstance(v, str | int)]
+
+
+def plan_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: ConnectOptions, forks: int,
+               progress: Callable[[Progress], None] | None = None) -> list[HostPlan]:
+    outcomes = run_on_hosts([t.host for t in targets],
+                            _work_for(targets, renderer, options.timeout), options, forks, progress)
+    return [_as_plan(outcome, target) for outcome, target in zip(outcomes, targets)]
+
+
+def _work_for(targets: Sequence[HostTarget], renderer: Renderer,
+              timeout: float) -> Callable[[Connection], HostPlan]:
+    by_name = {t.host.name: t for t in targets}
+    return lambda conn: plan_target(conn, by_name[conn.host.name], renderer, timeout)
+
+
+def _as_plan(outcome: HostOutcome[HostPlan], target: HostTarget) -> HostPlan:
+    if outcome.value is not None:
+        return outcome.value
+    masker = Masker(_secret_vars(target.variables))
+    return HostPlan(outcome.host, target.host.address, unreachable=masker(outcome.unreachable),
+                    failed=masker(outcome.failed))
+
+
+__all__ = ["HostTarget", "RemediateError", "plan_fleet", "prepare", "remote_path"]
