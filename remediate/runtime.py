@@ -26,6 +26,11 @@ done; true"""
 
 #: RabbitMQ's live heartbeat and the node's OS pid, when rabbitmqctl exists.
 RABBITMQ_PROBE = r"""command -v rabbitmqctl >/dev/null 2>&1 || { echo 'rabbitmqctl: not installed'; exit 127; }
+up=
+for d in /proc/[0-9]*; do
+  read -r c < "$d/comm" 2>/dev/null && [ "$c" = beam.smp ] && { up=1; break; }
+done
+[ -n "$up" ] || { echo 'nodedown: no beam.smp process'; exit 69; }
 timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid()}.'"""
 
 

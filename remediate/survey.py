@@ -8,10 +8,10 @@ checked by ``prepare`` before any connection is made.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from remediate.connection import Connection, ConnectOptions
 from remediate.errors import PlaybookError, RemediateError
@@ -108,9 +108,14 @@ def template_vars(variables: Mapping[str, Any], live_settings: Mapping[str, Any]
 def broker_scheme(settings: Mapping[str, Any]) -> str:
     """The broker transport a celery file uses (Celery's default broker is AMQP)."""
     for name in BROKER_URL_NAMES:
-        url = settings.get(name, ABSENT)
-        if isinstance(url, str) and "://" in url:
-            scheme = urlsplit(url.split(";")[0]).scheme.lower()
+        value = settings.get(name, ABSENT)
+        if value is ABSENT:
+            continue
+        # a literal URL, or the first URL literal inside an expression such as
+        # os.environ.get("CELERY_BROKER_URL", "redis://...")
+        match = re.search(r"([a-zA-Z][a-zA-Z0-9+]*)://", str(value))
+        if match:
+            scheme = match.group(1).lower()
             return {"pyamqp": "amqp", "amqps": "amqp", "librabbitmq": "amqp"}.get(scheme, scheme)
     return "amqp"
 

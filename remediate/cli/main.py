@@ -55,8 +55,9 @@ def main(
 
 
 def _register() -> None:
-    from remediate.cli import inventory_cmd
+    from remediate.cli import inventory_cmd, plan_cmd
 
+    app.command("plan")(plan_cmd.plan)
     app.command("inventory")(inventory_cmd.inventory)
 
 

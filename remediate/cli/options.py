@@ -1,0 +1,78 @@
+"""Options shared by the fleet commands (DESIGN.md's SELECT), declared once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from remediate.errors import UsageError
+
+Inventory = Annotated[list[Path], typer.Option("-i", "--inventory", help="Inventory file, directory or script (repeatable).")]
+Playbook = Annotated[Path, typer.Option("-p", "--playbook", help="Playbook of plays, files and handlers.")]
+Limit = Annotated[str | None, typer.Option("-l", "--limit", help="Ansible host pattern: web*, redis:&prod, all:!host3.")]
+Forks = Annotated[int, typer.Option("-f", "--forks", min=1, max=1000, help="Hosts worked on in parallel.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Connect and command timeout, seconds.")]
+Templates = Annotated[Path, typer.Option("--templates", help="Directory of Jinja templates.")]
+Shard = Annotated[str | None, typer.Option("--shard", help="K/N: take a stable N-th of the selected hosts.")]
+AcceptNew = Annotated[bool, typer.Option("--accept-new-host-keys", help="Accept and record keys of hosts not in known_hosts (a changed key is always refused).")]
+Format = Annotated[str, typer.Option("--format", help="text or json.")]
+
+DEFAULT_INVENTORY = [Path("inventory")]
+DEFAULT_PLAYBOOK = Path("playbooks/site.yml")
+DEFAULT_TEMPLATES = Path("templates")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The parsed SELECT options."""
+
+    inventory: list[Path]
+    playbook: Path
+    limit: str | None
+    forks: int
+    timeout: float
+    templates: Path
+    shard: tuple[int, int] | None
+    accept_new_host_keys: bool
+
+    @staticmethod
+    def of(**values: Any) -> Selection:
+        shard = values.pop("shard", None)
+        return Selection(shard=parse_shard(shard) if shard else None, **values)
+
+    def connect_options(self) -> Any:
+        from remediate.connection import ConnectOptions
+
+        return ConnectOptions(timeout=self.timeout, accept_new_host_keys=self.accept_new_host_keys)
+
+    def prepare(self) -> tuple[Any, Any]:
+        """Load inventory, playbook and templates and resolve the targets: no host contacted."""
+        from remediate.inventory import load_inventory
+        from remediate.playbook import load_playbook
+        from remediate.render import Renderer
+        from remediate.survey import prepare
+
+        inventory = load_inventory(self.inventory)
+        playbook = load_playbook(self.playbook)
+        if not self.templates.is_dir():
+            raise UsageError(f"no templates directory {self.templates} (use --templates DIR)")
+        renderer = Renderer(self.templates)
+        targets = prepare(inventory, playbook, renderer, self.limit, self.shard)
+        return targets, renderer
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise UsageError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise UsageError(f"--format {value!r}: expected one of {', '.join(allowed)}")
+    return value

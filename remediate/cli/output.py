@@ -1,0 +1,62 @@
+"""Printing: coloured with rich on a terminal, plain when piped or with --no-color/NO_COLOR."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def print_lines(lines: Iterable[tuple[str, str]], color: bool) -> None:
+    if color and sys.stdout.isatty():
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False, soft_wrap=True)
+        for style, text in lines:
+            console.print(Text(text, style=style or ""))
+    else:
+        sys.stdout.write("".join(text + "\n" for _, text in lines))
+        sys.stdout.flush()
+
+
+class ProgressLine:
+    """A live ``hosts done/total`` line on stderr, only on a terminal."""
+
+    def __init__(self, what: str, enabled: bool | None = None) -> None:
+        self.what = what
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+
+    def __call__(self, progress: Any) -> None:
+        if not self.enabled:
+            return
+        failures = f", {progress.failures} failed" if progress.failures else ""
+        sys.stderr.write(f"\r{self.what}: {progress.done}/{progress.total} hosts{failures}\033[K")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
+    """Write ``path`` via a temp file in the same directory and a rename."""
+    path = Path(path)
+    raw = data.encode() if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

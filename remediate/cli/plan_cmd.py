@@ -1,0 +1,55 @@
+"""``remediate plan``: what is live, what should be, and exactly what would change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from remediate.cli import options as o
+
+
+def plan(
+    ctx: typer.Context,
+    inventory: o.Inventory = o.DEFAULT_INVENTORY,
+    playbook: o.Playbook = o.DEFAULT_PLAYBOOK,
+    limit: o.Limit = None,
+    forks: o.Forks = 50,
+    timeout: o.Timeout = 10.0,
+    templates: o.Templates = o.DEFAULT_TEMPLATES,
+    shard: o.Shard = None,
+    accept_new_host_keys: o.AcceptNew = False,
+    format: o.Format = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON for `apply --plan`.")] = None,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is drift.")] = False,
+    summary: Annotated[bool, typer.Option("--summary", help="Only the per-setting lines and the recap, no diffs.")] = False,
+) -> None:
+    """Show, per host and file, what would change (nothing is written to any host)."""
+    from remediate.cli.output import ProgressLine, print_lines, write_atomic
+    from remediate.report import dumps, plan_exit_code, plan_json, plan_text
+    from remediate.survey import plan_fleet
+
+    o.check_format(format, ("text", "json"))
+    sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
+                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
+    targets, renderer = sel.prepare()
+    progress = ProgressLine("planning")
+    plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks, progress)
+    progress.done()
+    code = plan_exit_code(plans, detailed_exitcode)
+    doc = plan_json(plans, exit_code=code, extra={"inputs": sel_inputs(sel)})
+    if out is not None:
+        write_atomic(out, dumps(doc), 0o600)
+    if format == "json":
+        typer.echo(dumps(doc), nl=False)
+    else:
+        print_lines(plan_text(plans, summary=summary), ctx.obj.color)
+    raise typer.Exit(code)
+
+
+def sel_inputs(sel: o.Selection) -> dict[str, object]:
+    """What a saved plan was made from, so `apply --plan` can re-derive exactly the same files."""
+    return {"inventory": [str(p) for p in sel.inventory], "playbook": str(sel.playbook),
+            "templates": str(sel.templates), "limit": sel.limit,
+            "shard": f"{sel.shard[0]}/{sel.shard[1]}" if sel.shard else None}

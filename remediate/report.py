@@ -1,0 +1,152 @@
+"""Reports of a fleet plan: text for people, versioned JSON for machines, and the exit code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from remediate import __version__
+from remediate.models import SCHEMA, HostPlan, host_plan_from_json, to_json
+
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 4
+
+
+@dataclass(frozen=True)
+class Recap:
+    hosts: int
+    changed: int
+    ok: int
+    unreachable: int
+    failed: int
+    findings: int
+
+    @staticmethod
+    def of(plans: Sequence[HostPlan]) -> Recap:
+        return Recap(len(plans), sum(p.status == "changed" for p in plans), sum(p.status == "ok" for p in plans),
+                     sum(p.status == "unreachable" for p in plans), sum(p.status == "failed" for p in plans),
+                     sum(len([f for f in p.findings if not f.suppressed]) for p in plans))
+
+
+def plan_exit_code(plans: Sequence[HostPlan], detailed: bool) -> int:
+    recap = Recap.of(plans)
+    if recap.failed:
+        return EXIT_ERROR
+    if recap.unreachable:
+        return EXIT_UNREACHABLE
+    if detailed and recap.changed:
+        return EXIT_DRIFT
+    return EXIT_OK
+
+
+def plan_json(plans: Sequence[HostPlan], kind: str = "plan", exit_code: int | None = None,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The versioned, stable JSON document (``"schema": 1``)."""
+    hosts = []
+    for plan in plans:
+        data = to_json(plan)
+        data["status"] = plan.status
+        for file_data, file_plan in zip(data["files"], plan.files):
+            file_data["changed"] = file_plan.changed
+        hosts.append(data)
+    recap = Recap.of(plans)
+    doc = {"schema": SCHEMA, "kind": kind, "tool": f"remediate {__version__}", "hosts": hosts,
+           "recap": to_json(recap),
+           "exit_code": plan_exit_code(plans, detailed=True) if exit_code is None else exit_code}
+    doc.update(extra or {})
+    return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def plans_from_json(doc: dict[str, Any]) -> list[HostPlan]:
+    if doc.get("schema") != SCHEMA:
+        raise ValueError(f"unsupported report schema {doc.get('schema')!r} (this tool reads {SCHEMA})")
+    return [host_plan_from_json(h) for h in doc["hosts"]]
+
+
+# -- text --------------------------------------------------------------------------------
+
+def plan_text(plans: Sequence[HostPlan], summary: bool = False) -> list[tuple[str, str]]:
+    """Lines of the text report as (style, text): the CLI colours them or not."""
+    out: list[tuple[str, str]] = []
+    for plan in plans:
+        head = f"{plan.host}  {plan.address}"
+        if plan.unreachable:
+            out.append(("bold red", f"{head}  UNREACHABLE: {plan.unreachable}"))
+            continue
+        if plan.failed:
+            out.append(("bold red", f"{head}  FAILED: {plan.failed}"))
+            continue
+        out.append(("bold", head))
+        for f in plan.files:
+            if not f.changed:
+                continue
+            created = "" if f.exists else f", create mode {f.mode}"
+            handlers = f"  then: {', '.join(f.handlers)}" if f.handlers else ""
+            out.append(("cyan", f"  {f.path}  ({f.kind}, {f.strategy}{created}){handlers}"))
+            width = max((len(c.setting) for c in f.changes), default=0)
+            for c in f.changes:
+                label = "live" if c.effect == "live" else c.effect
+                out.append(("", f"    {c.setting.ljust(width)}  {c.old} → {c.new}    {label}: {c.how}"))
+                if c.note:
+                    out.append(("yellow", f"      note: {c.note}"))
+            if not summary:
+                out.extend(_diff_lines(f.diff))
+        if plan.runtime_changes:
+            out.append(("cyan", "  runtime (Redis CONFIG SET)"))
+            for r in plan.runtime_changes:
+                out.append(("", f"    {r.setting}  live {r.live} → {r.desired}"))
+        if plan.drift:
+            out.append(("yellow", "  drift: the running server differs from its file"))
+            for r in plan.drift:
+                out.append(("yellow", f"    {r.setting}  file {r.desired}, live {r.live}"))
+        findings = [f for f in plan.findings if not f.suppressed]
+        if findings:
+            out.append(("cyan", "  findings"))
+            for finding in findings:
+                where = f"{finding.path}:{finding.line}" if finding.line else finding.path
+                out.append((_SEVERITY_STYLE.get(finding.severity, ""),
+                            f"    {finding.rule} {finding.severity:<7} {where}  {finding.message}"))
+        if not plan.changed and not findings and not plan.drift:
+            out.append(("green", "  no changes"))
+    out.append(("", ""))
+    out.extend(recap_lines(plans))
+    return out
+
+
+_SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
+
+
+def _diff_lines(diff: str) -> list[tuple[str, str]]:
+    lines = []
+    for line in diff.splitlines():
+        style = ("bold" if line.startswith(("---", "+++")) else "green" if line.startswith("+")
+                 else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim")
+        lines.append((style, "    " + line))
+    return lines
+
+
+def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
+    """Ansible-like recap: one line per host, then the fleet total."""
+    out = []
+    width = max((len(p.host) for p in plans), default=0)
+    for p in plans:
+        changed = sum(f.changed for f in p.files) + len(p.runtime_changes)
+        ok = sum(not f.changed for f in p.files)
+        findings = len([f for f in p.findings if not f.suppressed])
+        style = {"changed": "yellow", "ok": "green"}.get(p.status, "red")
+        out.append((style, f"{p.host.ljust(width)} : ok={ok} changed={changed} "
+                           f"unreachable={int(p.status == 'unreachable')} failed={int(p.status == 'failed')} "
+                           f"findings={findings}"))
+    recap = Recap.of(plans)
+    parts = [f"{recap.hosts} host{'s' if recap.hosts != 1 else ''}: {recap.changed} with changes"]
+    if recap.unreachable:
+        parts.append(f"{recap.unreachable} unreachable")
+    if recap.failed:
+        parts.append(f"{recap.failed} failed")
+    out.append(("bold", ", ".join(parts)))
+    return out
