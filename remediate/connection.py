@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from remediate.errors import ConnectionFailed
+from remediate.errors import ConnectionFailed, LockBusy
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,28 @@ class Connection(Protocol):
 
     def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult: ...
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any: ...
+    def hold(self, argv: list[str], timeout: float) -> Held: ...
     def close(self) -> None: ...
+
+
+class Held:
+    """A remote command kept running (a lock holder) until ``release()`` closes its stdin."""
+
+    def __init__(self, release: Any) -> None:
+        self._release = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+
+def _first_line_or_exit(read_line: Any, limit: float, host: str, what: str) -> None:
+    line = read_line()
+    if line.strip() != b"LOCKED":
+        reason = line.decode("utf-8", "replace").strip()
+        raise LockBusy(reason or "another remediate run holds this host's lock; try again when it ends",
+                       host=host)
 
 
 class LocalConnection:
@@ -99,6 +120,24 @@ class LocalConnection:
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
         return socket.create_connection((address, port), timeout=timeout or self.options.timeout)
+
+    def hold(self, argv: list[str], timeout: float) -> Held:
+        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        assert proc.stdout is not None and proc.stdin is not None
+        try:
+            _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
+        except LockBusy:
+            proc.kill()
+            proc.wait()
+            raise
+
+        def release() -> None:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout)
+        return Held(release)
 
     def close(self) -> None:
         pass
@@ -207,6 +246,35 @@ class SSHConnection:
                                    host=self.host.name) from None
         channel.settimeout(limit)
         return channel
+
+    def hold(self, argv: list[str], timeout: float) -> Held:
+        if self._client is None:
+            self.open()
+        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        try:
+            channel = self._client.get_transport().open_session(timeout=timeout)
+            channel.settimeout(timeout)
+            channel.set_combine_stderr(True)
+            channel.exec_command(command)
+            reader = channel.makefile("rb")
+        except Exception as exc:
+            raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
+        try:
+            _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
+        except (socket.timeout, TimeoutError):
+            channel.close()
+            raise ConnectionFailed(f"lock not granted within {timeout:g} s", host=self.host.name) from None
+        except LockBusy:
+            channel.close()
+            raise
+
+        def release() -> None:
+            try:
+                channel.shutdown_write()
+                channel.recv_exit_status()
+            finally:
+                channel.close()
+        return Held(release)
 
     def close(self) -> None:
         if self._client is not None:

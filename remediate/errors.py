@@ -45,3 +45,11 @@ class UsageError(RemediateError):
 
 class ConnectionFailed(RemediateError):
     """A host could not be reached, authenticated, or timed out."""
+
+
+class LockBusy(RemediateError):
+    """Another run holds a host's lock."""
+
+
+class ApplyFailed(RemediateError):
+    """Apply could not complete on a host (after or before its first write)."""

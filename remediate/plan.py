@@ -67,6 +67,7 @@ class PlannedFile:
     new_content: bytes
     live_doc: Document | None
     new_doc: Document
+    live: bool = True  # apply managed settings at runtime too (playbook `live:`)
 
 
 def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker) -> PlannedFile:
@@ -100,7 +101,7 @@ def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker) -> Planned
         changes=setting_changes if new_content != before or not fact.exists else (),
         handlers=tuple(handlers), diff=masker(unified_diff(desired.remote_path, before, new_content)),
         validate=spec.validate)
-    return PlannedFile(plan, new_content, live_doc if fact.exists else None, new_doc)
+    return PlannedFile(plan, new_content, live_doc if fact.exists else None, new_doc, spec.live)
 
 
 def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:
@@ -151,8 +152,7 @@ def runtime_changes(files: Iterable[PlannedFile], facts: HostFacts) -> tuple[tup
     if redis is None or not redis.running or redis.error:
         return (), ()
     for planned in files:
-        spec_live = planned.plan.kind == "redis"
-        if not spec_live:
+        if planned.plan.kind != "redis":
             continue
         desired = planned.new_doc.settings()
         current = planned.live_doc.settings() if planned.live_doc else {}
@@ -163,7 +163,7 @@ def runtime_changes(files: Iterable[PlannedFile], facts: HostFacts) -> tuple[tup
             have = current.get(name, ABSENT)
             if have is not ABSENT and not planned.new_doc.same(name, have, live_value):
                 drift.append(RuntimeChange("redis", name, live_value, _plain(have)))
-            if want is not ABSENT and not planned.new_doc.same(name, want, live_value):
+            if planned.live and want is not ABSENT and not planned.new_doc.same(name, want, live_value):
                 to_set.append(RuntimeChange("redis", name, live_value, _plain(want)))
     return tuple(to_set), tuple(drift)
 

@@ -120,8 +120,22 @@ def broker_scheme(settings: Mapping[str, Any]) -> str:
     return "amqp"
 
 
+@dataclass(frozen=True)
+class HostSurvey:
+    """One host surveyed: its plan, plus what apply needs and JSON does not hold."""
+
+    plan: HostPlan
+    planned: tuple[PlannedFile, ...]
+    facts: HostFacts
+    redis: tuple[str, int, str | None] | None  # address, port, password as the host sees it
+
+
 def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float) -> HostPlan:
-    """All work for one host over one connection: gather, render, merge, read runtime."""
+    return survey_target(conn, target, renderer, timeout).plan
+
+
+def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float) -> HostSurvey:
+    """All planning work for one host over one connection: gather, render, merge, read runtime."""
     from remediate.formats import parse
 
     kinds = {m.spec.kind for m in target.files}
@@ -141,30 +155,34 @@ def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeou
         rendered = renderer.render(managed.spec.template, template_vars(managed.variables, live_settings))
         planned.append(plan_file(DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers),
                                  facts, masker))
-    redis = None
-    redis_files = [p for p in planned if p.plan.kind == "redis"]
-    if redis_files:
-        address, port, password = redis_endpoint(target.files[planned.index(redis_files[0])].variables,
-                                                  redis_files[0])
-        if password:
-            masker.add([password])
-        managed_names = {c.setting for p in redis_files for c in p.plan.changes} | set(REDIS_LIVE)
-        redis = read_redis(conn, address, port, password, sorted(managed_names), timeout)
+    redis = endpoint = None
+    for managed, planned_file in zip(target.files, planned):
+        if planned_file.plan.kind == "redis":
+            endpoint = redis_endpoint(managed.variables, planned_file)
+            if endpoint[2]:
+                masker.add([endpoint[2]])
+            managed_names = {c.setting for c in planned_file.plan.changes} | set(REDIS_LIVE)
+            redis = read_redis(conn, endpoint[0], endpoint[1], endpoint[2], sorted(managed_names), timeout)
+            break
     rabbit = None
     if "rabbitmq" in reply.probes:
         probe = reply.probes["rabbitmq"]
         rabbit = parse_rabbitmq_probe(probe.output, probe.exited)
     facts = HostFacts(reply.files, redis, rabbit, facts.limits)
-    return host_plan(target.host.name, target.host.address, planned, facts, masker)
+    plan = host_plan(target.host.name, target.host.address, planned, facts, masker)
+    return HostSurvey(plan, tuple(planned), facts, endpoint)
 
 
-def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile) -> tuple[str, int, str | None]:
+def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[str, Any]) -> tuple[str, int, str | None]:
     """Where the host's Redis listens as the host sees it, and its password.
 
     Inventory vars win; else the live file's ``bind`` (first address), ``port``
     and ``requirepass``; else 127.0.0.1:6379 without a password.
     """
-    settings = planned.live_doc.settings() if planned.live_doc else {}
+    if isinstance(planned, PlannedFile):
+        settings = planned.live_doc.settings() if planned.live_doc else {}
+    else:
+        settings = planned
     bind = str(settings.get("bind") or "127.0.0.1").split()[0].lstrip("-")
     if bind in ("*", "0.0.0.0", "::", "::*"):
         bind = "127.0.0.1"

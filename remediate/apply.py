@@ -1,0 +1,305 @@
+"""Change a host safely, in DESIGN.md's order:
+
+lock → re-read and refuse a stale plan → back up files and runtime values → stage each
+new file next to its target (original mode and owner) → validate → rename into place →
+CONFIG SET live values → notified handlers and their checks → re-read and verify →
+record the manifest → unlock. Any failure after the first write restores every file and
+runtime value of the host, re-runs the handlers that ran, and reports "rolled back".
+
+``execute()`` is that sequence for any change set; ``apply_target`` feeds it a plan and
+``rollback`` feeds it a past run's backups, so both take the same safe path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from remediate.connection import Connection
+from remediate.errors import ApplyFailed, RemediateError
+from remediate.gather import gather
+from remediate.handlers import run_handler
+from remediate.models import HostPlan
+from remediate.playbook import Handler
+from remediate.remote_scripts import WriteOp, finish_script, lock_script, parse_write_reply, write_script
+from remediate.render import Renderer
+from remediate.runs import HandlerResult, Manifest, ManifestFile, RuntimeEntry, iso_now, new_run_id
+from remediate.runtime import read_redis, set_redis
+from remediate.survey import HostSurvey, HostTarget, remote_path, survey_target
+
+LOCK_WAIT = 30  # seconds a second run waits for a host's lock before giving up
+
+RedisEndpoint = tuple[str, int, str | None]
+
+
+@dataclass(frozen=True)
+class HostApplyResult:
+    host: str
+    address: str
+    status: str  # ok | changed | failed | rolled back | unreachable | skipped
+    plan: HostPlan | None = None
+    run_id: str = ""
+    messages: tuple[str, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """One file to put in a new state. ``content`` None removes it."""
+
+    path: str
+    content: bytes | None
+    mode: str
+    uid: int | None
+    gid: int | None
+    owner: str
+    group: str
+    exists_now: bool
+    sha_now: str
+    validate: str | None = None
+    remove_dirs: tuple[str, ...] = ()
+
+    @property
+    def sha_after(self) -> str:
+        return "" if self.content is None else hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    writes: tuple[FileWrite, ...]
+    runtime: tuple[RuntimeEntry, ...] = ()
+    handlers: tuple[Handler, ...] = ()
+    redis: RedisEndpoint | None = None
+
+
+def backup_dir(target: HostTarget) -> str:
+    configured = str(target.host.vars.get("remediate_backup_dir") or "/var/lib/remediate")
+    return remote_path(target.host.root, configured)
+
+
+def keep_runs(target: HostTarget) -> int:
+    return max(1, int(target.host.vars.get("remediate_keep_runs") or 10))
+
+
+def host_lock(conn: Connection, target: HostTarget, timeout: float):  # type: ignore[no-untyped-def]
+    return conn.hold(lock_script(posixpath.join(backup_dir(target), "lock"), LOCK_WAIT),
+                     timeout=LOCK_WAIT + timeout)
+
+
+def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
+                 expected: HostPlan | None = None) -> HostApplyResult:
+    """Apply on one host under its lock. ``expected``: a saved plan the host must still match."""
+    held = host_lock(conn, target, timeout)
+    try:
+        survey = survey_target(conn, target, renderer, timeout)
+        plan = survey.plan
+        if expected is not None:
+            stale = stale_reason(expected, plan)
+            if stale:
+                return HostApplyResult(plan.host, plan.address, "failed", plan, error=f"stale plan: {stale}")
+        if not plan.changed:
+            return HostApplyResult(plan.host, plan.address, "ok", plan)
+        status, run_id, messages, error = execute(conn, target, change_set(target, survey), "apply", "", timeout)
+        return HostApplyResult(plan.host, plan.address, status, plan, run_id, messages, error)
+    finally:
+        held.release()
+
+
+def stale_reason(expected: HostPlan, now: HostPlan) -> str:
+    """Why the host no longer matches a saved plan ("" when it does)."""
+    before = {f.path: f for f in expected.files}
+    for current in now.files:
+        saved = before.get(current.path)
+        if saved is None:
+            return f"{current.path} was not in the saved plan"
+        if saved.sha256_before != current.sha256_before:
+            return (f"{current.path} changed since the plan was made "
+                    f"(sha256 now {current.sha256_before[:12] or 'absent'}, planned "
+                    f"{saved.sha256_before[:12] or 'absent'})")
+        if saved.sha256_after != current.sha256_after:
+            return f"{current.path} would now be written differently than planned (inputs changed)"
+    return ""
+
+
+def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
+    """What a plan asks of the host: files, live values, handlers."""
+    writes = []
+    for planned in survey.planned:
+        if not planned.plan.changed:
+            continue
+        fact = survey.facts.files[planned.plan.path]
+        writes.append(FileWrite(planned.plan.path, planned.new_content, planned.plan.mode,
+                                fact.uid if fact.exists else 0, fact.gid if fact.exists else 0,
+                                planned.plan.owner, planned.plan.group, fact.exists, fact.sha256,
+                                planned.plan.validate))
+    redis_config = survey.facts.redis.config if survey.facts.redis else {}
+    redis_file = next((p for p in survey.planned if p.plan.kind == "redis"), None)
+    desired = redis_file.new_doc.settings() if redis_file else {}
+    runtime = tuple(RuntimeEntry(r.service, r.setting, redis_config.get(r.setting, ""),
+                                 str(desired.get(r.setting, "")),
+                                 *(survey.redis[:2] if survey.redis else ("", 0)),
+                                 source=redis_file.plan.path if redis_file else "")
+                    for r in survey.plan.runtime_changes)
+    return ChangeSet(tuple(writes), runtime, tuple(_notified(target, survey)), survey.redis)
+
+
+def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
+    """Handlers notified by changed files, once each, in the order the plays declare them."""
+    wanted = {name for p in survey.planned if p.plan.changed for name in p.plan.handlers}
+    ordered: list[Handler] = []
+    for managed in target.files:
+        for name, handler in managed.handlers.items():
+            if name in wanted and handler not in ordered:
+                ordered.append(handler)
+    return ordered
+
+
+def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str, of_run: str,
+            timeout: float) -> tuple[str, str, tuple[str, ...], str]:
+    """Back up, write, set runtime values, run handlers, verify, record; roll back on failure.
+
+    Returns (status, run id, messages, error). The caller holds the host lock.
+    """
+    base = backup_dir(target)
+    run_id = new_run_id()
+    run_dir = posixpath.join(base, "runs", run_id)
+    ops = [WriteOp(i, w.path, w.content, w.mode, w.uid, w.gid, w.exists_now, w.validate, w.remove_dirs)
+           for i, w in enumerate(changes.writes)]
+    files = [ManifestFile(w.path, w.exists_now, w.sha_now, w.sha_after, w.mode, w.uid, w.gid, w.owner, w.group,
+                          posixpath.join(run_dir, "files", str(i)) if w.exists_now else None)
+             for i, w in enumerate(changes.writes)]
+    manifest = Manifest(run_id, target.host.name, kind, "started", iso_now(), of_run=of_run,
+                        files=tuple(files), runtime=changes.runtime)
+    reply = conn.run(["sh", "-s"], stdin=write_script(run_dir, run_id, ops, manifest.to_bytes()).encode(),
+                     timeout=timeout + 60)
+    results = parse_write_reply(reply.stdout)
+    files = [replace(f, created_dirs=results[i].created_dirs, how=_how(results[i].status)) if i in results else f
+             for i, f in enumerate(files)]
+    manifest = manifest.with_(files=tuple(files))
+    messages = tuple(f"{f.path}: rename failed (a mount point?); copied in place instead"
+                     for f in files if f.how.startswith("copied"))
+    written = [i for i, r in results.items() if r.status in ("renamed", "copied", "removed")]
+    if reply.exited != 0 or len(written) != len(ops):
+        problem = _write_problem(results, ops, reply.exited, reply.stderr)
+        validate_failed = any(r.status == "validate-failed" for r in results.values())
+        if not written:
+            status = "rolled back" if validate_failed else "failed"
+            _finish(conn, target, manifest.with_(status=status, finished=iso_now(), notes=(problem,)), run_dir)
+            return status, run_id, messages, problem
+        return _roll_back(conn, target, changes, manifest, written, (), (), run_dir, problem, messages)
+
+    applied_runtime: tuple[RuntimeEntry, ...] = ()
+    ran: list[HandlerResult] = []
+    try:
+        if changes.runtime and changes.redis:
+            address, port, password = changes.redis
+            now = set_redis(conn, address, port, password, {r.setting: r.after for r in changes.runtime}, timeout)
+            applied_runtime = changes.runtime
+            wrong = [r.setting for r in changes.runtime if not _same(now.get(r.setting, ""), r.after)]
+            if wrong:
+                raise ApplyFailed(f"Redis did not take {', '.join(wrong)}")
+        for handler in changes.handlers:
+            result = run_handler(conn, handler, changes.redis, timeout)
+            ran.append(result)
+            if not result.ok:
+                raise ApplyFailed(f"handler {handler.name!r} failed: {result.output}")
+        verify(conn, changes, timeout)
+    except RemediateError as exc:
+        return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
+                          ran, run_dir, exc.message, messages)
+    except Exception as exc:  # redis errors and the like: still restore the host
+        return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
+                          ran, run_dir, f"{type(exc).__name__}: {exc}", messages)
+    _finish(conn, target, manifest.with_(status="applied", finished=iso_now(), handlers=tuple(ran)), run_dir)
+    return "changed", run_id, messages, ""
+
+
+def _how(status: str) -> str:
+    return "copied in place (rename failed: mount point)" if status == "copied" else status
+
+
+def _same(live: str, wanted: str) -> bool:
+    return live.strip().lower() == wanted.strip().lower()
+
+
+def _write_problem(results: dict, ops: Sequence[WriteOp], exited: int, stderr: bytes) -> str:  # type: ignore[type-arg]
+    for op in ops:
+        r = results.get(op.index)
+        if r and r.status == "validate-failed":
+            return f"validate failed for {op.path}: {r.detail.strip()}"
+        if r and r.status == "error":
+            return f"{op.path}: {r.detail}"
+    text = stderr.decode("utf-8", "replace").strip()
+    return f"write failed (exit {exited}){': ' + text.splitlines()[-1] if text else ''}"
+
+
+def verify(conn: Connection, changes: ChangeSet, timeout: float) -> None:
+    """Re-read every written file and live value; raise if anything is not as intended."""
+    reply = gather(conn, [w.path for w in changes.writes], timeout=timeout + 25)
+    for w in changes.writes:
+        fact = reply.files[w.path]
+        if (fact.sha256 if fact.exists else "") != w.sha_after:
+            raise ApplyFailed(f"verify: {w.path} is not what was written")
+    if changes.runtime and changes.redis:
+        address, port, password = changes.redis
+        now = read_redis(conn, address, port, password, [r.setting for r in changes.runtime], timeout)
+        for entry in changes.runtime:
+            if not _same(now.config.get(entry.setting, ""), entry.after):
+                raise ApplyFailed(f"verify: Redis {entry.setting} is {now.config.get(entry.setting)!r}")
+
+
+def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifest: Manifest,
+               written: Sequence[int], runtime: Sequence[RuntimeEntry], ran: Sequence[HandlerResult],
+               run_dir: str, problem: str, messages: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], str]:
+    """Undo everything this run changed on the host; say what could not be undone."""
+    notes = [problem]
+    originals = _originals(conn, [manifest.files[i] for i in written])
+    restore = []
+    for i in written:
+        w, f = changes.writes[i], manifest.files[i]
+        restore.append(WriteOp(i, w.path, originals.get(f.path) if w.exists_now else None, f.mode,
+                               f.uid, f.gid, True, None, f.created_dirs))
+    if restore:
+        reply = conn.run(["sh", "-s"], stdin=write_script(run_dir + "/restore", manifest.run_id, restore,
+                                                          manifest.to_bytes()).encode(), timeout=120)
+        done = parse_write_reply(reply.stdout)
+        for op in restore:
+            if op.index not in done or done[op.index].status not in ("renamed", "copied", "removed"):
+                notes.append(f"could not restore {op.path}")
+    if runtime and changes.redis:
+        address, port, password = changes.redis
+        try:
+            set_redis(conn, address, port, password, {r.setting: r.before for r in runtime})
+        except Exception as exc:  # report it and keep restoring the rest
+            notes.append(f"could not restore Redis runtime values: {type(exc).__name__}")
+    handlers = {h.name: h for h in changes.handlers}
+    for result in ran:
+        again = run_handler(conn, handlers[result.name], changes.redis, 30)
+        if not again.ok:
+            notes.append(f"handler {result.name!r} failed after the restore: {again.output}")
+    _finish(conn, target, manifest.with_(status="rolled back", finished=iso_now(), notes=tuple(notes)), run_dir)
+    return "rolled back", manifest.run_id, messages + tuple(notes[1:]), problem
+
+
+def _originals(conn: Connection, files: Sequence[ManifestFile]) -> dict[str, bytes]:
+    """The bytes files had before a run, from its backups on the host (one round trip)."""
+    backups = {f.backup: f for f in files if f.backup}
+    if not backups:
+        return {}
+    facts = gather(conn, list(backups)).files
+    out = {}
+    for backup, f in backups.items():
+        fact = facts[backup]
+        if not fact.exists or fact.sha256 != f.sha256_before:
+            raise ApplyFailed(f"backup of {f.path} is missing or damaged ({backup})")
+        out[f.path] = fact.content
+    return out
+
+
+def _finish(conn: Connection, target: HostTarget, manifest: Manifest, run_dir: str) -> None:
+    base = backup_dir(target)
+    script = finish_script(run_dir, posixpath.join(base, "runs"), keep_runs(target), manifest.to_bytes(),
+                           manifest.run_id)
+    conn.run(["sh", "-s"], stdin=script.encode(), timeout=60)

@@ -1,0 +1,143 @@
+"""Undo a past run on a host, and list the runs a host keeps.
+
+A rollback is itself a run: it writes each file's backup back through ``apply.execute``
+(same lock, backups, atomic writes, handlers and verification), so it can be undone too.
+A file is restored only where it is still what the run wrote, unless ``force``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import secrets
+from dataclasses import dataclass
+
+from remediate.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
+from remediate.connection import Connection
+from remediate.errors import RemediateError
+from remediate.formats import parse
+from remediate.gather import gather
+from remediate.playbook import Handler
+from remediate.remote_scripts import parse_runs_reply, read_runs_command
+from remediate.runs import Manifest, RuntimeEntry
+from remediate.runtime import read_redis
+from remediate.survey import HostTarget, redis_endpoint
+
+UNDOABLE = ("applied", "started")  # "started": interrupted runs can be undone too
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    host: str
+    status: str  # changed | ok | failed | rolled back | unreachable
+    of_run: str = ""
+    run_id: str = ""
+    restored: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # "path: why"
+    runtime: tuple[str, ...] = ()
+    error: str = ""
+
+
+def read_manifests(conn: Connection, target: HostTarget) -> list[Manifest]:
+    """Every run manifest the host keeps, oldest first."""
+    boundary = "@@remediate-" + secrets.token_hex(12)
+    reply = conn.run(read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
+    try:
+        raw = parse_runs_reply(reply.stdout, boundary)
+    except ValueError as exc:
+        raise RemediateError(f"cannot list runs: {exc}", host=target.host.name) from None
+    manifests = []
+    for run_id in sorted(raw):
+        try:
+            manifests.append(Manifest.from_bytes(raw[run_id]))
+        except (ValueError, TypeError, KeyError):
+            continue  # a manifest cut short by a killed run: its directory still holds the backups
+    return manifests
+
+
+def pick_run(manifests: list[Manifest], run_id: str | None) -> Manifest | None:
+    if run_id:
+        return next((m for m in manifests if m.run_id == run_id), None)
+    undoable = [m for m in manifests if m.status in UNDOABLE]
+    return undoable[-1] if undoable else None
+
+
+def rollback_target(conn: Connection, target: HostTarget, run_id: str | None, force: bool, dry_run: bool,
+                    timeout: float) -> RollbackResult:
+    name = target.host.name
+    held = host_lock(conn, target, timeout)
+    try:
+        run = pick_run(read_manifests(conn, target), run_id)
+        if run is None:
+            if run_id:
+                return RollbackResult(name, "ok", run_id, error=f"no run {run_id} on this host")
+            return RollbackResult(name, "ok", error="no run to roll back on this host")
+        changes, restored, skipped, runtime_lines = _plan_rollback(conn, target, run, force, timeout)
+        if dry_run or not (changes.writes or changes.runtime):
+            return RollbackResult(name, "ok" if not dry_run or not restored else "changed", run.run_id,
+                                  restored=restored, skipped=skipped, runtime=runtime_lines)
+        status, new_run, _, error = execute(conn, target, changes, "rollback", run.run_id, timeout)
+        return RollbackResult(name, status, run.run_id, new_run, restored, skipped, runtime_lines, error)
+    finally:
+        held.release()
+
+
+def _plan_rollback(conn: Connection, target: HostTarget, run: Manifest, force: bool,
+                   timeout: float) -> tuple[ChangeSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    sources = sorted({r.source for r in run.runtime if r.source})
+    paths = [f.path for f in run.files] + [f.backup for f in run.files if f.backup] + sources
+    facts = gather(conn, list(dict.fromkeys(paths)), timeout=timeout + 25).files
+    writes, restored, skipped = [], [], []
+    for f in run.files:
+        now = facts[f.path]
+        now_sha = now.sha256 if now.exists else ""
+        if now_sha == f.sha256_before:
+            skipped.append(f"{f.path}: already as before run {run.run_id}")
+            continue
+        if now_sha != f.sha256_after and not force:
+            skipped.append(f"{f.path}: changed since run {run.run_id} (use --force to restore anyway)")
+            continue
+        content = None
+        if f.existed:
+            backup = facts[f.backup] if f.backup else None
+            if backup is None or not backup.exists or backup.sha256 != f.sha256_before:
+                skipped.append(f"{f.path}: its backup is missing or damaged")
+                continue
+            content = backup.content
+        writes.append(FileWrite(f.path, content, f.mode, f.uid, f.gid, f.owner, f.group, now.exists, now_sha,
+                                None, f.created_dirs))
+        restored.append(f.path)
+    runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeout)
+    handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
+    return ChangeSet(tuple(writes), runtime, handlers, redis), tuple(restored), tuple(skipped), lines
+
+
+def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts: dict, force: bool,  # type: ignore[type-arg]
+                      timeout: float) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...],
+                                           tuple[str, int, str | None] | None]:
+    entries = [r for r in run.runtime if r.service == "redis"]
+    if not entries:
+        return (), (), None
+    source = facts.get(entries[0].source)
+    settings = parse("redis", source.content, source.path).settings() if source and source.exists else {}
+    address, port, password = redis_endpoint(target.host.vars, settings)
+    redis = (entries[0].address or address, entries[0].port or port, password)
+    live = read_redis(conn, redis[0], redis[1], redis[2], [r.setting for r in entries], timeout)
+    out, lines = [], []
+    for r in entries:
+        now = live.config.get(r.setting, "")
+        show = _shown(r.setting)
+        if now.strip().lower() == r.before.strip().lower():
+            lines.append(f"{r.setting}: already {show(now)}")
+        elif now.strip().lower() == r.after.strip().lower() or force:
+            out.append(RuntimeEntry(r.service, r.setting, now, r.before, redis[0], redis[1], r.source))
+            lines.append(f"{r.setting}: {show(now)} → {show(r.before)}")
+        else:
+            lines.append(f"{r.setting}: live {show(now)} is neither what run {run.run_id} set nor before; skipped")
+    return tuple(out), tuple(lines), redis
+
+
+def _shown(setting: str):  # type: ignore[no-untyped-def]
+    from remediate.masking import masked
+    from remediate.plan import SECRET_SETTINGS
+
+    return masked if setting in SECRET_SETTINGS["redis"] else (lambda value: value)

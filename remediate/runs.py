@@ -1,0 +1,92 @@
+"""Run manifests: what each apply or rollback did on a host, kept in remediate_backup_dir."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from remediate.models import to_json
+
+RUN_STATUSES = ("started", "applied", "rolled back", "failed")
+
+
+def new_run_id(now: float | None = None) -> str:
+    """Sortable by time, unique across controllers: 20261122T104501Z-3fa9c2."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now or time.time()))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    path: str
+    existed: bool
+    sha256_before: str
+    sha256_after: str
+    mode: str
+    uid: int | None
+    gid: int | None
+    owner: str
+    group: str
+    backup: str | None  # path of the backup copy on the host
+    created_dirs: tuple[str, ...] = ()
+    how: str = ""  # "renamed" | "copied (rename failed: mount point)" | "removed"
+
+
+@dataclass(frozen=True)
+class RuntimeEntry:
+    service: str
+    setting: str
+    before: str
+    after: str
+    address: str = ""
+    port: int = 0
+    source: str = ""  # the redis.conf whose requirepass authenticates (never the secret itself)
+
+
+@dataclass(frozen=True)
+class HandlerResult:
+    name: str
+    command: str
+    check: str | None
+    ok: bool
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    run_id: str
+    host: str
+    kind: str  # "apply" | "rollback"
+    status: str
+    started: str
+    finished: str = ""
+    of_run: str = ""  # the run a rollback undid
+    files: tuple[ManifestFile, ...] = ()
+    runtime: tuple[RuntimeEntry, ...] = ()
+    handlers: tuple[HandlerResult, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def with_(self, **changes: Any) -> Manifest:
+        return replace(self, **changes)
+
+    def to_bytes(self) -> bytes:
+        return (json.dumps({"schema": 1, **to_json(self)}, indent=2, sort_keys=True) + "\n").encode()
+
+    @staticmethod
+    def from_bytes(data: bytes) -> Manifest:
+        raw = json.loads(data)
+        raw.pop("schema", None)
+        return Manifest(
+            **{**raw,
+               "files": tuple(ManifestFile(**{**f, "created_dirs": tuple(f.get("created_dirs", ()))})
+                              for f in raw.get("files", ())),
+               "runtime": tuple(RuntimeEntry(**r) for r in raw.get("runtime", ())),
+               "handlers": tuple(HandlerResult(**h) for h in raw.get("handlers", ())),
+               "notes": tuple(raw.get("notes", ()))})
+
+
+def iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
