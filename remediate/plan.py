@@ -38,14 +38,17 @@ REDIS_LIVE = {
     "loglevel": "CONFIG SET, no restart",
 }
 
+#: Settings whose running value is compared with the file even when no template manages them.
+DRIFT_CHECKED = {"maxclients", "maxmemory", "maxmemory-policy"}
+
 #: How a change that cannot be applied live takes effect, per kind.
 EFFECT_BY_KIND = {
-    "redis": ("restart", "redis-server restart"),
-    "rabbitmq": ("restart", "RabbitMQ node restart"),
-    "systemd": ("restart", "systemctl daemon-reload and a service restart"),
-    "celery": ("restart", "Celery worker restart (settings are read at start-up)"),
-    "limits": ("session", "new login sessions only (PAM; systemd services ignore it)"),
-    "shell": ("restart", "service restart (read by SysV init scripts only)"),
+    "redis": ("restart", "redis-server"),
+    "rabbitmq": ("restart", "RabbitMQ node"),
+    "systemd": ("restart", "daemon-reload and service restart"),
+    "celery": ("restart", "Celery workers (settings are read at start-up)"),
+    "limits": ("session", "new login sessions only (systemd services ignore limits.conf)"),
+    "shell": ("restart", "service, and only under SysV init"),
 }
 
 
@@ -68,6 +71,7 @@ class PlannedFile:
     live_doc: Document | None
     new_doc: Document
     live: bool = True  # apply managed settings at runtime too (playbook `live:`)
+    managed: tuple[str, ...] = ()  # the settings the template names
 
 
 def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker) -> PlannedFile:
@@ -101,12 +105,13 @@ def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker) -> Planned
         changes=setting_changes if new_content != before or not fact.exists else (),
         handlers=tuple(handlers), diff=masker(unified_diff(desired.remote_path, before, new_content)),
         validate=spec.validate)
-    return PlannedFile(plan, new_content, live_doc if fact.exists else None, new_doc, spec.live)
+    managed = tuple(key for key, _ in desired_doc.managed_items())
+    return PlannedFile(plan, new_content, live_doc if fact.exists else None, new_doc, spec.live, managed)
 
 
 def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:
     secret = change.setting.lower() in SECRET_SETTINGS.get(spec.kind, set())
-    old, new = (_display(change.old, secret, masker), _display(change.new, secret, masker))
+    old, new = (_display(change.old, secret, masker, spec.kind), _display(change.new, secret, masker, spec.kind))
     effect, how = effect_of(spec, change.setting)
     return SettingChange(change.setting, old, new, effect, how, change.lines, masker(change.note), secret)
 
@@ -117,23 +122,33 @@ def effect_of(spec: FileSpec, setting: str) -> tuple[str, str]:
         return "live", REDIS_LIVE[setting.lower()]
     effect, how = EFFECT_BY_KIND[spec.kind]
     if spec.notify:
-        how = f"{how}: handler {', '.join(spec.notify)}"
+        how = f"{how}; handler: {', '.join(spec.notify)}"
     elif effect == "restart":
-        how = f"{how} (no handler: pending until then)"
+        how = f"{how}; no handler: pending until the next restart"
     return effect, how
 
 
-def _display(value: Any, secret: bool, masker: Masker) -> str:
+def _display(value: Any, secret: bool, masker: Masker, kind: str = "") -> str:
     if value is ABSENT:
         return "(unset)"
-    text = value if isinstance(value, str) else _literal(value)
+    text = display_value(value, kind)
     return masked(text) if secret else masker(text)
 
 
-def _literal(value: Any) -> str:
+def display_value(value: Any, kind: str = "") -> str:
+    """A setting's value as a person reads it: Python source for celery, words elsewhere."""
+    if isinstance(value, str) and kind != "celery":
+        return value
+    if kind == "celery":
+        from remediate.formats.celery_values import render
+
+        try:
+            return render(value)
+        except TypeError:
+            return str(value)
     if isinstance(value, list | tuple):
-        return "; ".join(_literal(v) if not isinstance(v, str) else v for v in value)
-    return repr(value) if not hasattr(value, "source") else str(value)
+        return "; ".join(display_value(v) for v in value)
+    return str(value)
 
 
 def _collect_secrets(masker: Masker, *docs: Document) -> None:
@@ -156,14 +171,15 @@ def runtime_changes(files: Iterable[PlannedFile], facts: HostFacts) -> tuple[tup
             continue
         desired = planned.new_doc.settings()
         current = planned.live_doc.settings() if planned.live_doc else {}
+        checked = set(planned.managed) | DRIFT_CHECKED
         for name, live_value in sorted(redis.config.items()):
-            if name not in REDIS_LIVE:
+            if name not in REDIS_LIVE or name not in checked:
                 continue
             want = desired.get(name, ABSENT)
             have = current.get(name, ABSENT)
             if have is not ABSENT and not planned.new_doc.same(name, have, live_value):
                 drift.append(RuntimeChange("redis", name, live_value, _plain(have)))
-            if planned.live and want is not ABSENT and not planned.new_doc.same(name, want, live_value):
+            if planned.live and name in planned.managed and want is not ABSENT and not planned.new_doc.same(name, want, live_value):
                 to_set.append(RuntimeChange("redis", name, live_value, _plain(want)))
     return tuple(to_set), tuple(drift)
 

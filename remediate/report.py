@@ -86,13 +86,16 @@ def plan_text(plans: Sequence[HostPlan], summary: bool = False) -> list[tuple[st
             if not f.changed:
                 continue
             created = "" if f.exists else f", create mode {f.mode}"
-            handlers = f"  then: {', '.join(f.handlers)}" if f.handlers else ""
-            out.append(("cyan", f"  {f.path}  ({f.kind}, {f.strategy}{created}){handlers}"))
+            hows = {(c.effect, c.how) for c in f.changes}
+            shared = f"  takes effect: {_effect(*next(iter(hows)))}" if len(hows) == 1 else ""
+            out.append(("cyan", f"  {f.path}  ({f.kind}, {f.strategy}{created}){shared}"))
             width = max((len(c.setting) for c in f.changes), default=0)
+            values = max((len(c.old) + len(c.new) for c in f.changes if len(c.old) + len(c.new) < 40), default=0)
             for c in f.changes:
-                label = "live" if c.effect == "live" else c.effect
-                out.append(("", f"    {c.setting.ljust(width)}  {c.old} → {c.new}    {label}: {c.how}"))
-                if c.note:
+                pair = f"{c.old} → {c.new}"
+                effect = "" if shared else f"    {_effect(c.effect, c.how)}"
+                out.append(("", f"    {c.setting.ljust(width)}  {pair.ljust(values + 3)}{effect}".rstrip()))
+                if c.note and not c.note.startswith("appended to the managed block"):
                     out.append(("yellow", f"      note: {c.note}"))
             if not summary:
                 out.extend(_diff_lines(f.diff))
@@ -116,6 +119,10 @@ def plan_text(plans: Sequence[HostPlan], summary: bool = False) -> list[tuple[st
     out.append(("", ""))
     out.extend(recap_lines(plans))
     return out
+
+
+def _effect(effect: str, how: str) -> str:
+    return how if effect == "live" and how.startswith("CONFIG SET") else f"{effect}: {how}"
 
 
 _SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}

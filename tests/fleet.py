@@ -46,6 +46,16 @@ PRIVATE_DIRS: tuple[tuple[str, bool], ...] = (
 )
 
 
+#: What a handler runs on a test host instead of `systemctl restart redis-server`.
+RESTART_REDIS = """pid=$(cat /run/redis/redis-server.pid 2>/dev/null)
+if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+fi
+exec redis-server /etc/redis/redis.conf --daemonize yes --bind {address} \\
+  --pidfile /run/redis/redis-server.pid --dir /var/lib/redis --logfile /var/log/redis/redis-server.log
+"""
+
+
 class FleetError(RuntimeError):
     """The fleet could not start: tests that need it must fail, not skip."""
 
@@ -86,9 +96,7 @@ class FleetHost:
 
     # -- redis -----------------------------------------------------------------------
     def start_redis(self) -> None:
-        self.exec(["redis-server", "/etc/redis/redis.conf", "--daemonize", "yes",
-                   "--bind", self.address, "--pidfile", "/run/redis/redis-server.pid",
-                   "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/redis-server.log"])
+        self.exec(["sh", "/srv/fleet/restart-redis"])
         _wait_for_port(self.address, 6379, 10)
 
     def redis_pid(self) -> int | None:
@@ -246,6 +254,9 @@ class Fleet:
         ssh.mkdir(mode=0o700, exist_ok=True)
         (ssh / "authorized_keys").write_bytes(self.client_key.with_suffix(".pub").read_bytes())
         host.path("/tmp").chmod(0o1777)
+        tools = host.path("/srv/fleet")
+        tools.mkdir(parents=True, exist_ok=True)
+        (tools / "restart-redis").write_text(RESTART_REDIS.format(address=host.address))
 
     def _spawn(self, host: FleetHost) -> None:
         mounts = "".join(f'mount --bind "$1{private}" {private}\n' for private, _ in PRIVATE_DIRS)

@@ -54,7 +54,7 @@ def host_facts(survey: Any) -> dict[str, Any]:
     """Managed settings as the files have them (secrets masked) and the runtime facts."""
     from remediate.formats import ABSENT
     from remediate.masking import Masker
-    from remediate.plan import SECRET_SETTINGS, _literal
+    from remediate.plan import SECRET_SETTINGS, display_value
 
     masker = Masker()
     files = {}
@@ -63,11 +63,11 @@ def host_facts(survey: Any) -> dict[str, Any]:
     for planned in survey.planned:
         values = {}
         live = dict(planned.live_doc.managed_items()) if planned.live_doc else {}
-        for key, _ in planned.new_doc.managed_items():
+        for key in planned.managed:
             value = live.get(key, ABSENT)
             secret = key.lower() in SECRET_SETTINGS.get(planned.plan.kind, set())
             values[key] = "(unset)" if value is ABSENT else "********" if secret else masker(
-                value if isinstance(value, str) else _literal(value))
+                display_value(value, planned.plan.kind))
         files[planned.plan.path] = {"kind": planned.plan.kind, "exists": planned.plan.exists,
                                     "mode": planned.plan.mode, "owner": planned.plan.owner,
                                     "group": planned.plan.group, "settings": values}

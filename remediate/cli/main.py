@@ -67,19 +67,19 @@ def _register() -> None:
 
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point: the one place that turns outcomes into exit codes."""
-    import click
-
     from remediate.errors import RemediateError, UsageError
+
+    click_usage_error, click_abort = _click_exceptions()
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     _register()
     try:
         code = app(args=args, prog_name="remediate", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except click_usage_error as exc:
         exc.show()
         code = EXIT_USAGE
-    except click.exceptions.Abort:
+    except click_abort:
         typer.echo("aborted", err=True)
         code = EXIT_ERROR
     except UsageError as exc:
@@ -102,3 +102,13 @@ def run(argv: list[str] | None = None) -> None:
                    err=True)
         code = EXIT_ERROR
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _click_exceptions() -> tuple[type[Exception], type[BaseException]]:
+    """Click's usage-error and abort classes (typer >= 0.20 vendors click as typer._click)."""
+    try:
+        from click.exceptions import Abort, UsageError
+    except ImportError:
+        from typer._click.exceptions import UsageError  # type: ignore[no-redef]
+        from typer.exceptions import Abort  # type: ignore[assignment,no-redef]
+    return UsageError, Abort
