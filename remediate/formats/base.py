@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 MANAGED_BEGIN = "BEGIN remediate managed settings"
@@ -136,9 +136,42 @@ def merge(live: Document, desired: Document, strategy: str = "merge") -> tuple[D
         old = new.current(key)
         if old is not ABSENT and new.same(key, old, value):
             continue
+        before = new.dump()
         edit = new.set(key, value)
+        changes = _moved(changes, before, new.dump())  # lines added above earlier changes
         changes.append(Change(live.kind, key, old, value, edit.lines, edit.note))
     return new, changes
+
+
+def _moved(changes: list[Change], before: bytes, after: bytes) -> list[Change]:
+    """``changes`` with their line ranges in ``before`` moved to where they are in ``after``.
+
+    One edit happened between the two, so the files share a prefix and a suffix of lines;
+    lines after the edited region shift by the difference in length (linear, no diff).
+    """
+    old, new = before.split(b"\n"), after.split(b"\n")
+    delta = len(new) - len(old)
+    if not delta or not changes:
+        return changes
+    prefix = 0
+    limit = min(len(old), len(new))
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    old_end, new_end = len(old) - suffix, len(new) - suffix  # edited region: [prefix, *_end)
+
+    def line_after(line: int) -> int:
+        index = line - 1
+        if index < prefix:
+            return line
+        if index >= old_end:
+            return index + delta + 1
+        return prefix + min(index - prefix, max(new_end - prefix - 1, 0)) + 1
+
+    return [replace(c, lines=(line_after(c.lines[0]), line_after(c.lines[1]))) if c.lines else c
+            for c in changes]
 
 
 def _diff_settings(old: Document, new: Document) -> list[Change]:
