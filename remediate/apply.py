@@ -101,7 +101,8 @@ def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeo
                 return HostApplyResult(plan.host, plan.address, "failed", plan, error=f"stale plan: {stale}")
         if not plan.changed:
             return HostApplyResult(plan.host, plan.address, "ok", plan)
-        status, run_id, messages, error = execute(conn, target, change_set(target, survey), "apply", "", timeout)
+        status, run_id, messages, error = execute(conn, target, change_set(target, survey), "apply", "",
+                                                  timeout, held.pid)
         return HostApplyResult(plan.host, plan.address, status, plan, run_id, messages, error)
     finally:
         held.release()
@@ -157,7 +158,7 @@ def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
 
 
 def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str, of_run: str,
-            timeout: float) -> tuple[str, str, tuple[str, ...], str]:
+            timeout: float, holder: int) -> tuple[str, str, tuple[str, ...], str]:
     """Back up, write, set runtime values, run handlers, verify, record; roll back on failure.
 
     Returns (status, run id, messages, error). The caller holds the host lock.
@@ -172,7 +173,7 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
              for i, w in enumerate(changes.writes)]
     manifest = Manifest(run_id, target.host.name, kind, "started", iso_now(), of_run=of_run,
                         files=tuple(files), runtime=changes.runtime)
-    reply = conn.run(["sh", "-s"], stdin=write_script(run_dir, run_id, ops, manifest.to_bytes()).encode(),
+    reply = conn.run(["sh", "-s"], stdin=write_script(run_dir, run_id, ops, manifest.to_bytes(), holder).encode(),
                      timeout=timeout + 60)
     results = parse_write_reply(reply.stdout)
     files = [replace(f, created_dirs=results[i].created_dirs, how=_how(results[i].status)) if i in results else f
@@ -180,7 +181,7 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
     manifest = manifest.with_(files=tuple(files))
     messages = tuple(f"{f.path}: rename failed (a mount point?); copied in place instead"
                      for f in files if f.how.startswith("copied"))
-    written = [i for i, r in results.items() if r.status in ("renamed", "copied", "removed")]
+    written = [i for i, r in results.items() if i >= 0 and r.status in ("renamed", "copied", "removed")]
     if reply.exited != 0 or len(written) != len(ops):
         problem = _write_problem(results, ops, reply.exited, reply.stderr)
         validate_failed = any(r.status == "validate-failed" for r in results.values())
@@ -188,7 +189,7 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
             status = "rolled back" if validate_failed else "failed"
             _finish(conn, target, manifest.with_(status=status, finished=iso_now(), notes=(problem,)), run_dir)
             return status, run_id, messages, problem
-        return _roll_back(conn, target, changes, manifest, written, (), (), run_dir, problem, messages)
+        return _roll_back(conn, target, changes, manifest, written, (), (), run_dir, problem, messages, holder)
 
     applied_runtime: tuple[RuntimeEntry, ...] = ()
     ran: list[HandlerResult] = []
@@ -208,10 +209,10 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
         verify(conn, changes, timeout)
     except RemediateError as exc:
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, exc.message, messages)
+                          ran, run_dir, exc.message, messages, holder)
     except Exception as exc:  # redis errors and the like: still restore the host
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, f"{type(exc).__name__}: {exc}", messages)
+                          ran, run_dir, f"{type(exc).__name__}: {exc}", messages, holder)
     _finish(conn, target, manifest.with_(status="applied", finished=iso_now(), handlers=tuple(ran)), run_dir)
     return "changed", run_id, messages, ""
 
@@ -225,6 +226,8 @@ def _same(live: str, wanted: str) -> bool:
 
 
 def _write_problem(results: dict, ops: Sequence[WriteOp], exited: int, stderr: bytes) -> str:  # type: ignore[type-arg]
+    if -1 in results:
+        return results[-1].detail
     for op in ops:
         r = results.get(op.index)
         if r and r.status == "validate-failed":
@@ -252,7 +255,8 @@ def verify(conn: Connection, changes: ChangeSet, timeout: float) -> None:
 
 def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifest: Manifest,
                written: Sequence[int], runtime: Sequence[RuntimeEntry], ran: Sequence[HandlerResult],
-               run_dir: str, problem: str, messages: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], str]:
+               run_dir: str, problem: str, messages: tuple[str, ...],
+               holder: int) -> tuple[str, str, tuple[str, ...], str]:
     """Undo everything this run changed on the host; say what could not be undone."""
     notes = [problem]
     originals = _originals(conn, [manifest.files[i] for i in written])
@@ -263,7 +267,7 @@ def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifes
                                f.uid, f.gid, True, None, f.created_dirs))
     if restore:
         reply = conn.run(["sh", "-s"], stdin=write_script(run_dir + "/restore", manifest.run_id, restore,
-                                                          manifest.to_bytes()).encode(), timeout=120)
+                                                          manifest.to_bytes(), holder).encode(), timeout=120)
         done = parse_write_reply(reply.stdout)
         for op in restore:
             if op.index not in done or done[op.index].status not in ("renamed", "copied", "removed"):

@@ -85,8 +85,9 @@ class Connection(Protocol):
 class Held:
     """A remote command kept running (a lock holder) until ``release()`` closes its stdin."""
 
-    def __init__(self, release: Any) -> None:
+    def __init__(self, release: Any, pid: int) -> None:
         self._release = release
+        self.pid = pid  # the holder's pid on the host: alive exactly as long as the lock is ours
 
     def release(self) -> None:
         if self._release is not None:
@@ -94,12 +95,14 @@ class Held:
             self._release = None
 
 
-def _first_line_or_exit(read_line: Any, limit: float, host: str, what: str) -> None:
+def _first_line_or_exit(read_line: Any, limit: float, host: str, what: str) -> int:
     line = read_line()
-    if line.strip() != b"LOCKED":
+    words = line.split()
+    if len(words) != 2 or words[0] != b"LOCKED" or not words[1].isdigit():
         reason = line.decode("utf-8", "replace").strip()
         raise LockBusy(reason or "another remediate run holds this host's lock; try again when it ends",
                        host=host)
+    return int(words[1])
 
 
 class LocalConnection:
@@ -127,7 +130,7 @@ class LocalConnection:
                                 stderr=subprocess.STDOUT)
         assert proc.stdout is not None and proc.stdin is not None
         try:
-            _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
+            pid = _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
         except LockBusy:
             proc.kill()
             proc.wait()
@@ -137,7 +140,7 @@ class LocalConnection:
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout)
-        return Held(release)
+        return Held(release, pid)
 
     def close(self) -> None:
         pass
@@ -260,7 +263,7 @@ class SSHConnection:
         except Exception as exc:
             raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
         try:
-            _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
+            pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
         except (socket.timeout, TimeoutError):
             channel.close()
             raise ConnectionFailed(f"lock not granted within {timeout:g} s", host=self.host.name) from None
@@ -274,7 +277,7 @@ class SSHConnection:
                 channel.recv_exit_status()
             finally:
                 channel.close()
-        return Held(release)
+        return Held(release, pid)
 
     def close(self) -> None:
         if self._client is not None:

@@ -126,9 +126,14 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def _fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Only the constructor fields of ``cls`` (reports add derived keys such as "status")."""
+    return {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+
+
 def host_plan_from_json(data: dict[str, Any]) -> HostPlan:
     files = tuple(
-        FilePlan(**{**f, "changes": tuple(SettingChange(**{**c, "lines": tuple(c["lines"]) if c["lines"] else None})
+        FilePlan(**{**_fields(FilePlan, f), "changes": tuple(SettingChange(**{**c, "lines": tuple(c["lines"]) if c["lines"] else None})
                                           for c in f["changes"]),
                     "handlers": tuple(f["handlers"])})
         for f in data["files"])

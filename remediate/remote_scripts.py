@@ -49,7 +49,7 @@ def lock_script(lock_path: str, wait_seconds: int) -> list[str]:
     """
     script = ('mkdir -p -- "$(dirname -- "$1")" && chmod 700 -- "$(dirname -- "$1")" || exit 1\n'
               'command -v flock >/dev/null || { echo "flock: not installed"; exit 69; }\n'
-              'exec flock -w "$2" -E 75 -- "$1" sh -c \'echo LOCKED; exec cat >/dev/null\'\n')
+              'exec flock -w "$2" -E 75 -- "$1" sh -c \'echo LOCKED $$; exec cat >/dev/null\'\n')
     return ["sh", "-c", script, "remediate-lock", lock_path, str(wait_seconds)]
 
 
@@ -58,11 +58,13 @@ def _heredoc(data: bytes, target: str, tag: str, on_fail: str = "") -> str:
     return f"base64 -d > {target} <<'{tag}'{' || ' + on_fail if on_fail else ''}\n{encoded}{tag}\n"
 
 
-def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: bytes) -> str:
+def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: bytes, holder: int) -> str:
     """Back up every file, record the manifest, stage and validate every new file, then rename.
 
     Nothing live changes until every candidate is staged and validated. Replies:
     ``@R <i> renamed|copied``, ``@V <i> <output…>``, ``@D <i> <dir>`` (created), ``@E <i> <why>``.
+    Before each file goes into place the script checks that ``holder`` (the process holding
+    the host lock for this controller) still lives: if the controller went away, it stops.
     """
     tag = f"REMEDIATE_{run_id.replace('-', '_').upper()}_EOF"
     parts = ["set -u", "umask 077", f"R={q(run_dir)}", 'mkdir -p -- "$R/files" || exit 1',
@@ -78,6 +80,8 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
         directory, name = posixpath.split(op.path)
         tmp = q(posixpath.join(directory, f".{name}.remediate-{run_id}"))
         parts.append(_ensure_dir(op.index, directory))
+        # leftovers of an interrupted earlier run (never a live file: dot-prefixed, run-suffixed)
+        parts.append(f"rm -f -- {q(directory)}/{q('.' + name + '.remediate-')}* 2>/dev/null")
         parts.append(f"TMPS=\"$TMPS {tmp}\"")
         parts.append(_heredoc(op.content, tmp, tag, f'fail {op.index} "cannot write"').rstrip("\n"))
         parts.append(f"chmod {q(op.mode)} {tmp} || fail {op.index} chmod")
@@ -88,7 +92,10 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
             command = op.validate.replace("%s", tmp)
             parts.append(f"if ! out=$( ( {command} ) 2>&1 ); then echo \"@V {op.index} $(printf %s \"$out\" "
                          "| tr '\\n' ' ' | cut -c1-300)\"; for t in $TMPS; do rm -f -- \"$t\"; done; exit 4; fi")
+    alive = (f"kill -0 {int(holder)} 2>/dev/null || {{ echo '@E -1 lost the controller: stopped before this file'; "
+             "for t in $TMPS; do rm -f -- \"$t\"; done; exit 6; }")
     for op in ops:  # 3. into place: rename, or an in-place copy where the target is a mount point
+        parts.append(alive)
         if op.content is None:
             parts.append(f"rm -f -- {q(op.path)} && echo '@R {op.index} removed' || "
                          f"{{ echo '@E {op.index} cannot remove the file'; exit 5; }}")
@@ -116,7 +123,7 @@ def parse_write_reply(stdout: bytes) -> dict[int, WriteResult]:
     results: dict[int, WriteResult] = {}
     created: dict[int, list[str]] = {}
     for line in stdout.decode("utf-8", "replace").splitlines():
-        match = re.match(r"@([RVDE]) (\d+) ?(.*)", line)
+        match = re.match(r"@([RVDE]) (-?\d+) ?(.*)", line)
         if not match:
             continue
         tag, index, rest = match.group(1), int(match.group(2)), match.group(3)

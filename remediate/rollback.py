@@ -75,7 +75,7 @@ def rollback_target(conn: Connection, target: HostTarget, run_id: str | None, fo
         if dry_run or not (changes.writes or changes.runtime):
             return RollbackResult(name, "ok" if not dry_run or not restored else "changed", run.run_id,
                                   restored=restored, skipped=skipped, runtime=runtime_lines)
-        status, new_run, _, error = execute(conn, target, changes, "rollback", run.run_id, timeout)
+        status, new_run, _, error = execute(conn, target, changes, "rollback", run.run_id, timeout, held.pid)
         return RollbackResult(name, status, run.run_id, new_run, restored, skipped, runtime_lines, error)
     finally:
         held.release()

@@ -124,11 +124,11 @@ def write_project(fleet: Fleet, directory: Path, hosts: list[FleetHost] | None =
     (directory / "inventory" / "hosts.ini").write_text("\n".join(lines))
     shutil.copytree(ROOT / "templates", directory / "templates", dirs_exist_ok=True)
     (directory / "playbooks").mkdir(exist_ok=True)
-    (directory / "playbooks" / "site.yml").write_text(playbook or test_playbook())
+    (directory / "playbooks" / "site.yml").write_text(playbook or fleet_playbook())
     return directory
 
 
-def test_playbook() -> str:
+def fleet_playbook() -> str:
     """The shipped site.yml with handlers a test host can run (it has no systemd)."""
     text = (ROOT / "playbooks" / "site.yml").read_text()
     replacements = {
