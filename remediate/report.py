@@ -44,7 +44,7 @@ def plan_json(plans: Sequence[HostPlan], kind: str = "plan", exit_code: int | No
               extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The versioned, stable JSON document (``"schema": 1``)."""
     hosts = []
-    for plan in plans:
+    for plan in sorted(plans, key=lambda p: p.host):  # by name: shards merge into the same document
         data = to_json(plan)
         data["status"] = plan.status
         for file_data, file_plan in zip(data["files"], plan.files):
@@ -157,3 +157,31 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
         parts.append(f"{recap.failed} failed")
     out.append(("bold", ", ".join(parts)))
     return out
+
+
+#: exit codes in order of precedence when several parts of one run are combined
+_EXIT_PRECEDENCE = (EXIT_ERROR, EXIT_UNREACHABLE, EXIT_DRIFT, EXIT_OK)
+
+
+def merge_reports(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Join the JSON reports of shards (``--shard K/N``) into the one a single run would give."""
+    if not docs:
+        raise ValueError("nothing to merge")
+    kinds = {d.get("kind") for d in docs}
+    if len(kinds) != 1 or any(d.get("schema") != SCHEMA for d in docs):
+        raise ValueError(f"can only merge reports of one kind and schema {SCHEMA} (got {sorted(map(str, kinds))})")
+    seen: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        for host in doc["hosts"]:
+            if host["host"] in seen:
+                raise ValueError(f"host {host['host']} is in more than one report (overlapping shards?)")
+            seen[host["host"]] = host
+    plans = plans_from_json({"schema": SCHEMA, "hosts": list(seen.values())})
+    codes = {d["exit_code"] for d in docs}
+    code = next(c for c in _EXIT_PRECEDENCE if c in codes or c == EXIT_OK)
+    merged = plan_json(plans, kind=str(docs[0]["kind"]), exit_code=code)
+    if "inputs" in docs[0]:
+        merged["inputs"] = {**docs[0]["inputs"], "shard": None}
+    if any("timestamp" in d for d in docs):
+        merged["timestamp"] = max(d.get("timestamp", 0) for d in docs)
+    return merged

@@ -55,13 +55,15 @@ def main(
 
 
 def _register() -> None:
-    from remediate.cli import apply_cmd, facts_cmd, inventory_cmd, plan_cmd, rollback_cmd
+    from remediate.cli import apply_cmd, audit_cmd, facts_cmd, inventory_cmd, plan_cmd, rollback_cmd
 
     app.command("plan")(plan_cmd.plan)
     app.command("apply")(apply_cmd.apply)
     app.command("rollback")(rollback_cmd.rollback)
     app.command("runs")(rollback_cmd.runs)
     app.command("facts")(facts_cmd.facts)
+    app.command("audit")(audit_cmd.audit)
+    app.add_typer(audit_cmd.report_app, name="report")
     app.command("inventory")(inventory_cmd.inventory)
 
 

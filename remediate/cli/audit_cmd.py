@@ -1,0 +1,117 @@
+"""``remediate audit`` (for cron) and ``remediate report merge`` (for sharded runs)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from remediate.cli import options as o
+
+report_app = typer.Typer(help="Work with JSON reports of plan and audit runs.", no_args_is_help=True,
+                         add_completion=False, rich_markup_mode=None)
+
+
+def audit(
+    inventory: o.Inventory = o.DEFAULT_INVENTORY,
+    playbook: o.Playbook = o.DEFAULT_PLAYBOOK,
+    limit: o.Limit = None,
+    forks: o.Forks = 50,
+    timeout: o.Timeout = 10.0,
+    templates: o.Templates = o.DEFAULT_TEMPLATES,
+    shard: o.Shard = None,
+    accept_new_host_keys: o.AcceptNew = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the full JSON report here (atomically).")] = None,
+    metrics: Annotated[Path | None, typer.Option("--metrics", help="Write Prometheus textfile metrics here (atomically).")] = None,
+) -> None:
+    """Plan, and stay silent when the fleet is clean (exit 0); a short summary on drift (exit 2)."""
+    from remediate.survey import plan_fleet
+
+    sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
+                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
+    targets, renderer = sel.prepare()
+    plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks)
+    from remediate.cli.plan_cmd import sel_inputs
+    from remediate.report import plan_json
+
+    code = audit_exit_code(plans)
+    doc = plan_json(plans, kind="audit", exit_code=code,
+                    extra={"inputs": sel_inputs(sel), "timestamp": int(time.time())})
+    _write_outputs(doc, report, metrics)
+    summary = audit_summary(doc)
+    if summary:
+        typer.echo(summary)
+    raise typer.Exit(code)
+
+
+def audit_exit_code(plans: list[Any]) -> int:
+    from remediate.report import plan_exit_code
+
+    code = plan_exit_code(plans, detailed=True)
+    if code == 0 and any(f.severity in ("warning", "error") and not f.suppressed for p in plans for f in p.findings):
+        return 2
+    return code
+
+
+def audit_summary(doc: dict[str, Any]) -> str:
+    """Nothing for a clean fleet; one line per host that needs attention, then a total."""
+    if doc["exit_code"] == 0:
+        return ""
+    lines = []
+    for host in doc["hosts"]:
+        findings = [f for f in host["findings"] if not f["suppressed"] and f["severity"] in ("warning", "error")]
+        if host["status"] in ("unreachable", "failed"):
+            lines.append(f"{host['host']}: {host['status']}: {host['unreachable'] or host['failed']}")
+        elif host["status"] == "changed" or findings:
+            drifted = [f["path"] for f in host["files"] if f["changed"]]
+            live = [r["setting"] for r in host["runtime_changes"]]
+            parts = ([f"drift in {', '.join(drifted)}"] if drifted else []) + \
+                ([f"live {', '.join(live)}"] if live else []) + \
+                ([f"{len(findings)} findings ({', '.join(sorted({f['rule'] for f in findings}))})"] if findings else [])
+            lines.append(f"{host['host']}: {'; '.join(parts)}")
+    recap = doc["recap"]
+    lines.append(f"{recap['hosts']} hosts: {recap['changed']} drifted, {recap['unreachable']} unreachable, "
+                 f"{recap['failed']} failed, {recap['findings']} findings")
+    return "\n".join(lines)
+
+
+def _write_outputs(doc: dict[str, Any], report: Path | None, metrics: Path | None) -> None:
+    from remediate.cli.output import write_atomic
+    from remediate.metrics import render_metrics
+    from remediate.report import dumps
+
+    if report is not None:
+        write_atomic(report, dumps(doc), 0o600)
+    if metrics is not None:
+        write_atomic(metrics, render_metrics(doc), 0o644)
+
+
+@report_app.command("merge")
+def merge(
+    reports: Annotated[list[Path], typer.Argument(help="JSON reports of plan or audit shards.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the merged JSON here (else stdout).")] = None,
+    metrics: Annotated[Path | None, typer.Option("--metrics", help="Also write Prometheus metrics of the merged report.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing; only the exit code.")] = False,
+) -> None:
+    """Join shard reports (from --shard K/N) into the report one run over the fleet would give."""
+    from remediate.errors import UsageError
+    from remediate.report import dumps, merge_reports
+
+    docs = []
+    for path in reports:
+        try:
+            docs.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: not a JSON report ({exc})") from None
+    try:
+        merged = merge_reports(docs)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot merge: {exc}") from None
+    if out is not None or metrics is not None:
+        _write_outputs(merged, out, metrics)
+    if out is None and not quiet:
+        typer.echo(dumps(merged), nl=False)
+    raise typer.Exit(merged["exit_code"])
