@@ -41,9 +41,13 @@ PRIVATE_DIRS: tuple[tuple[str, bool], ...] = (
     ("/var/lib/redis", False),
     ("/var/log/redis", False),
     ("/run/redis", False),
+    ("/var/lib/rabbitmq", False),
+    ("/var/log/rabbitmq", False),
     ("/root", False),
     ("/tmp", False),  # last: mounted earlier it would hide a fleet under /tmp
 )
+#: Single files each host gets a private copy of (bind-mounted over the machine's).
+PRIVATE_FILES = ("/etc/hosts",)
 
 
 #: What a handler runs on a test host instead of `systemctl restart redis-server`.
@@ -53,6 +57,13 @@ if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
 fi
 exec redis-server /etc/redis/redis.conf --daemonize yes --bind {address} \\
   --pidfile /run/redis/redis-server.pid --dir /var/lib/redis --logfile /var/log/redis/redis-server.log
+"""
+
+
+#: Starts the host's RabbitMQ node and waits until it runs (Debian's scripts su to rabbitmq).
+START_RABBITMQ = """rabbitmq-server -detached >/dev/null 2>&1
+rabbitmqctl -q wait /var/lib/rabbitmq/mnesia/rabbit@{name}.pid --timeout 90 >/dev/null 2>&1 || exit 1
+rabbitmqctl -q await_startup --timeout 90 >/dev/null
 """
 
 
@@ -81,6 +92,8 @@ class FleetHost:
 
     def path(self, remote: str) -> Path:
         """The controller-side path of ``remote`` as this host sees it."""
+        if remote in PRIVATE_FILES:
+            return self.dir / remote.lstrip("/")
         for private, _ in PRIVATE_DIRS:
             if remote == private or remote.startswith(private + "/"):
                 return self.dir / private.lstrip("/") / remote[len(private):].lstrip("/")
@@ -112,6 +125,14 @@ class FleetHost:
         if pid:
             os.kill(pid, signal.SIGTERM)
             _wait_gone([pid], 10)
+
+    # -- rabbitmq ----------------------------------------------------------------------
+    def start_rabbitmq(self) -> None:
+        """A real RabbitMQ node ``rabbit@<host>`` on this host's address (about 12 s)."""
+        self.exec(["sh", "/srv/fleet/start-rabbitmq"], timeout=120)
+
+    def stop_rabbitmq(self) -> None:
+        self.exec(["sh", "-c", "rabbitmqctl -q stop >/dev/null 2>&1; true"], timeout=60)
 
     # -- sshd ------------------------------------------------------------------------
     def stop_sshd(self) -> None:
@@ -257,9 +278,27 @@ class Fleet:
         tools = host.path("/srv/fleet")
         tools.mkdir(parents=True, exist_ok=True)
         (tools / "restart-redis").write_text(RESTART_REDIS.format(address=host.address))
+        (tools / "start-rabbitmq").write_text(START_RABBITMQ.format(name=host.name))
+        (tools / "restart-rabbitmq").write_text(
+            "rabbitmqctl -q stop >/dev/null 2>&1\nexec sh /srv/fleet/start-rabbitmq\n")
+        hosts = Path("/etc/hosts").read_text() if Path("/etc/hosts").exists() else ""
+        host.path("/etc/hosts").write_text(f"{hosts}\n{host.address} {host.name}\n")
+        octets = host.address.split(".")
+        env = "\n".join([
+            f"NODENAME=rabbit@{host.name}", f"NODE_IP_ADDRESS={host.address}", "NODE_PORT=5672",
+            f"DIST_PORT={30000 + 256 * self.subnet + host.index}",
+            f"ERL_EPMD_ADDRESS={host.address}", f"ERL_EPMD_PORT={40000 + 256 * self.subnet + host.index}",
+            f'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"',
+            f'CTL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"', ""])
+        host.path("/etc/rabbitmq/rabbitmq-env.conf").write_text(env)
+        host.path("/etc/rabbitmq/rabbitmq.conf").write_text(f"listeners.tcp.default = {host.address}:5672\n")
+        for private in ("/var/lib/rabbitmq", "/var/log/rabbitmq"):
+            _chown_to(host.path(private), "rabbitmq")
 
     def _spawn(self, host: FleetHost) -> None:
-        mounts = "".join(f'mount --bind "$1{private}" {private}\n' for private, _ in PRIVATE_DIRS)
+        files = [f for f in PRIVATE_FILES if os.path.exists(f)]
+        mounts = "".join(f'mount --bind "$1{private}" {private}\n' for private in files)
+        mounts += "".join(f'mount --bind "$1{private}" {private}\n' for private, _ in PRIVATE_DIRS)
         key_opt = f" -o HostKey={host.host_key}" if host.host_key else ""
         script = (
             "set -e\n" + mounts + f"hostname {host.name}\n"
@@ -282,6 +321,16 @@ class Fleet:
         host.ns = os.readlink(f"/proc/{host.sshd.pid}/ns/mnt")
         if self.redis:
             host.start_redis()
+
+
+def _chown_to(path: Path, user: str) -> None:
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return
+    os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def machine_host_keys() -> list[str]:
