@@ -1,0 +1,473 @@
+"""Readers for Ansible inventory sources: INI, YAML, executable scripts, --list JSON.
+
+Each reader feeds an InventoryBuilder the way the matching ansible-core plugin
+(ini, yaml, script, host_list) feeds Ansible's inventory, and raises one
+InventoryError naming the file and line of the first problem.  Variable values
+are parsed as Ansible parses them: INI values with ``ast.literal_eval`` where
+that works (``1`` -> 1, ``True`` -> True, ``yes`` stays a string), YAML as YAML
+1.1 (``yes`` -> True), ``!unsafe`` and ``!vault`` kept as UnsafeText and
+VaultValue.  Values are loaded by remediate.inventory_vars.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+import subprocess
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from remediate.errors import InventoryError
+from remediate.host_patterns import expand_host_entry, parse_address
+from remediate.inventory_builder import InventoryBuilder
+from remediate.inventory_vars import (
+    LineMapping,
+    decode_json,
+    load_yaml,
+    mark_unsafe,
+    plain,
+)
+
+YAML_EXTENSIONS = (".yml", ".yaml", ".json")
+# ansible-core skips these names in an inventory directory (hidden files, vars
+# directories, REJECT_EXTS + INVENTORY_IGNORE_EXTS).
+_IGNORED_IN_DIRECTORY = re.compile(
+    r"^\.|^host_vars$|^group_vars$|^vars_plugins$"
+    r"|(?:\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$")
+_INI_SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
+_INI_GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
+
+
+
+@contextmanager
+def _located(path: Path | str, line: int | None = None) -> Iterator[None]:
+    """Give builder and value errors raised inside the file (and line) they came from."""
+    try:
+        yield
+    except InventoryError as error:
+        if error.path is None:
+            raise InventoryError(error.message, path=str(path), line=line) from None
+        raise
+    except ValueError as error:
+        raise InventoryError(_sentence(str(error)), path=str(path), line=line) from None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+class SourceReader:
+    """Reads inventory sources into one builder."""
+
+    def __init__(self, builder: InventoryBuilder, *, script_timeout: float = 60.0) -> None:
+        self.builder = builder
+        self.script_timeout = script_timeout
+
+    def read(self, source: str | Path) -> None:
+        """A directory, a file, or a comma-separated host list such as 'web1,web2:2222,'."""
+        text = str(source)
+        if "," in text and not os.path.exists(text):
+            self._read_host_list(text)
+            return
+        path = Path(source)
+        if not path.exists():
+            raise InventoryError("Inventory source does not exist.", path=text)
+        if path.is_dir():
+            self._read_directory(path)
+        else:
+            self._read_file(path)
+
+    def _read_host_list(self, text: str) -> None:
+        for entry in (part.strip() for part in text.split(",")):
+            if entry:
+                try:
+                    host, port = parse_address(entry)
+                except ValueError:
+                    host, port = entry, None
+                if host not in self.builder.hosts:
+                    self.builder.add_host(host, "ungrouped", port)
+
+    def _read_directory(self, directory: Path) -> None:
+        for name in sorted(os.listdir(directory)):
+            if _IGNORED_IN_DIRECTORY.search(name):
+                continue
+            path = directory / name
+            if path.is_dir():
+                self._read_directory(path)
+            elif path.is_file():
+                self._read_file(path)
+            else:
+                self.builder.warnings.append(f"Skipping {path}: not a regular file.")
+
+    def _read_file(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise InventoryError(f"Cannot read inventory file: {error.strerror}.",
+                                 path=str(path)) from None
+        if os.access(path, os.X_OK) and data.startswith((b"#!", b"\x7fELF")):
+            self._read_script(path)
+            return
+        extension = os.path.splitext(path)[1]
+        if extension == ".toml":
+            raise InventoryError("TOML inventories are not supported; use INI or YAML.",
+                                 path=str(path))
+        text = _decode(data, path)
+        if extension in YAML_EXTENSIONS or not extension:
+            self._read_yaml_family(path, text, has_extension=bool(extension))
+        else:
+            self._read_ini(path, text)
+
+    # --- YAML (and JSON) files --------------------------------------------------
+
+    def _read_yaml_family(self, path: Path, text: str, *, has_extension: bool) -> None:
+        """Ansible tries its yaml plugin, then its ini plugin: so does this.
+
+        Content that is no YAML mapping (an INI file without extension, say) is
+        read as INI; if that fails too, the error shown is YAML's for a .yml,
+        .yaml or .json file and INI's otherwise.
+        """
+        try:
+            data, yaml_error = decode_json(text), None
+            if _looks_like_list_output(data):
+                with _located(path):
+                    self._read_list_output(data, path, None)
+                return
+        except ValueError:
+            try:
+                data, yaml_error = load_yaml(text, path), None
+            except InventoryError as error:
+                data, yaml_error = None, error
+        if yaml_error is None and isinstance(data, Mapping):
+            if data:
+                self._read_yaml_inventory(data, path)
+            return
+        if yaml_error is None and data is None:
+            return  # empty, or only comments
+        if yaml_error is None:
+            yaml_error = InventoryError(
+                f"YAML inventory must be a mapping of groups, not a {type(data).__name__}.",
+                path=str(path), line=1)
+        try:
+            self._read_ini(path, text)
+        except InventoryError as ini_error:
+            raise (yaml_error if has_extension else ini_error) from None
+
+    def _read_yaml_inventory(self, data: Mapping[Any, Any], path: Path) -> None:
+        if data.get("plugin"):
+            raise InventoryError(
+                f"This is an inventory plugin configuration (plugin: {data['plugin']}), which "
+                f"remediate cannot run; export it with 'ansible-inventory -i {path} --list "
+                "--output inventory.json' and pass the JSON file instead.", path=str(path))
+        for name, group_data in data.items():
+            self._read_yaml_group(name, group_data, path, _line_of(data, name))
+
+    def _read_yaml_group(self, name: Any, group_data: Any, path: Path, line: int | None) -> Any:
+        if not isinstance(group_data, (Mapping, type(None))):
+            self.builder.warnings.append(
+                f"{path}:{line}: Skipping {name!r}: not a valid group definition.")
+            return name
+        with _located(path, line):
+            group = self.builder.add_group(name)
+        if group_data is None:
+            return group
+        sections = dict(group_data)
+        for section in ("vars", "children", "hosts"):
+            if isinstance(sections.get(section), str):
+                sections[section] = {sections[section]: None}
+            if section in sections and not isinstance(sections[section], (Mapping, type(None))):
+                raise InventoryError(
+                    f"{section!r} of group {group!r} must be a mapping, not a "
+                    f"{type(sections[section]).__name__}.", path=str(path),
+                    line=_line_of(group_data, section))
+        for key, value in sections.items():
+            key_line = _line_of(group_data, key)
+            if key not in ("vars", "children", "hosts"):
+                self.builder.warnings.append(
+                    f"{path}:{key_line}: Skipping unexpected key {key!r} in group {group!r}; "
+                    "only 'vars', 'children' and 'hosts' are valid.")
+            elif value is None:
+                continue
+            elif key == "vars":
+                for var, var_value in value.items():
+                    self.builder.set_variable(group, var, plain(var_value))
+            elif key == "children":
+                for child, child_data in value.items():
+                    child_line = _line_of(value, child)
+                    child = self._read_yaml_group(child, child_data, path, child_line)
+                    with _located(path, child_line):
+                        self.builder.add_child(group, child)
+            else:
+                for entry, host_vars in value.items():
+                    self._read_yaml_host(group, entry, host_vars, path, _line_of(value, entry))
+        return group
+
+    def _read_yaml_host(self, group: str, entry: Any, host_vars: Any, path: Path,
+                        line: int | None) -> None:
+        if not isinstance(entry, str):
+            raise InventoryError(f"Host pattern {entry!r} must be a string; quote it.",
+                                 path=str(path), line=line)
+        with _located(path, line):
+            names, port = expand_host_entry(entry)
+            variables = host_vars or {}
+            if not isinstance(variables, Mapping):
+                raise InventoryError(
+                    f"Variables of host {entry!r} must be a mapping, not a "
+                    f"{type(variables).__name__}.")
+            for name in names:
+                self.builder.add_host(name, group, port)
+                for var, value in variables.items():
+                    self.builder.set_variable(name, var, plain(value))
+
+    # --- INI files ------------------------------------------------------------
+
+    def _read_ini(self, path: Path, text: str) -> None:
+        pending: dict[str, dict[str, Any]] = {}
+        group, state = "ungrouped", "hosts"
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line or line[0] in "#;":
+                continue
+            with _located(path, number):
+                section = _INI_SECTION.match(line)
+                if section:
+                    group, state = section.group(1), section.group(2) or "hosts"
+                    self._enter_ini_section(group, state, number, pending)
+                elif line.startswith("[") and line.endswith("]"):
+                    raise InventoryError(
+                        f"Invalid section {line!r}: no spaces or other characters may follow "
+                        "the group name except ':vars' or ':children'.")
+                elif state == "hosts":
+                    self._read_ini_host_line(group, line)
+                elif state == "vars":
+                    key, separator, value = line.partition("=")
+                    if not separator:
+                        raise InventoryError(f"Expected key=value, got: {line}.")
+                    self.builder.set_variable(group, key.strip(), _ini_value(value.strip()))
+                else:
+                    child = _INI_GROUP_NAME.match(line)
+                    if not child:
+                        raise InventoryError(f"Expected a group name, got: {line}.")
+                    self._add_ini_child(group, child.group(1), number, pending)
+        for name, declaration in pending.items():
+            if declaration["state"] == "vars":
+                message = f"Section [{name}:vars] is for group {name!r}, which is not defined."
+            else:
+                message = (f"Section [{declaration['parents'][-1]}:children] includes group "
+                           f"{name!r}, which is not defined.")
+            raise InventoryError(message, path=str(path), line=declaration["line"])
+
+    def _enter_ini_section(self, group: str, state: str, number: int,
+                           pending: dict[str, dict[str, Any]]) -> None:
+        if state not in ("hosts", "children", "vars"):
+            raise InventoryError(f"Section [{group}:{state}] has unknown type {state!r}.")
+        if group not in self.builder.groups:
+            if state == "vars" and group not in pending:
+                pending[group] = {"line": number, "state": state}
+            self.builder.add_group(group)
+        if group in pending and state != "vars":
+            if pending[group]["state"] == "children":
+                self._resolve_pending_children(group, pending)
+            else:
+                del pending[group]
+
+    def _add_ini_child(self, group: str, child: str, number: int,
+                       pending: dict[str, dict[str, Any]]) -> None:
+        if child in self.builder.groups:
+            self.builder.add_child(group, child)
+        elif child in pending:
+            pending[child]["parents"].append(group)
+        else:
+            pending[child] = {"line": number, "state": "children", "parents": [group]}
+
+    def _resolve_pending_children(self, group: str, pending: dict[str, dict[str, Any]]) -> None:
+        for parent in pending[group]["parents"]:
+            self.builder.add_child(parent, group)
+            if parent in pending and pending[parent]["state"] == "children":
+                self._resolve_pending_children(parent, pending)
+        del pending[group]
+
+    def _read_ini_host_line(self, group: str, line: str) -> None:
+        try:
+            tokens = shlex.split(line, comments=True)
+        except ValueError as error:
+            raise InventoryError(f"Cannot parse host line {line!r}: {error}.") from None
+        entry = tokens[0]
+        names, port = expand_host_entry(entry)
+        if entry.strip().endswith(":") and port is None:
+            raise InventoryError(
+                f"Invalid host {entry!r}: a trailing ':' must be followed by a port.")
+        if any(name.strip() == "---" for name in names):
+            raise InventoryError("Invalid host '---': this looks like a YAML file.")
+        variables: dict[str, Any] = {}
+        for token in tokens[1:]:
+            key, separator, value = token.partition("=")
+            if not separator:
+                raise InventoryError(
+                    f"Expected key=value host variable assignment, got: {token}.")
+            variables[key] = _ini_value(value)
+        for name in names:
+            self.builder.add_host(name, group, port)
+            for key, value in variables.items():
+                self.builder.set_variable(name, key, value)
+
+    # --- scripts and ansible-inventory --list output ----------------------------
+
+    def _read_script(self, path: Path) -> None:
+        output = self._run_script(path, "--list")
+        try:
+            data = decode_json(output)
+        except ValueError as error:
+            raise InventoryError(f"Inventory script output is not valid JSON: {error}.",
+                                 path=str(path)) from None
+
+        def host_vars(host: str) -> Any:
+            reply = self._run_script(path, "--host", host)
+            if not reply.strip():
+                return {}
+            try:
+                return decode_json(reply)
+            except ValueError as error:
+                raise InventoryError(f"Inventory script output for --host {host} is not "
+                                     f"valid JSON: {error}.", path=str(path)) from None
+
+        with _located(path):
+            self._read_list_output(data, path, host_vars)
+
+    def _run_script(self, path: Path, *arguments: str) -> str:
+        command = [str(path.resolve()), *arguments]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=self.script_timeout,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise InventoryError(f"Inventory script did not finish '{' '.join(arguments)}' "
+                                 f"within {self.script_timeout:g} s.", path=str(path)) from None
+        except OSError as error:
+            raise InventoryError(f"Cannot run inventory script: {error.strerror}.",
+                                 path=str(path)) from None
+        stderr = done.stderr.decode(errors="replace").strip()
+        if done.returncode != 0:
+            detail = f"; its stderr: {stderr}" if stderr else ""
+            raise InventoryError(f"Inventory script '{' '.join(arguments)}' exited with "
+                                 f"{done.returncode}{detail}", path=str(path))
+        try:
+            return done.stdout.decode()
+        except UnicodeDecodeError:
+            raise InventoryError("Inventory script output is not UTF-8.", path=str(path)) from None
+
+    def _read_list_output(self, data: Any, path: Path,
+                          host_vars: Callable[[str], Any] | None) -> None:
+        """The JSON of an inventory script or of 'ansible-inventory --list' (script plugin rules)."""
+        if not isinstance(data, Mapping):
+            raise InventoryError("Inventory JSON must be an object of groups.")
+        meta_hostvars: Mapping[str, Any] | None = None
+        hosts: dict[str, None] = {}
+        for name, group_data in data.items():
+            if name == "_meta":
+                found = group_data.get("hostvars") if isinstance(group_data, Mapping) else None
+                if not isinstance(found, Mapping):
+                    raise InventoryError("'_meta' must hold a 'hostvars' object.")
+                meta_hostvars = found
+            else:
+                self._read_list_group(name, group_data, hosts)
+        for host in hosts:
+            if meta_hostvars is not None:
+                variables = meta_hostvars.get(host, {})
+            else:
+                variables = host_vars(host) if host_vars else {}
+            if not isinstance(variables, Mapping):
+                raise InventoryError(f"Variables of host {host!r} must be an object.")
+            for key, value in variables.items():
+                self.builder.set_variable(host, key, value)
+
+    def _read_list_group(self, name: str, data: Any, hosts: dict[str, None]) -> None:
+        group = self.builder.add_group(name)
+        if not isinstance(data, Mapping):
+            data = {"hosts": data}
+        elif not any(key in data for key in ("hosts", "vars", "children")):
+            # Ansible's legacy reading: the group is its own sole host, and these
+            # variables are never templated.
+            data = {"hosts": [group], "vars": mark_unsafe(data)}
+        if "hosts" in data:
+            if not isinstance(data["hosts"], list):
+                raise InventoryError(f"'{group}.hosts' must be a list.")
+            for host in data["hosts"]:
+                hosts[self.builder.add_host(host, group)] = None
+        if "vars" in data:
+            if not isinstance(data["vars"], Mapping):
+                raise InventoryError(f"'{group}.vars' must be an object.")
+            for key, value in data["vars"].items():
+                self.builder.set_variable(group, key, value)
+        if "children" in data:
+            if not isinstance(data["children"], (list, Mapping)):
+                raise InventoryError(f"'{group}.children' must be a list.")
+            for child in data["children"]:
+                self.builder.add_child(group, self.builder.add_group(child))
+
+
+def _looks_like_list_output(data: Any) -> bool:
+    """JSON shaped like 'ansible-inventory --list' output rather than a YAML-style inventory."""
+    if not isinstance(data, Mapping):
+        return False
+    if "_meta" in data:
+        return True
+    return any(isinstance(value, list)
+               or (isinstance(value, Mapping)
+                   and any(isinstance(value.get(key), list) for key in ("hosts", "children")))
+               for value in data.values())
+
+
+def _ini_value(text: str) -> Any:
+    """Ansible's INI value rule: a Python literal if it is one, else the text itself."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    except (TypeError, MemoryError, RecursionError) as error:
+        raise InventoryError(f"Cannot parse value {text!r}: {error}.") from None
+    return _ini_plain(value)
+
+
+def _ini_plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_ini_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _ini_plain(item) for key, item in value.items()}
+    if value is Ellipsis or isinstance(value, complex):
+        return "..." if value is Ellipsis else str(value)
+    if isinstance(value, bytes):
+        return value.decode(errors="surrogateescape")
+    return value
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """UTF-8 text; like Ansible, undecodable bytes are tolerated only in comment lines."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        try:
+            lines.append(line.decode())
+        except UnicodeDecodeError:
+            if line.lstrip()[:1] in (b"#", b";"):
+                lines.append("")
+            else:
+                raise InventoryError("Line is not valid UTF-8.", path=str(path),
+                                     line=number) from None
+    return "\n".join(lines)
+
+
+def _line_of(mapping: Any, key: Any) -> int | None:
+    return mapping.key_lines.get(key) if isinstance(mapping, LineMapping) else None

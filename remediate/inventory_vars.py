@@ -1,0 +1,243 @@
+"""Inventory variable values: YAML and JSON as Ansible loads them, and vars files.
+
+``group_vars/`` and ``host_vars/`` beside an inventory source are read as Ansible's
+host_group_vars plugin reads them: for an entity NAME the first of ``NAME`` (a
+directory of vars files, read in sorted order, recursively; or a file),
+``NAME.yml``, ``NAME.yaml``, ``NAME.json`` is used; hidden and ``~`` files are
+skipped; empty files count as nothing.  Files are JSON or YAML 1.1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from remediate.errors import InventoryError
+
+VARS_FILE_EXTENSIONS = (".yml", ".yaml", ".json")
+
+
+class UnsafeText(str):
+    """A string tagged ``!unsafe``: Ansible never templates it."""
+
+
+@dataclass(frozen=True)
+class VaultValue:
+    """An ansible-vault encrypted value; remediate cannot decrypt it."""
+
+    ciphertext: str
+
+
+class LineMapping(dict[Any, Any]):
+    """A YAML mapping that remembers the 1-based line of each key (for error messages)."""
+
+    key_lines: dict[Any, int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_lines = {}
+
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _InventoryYamlLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """YAML 1.1 like Ansible's loader, plus key lines; knows !unsafe and !vault."""
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> Any:
+    mapping = LineMapping()
+    yield mapping
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "found a mapping key that is not a scalar", key_node.start_mark
+            ) from None
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_lines[key] = key_node.start_mark.line + 1
+
+
+def _construct_unsafe(loader: Any, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return UnsafeText(loader.construct_scalar(node))
+    if isinstance(node, yaml.SequenceNode):
+        return mark_unsafe(loader.construct_sequence(node, deep=True))
+    assert isinstance(node, yaml.MappingNode)
+    construction = _construct_mapping(loader, node)
+    mapping = next(construction)
+    for _ in construction:
+        pass
+    return mark_unsafe(plain(mapping))
+
+
+def mark_unsafe(value: Any) -> Any:
+    """The same value with every string in it an UnsafeText."""
+    if isinstance(value, str):
+        return UnsafeText(value)
+    if isinstance(value, list):
+        return [mark_unsafe(item) for item in value]
+    if isinstance(value, dict):
+        return {key: mark_unsafe(item) for key, item in value.items()}
+    return value
+
+
+def _construct_vault(loader: Any, node: yaml.Node) -> VaultValue:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, "a !vault value must be a string", node.start_mark)
+    return VaultValue(loader.construct_scalar(node))
+
+
+_InventoryYamlLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_InventoryYamlLoader.add_constructor("!unsafe", _construct_unsafe)
+_InventoryYamlLoader.add_constructor("!vault", _construct_vault)
+_InventoryYamlLoader.add_constructor("!vault-encrypted", _construct_vault)
+
+
+def load_yaml(text: str, path: Path | str) -> Any:
+    """Parse YAML; a syntax error becomes an InventoryError at the line YAML points to."""
+    try:
+        return yaml.load(text, Loader=_InventoryYamlLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        last_line = max(1, len(text.splitlines()))  # an error at the end points past it
+        raise InventoryError(f"Invalid YAML: {problem}.", path=str(path),
+                             line=min(mark.line + 1, last_line) if mark else None) from None
+    except yaml.YAMLError as error:
+        raise InventoryError(f"Invalid YAML: {error}.", path=str(path)) from None
+
+
+def _json_markers(pairs: list[tuple[str, Any]]) -> Any:
+    """Ansible's legacy JSON markers for unsafe and vaulted values."""
+    if len(pairs) == 1:
+        key, value = pairs[0]
+        if key == "__ansible_unsafe" and isinstance(value, str):
+            return UnsafeText(value)
+        if key == "__ansible_vault" and isinstance(value, str):
+            return VaultValue(value)
+    return dict(pairs)
+
+
+def decode_json(text: str) -> Any:
+    """Parse JSON (raises ValueError), decoding Ansible's __ansible_unsafe/__ansible_vault."""
+    return json.loads(text, object_pairs_hook=_json_markers)
+
+
+def plain(value: Any) -> Any:
+    """The same value with LineMappings turned into plain dicts."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def load_vars_file(path: Path) -> dict[str, Any]:
+    """One group_vars/host_vars file: a mapping, or {} when empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InventoryError(f"Cannot read vars file: {error}.", path=str(path)) from None
+    if text.startswith("$ANSIBLE_VAULT;"):
+        raise InventoryError("Vars file is encrypted with ansible-vault, which remediate "
+                             "cannot decrypt.", path=str(path))
+    try:
+        data = decode_json(text)
+    except ValueError:
+        data = load_yaml(text, path)
+    if not data:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InventoryError(f"Vars file must hold a mapping, not a {type(data).__name__}.",
+                             path=str(path), line=1)
+    return plain(data)  # type: ignore[no-any-return]
+
+
+class VarsFiles:
+    """group_vars/ and host_vars/ of inventory directories, each file read once."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[Path, dict[str, Any]] = {}
+        self._merged_cache: dict[tuple[Path, str], dict[str, Any]] = {}
+
+    def group_vars(self, base: Path, group: str) -> dict[str, Any]:
+        return self._merged(base / "group_vars", group)
+
+    def host_vars(self, base: Path, host: str) -> dict[str, Any]:
+        return self._merged(base / "host_vars", host)
+
+    def _merged(self, directory: Path, name: str) -> dict[str, Any]:
+        key = (directory, name)
+        if key not in self._merged_cache:
+            merged: dict[str, Any] = {}
+            if not name.startswith(os.sep) and directory.is_dir():
+                for path in find_vars_files(directory, name):
+                    if path not in self._loaded:
+                        self._loaded[path] = load_vars_file(path)
+                    merged |= self._loaded[path]
+            self._merged_cache[key] = merged
+        return self._merged_cache[key]
+
+
+def find_vars_files(directory: Path, name: str) -> list[Path]:
+    """The files that hold NAME's variables in a group_vars/ or host_vars/ directory."""
+    for extension in ("", *VARS_FILE_EXTENSIONS):
+        candidate = directory / (name + extension)
+        if candidate.is_dir():
+            return _files_in(candidate)
+        if candidate.exists():
+            return [candidate]
+    return []
+
+
+def _files_in(directory: Path) -> list[Path]:
+    found: list[Path] = []
+    for entry in sorted(os.listdir(directory)):
+        if entry.startswith(".") or entry.endswith("~"):
+            continue
+        path, extension = directory / entry, os.path.splitext(entry)[1]
+        if path.is_dir() and not extension:
+            found.extend(_files_in(path))
+        elif path.is_file() and (not extension or extension in VARS_FILE_EXTENSIONS):
+            found.append(path)
+    return found
+
+
+def to_json_value(value: Any, *, unsafe_markers: bool = True) -> Any:
+    """A variable value as ansible-inventory prints it in JSON.
+
+    ``--list`` marks !unsafe strings as {"__ansible_unsafe": ...}; ``--host``
+    prints them as plain strings (unsafe_markers=False).
+    """
+    if isinstance(value, UnsafeText):
+        return {"__ansible_unsafe": str(value)} if unsafe_markers else str(value)
+    if isinstance(value, VaultValue):
+        return {"__ansible_vault": value.ciphertext}
+    if isinstance(value, Mapping):
+        return {_json_key(key): to_json_value(item, unsafe_markers=unsafe_markers)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json_value(item, unsafe_markers=unsafe_markers) for item in value]
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return str(key)
+    return json.dumps(key) if isinstance(key, (bool, int, float)) or key is None else str(key)
