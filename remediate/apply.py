@@ -22,6 +22,7 @@ from remediate.errors import ApplyFailed, RemediateError
 from remediate.gather import gather
 from remediate.handlers import run_handler
 from remediate.models import HostPlan
+from remediate.plan import MergeCache
 from remediate.playbook import Handler
 from remediate.remote_scripts import WriteOp, finish_script, lock_script, parse_write_reply, write_script
 from remediate.render import Renderer
@@ -89,11 +90,11 @@ def host_lock(conn: Connection, target: HostTarget, timeout: float):  # type: ig
 
 
 def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
-                 expected: HostPlan | None = None) -> HostApplyResult:
+                 expected: HostPlan | None = None, cache: MergeCache | None = None) -> HostApplyResult:
     """Apply on one host under its lock. ``expected``: a saved plan the host must still match."""
     held = host_lock(conn, target, timeout)
     try:
-        survey = survey_target(conn, target, renderer, timeout)
+        survey = survey_target(conn, target, renderer, timeout, cache)
         plan = survey.plan
         if expected is not None:
             stale = stale_reason(expected, plan)

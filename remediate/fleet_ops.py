@@ -13,6 +13,7 @@ from remediate.errors import UsageError
 from remediate.fleet import HostOutcome, Progress, run_on_hosts
 from remediate.masking import Masker
 from remediate.models import HostPlan
+from remediate.plan import MergeCache
 from remediate.render import Renderer
 from remediate.rollback import RollbackResult, read_manifests, rollback_target
 from remediate.runs import Manifest
@@ -40,6 +41,7 @@ def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conn
     by_name = {t.host.name: t for t in targets}
     results: list[HostApplyResult] = []
     stopped = False
+    cache = MergeCache()
     for batch in serial_batches(targets, serial):
         if stopped:
             results += [HostApplyResult(t.host.name, t.host.address, "skipped",
@@ -49,7 +51,7 @@ def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conn
 
         def work(conn: Connection) -> HostApplyResult:
             plan = (expected or {}).get(conn.host.name)
-            return apply_target(conn, by_name[conn.host.name], renderer, options.timeout, plan)
+            return apply_target(conn, by_name[conn.host.name], renderer, options.timeout, plan, cache)
 
         outcomes = run_on_hosts([t.host for t in batch], work, options, forks, progress)
         batch_results = [_apply_result(o, t) for o, t in zip(outcomes, batch)]

@@ -74,39 +74,98 @@ class PlannedFile:
     managed: tuple[str, ...] = ()  # the settings the template names
 
 
-def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker) -> PlannedFile:
+@dataclass(frozen=True)
+class Merged:
+    """Parse + merge of one (live bytes, rendered template) pair: the same for every host that
+    has the same file, so a fleet computes it once (see ``MergeCache``)."""
+
+    live_doc: Document | None
+    desired_doc: Document
+    new_doc: Document
+    changes: tuple[Change, ...]
+    new_content: bytes
+    raw_diff: str
+    secrets: tuple[str, ...]
+    managed: tuple[str, ...]
+
+
+class MergeCache:
+    """Merge results keyed by kind, strategy, path and the exact bytes on both sides.
+
+    Fleets are mostly identical files: 200 hosts with the same redis.conf parse it once.
+    Documents in it are only read after the merge, so threads can share them.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str, str, str, str, str], Merged] = {}
+        self._settings: dict[tuple[str, str, str, str, str, str], dict[str, Any]] = {}
+
+    def settings(self, kind: str, path: str, content: bytes) -> dict[str, Any]:
+        """The settings of a live file (templates may look at them), parsed once per content."""
+        key = (kind, "settings", path, "", hashlib.sha256(content).hexdigest(), "")
+        found = self._settings.get(key)
+        if found is None:
+            found = self._settings[key] = parse(kind, content, path).settings()
+        return found
+
+    def merged(self, spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:
+        key = (spec.kind, spec.strategy, path, spec.template,
+               hashlib.sha256(live).hexdigest() if live is not None else "-",
+               hashlib.sha256(rendered).hexdigest())
+        found = self._entries.get(key)
+        if found is None:
+            found = self._entries[key] = _merge(spec, path, live, rendered)
+        return found
+
+
+def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:
+    desired_doc = parse(spec.kind, rendered, f"template {spec.template}")
+    if live is not None:
+        live_doc: Document | None = parse(spec.kind, live, path)
+        assert live_doc is not None
+        if live_doc.problems:
+            bad = live_doc.problems[0]
+            raise ParseError(f"refusing to edit a file the service would reject: {bad.reason}",
+                             path=path, line=bad.line)
+        base = live_doc
+    else:
+        live_doc, base = None, parse(spec.kind, b"", path)
+    new_doc, changes = merge(base, desired_doc, spec.strategy)
+    new_content = new_doc.dump()
+    secrets: list[str] = []
+    for doc in (base, desired_doc):
+        found = getattr(doc, "secrets", None)
+        if callable(found):
+            secrets += found()
+    return Merged(live_doc, desired_doc, new_doc, tuple(changes), new_content,
+                  unified_diff(path, live or b"", new_content), tuple(secrets),
+                  tuple(key for key, _ in desired_doc.managed_items()))
+
+
+def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker,
+              cache: MergeCache | None = None) -> PlannedFile:
     """Merge the rendered template into the live file (or create it)."""
     spec = desired.spec
     fact = facts.files[desired.remote_path]
     if fact.error:
         raise ParseError(f"cannot read: {fact.error}", path=desired.remote_path)
-    desired_doc = parse(spec.kind, desired.rendered, f"template {spec.template}")
-    if fact.exists:
-        live_doc = parse(spec.kind, fact.content, desired.remote_path)
-        if live_doc.problems:
-            bad = live_doc.problems[0]
-            raise ParseError(f"refusing to edit a file the service would reject: {bad.reason}",
-                             path=desired.remote_path, line=bad.line)
-    else:
-        live_doc = parse(spec.kind, b"", desired.remote_path)
-    _collect_secrets(masker, live_doc, desired_doc)
-    new_doc, changes = merge(live_doc, desired_doc, spec.strategy)
-    new_content = new_doc.dump()
-    setting_changes = tuple(_setting_change(spec, change, masker) for change in changes)
+    m = (cache or MergeCache()).merged(spec, desired.remote_path, fact.content if fact.exists else None,
+                                       desired.rendered)
+    masker.add(m.secrets)
+    setting_changes = tuple(_setting_change(spec, change, masker) for change in m.changes)
     needs_handler = any(c.effect != "live" for c in setting_changes)
-    handlers = spec.notify if needs_handler and new_content != fact.content else ()
     before = fact.content if fact.exists else b""
+    changed = m.new_content != before or (not fact.exists and bool(m.new_content))
     plan = FilePlan(
         path=desired.remote_path, kind=spec.kind, strategy=spec.strategy, template=spec.template,
         exists=fact.exists, sha256_before=fact.sha256 if fact.exists else "",
-        sha256_after=hashlib.sha256(new_content).hexdigest() if fact.exists or new_content else "",
+        sha256_after=hashlib.sha256(m.new_content).hexdigest() if fact.exists or m.new_content else "",
         mode=fact.mode if fact.exists else (spec.mode or "0644"),
         owner=fact.owner if fact.exists else "root", group=fact.group if fact.exists else "root",
-        changes=setting_changes if new_content != before or not fact.exists else (),
-        handlers=tuple(handlers), diff=masker(unified_diff(desired.remote_path, before, new_content)),
-        validate=spec.validate)
-    managed = tuple(key for key, _ in desired_doc.managed_items())
-    return PlannedFile(plan, new_content, live_doc if fact.exists else None, new_doc, spec.live, managed)
+        changes=setting_changes if changed else (),
+        handlers=tuple(spec.notify) if needs_handler and changed else (),
+        diff=masker(m.raw_diff), validate=spec.validate)
+    return PlannedFile(plan, m.new_content, m.live_doc, m.new_doc, spec.live, m.managed)
 
 
 def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:
@@ -149,13 +208,6 @@ def display_value(value: Any, kind: str = "") -> str:
     if isinstance(value, list | tuple):
         return "; ".join(display_value(v) for v in value)
     return str(value)
-
-
-def _collect_secrets(masker: Masker, *docs: Document) -> None:
-    for doc in docs:
-        secrets = getattr(doc, "secrets", None)
-        if callable(secrets):
-            masker.add(secrets())
 
 
 def runtime_changes(files: Iterable[PlannedFile], facts: HostFacts) -> tuple[tuple[RuntimeChange, ...],
@@ -233,3 +285,28 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
                            "nofile_soft": limit.soft if limit else None,
                            "nofile_hard": limit.hard if limit else None}
     return out
+
+
+def host_findings(planned: Iterable[PlannedFile], facts: HostFacts, variables: Mapping[str, Any],
+                  masker: Masker) -> tuple[Any, ...]:
+    """The domain rules over the host's live files, with its runtime facts (secrets masked)."""
+    from dataclasses import replace
+
+    from remediate.rules import Facts, check, check_together
+
+    redis_limit = facts.process_limit("redis-server")
+    beam_limit = facts.process_limit("beam.smp")
+    running = facts.redis is not None and facts.redis.running and not facts.redis.error
+    base = Facts(
+        celery_version=str(variables["celery_version"]) if variables.get("celery_version") else None,
+        redis_live=dict(facts.redis.config) if running and facts.redis else None,
+        redis_nofile_hard=redis_limit.hard if redis_limit else None,
+        beam_nofile_soft=beam_limit.soft if beam_limit else None,
+        rabbitmq_live_heartbeat=facts.rabbitmq.heartbeat if facts.rabbitmq and facts.rabbitmq.running else None,
+        rabbitmq_running=facts.rabbitmq.running if facts.rabbitmq else None)
+    docs = [p for p in planned if p.live_doc is not None]
+    findings = []
+    for p in docs:
+        findings += check(p.live_doc, replace(base, file_mode=p.plan.mode or None))
+    findings += check_together([p.live_doc for p in docs], base)
+    return tuple(replace(f, message=masker(f.message), fix=masker(f.fix)) for f in findings)

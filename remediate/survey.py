@@ -7,6 +7,7 @@ checked by ``prepare`` before any connection is made.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,8 @@ from remediate.formats import ABSENT
 from remediate.gather import gather
 from remediate.masking import Masker
 from remediate.models import HostFacts, HostPlan
-from remediate.plan import REDIS_LIVE, DesiredFile, PlannedFile, host_plan, plan_file
+from remediate.plan import (REDIS_LIVE, DesiredFile, MergeCache, PlannedFile, host_findings, host_plan,
+                            plan_file)
 from remediate.playbook import FileSpec, Handler, Playbook
 from remediate.render import Renderer
 from remediate.runtime import (LIMITS_PROBE, RABBITMQ_PROBE, parse_limits_probe, parse_rabbitmq_probe,
@@ -130,14 +132,14 @@ class HostSurvey:
     redis: tuple[str, int, str | None] | None  # address, port, password as the host sees it
 
 
-def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float) -> HostPlan:
-    return survey_target(conn, target, renderer, timeout).plan
+def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
+                cache: MergeCache | None = None) -> HostPlan:
+    return survey_target(conn, target, renderer, timeout, cache).plan
 
 
-def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float) -> HostSurvey:
+def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
+                  cache: MergeCache | None = None) -> HostSurvey:
     """All planning work for one host over one connection: gather, render, merge, read runtime."""
-    from remediate.formats import parse
-
     kinds = {m.spec.kind for m in target.files}
     probes = {"limits": LIMITS_PROBE}
     if "rabbitmq" in kinds:
@@ -145,16 +147,17 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
     paths = [m.remote_path for m in target.files]
     reply = gather(conn, paths, probes, timeout=timeout + 25)
     masker = Masker(_secret_vars(target.variables))
+    cache = cache or MergeCache()
     facts = HostFacts(reply.files, limits=parse_limits_probe(reply.probes["limits"].output))
     planned: list[PlannedFile] = []
     for managed in target.files:
         fact = reply.files[managed.remote_path]
         live_settings: Mapping[str, Any] = {}
         if fact.readable and fact.exists and managed.spec.kind == "celery":
-            live_settings = parse("celery", fact.content, managed.remote_path).settings()
+            live_settings = cache.settings("celery", managed.remote_path, fact.content)
         rendered = renderer.render(managed.spec.template, template_vars(managed.variables, live_settings))
         planned.append(plan_file(DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers),
-                                 facts, masker))
+                                 facts, masker, cache))
     redis = endpoint = None
     for managed, planned_file in zip(target.files, planned):
         if planned_file.plan.kind == "redis":
@@ -170,6 +173,11 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
         rabbit = parse_rabbitmq_probe(probe.output, probe.exited)
     facts = HostFacts(reply.files, redis, rabbit, facts.limits)
     plan = host_plan(target.host.name, target.host.address, planned, facts, masker)
+    variables: dict[str, Any] = {}
+    for managed in target.files:
+        variables.update(managed.variables)
+    findings = host_findings(planned, facts, variables, masker)
+    plan = dataclasses.replace(plan, findings=findings)
     return HostSurvey(plan, tuple(planned), facts, endpoint)
 
 
@@ -208,7 +216,8 @@ def plan_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conne
 def _work_for(targets: Sequence[HostTarget], renderer: Renderer,
               timeout: float) -> Callable[[Connection], HostPlan]:
     by_name = {t.host.name: t for t in targets}
-    return lambda conn: plan_target(conn, by_name[conn.host.name], renderer, timeout)
+    cache = MergeCache()
+    return lambda conn: plan_target(conn, by_name[conn.host.name], renderer, timeout, cache)
 
 
 def _as_plan(outcome: HostOutcome[HostPlan], target: HostTarget) -> HostPlan:

@@ -48,6 +48,18 @@ task_acks_late = True
 """
 
 
+#: A celeryconfig.py with none of DOMAIN.md's mistakes (the seed fix adds the rest).
+CLEAN_CELERYCONFIG = f"""\"\"\"Celery settings of the billing workers.\"\"\"
+broker_url = "redis://:{PASSWORD}@redis-01:6379/0"
+task_serializer = "json"
+"""
+
+
+def make_celery_clean(fleet: Fleet) -> None:
+    for host in fleet.hosts:
+        write(host, "/srv/app/celeryconfig.py", CLEAN_CELERYCONFIG, 0o640)
+
+
 def debian_redis_conf() -> bytes:
     data = DEBIAN_REDIS.read_bytes() if DEBIAN_REDIS.exists() else Path("/etc/redis/redis.conf").read_bytes()
     return data

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import run_cli
 from tests.fleet import Fleet
-from tests.scenario import PASSWORD, RABBIT_PASSWORD, drift, write_project
+from tests.scenario import PASSWORD, RABBIT_PASSWORD, drift, make_celery_clean, write_project
 
 
 @pytest.fixture
@@ -46,6 +46,7 @@ def test_audit_of_a_drifted_fleet_writes_report_and_metrics(project: Path, fleet
 
 
 def test_audit_of_a_clean_fleet_prints_nothing(project: Path, fleet: Fleet) -> None:
+    make_celery_clean(fleet)
     assert run_cli("apply", "--yes", env=fleet.env(), cwd=project).returncode == 0
     prom = project / "clean.prom"
     result = run_cli("audit", "--metrics", str(prom), env=fleet.env(), cwd=project)
