@@ -7,6 +7,7 @@ the input until something is edited.  Edits touch only the lines they must.
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -162,12 +163,25 @@ def _moved(changes: list[Change], before: bytes, after: bytes) -> list[Change]:
         suffix += 1
     old_end, new_end = len(old) - suffix, len(new) - suffix  # edited region: [prefix, *_end)
 
+    region: list[tuple[str, int, int, int, int]] = []
+
     def line_after(line: int) -> int:
         index = line - 1
         if index < prefix:
             return line
         if index >= old_end:
             return index + delta + 1
+        # inside the edited region, which may hold two edits (a celery value and the import
+        # it needs): match its lines, a few at most, so unchanged ones there move too
+        if not region:
+            region.extend(difflib.SequenceMatcher(None, old[prefix:old_end], new[prefix:new_end],
+                                                  autojunk=False).get_opcodes())
+        for tag, i1, i2, j1, j2 in region:
+            if i1 <= index - prefix < i2:
+                offset = index - prefix - i1
+                if tag != "equal":
+                    offset = min(offset, max(j2 - j1 - 1, 0))
+                return prefix + j1 + offset + 1
         return prefix + min(index - prefix, max(new_end - prefix - 1, 0)) + 1
 
     return [replace(c, lines=(line_after(c.lines[0]), line_after(c.lines[1]))) if c.lines else c

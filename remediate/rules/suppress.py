@@ -1,0 +1,75 @@
+"""Inline suppressions: ``# remediate: ignore CEL004`` in the file itself.
+
+A marker lists rule ids separated by commas or blanks (``# remediate: ignore CEL004, CEL005``);
+``# remediate: ignore`` alone silences every rule. Anything after the ids is free text
+(``# remediate: ignore RDS001 -- idle clients must go``). A marker silences the findings on its
+own line, or on the line below when the marker's line is nothing but a comment. Every kind has
+``#`` comments; systemd units also ``;`` comments. (Redis and systemd do not allow a comment
+after a value: there, put the marker on the line above.)
+
+Suppressed findings are kept, with ``suppressed=True``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from remediate.formats.base import Document
+from remediate.models import Finding
+
+_QUICK = b"remediate:"
+_MARKER = re.compile(r"(?:#|;)[ \t]*remediate:[ \t]*ignore\b(?P<ids>[^#;]*)", re.IGNORECASE)
+_RULE_ID = re.compile(r"[A-Za-z]+[0-9]+")
+_SEPARATORS = re.compile(r"[\s,]+")
+_LINE_ENDS = {"systemd": re.compile(r"\r\n|\n|\r")}
+_NEWLINE = re.compile(r"\r?\n")
+_COMMENT_STARTS = {"systemd": ("#", ";")}
+
+ALL_RULES = "*"
+
+
+def _ids(text: str) -> frozenset[str]:
+    """The rule ids a marker names (leading tokens that look like ids), or ALL_RULES."""
+    found: list[str] = []
+    for token in _SEPARATORS.split(text.strip()):
+        if not _RULE_ID.fullmatch(token):
+            break
+        found.append(token.upper())
+    return frozenset(found) if found else frozenset({ALL_RULES})
+
+
+def suppressions(doc: Document) -> dict[int, frozenset[str]]:
+    """1-based line -> rule ids silenced there (ALL_RULES for every rule)."""
+    data = doc.dump()
+    if _QUICK not in data and _QUICK not in data.lower():
+        return {}
+    text = data.decode("utf-8", "surrogateescape")
+    lines = _LINE_ENDS.get(doc.kind, _NEWLINE).split(text)
+    starts = _COMMENT_STARTS.get(doc.kind, ("#",))
+    silenced: dict[int, set[str]] = {}
+    for number, line in enumerate(lines, start=1):
+        match = _MARKER.search(line)
+        if match is None or (match.group(0)[0] == ";" and doc.kind != "systemd"):
+            continue
+        ids = _ids(match.group("ids"))
+        silenced.setdefault(number, set()).update(ids)
+        if line.lstrip().startswith(starts):  # a comment line: it speaks for the next line
+            silenced.setdefault(number + 1, set()).update(ids)
+    return {number: frozenset(ids) for number, ids in silenced.items()}
+
+
+def apply_suppressions(doc: Document, findings: list[Finding]) -> list[Finding]:
+    """``findings`` of ``doc`` with ``suppressed=True`` where a marker silences them."""
+    if not findings:
+        return findings
+    silenced = suppressions(doc)
+    if not silenced:
+        return findings
+    out = []
+    for found in findings:
+        ids = silenced.get(found.line or 0, frozenset())
+        if ALL_RULES in ids or found.rule in ids:
+            found = replace(found, suppressed=True)
+        out.append(found)
+    return out

@@ -1,0 +1,121 @@
+"""Every rule: one realistic file (or host) that triggers it, one compliant one that does not.
+The table must cover RULES exactly, and RULES must hold DOMAIN.md's rule table as written."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from remediate.rules import RULES, Facts
+from tests.rules.scenarios import DOMAIN, Scenario, one, only, rules_of
+
+C, R, Q, SH, SD, L = "celery", "redis", "rabbitmq", "shell", "systemd", "limits"
+DRIFTED, BROKER = "redis/broker-drifted.conf", "redis/broker.conf"
+RABBIT = "rabbitmq/rabbitmq.conf"
+LIVE_DRIFTED = {"timeout": "0", "tcp-keepalive": "0", "maxclients": "4064",
+                "maxmemory": "2147483648", "requirepass": "other"}
+LIVE_BROKER = {"timeout": "0", "tcp-keepalive": "60", "maxclients": "10000",
+               "maxmemory": "2147483648", "requirepass": "s3cret-orders",
+               "save": "3600 1 300 100 60 10000"}
+
+#: rule -> (trigger, compliant, a line the trigger's finding is on, or None for the file)
+CASES: dict[str, tuple[Scenario, Scenario, int | None]] = {
+    "CEL001": (one(C, "celery/popular-advice.py"), one(C, "celery/seed-redis.py"), 11),
+    "CEL002": (one(C, "celery/old-style.py"), one(C, "celery/seed-amqp.py"), 2),
+    "CEL003": (one(C, "celery/mixed-styles.py"), one(C, "celery/old-style.py"), 5),
+    "CEL004": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-amqp.py"), 11),
+    "CEL005": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-redis.py"), 12),
+    "CEL006": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-redis.py"), 9),
+    "CEL007": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-redis.py"), 10),
+    "CEL008": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-redis.py"), 9),
+    "CEL009": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-redis.py"), 24),
+    "CEL010": (one(C, "celery/cloudamqp.py"), one(C, "celery/seed-amqp.py"), 6),
+    "CEL011": (one(C, "celery/popular-advice.py"), one(C, "celery/seed-redis.py"), 35),
+    "CEL012": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-redis.py"), 15),
+    "RDS001": (one(R, DRIFTED), one(R, BROKER), 8),
+    "RDS002": (one(R, DRIFTED), one(R, BROKER), 11),
+    "RDS003": (one(R, DRIFTED), one(R, BROKER), 27),
+    "RDS004": (one(R, DRIFTED, redis_nofile_hard=4096, redis_live=LIVE_DRIFTED),
+               one(R, BROKER, redis_nofile_hard=65536, redis_live=LIVE_BROKER), 25),
+    "RDS005": (one(R, DRIFTED), one(R, BROKER), 29),
+    "RDS006": (one(R, DRIFTED, redis_live=LIVE_DRIFTED),
+               one(R, BROKER, redis_live=LIVE_BROKER), 8),
+    "RDS007": (one(R, DRIFTED, file_mode="0644"), one(R, BROKER, file_mode="0640"), 23),
+    "RMQ001": (one(Q, "rabbitmq/heartbeat-off.conf"), one(Q, RABBIT), 3),
+    "RMQ002": (one(Q, "rabbitmq/heartbeat-fast.conf"), one(Q, RABBIT), 2),
+    "RMQ003": (one(SH, "shell/rabbitmq-server"), one(SH, "shell/rabbitmq-server-clean"), 7),
+    "RMQ004": (one(Q, RABBIT, beam_nofile_soft=1024), one(Q, RABBIT, beam_nofile_soft=65536),
+               None),
+    "RMQ005": (Scenario(((Q, RABBIT), (Q, "rabbitmq/conf.d/20-heartbeat.conf")),
+                        Facts(rabbitmq_live_heartbeat=60, rabbitmq_running=True)),
+               one(Q, RABBIT, rabbitmq_live_heartbeat=60, rabbitmq_running=True), 2),
+    "RMQ006": (one(Q, "rabbitmq/heartbeat-off.conf"), one(Q, RABBIT), 5),
+    "RMQ007": (one(SD, "systemd/rabbitmq-server.service.d/limits.conf"),
+               one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"), 2),
+    "LIM001": (one(L, "limits/90-nofile.conf"), one(L, "limits/audio.conf"), 2),
+    "LIM002": (one(L, "limits/90-nofile.conf"), one(L, "limits/audio.conf"), 5),
+    "SYS001": (one(SD, "systemd/rabbitmq-server.service.d/broken.conf"),
+               one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"), 2),
+    "SHL001": (one(SH, "shell/redis-server.default"), one(SH, "shell/rabbitmq-server-clean"), 3),
+    "X001": (Scenario(((C, "celery/billing-redis.py"), (R, DRIFTED))),
+             Scenario(((C, "celery/seed-redis.py"), (R, DRIFTED))), 12),
+    "X002": (Scenario(((C, "celery/reporting-amqp.py"), (Q, RABBIT))),
+             Scenario(((C, "celery/seed-amqp.py"), (Q, RABBIT))), 3),
+    "X003": (Scenario(((R, DRIFTED), (SD, "systemd/redis-server.service.d/limits.conf"))),
+             Scenario(((R, BROKER), (SD, "systemd/redis-server.service.d/limits.conf"))), 3),
+}
+
+
+def test_every_rule_has_a_case() -> None:
+    assert set(CASES) == set(RULES)
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_rule_triggers_on_a_realistic_file(rule: str) -> None:
+    trigger, _, line = CASES[rule]
+    found = only(trigger.run(), rule)
+    assert found, f"{rule} did not fire"
+    assert line in [f.line for f in found]
+    info = RULES[rule]
+    for f in found:
+        assert f.kind == info.kind and f.severity in ("info", "warning", "error")
+        assert f.message and f.fix and not f.suppressed
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_rule_is_silent_on_a_compliant_file(rule: str) -> None:
+    _, compliant, _ = CASES[rule]
+    assert rule not in rules_of(compliant.run())
+
+
+def _domain_table() -> list[tuple[str, str, str]]:
+    rows = re.findall(r"^\| (CEL\d+|RDS\d+|RMQ\d+|LIM\d+) \| (\w+) \| (\w+) \|",
+                      DOMAIN.read_text(), re.MULTILINE)
+    return [(rule, kind, severity) for rule, kind, severity in rows]
+
+
+def test_rules_hold_domain_md_table() -> None:
+    table = _domain_table()
+    assert len(table) == 25  # CEL001-012, RDS001-007, RMQ001-005, LIM001
+    for rule, kind, severity in table:
+        assert rule in RULES, rule
+        assert (RULES[rule].kind, RULES[rule].severity) == (kind, severity), rule
+
+
+def test_own_rules_are_documented() -> None:
+    domain = {rule for rule, _, _ in _domain_table()}
+    own = set(RULES) - domain
+    assert own == {"RMQ006", "RMQ007", "LIM002", "SYS001", "SHL001", "X001", "X002", "X003"}
+    assert all(RULES[rule].kind == "cross" for rule in own if rule.startswith("X"))
+    for info in RULES.values():
+        assert info.id and info.title and info.fix
+        assert len(info.help) > 80, info.id  # SARIF help text: why it matters
+
+
+def test_every_clean_seed_file_is_silent() -> None:
+    for scenario in (one(C, "celery/seed-redis.py"), one(C, "celery/seed-amqp.py"),
+                     one(C, "celery/django-settings.py"), one(R, BROKER), one(Q, RABBIT),
+                     one(L, "limits/audio.conf"),
+                     one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf")):
+        assert scenario.run() == [], scenario
