@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SSHD = "/usr/sbin/sshd"
 
@@ -179,6 +180,7 @@ class Fleet:
         if not 1 <= self.count <= 250:
             raise ValueError("a fleet has 1 to 250 hosts")
         self._own_base = self.base is None
+        self._subnet_lock: Any = None
         self.base = Path(self.base or tempfile.mkdtemp(prefix="remediate-fleet-", dir="/var/tmp"))
         self.client_home = self.base / "client"
 
@@ -192,6 +194,7 @@ class Fleet:
 
     def start(self) -> None:
         require_fleet_support()
+        self._claim_subnet()
         reap_stale_hosts(self.subnet)
         os.makedirs("/run/sshd", exist_ok=True)
         for private, _ in PRIVATE_DIRS:
@@ -216,6 +219,27 @@ class Fleet:
             list(pool.map(FleetHost.stop, self.hosts))
         if self._own_base and self.base and self.base.exists():
             shutil.rmtree(self.base, ignore_errors=True)
+        if self._subnet_lock is not None:
+            self._subnet_lock.close()  # releases the flock
+            self._subnet_lock = None
+
+    def _claim_subnet(self) -> None:
+        """Take 127.0.S.0/24 for this fleet: the preferred S, or the next one no other running
+        fleet (another test run, a benchmark) holds. Only a claimed subnet's leftovers are reaped."""
+        import fcntl
+
+        os.makedirs("/run/remediate-fleet", exist_ok=True)
+        for subnet in [*range(self.subnet, 250), *range(1, self.subnet)]:
+            handle = open(f"/run/remediate-fleet/subnet-{subnet}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self._subnet_lock = handle
+            self.subnet = subnet
+            return
+        raise FleetError("every 127.0.S.0/24 subnet is taken by a running fleet")
 
     def restart(self, host: FleetHost, host_key: Path | None = None) -> None:
         """(Re)start ``host``'s sshd, optionally with another host key (a "changed" key)."""
