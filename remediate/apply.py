@@ -24,7 +24,13 @@ from remediate.handlers import run_handler
 from remediate.models import HostPlan
 from remediate.plan import MergeCache
 from remediate.playbook import Handler
-from remediate.remote_scripts import WriteOp, finish_script, lock_script, parse_write_reply, write_script
+from remediate.remote_scripts import (
+    WriteOp,
+    finish_script,
+    lock_script,
+    parse_write_reply,
+    write_script,
+)
 from remediate.render import Renderer
 from remediate.runs import HandlerResult, Manifest, ManifestFile, RuntimeEntry, iso_now, new_run_id
 from remediate.runtime import read_redis, set_redis

@@ -160,7 +160,6 @@ class SSHConnection:
     # -- connecting -----------------------------------------------------------------
     def open(self) -> None:
         import paramiko
-
         from fabric import Connection as FabricConnection
 
         connect_kwargs: dict[str, Any] = {"banner_timeout": self.options.timeout,
@@ -193,7 +192,7 @@ class SSHConnection:
         except paramiko.AuthenticationException as exc:
             raise ConnectionFailed(f"authentication failed for user {fabric_conn.user}: {exc}",
                                    host=self.host.name) from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise ConnectionFailed(f"connection timed out after {self.options.timeout:g} s",
                                    host=self.host.name) from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
@@ -228,7 +227,7 @@ class SSHConnection:
             stderr = channel.makefile_stderr("rb").read()
             exited = channel.recv_exit_status()
             channel.close()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise ConnectionFailed(f"command timed out after {limit:g} s", host=self.host.name) from None
         except (OSError, EOFError) as exc:
             raise ConnectionFailed(f"connection lost: {exc}", host=self.host.name) from None
@@ -264,7 +263,7 @@ class SSHConnection:
             raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
         try:
             pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             channel.close()
             raise ConnectionFailed(f"lock not granted within {timeout:g} s", host=self.host.name) from None
         except LockBusy:
@@ -286,7 +285,7 @@ class SSHConnection:
 
 
 def _read_all(channel: Any, limit: float) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     deadline = time.monotonic() + limit
     while True:
         data = channel.recv(1 << 16)

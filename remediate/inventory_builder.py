@@ -10,10 +10,32 @@ without a path; the reader adds its file and line.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError
+
+
+@contextmanager
+def located(path: Path | str, line: int | None = None) -> Iterator[None]:
+    """Give builder and value errors raised inside the file (and line) they came from."""
+    try:
+        yield
+    except InventoryError as error:
+        if error.path is None:
+            raise InventoryError(error.message, path=str(path), line=line) from None
+        raise
+    except ValueError as error:
+        raise InventoryError(sentence(str(error)), path=str(path), line=line) from None
+
+
+def sentence(text: str) -> str:
+    """A ValueError's text as one sentence: capital first letter, final period."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 @dataclass

@@ -1,6 +1,7 @@
-"""Readers for Ansible inventory sources: INI, YAML, executable scripts, --list JSON.
+"""Readers for Ansible inventory sources: directories, INI and YAML files, host lists.
 
-Each reader feeds an InventoryBuilder the way the matching ansible-core plugin
+Executable scripts and --list JSON are read by remediate.inventory_scripts.  Each
+reader feeds an InventoryBuilder the way the matching ansible-core plugin
 (ini, yaml, script, host_list) feeds Ansible's inventory, and raises one
 InventoryError naming the file and line of the first problem.  Variable values
 are parsed as Ansible parses them: INI values with ``ast.literal_eval`` where
@@ -15,23 +16,16 @@ import ast
 import os
 import re
 import shlex
-import subprocess
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError
 from remediate.host_patterns import expand_host_entry, parse_address
-from remediate.inventory_builder import InventoryBuilder
-from remediate.inventory_vars import (
-    LineMapping,
-    decode_json,
-    load_yaml,
-    mark_unsafe,
-    plain,
-)
+from remediate.inventory_builder import InventoryBuilder, located
+from remediate.inventory_scripts import looks_like_list_output, read_list_output, read_script
+from remediate.inventory_vars import LineMapping, decode_json, load_yaml, plain
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 # ansible-core skips these names in an inventory directory (hidden files, vars
@@ -41,25 +35,6 @@ _IGNORED_IN_DIRECTORY = re.compile(
     r"|(?:\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$")
 _INI_SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _INI_GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
-
-
-
-@contextmanager
-def _located(path: Path | str, line: int | None = None) -> Iterator[None]:
-    """Give builder and value errors raised inside the file (and line) they came from."""
-    try:
-        yield
-    except InventoryError as error:
-        if error.path is None:
-            raise InventoryError(error.message, path=str(path), line=line) from None
-        raise
-    except ValueError as error:
-        raise InventoryError(_sentence(str(error)), path=str(path), line=line) from None
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 class SourceReader:
@@ -112,7 +87,7 @@ class SourceReader:
             raise InventoryError(f"Cannot read inventory file: {error.strerror}.",
                                  path=str(path)) from None
         if os.access(path, os.X_OK) and data.startswith((b"#!", b"\x7fELF")):
-            self._read_script(path)
+            read_script(self.builder, path, timeout=self.script_timeout)
             return
         extension = os.path.splitext(path)[1]
         if extension == ".toml":
@@ -135,9 +110,9 @@ class SourceReader:
         """
         try:
             data, yaml_error = decode_json(text), None
-            if _looks_like_list_output(data):
-                with _located(path):
-                    self._read_list_output(data, path, None)
+            if looks_like_list_output(data):
+                with located(path):
+                    read_list_output(self.builder, data)
                 return
         except ValueError:
             try:
@@ -173,7 +148,7 @@ class SourceReader:
             self.builder.warnings.append(
                 f"{path}:{line}: Skipping {name!r}: not a valid group definition.")
             return name
-        with _located(path, line):
+        with located(path, line):
             group = self.builder.add_group(name)
         if group_data is None:
             return group
@@ -201,7 +176,7 @@ class SourceReader:
                 for child, child_data in value.items():
                     child_line = _line_of(value, child)
                     child = self._read_yaml_group(child, child_data, path, child_line)
-                    with _located(path, child_line):
+                    with located(path, child_line):
                         self.builder.add_child(group, child)
             else:
                 for entry, host_vars in value.items():
@@ -213,7 +188,7 @@ class SourceReader:
         if not isinstance(entry, str):
             raise InventoryError(f"Host pattern {entry!r} must be a string; quote it.",
                                  path=str(path), line=line)
-        with _located(path, line):
+        with located(path, line):
             names, port = expand_host_entry(entry)
             variables = host_vars or {}
             if not isinstance(variables, Mapping):
@@ -234,7 +209,7 @@ class SourceReader:
             line = raw.strip()
             if not line or line[0] in "#;":
                 continue
-            with _located(path, number):
+            with located(path, number):
                 section = _INI_SECTION.match(line)
                 if section:
                     group, state = section.group(1), section.group(2) or "hosts"
@@ -316,111 +291,6 @@ class SourceReader:
             self.builder.add_host(name, group, port)
             for key, value in variables.items():
                 self.builder.set_variable(name, key, value)
-
-    # --- scripts and ansible-inventory --list output ----------------------------
-
-    def _read_script(self, path: Path) -> None:
-        output = self._run_script(path, "--list")
-        try:
-            data = decode_json(output)
-        except ValueError as error:
-            raise InventoryError(f"Inventory script output is not valid JSON: {error}.",
-                                 path=str(path)) from None
-
-        def host_vars(host: str) -> Any:
-            reply = self._run_script(path, "--host", host)
-            if not reply.strip():
-                return {}
-            try:
-                return decode_json(reply)
-            except ValueError as error:
-                raise InventoryError(f"Inventory script output for --host {host} is not "
-                                     f"valid JSON: {error}.", path=str(path)) from None
-
-        with _located(path):
-            self._read_list_output(data, path, host_vars)
-
-    def _run_script(self, path: Path, *arguments: str) -> str:
-        command = [str(path.resolve()), *arguments]
-        try:
-            done = subprocess.run(command, capture_output=True, timeout=self.script_timeout,
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            raise InventoryError(f"Inventory script did not finish '{' '.join(arguments)}' "
-                                 f"within {self.script_timeout:g} s.", path=str(path)) from None
-        except OSError as error:
-            raise InventoryError(f"Cannot run inventory script: {error.strerror}.",
-                                 path=str(path)) from None
-        stderr = done.stderr.decode(errors="replace").strip()
-        if done.returncode != 0:
-            detail = f"; its stderr: {stderr}" if stderr else ""
-            raise InventoryError(f"Inventory script '{' '.join(arguments)}' exited with "
-                                 f"{done.returncode}{detail}", path=str(path))
-        try:
-            return done.stdout.decode()
-        except UnicodeDecodeError:
-            raise InventoryError("Inventory script output is not UTF-8.", path=str(path)) from None
-
-    def _read_list_output(self, data: Any, path: Path,
-                          host_vars: Callable[[str], Any] | None) -> None:
-        """The JSON of an inventory script or of 'ansible-inventory --list' (script plugin rules)."""
-        if not isinstance(data, Mapping):
-            raise InventoryError("Inventory JSON must be an object of groups.")
-        meta_hostvars: Mapping[str, Any] | None = None
-        hosts: dict[str, None] = {}
-        for name, group_data in data.items():
-            if name == "_meta":
-                found = group_data.get("hostvars") if isinstance(group_data, Mapping) else None
-                if not isinstance(found, Mapping):
-                    raise InventoryError("'_meta' must hold a 'hostvars' object.")
-                meta_hostvars = found
-            else:
-                self._read_list_group(name, group_data, hosts)
-        for host in hosts:
-            if meta_hostvars is not None:
-                variables = meta_hostvars.get(host, {})
-            else:
-                variables = host_vars(host) if host_vars else {}
-            if not isinstance(variables, Mapping):
-                raise InventoryError(f"Variables of host {host!r} must be an object.")
-            for key, value in variables.items():
-                self.builder.set_variable(host, key, value)
-
-    def _read_list_group(self, name: str, data: Any, hosts: dict[str, None]) -> None:
-        group = self.builder.add_group(name)
-        if not isinstance(data, Mapping):
-            data = {"hosts": data}
-        elif not any(key in data for key in ("hosts", "vars", "children")):
-            # Ansible's legacy reading: the group is its own sole host, and these
-            # variables are never templated.
-            data = {"hosts": [group], "vars": mark_unsafe(data)}
-        if "hosts" in data:
-            if not isinstance(data["hosts"], list):
-                raise InventoryError(f"'{group}.hosts' must be a list.")
-            for host in data["hosts"]:
-                hosts[self.builder.add_host(host, group)] = None
-        if "vars" in data:
-            if not isinstance(data["vars"], Mapping):
-                raise InventoryError(f"'{group}.vars' must be an object.")
-            for key, value in data["vars"].items():
-                self.builder.set_variable(group, key, value)
-        if "children" in data:
-            if not isinstance(data["children"], (list, Mapping)):
-                raise InventoryError(f"'{group}.children' must be a list.")
-            for child in data["children"]:
-                self.builder.add_child(group, self.builder.add_group(child))
-
-
-def _looks_like_list_output(data: Any) -> bool:
-    """JSON shaped like 'ansible-inventory --list' output rather than a YAML-style inventory."""
-    if not isinstance(data, Mapping):
-        return False
-    if "_meta" in data:
-        return True
-    return any(isinstance(value, list)
-               or (isinstance(value, Mapping)
-                   and any(isinstance(value.get(key), list) for key in ("hosts", "children")))
-               for value in data.values())
 
 
 def _ini_value(text: str) -> Any:

@@ -170,25 +170,30 @@ class VarsFiles:
 
     def __init__(self) -> None:
         self._loaded: dict[Path, dict[str, Any]] = {}
-        self._merged_cache: dict[tuple[Path, str], dict[str, Any]] = {}
+        self._merged: dict[tuple[Path, str, str], dict[str, Any]] = {}
+        self._directories: dict[tuple[Path, str], Path | None] = {}
 
     def group_vars(self, base: Path, group: str) -> dict[str, Any]:
-        return self._merged(base / "group_vars", group)
+        return self._vars_of(base, "group_vars", group)
 
     def host_vars(self, base: Path, host: str) -> dict[str, Any]:
-        return self._merged(base / "host_vars", host)
+        return self._vars_of(base, "host_vars", host)
 
-    def _merged(self, directory: Path, name: str) -> dict[str, Any]:
-        key = (directory, name)
-        if key not in self._merged_cache:
+    def _vars_of(self, base: Path, kind: str, name: str) -> dict[str, Any]:
+        key = (base, kind, name)
+        if key not in self._merged:
             merged: dict[str, Any] = {}
-            if not name.startswith(os.sep) and directory.is_dir():
+            if (base, kind) not in self._directories:
+                candidate = base / kind
+                self._directories[base, kind] = candidate if candidate.is_dir() else None
+            directory = self._directories[base, kind]
+            if directory is not None and not name.startswith(os.sep):
                 for path in find_vars_files(directory, name):
                     if path not in self._loaded:
                         self._loaded[path] = load_vars_file(path)
                     merged |= self._loaded[path]
-            self._merged_cache[key] = merged
-        return self._merged_cache[key]
+            self._merged[key] = merged
+        return self._merged[key]
 
 
 def find_vars_files(directory: Path, name: str) -> list[Path]:

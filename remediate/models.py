@@ -126,7 +126,7 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+def _fields(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
     """Only the constructor fields of ``cls`` (reports add derived keys such as "status")."""
     return {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
 

@@ -304,9 +304,9 @@ def host_findings(planned: Iterable[PlannedFile], facts: HostFacts, variables: M
         beam_nofile_soft=beam_limit.soft if beam_limit else None,
         rabbitmq_live_heartbeat=facts.rabbitmq.heartbeat if facts.rabbitmq and facts.rabbitmq.running else None,
         rabbitmq_running=facts.rabbitmq.running if facts.rabbitmq else None)
-    docs = [p for p in planned if p.live_doc is not None]
+    docs = [(p, p.live_doc) for p in planned if p.live_doc is not None]
     findings = []
-    for p in docs:
-        findings += check(p.live_doc, replace(base, file_mode=p.plan.mode or None))
-    findings += check_together([p.live_doc for p in docs], base)
+    for p, doc in docs:
+        findings += check(doc, replace(base, file_mode=p.plan.mode or None))
+    findings += check_together([doc for _, doc in docs], base)
     return tuple(replace(f, message=masker(f.message), fix=masker(f.fix)) for f in findings)

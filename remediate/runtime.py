@@ -113,7 +113,10 @@ def redis_client(conn: Any, address: str, port: int, password: str | None, timeo
     connection_class = _ChannelConnection.make(lambda: conn.open_tcp(address, port, timeout))
     pool = redis.ConnectionPool(connection_class=connection_class, password=password or None,
                                 socket_timeout=timeout, max_connections=1, protocol=2)
-    return redis.Redis(connection_pool=pool, retry=None, decode_responses=True)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(connection_pool=pool, decode_responses=True, retry=Retry(NoBackoff(), 0))
 
 
 def read_redis(conn: Any, address: str, port: int, password: str | None, settings: Iterable[str],

@@ -21,12 +21,24 @@ from remediate.formats import ABSENT
 from remediate.gather import gather
 from remediate.masking import Masker
 from remediate.models import HostFacts, HostPlan
-from remediate.plan import (REDIS_LIVE, DesiredFile, MergeCache, PlannedFile, host_findings, host_plan,
-                            plan_file)
+from remediate.plan import (
+    REDIS_LIVE,
+    DesiredFile,
+    MergeCache,
+    PlannedFile,
+    host_findings,
+    host_plan,
+    plan_file,
+)
 from remediate.playbook import FileSpec, Handler, Playbook
 from remediate.render import Renderer
-from remediate.runtime import (LIMITS_PROBE, RABBITMQ_PROBE, parse_limits_probe, parse_rabbitmq_probe,
-                               read_redis)
+from remediate.runtime import (
+    LIMITS_PROBE,
+    RABBITMQ_PROBE,
+    parse_limits_probe,
+    parse_rabbitmq_probe,
+    read_redis,
+)
 
 #: broker URL settings a celery file may name, in the spellings Celery accepts
 BROKER_URL_NAMES = ("broker_url", "BROKER_URL", "CELERY_BROKER_URL")
@@ -187,6 +199,7 @@ def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[
     Inventory vars win; else the live file's ``bind`` (first address), ``port``
     and ``requirepass``; else 127.0.0.1:6379 without a password.
     """
+    settings: Mapping[str, Any]
     if isinstance(planned, PlannedFile):
         settings = planned.live_doc.settings() if planned.live_doc else {}
     else:

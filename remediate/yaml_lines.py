@@ -10,7 +10,7 @@ import yaml
 from remediate.errors import ParseError
 
 
-class LineDict(dict[str, Any]):
+class LineDict(dict[Any, Any]):
     """A mapping from YAML that knows its own line and each key's line (1-based)."""
 
     line: int = 0
@@ -51,7 +51,7 @@ def load_yaml(path: Path, error: type[ParseError] = ParseError) -> Any:
     except UnicodeDecodeError:
         raise error("not UTF-8 text", path=str(path)) from None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

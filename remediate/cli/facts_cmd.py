@@ -59,7 +59,7 @@ def host_facts(survey: Any) -> dict[str, Any]:
     masker = Masker()
     files = {}
     for planned in survey.planned:
-        masker.add(getattr(planned.live_doc, "secrets", lambda: [])() if planned.live_doc else [])
+        masker.add(getattr(planned.live_doc, "secrets", list)() if planned.live_doc else [])
     for planned in survey.planned:
         values = {}
         live = dict(planned.live_doc.managed_items()) if planned.live_doc else {}

@@ -65,6 +65,7 @@ def _register() -> None:
     app.command("audit")(audit_cmd.audit)
     app.add_typer(audit_cmd.report_app, name="report")
     app.command("inventory")(inventory_cmd.inventory)
+    app.command("lint")(__import__("remediate.cli.lint_cmd", fromlist=["lint"]).lint)
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -79,7 +80,7 @@ def run(argv: list[str] | None = None) -> None:
     try:
         code = app(args=args, prog_name="remediate", standalone_mode=False)
     except click_usage_error as exc:
-        exc.show()
+        exc.show()  # type: ignore[attr-defined]
         code = EXIT_USAGE
     except click_abort:
         typer.echo("aborted", err=True)

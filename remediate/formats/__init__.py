@@ -32,4 +32,4 @@ def parse(kind: str, data: bytes, path: str = "") -> Document:
     return doc
 
 
-__all__ = ["ABSENT", "KINDS", "Problem", "Change", "Document", "Edit", "ParseError", "merge", "parse"]
+__all__ = ["ABSENT", "KINDS", "Change", "Document", "Edit", "ParseError", "Problem", "merge", "parse"]

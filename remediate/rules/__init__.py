@@ -17,6 +17,12 @@ suppressed findings are kept (SARIF reports them as suppressions), never dropped
 RabbitMQ runtime rules (RMQ004, RMQ005), which judge the node's merged configuration
 (``rabbitmq.conf`` plus ``conf.d/*.conf``) once rather than once per file. Runtime rules stay
 silent when the fact they need is None (``lint`` knows no runtime facts).
+
+Ids beyond DOMAIN.md's table: RMQ006 (a rabbitmq.conf line RabbitMQ refuses), RMQ007
+(LimitNOFILE below 65536 in a rabbitmq-server unit), LIM002 (a limits row pam skips), SYS001 (a
+unit line systemd ignores), SHL001 (a line the sourcing shell stops at), X001-X003 (cross).
+Modules: celery_names (CEL001-003), celery_rules, redis_rules, rabbitmq_rules, limits_rules
+(limits, systemd, /etc/default), cross_rules, suppress.
 """
 
 from __future__ import annotations

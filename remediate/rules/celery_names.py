@@ -116,6 +116,7 @@ class CeleryFile:
     settings: dict[str, Any]  # key as spelled -> value (the last definition's)
     referenced: frozenset[str]  # names other settings' values use (helper variables)
     _lines: list[str] | None = field(default=None, repr=False)
+    _keys: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -125,9 +126,16 @@ class CeleryFile:
     def style(self) -> str:
         return str(self.doc.style)
 
+    @property
+    def namespace_style(self) -> bool:
+        """Keys are read as ``CELERY_<NEW_NAME>`` first (a Django settings module)."""
+        return self.django or self.style == celery_settings.DJANGO_STYLE
+
     def keys(self) -> dict[str, int]:
         """Key as spelled -> line of its last definition."""
-        return {key: line for key, line in self.definitions}
+        if self._keys is None:
+            self._keys = {key: line for key, line in self.definitions}
+        return self._keys
 
     def value(self, name: str) -> Any:
         """The effective value of a setting (new name), whatever its spelling; ABSENT if unset."""
@@ -216,7 +224,7 @@ def canonical(key: str, cf: CeleryFile) -> str | None:
     """The setting ``key`` names in this file for the target version, else None."""
     if celery_settings.is_setting(key, cf.version):
         return key
-    if cf.django or cf.style == celery_settings.DJANGO_STYLE:
+    if cf.namespace_style:
         found = celery_settings.namespaced(key, version=cf.version)
         if found:
             return found
@@ -235,8 +243,7 @@ def is_candidate(key: str, cf: CeleryFile) -> bool:
 def _is_old_spelling(key: str, cf: CeleryFile) -> bool:
     if not celery_settings.is_old_name(key, cf.version):
         return False
-    return not (cf.django or cf.style == celery_settings.DJANGO_STYLE) or \
-        celery_settings.namespaced(key, version=cf.version) is None
+    return not cf.namespace_style or celery_settings.namespaced(key, version=cf.version) is None
 
 
 # ---------------------------------------------------------------- CEL001
@@ -368,7 +375,7 @@ def mixed_styles(cf: CeleryFile) -> dict[str, Finding]:
 def old_names(cf: CeleryFile, mixed: dict[str, Finding]) -> list[Finding]:
     """CEL002: one finding for an old-style file (its names are renamed together), else one
     per old name Celery reads (those CEL003 reports are left to it)."""
-    django = cf.django or cf.style == celery_settings.DJANGO_STYLE
+    django = cf.namespace_style
     old = [(key, line) for key, line in cf.keys().items()
            if key not in mixed and is_candidate(key, cf) and _is_old_spelling(key, cf)]
     if not old:
