@@ -1,0 +1,95 @@
+"""``remediate lint``: lint local config files (no hosts, no SSH) for CI and pre-commit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from remediate.errors import ParseError, UsageError
+
+Paths = Annotated[list[Path], typer.Argument(
+    help="Files or directories (walked recursively; .git, caches and venvs skipped).",
+    show_default=False, metavar="PATH")]
+Kind = Annotated[str, typer.Option(
+    "--kind", help="auto (from name and content), or force one of redis, rabbitmq, celery, "
+                   "limits, systemd, shell for every file.")]
+LintFormat = Annotated[str, typer.Option("--format", help="text, json, sarif or junit.")]
+FailOn = Annotated[str, typer.Option(
+    "--fail-on", help="Exit 2 when a finding is at or above this severity: info, warning, error.")]
+Baseline = Annotated[Path | None, typer.Option(
+    "--baseline", help="An earlier `lint --format json` report: show only findings not in it.")]
+CeleryVersion = Annotated[str | None, typer.Option(
+    "--celery-version", help="Celery X.Y whose setting names and defaults to judge against "
+                             "(default: the newest supported).")]
+Output = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write the report to FILE instead of standard output.")]
+
+
+def lint(
+    ctx: typer.Context,
+    paths: Paths,
+    kind: Kind = "auto",
+    format: LintFormat = "text",
+    fail_on: FailOn = "warning",
+    baseline: Baseline = None,
+    celery_version: CeleryVersion = None,
+    output: Output = None,
+) -> None:
+    """Lint Redis, RabbitMQ, Celery, limits, systemd and /etc/default files for the settings
+    behind lost broker connections. Exit 2 on findings at or above --fail-on, 1 when a path
+    cannot be read, 64 on a usage error."""
+    from remediate.lint import KIND_CHOICES, SEVERITIES, lint_paths
+    from remediate.lint_report import FORMATS, render, text_lines
+
+    _choose("--kind", kind, KIND_CHOICES)
+    _choose("--format", format, FORMATS)
+    _choose("--fail-on", fail_on, SEVERITIES)
+    if celery_version is not None:
+        _check_celery_version(celery_version)
+    earlier = _read_baseline(baseline) if baseline else None
+    run = lint_paths(paths, kind=kind, celery_version=celery_version, baseline=earlier)
+    code = run.exit_code(fail_on)
+    if output is not None:
+        from remediate.cli.output import write_atomic
+
+        write_atomic(output, render(run, format, fail_on))
+    elif format == "text":
+        from remediate.cli.output import print_lines
+
+        print_lines(text_lines(run, fail_on), ctx.obj.color if ctx.obj else False)
+    else:
+        typer.echo(render(run, format, fail_on), nl=False)
+    for error in run.errors:
+        typer.echo(f"remediate: error: {error.path}: {error.reason}", err=True)
+    raise typer.Exit(code)
+
+
+def _choose(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
+
+
+def _check_celery_version(version: str) -> None:
+    from remediate.celery_settings import VERSIONS, names
+
+    try:
+        names(version)
+    except ValueError:
+        raise UsageError(f"--celery-version {version!r}: expected X.Y, one of "
+                         f"{', '.join(VERSIONS)} (or newer)") from None
+
+
+def _read_baseline(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ParseError(f"cannot read the baseline: {exc.strerror or exc}", path=str(path)) from None
+    except ValueError as exc:
+        raise ParseError(f"the baseline is not JSON ({exc})", path=str(path)) from None
+    if not isinstance(data, dict) or data.get("schema") != 1 or data.get("kind") != "lint":
+        raise ParseError("the baseline is not a `remediate lint --format json` report",
+                         path=str(path))
+    return data
