@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from remediate.connection import ConnectOptions  # noqa: E402
-from remediate.fleet import run_on_hosts  # noqa: E402
-from remediate.gather import gather  # noqa: E402
-from remediate.inventory import load_inventory  # noqa: E402
-from tests.fleet import Fleet  # noqa: E402
+from remediate.connection import ConnectOptions
+from remediate.fleet import run_on_hosts
+from remediate.gather import gather
+from remediate.inventory import load_inventory
+from tests.fleet import Fleet
 
 PATHS = ["/etc/redis/redis.conf", "/etc/rabbitmq/rabbitmq.conf", "/etc/default/rabbitmq-server",
          "/srv/app/celeryconfig.py"]

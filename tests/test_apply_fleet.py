@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import subprocess
 import threading
 from pathlib import Path
@@ -13,7 +12,14 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fleet import Fleet, FleetHost
-from tests.scenario import PASSWORD, drift, drifted_redis_conf, redis_client, fleet_playbook, write_project
+from tests.scenario import (
+    PASSWORD,
+    drift,
+    drifted_redis_conf,
+    fleet_playbook,
+    redis_client,
+    write_project,
+)
 
 MANAGED = ["/etc/redis/redis.conf", "/etc/rabbitmq/rabbitmq.conf", "/srv/app/celeryconfig.py",
            "/etc/systemd/system/rabbitmq-server.service.d/limits.conf"]

@@ -18,7 +18,7 @@ def test_version_and_help() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     for command in ("plan", "apply", "rollback", "runs", "facts", "audit", "inventory", "lint", "report"):
-        assert re.search(rf"^\s+{command}\b", result.stdout, re.M), command
+        assert re.search(rf"^\s+{command}\b", result.stdout, re.MULTILINE), command
 
 
 @pytest.mark.parametrize("args", [["plan", "--bogus"], ["plan", "--forks", "zero"], ["inventory"],
@@ -40,7 +40,7 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path: Path) -> None:
 def readme_commands() -> list[str]:
     """Every `remediate ...` command line the README shows in its code blocks."""
     lines = []
-    for block in re.findall(r"(?:^    .*\n)+", README, re.M):
+    for block in re.findall(r"(?:^    .*\n)+", README, re.MULTILINE):
         for line in block.splitlines():
             line = line.strip()
             if line.startswith("remediate ") and "[" not in line:
@@ -49,7 +49,7 @@ def readme_commands() -> list[str]:
 
 
 def test_every_command_and_flag_in_the_readme_exists() -> None:
-    synopsis = re.findall(r"^    remediate (\w+)\s+(.*)$", README, re.M)
+    synopsis = re.findall(r"^    remediate (\w+)\s+(.*)$", README, re.MULTILINE)
     assert synopsis, "the README lost its command synopsis"
     for command, rest in synopsis:
         if command == "report":
@@ -58,7 +58,7 @@ def test_every_command_and_flag_in_the_readme_exists() -> None:
         assert result.returncode == 0, command
         for flag in re.findall(r"(--[a-z][a-z-]+)", rest):
             assert flag in result.stdout, (command, flag)
-    select = re.search(r"SELECT = (.*?)\n\n", README, re.S)
+    select = re.search(r"SELECT = (.*?)\n\n", README, re.DOTALL)
     assert select
     plan_help = run_cli("plan", "--help").stdout
     for flag in re.findall(r"(--[a-z][a-z-]+|-[a-z]\b)", select.group(1)):
