@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
-from _pytest.mark import ParameterSet
 
 from remediate.errors import UsageError
 from remediate.host_patterns import (
@@ -36,8 +36,8 @@ def inventory(name: str) -> Inventory:
     return load_inventory([arg if "," in arg else str(fixture / arg) for arg in args])
 
 
-def recorded(filename: str) -> list[ParameterSet]:
-    cases: list[ParameterSet] = []
+def recorded(filename: str) -> list[Any]:
+    cases: list[Any] = []
     for output in sorted(FIXTURES.glob(f"*/{filename}")):
         for pattern, hosts in json.loads(output.read_text()).items():
             cases.append(pytest.param(output.parent.name, pattern, hosts,

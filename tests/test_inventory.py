@@ -105,6 +105,7 @@ def test_precedence_of_every_level_for_one_variable() -> None:
     assert variables["child_inv_vs_parent_file"] == "parent-file"
     h2 = inventory("precedence").hosts["h2"].vars
     assert (h2["sibling"], h2["prioritised"], h2["deep"]) == ("gamma", "alpha", "bb")
+    assert h2["depth_probe"] == "deepest"  # a group's depth is its longest path from 'all'
 
 
 def test_group_vars_directories_and_first_match() -> None:
@@ -137,8 +138,10 @@ def test_ini_values_are_python_literals_where_they_can_be() -> None:
 
 def test_hosts_keep_ansible_definition_order_and_ranges() -> None:
     inv = inventory("ini-ranges")
-    assert list(inv.hosts)[:6] == ["lonely.example.com", "redis01", "redis02", "redis03",
+    assert list(inv.hosts)[:6] == ["lonely.example.com", "redis03", "redis01", "redis02",
                                    "redis-extra", "rabbit-a.mq.lan"]
+    assert inv.groups["ungrouped"].hosts == ("lonely.example.com", "orphan")
+    assert inv.groups["redis"].hosts[:3] == ("redis01", "redis02", "redis03")
     assert inv.groups["workers"].hosts[5:] == ("worker010", "worker012", "10.0.0.1",
                                                 "10.0.0.2", "10.0.0.3")
 
