@@ -76,12 +76,11 @@ def remote_path(root: str, path: str) -> str:
 def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str | None = None,
             shard: tuple[int, int] | None = None) -> list[HostTarget]:
     """Resolve plays to hosts and pre-render every template: all input errors surface here."""
-    selected = {h.name for h in inventory.select(limit)} if limit else None
     per_host: dict[str, dict[str, ManagedFile]] = {}
+    hosts: dict[str, Any] = {}
     for play in playbook.plays:
-        for host in inventory.select(play.hosts):
-            if selected is not None and host.name not in selected:
-                continue
+        for host in inventory.select(limit, within=play.hosts) if limit else inventory.select(play.hosts):
+            hosts[host.name] = host
             variables = {**play.defaults, **host.vars, **play.vars,
                          "inventory_hostname": host.name, "group_names": sorted(host.groups)}
             files = per_host.setdefault(host.name, {})
@@ -97,8 +96,9 @@ def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str |
             renderer.check(managed.spec.template)
             for scheme in PREFLIGHT_SCHEMES:
                 renderer.render(managed.spec.template, template_vars(managed.variables, {}, scheme))
-        targets.append(HostTarget(inventory.hosts[name], tuple(files.values())))
-    targets.sort(key=lambda t: list(inventory.hosts).index(t.host.name))
+        targets.append(HostTarget(hosts[name], tuple(files.values())))
+    order = {name: i for i, name in enumerate(inventory.hosts)}
+    targets.sort(key=lambda t: order.get(t.host.name, len(order)))
     if shard:
         targets = [t for t in targets if shard_of(t.host.name, shard[1]) == shard[0] - 1]
     return targets

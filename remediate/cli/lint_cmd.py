@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from remediate.errors import ParseError, UsageError
+from remediate.errors import ParseError, RemediateError, UsageError
 
 Paths = Annotated[list[Path], typer.Argument(
     help="Files or directories (walked recursively; .git, caches and venvs skipped).",
@@ -55,7 +55,11 @@ def lint(
     if output is not None:
         from remediate.cli.output import write_atomic
 
-        write_atomic(output, render(run, format, fail_on))
+        try:
+            write_atomic(output, render(run, format, fail_on))
+        except OSError as exc:
+            raise RemediateError(f"cannot write the report: {exc.strerror or exc}",
+                                 path=str(output)) from None
     elif format == "text":
         from remediate.cli.output import print_lines
 
