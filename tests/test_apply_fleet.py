@@ -209,3 +209,41 @@ def test_apply_needs_yes_without_a_terminal(project: Path, fleet: Fleet) -> None
     dry = cli(project, fleet, "apply", "--dry-run")
     assert dry.returncode == 0 and "nothing was changed" in dry.stderr
     assert live(fleet.hosts[0])["timeout"] == "300"
+
+
+def test_serial_batches_stop_after_a_batch_fails_too_much(fleet: Fleet, tmp_path: Path) -> None:
+    drift(fleet)
+    playbook = fleet_playbook().replace(
+        "      template: rabbitmq.conf.j2\n",
+        "      template: rabbitmq.conf.j2\n      validate: test ! -e /srv/fleet/fail-validate && grep -q heartbeat %s\n")
+    project = write_project(fleet, tmp_path, playbook=playbook)
+    first = fleet.hosts[0]
+    first.path("/srv/fleet/fail-validate").write_text("")
+    try:
+        result = cli(project, fleet, "apply", "--yes", "--serial", "1", "--max-fail-percent", "0",
+                     "--format", "json")
+    finally:
+        first.path("/srv/fleet/fail-validate").unlink()
+    assert result.returncode == 1
+    statuses = [h["status"] for h in sorted(json.loads(result.stdout)["hosts"], key=lambda h: h["host"])]
+    assert statuses == ["rolled back", "skipped", "skipped", "skipped"]
+    for host in fleet.hosts[1:]:
+        assert live(host)["timeout"] == "300"  # never touched
+    halves = cli(project, fleet, "apply", "--yes", "--serial", "50%", "--format", "json")
+    assert halves.returncode == 0, halves.stdout
+    assert {h["status"] for h in json.loads(halves.stdout)["hosts"]} == {"changed"}
+
+
+def test_old_runs_are_pruned_to_remediate_keep_runs(fleet: Fleet, tmp_path: Path) -> None:
+    drift(fleet)
+    project = write_project(fleet, tmp_path)
+    hosts_ini = project / "inventory" / "hosts.ini"
+    hosts_ini.write_text(hosts_ini.read_text() + "remediate_keep_runs=2\n")
+    host = fleet.hosts[0]
+    for _ in range(2):  # apply, undo, apply, undo: four runs, two kept
+        assert cli(project, fleet, "apply", "--yes", "-l", host.name).returncode == 0
+        assert cli(project, fleet, "rollback", "--last", "--yes", "-l", host.name).returncode == 0
+    kept = sorted(p.name for p in host.path("/var/lib/remediate/runs").iterdir())
+    runs = json.loads(cli(project, fleet, "runs", "-l", host.name, "--format", "json").stdout)
+    assert [r["run_id"] for r in runs["hosts"][0]["runs"]] == kept and len(kept) == 2
+    assert [r["kind"] for r in runs["hosts"][0]["runs"]] == ["apply", "rollback"]

@@ -156,3 +156,22 @@ def test_broken_inputs_give_one_error_and_contact_no_host(tmp_path: Path, breaka
     assert message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert listener.connections == 0
+
+
+def test_facts_show_live_values_limits_and_health(project: Path, fleet: Fleet) -> None:
+    result = run_cli("facts", "--format", "json", env=fleet.env(), cwd=project)
+    assert result.returncode == 0, result.stderr
+    text = run_cli("facts", env=fleet.env(), cwd=project)
+    for host, spec in zip(json.loads(result.stdout)["hosts"], fleet.hosts):
+        assert host["files"]["/etc/redis/redis.conf"]["settings"] == {"timeout": "300", "tcp-keepalive": "0"}
+        assert host["files"]["/etc/redis/redis.conf"]["mode"] == "0640"
+        redis = host["runtime"]["redis"]
+        assert redis["running"] and redis["ping"] and redis["pid"] == spec.redis_pid()
+        assert redis["config"]["timeout"] == "300" and redis["maxclients"] == 10000
+        limits = Path(f"/proc/{spec.redis_pid()}/limits").read_text()
+        hard = next(line.split()[4] for line in limits.splitlines() if line.startswith("Max open files"))
+        assert str(redis["nofile_hard"]) == hard
+        assert host["runtime"]["rabbitmq"]["running"] is False
+    assert "PING ok" in text.stdout
+    for blob in (result.stdout, text.stdout, text.stderr):
+        assert PASSWORD not in blob and RABBIT_PASSWORD not in blob
