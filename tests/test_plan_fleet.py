@@ -31,7 +31,7 @@ def changes_of(host: dict, path: str) -> dict[str, tuple[str, str, str]]:
 
 def test_drifted_fleet_plans_the_seed_fix_and_hides_secrets(project: Path, fleet: Fleet) -> None:
     out = project / "plan.json"
-    text = plan(project, fleet, "--detailed-exitcode")
+    text = run_cli("--debug", "plan", "--detailed-exitcode", env=fleet.env(), cwd=project)
     result = plan(project, fleet, "--detailed-exitcode", "--format", "json", "--out", str(out))
     assert result.returncode == 2, result.stdout[-3000:]
     assert text.returncode == 2, text.stdout[-3000:]
@@ -54,6 +54,7 @@ def test_drifted_fleet_plans_the_seed_fix_and_hides_secrets(project: Path, fleet
         assert host["facts"]["redis"]["running"] and host["facts"]["redis"]["ping"]
         assert "-timeout 300\n+timeout 0\n" in {f["path"]: f for f in host["files"]}["/etc/redis/redis.conf"]["diff"]
     assert "timeout        300 → 0" in text.stdout or "timeout  300 → 0" in text.stdout or "300 → 0" in text.stdout
+    assert "DEBUG" in text.stderr  # the debug log was on, and it holds no secret either
     for blob in (text.stdout, text.stderr, result.stdout, result.stderr, out.read_text()):
         assert PASSWORD not in blob and RABBIT_PASSWORD not in blob
     assert oct(out.stat().st_mode & 0o777) == "0o600"
