@@ -160,28 +160,24 @@ class SSHConnection:
     # -- connecting -----------------------------------------------------------------
     def open(self) -> None:
         import paramiko
-        from fabric import Connection as FabricConnection
 
-        connect_kwargs: dict[str, Any] = {"banner_timeout": self.options.timeout,
-                                          "auth_timeout": self.options.timeout}
-        if self.host.key_file:
-            connect_kwargs["key_filename"] = os.path.expanduser(self.host.key_file)
-        fabric_conn = FabricConnection(
-            self.host.address, user=self.host.user, port=self.host.port,
-            config=_fabric_config(), connect_timeout=max(1, int(self.options.timeout)),
-            connect_kwargs=connect_kwargs,
-        )
-        client = fabric_conn.client
-        known_hosts = self._known_hosts_file(fabric_conn.ssh_config)
-        if os.path.exists(known_hosts):
-            try:
-                client.load_host_keys(known_hosts)
-            except (OSError, paramiko.SSHException) as exc:
-                raise ConnectionFailed(f"cannot read known_hosts {known_hosts}: {exc}",
-                                       host=self.host.name) from None
-        client.set_missing_host_key_policy(_UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts))
+        ssh_config = _ssh_config().lookup(self.host.address)
+        if "proxyjump" in ssh_config:
+            client, user, connect, gateways = self._through_jump_host()
+        else:
+            (client, user, connect), gateways = self._direct(ssh_config), []
+        known_hosts = self._known_hosts_file(ssh_config)
+        policy = _UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts)
+        for each in [client, *gateways]:  # jump hosts' keys are checked like the target's
+            if os.path.exists(known_hosts):
+                try:
+                    each.load_host_keys(known_hosts)
+                except (OSError, paramiko.SSHException) as exc:
+                    raise ConnectionFailed(f"cannot read known_hosts {known_hosts}: {exc}",
+                                           host=self.host.name) from None
+            each.set_missing_host_key_policy(policy)
         try:
-            fabric_conn.open()
+            connect()
         except paramiko.BadHostKeyException as exc:
             raise ConnectionFailed(
                 f"host key for {exc.hostname} has CHANGED (got {exc.key.get_name()} "
@@ -190,7 +186,7 @@ class SSHConnection:
         except _UnknownHost as exc:
             raise ConnectionFailed(str(exc), host=self.host.name) from None
         except paramiko.AuthenticationException as exc:
-            raise ConnectionFailed(f"authentication failed for user {fabric_conn.user}: {exc}",
+            raise ConnectionFailed(f"authentication failed for user {user}: {exc}",
                                    host=self.host.name) from None
         except TimeoutError:
             raise ConnectionFailed(f"connection timed out after {self.options.timeout:g} s",
@@ -200,7 +196,43 @@ class SSHConnection:
             raise ConnectionFailed(f"cannot connect to {self.host.address}: {reason}",
                                    host=self.host.name) from None
         self._client = client
-        self._fabric = fabric_conn
+
+    def _direct(self, ssh_config: dict[str, Any]) -> tuple[Any, str, Any]:
+        """A plain paramiko client with ~/.ssh/config's HostName, User, Port and IdentityFile."""
+        import getpass
+
+        import paramiko
+
+        hostname = ssh_config.get("hostname", self.host.address)
+        port = self.host.port or int(ssh_config.get("port", 22))
+        user = self.host.user or ssh_config.get("user") or getpass.getuser()
+        keys = ([os.path.expanduser(self.host.key_file)] if self.host.key_file
+                else [os.path.expanduser(k) for k in ssh_config.get("identityfile", [])])
+        client = paramiko.SSHClient()
+
+        def connect() -> None:
+            client.connect(hostname, port=port, username=user, key_filename=keys or None,
+                           timeout=self.options.timeout, banner_timeout=self.options.timeout,
+                           auth_timeout=self.options.timeout)
+        return client, user, connect
+
+    def _through_jump_host(self) -> tuple[Any, str, Any, list[Any]]:
+        """Hosts behind a ProxyJump: fabric builds the chain of gateways from ~/.ssh/config."""
+        from fabric import Config
+        from fabric import Connection as FabricConnection
+
+        connect_kwargs: dict[str, Any] = {"banner_timeout": self.options.timeout,
+                                          "auth_timeout": self.options.timeout}
+        if self.host.key_file:
+            connect_kwargs["key_filename"] = os.path.expanduser(self.host.key_file)
+        fabric_conn = FabricConnection(
+            self.host.address, user=self.host.user, port=self.host.port, config=Config(),
+            connect_timeout=max(1, int(self.options.timeout)), connect_kwargs=connect_kwargs)
+        gateways, hop = [], fabric_conn.gateway
+        while isinstance(hop, FabricConnection):  # fabric would auto-add their keys otherwise
+            gateways.append(hop.client)
+            hop = hop.gateway
+        return fabric_conn.client, fabric_conn.user, fabric_conn.open, gateways
 
     def _known_hosts_file(self, ssh_config: dict[str, Any]) -> str:
         if self.options.known_hosts:
@@ -324,16 +356,21 @@ class _UnknownHostPolicy:
         client.get_host_keys().add(hostname, key.get_name(), key)
 
 
-def _fabric_config() -> Any:
-    """One fabric Config (it parses ~/.ssh/config) shared by every connection."""
-    return _fabric_config_for(os.path.expanduser("~"))
+def _ssh_config() -> Any:
+    """The user's ~/.ssh/config (paramiko's parser, as fabric uses), parsed once per version."""
+    path = os.path.join(os.path.expanduser("~"), ".ssh", "config")
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    return _ssh_config_for(path, stamp)
 
 
 @functools.lru_cache(maxsize=4)
-def _fabric_config_for(home: str) -> Any:
-    from fabric import Config
+def _ssh_config_for(path: str, stamp: int | None) -> Any:
+    import paramiko
 
-    return Config()
+    return paramiko.SSHConfig.from_path(path) if stamp is not None else paramiko.SSHConfig()
 
 
 def connect(host: HostLike, options: ConnectOptions) -> Connection:

@@ -122,3 +122,25 @@ def _redis_gid() -> int:
         return grp.getgrnam("redis").gr_gid
     except KeyError:
         return 0
+
+
+def test_proxyjump_from_ssh_config_goes_through_the_jump_host(small_fleet: Fleet, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(small_fleet.client_home))
+    jump, target, _ = small_fleet.hosts
+    config = small_fleet.client_home / ".ssh" / "config"
+    hosts = {h.name: h for h in hosts_of(small_fleet, tmp_path)}
+    try:
+        config.write_text(f"Host {target.address}\n  ProxyJump root@{jump.address}\n"
+                          f"Host {jump.address}\n  IdentityFile {small_fleet.client_key}\n")
+        outcome = run_on_hosts([hosts[target.name]], lambda c: gather(c, ["/etc/hostname"], {"n": "uname -n"}),
+                               ConnectOptions())[0]
+        assert outcome.ok, outcome
+        assert outcome.value.probes["n"].output.strip() == target.name.encode()
+        # a jump host that is not there: the target, although up, cannot be reached
+        config.write_text(f"Host {target.address}\n  ProxyJump root@127.0.{small_fleet.subnet}.250\n")
+        broken = run_on_hosts([hosts[target.name]], lambda c: gather(c, ["/etc/hostname"]),
+                              ConnectOptions(timeout=3))[0]
+        assert broken.unreachable
+    finally:
+        config.unlink()
