@@ -7,6 +7,7 @@ becomes a ``HostOutcome`` with a reason; the other hosts carry on.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -43,12 +44,21 @@ class Progress:
 
 
 def run_on_hosts(hosts: Sequence[HostLike], work: Callable[[Connection], T], options: ConnectOptions,
-                 forks: int = 50,
-                 progress: Callable[[Progress], None] | None = None) -> list[HostOutcome[T]]:
-    """Run ``work(connection)`` on every host, ``forks`` at a time; results in host order."""
+                 forks: int = 50, progress: Callable[[Progress], None] | None = None,
+                 warm: Sequence[str] = ()) -> list[HostOutcome[T]]:
+    """Run ``work(connection)`` on every host, ``forks`` at a time; results in host order.
+
+    ``warm`` names modules the work will need: they are imported in the background while
+    the connections are being opened, instead of by the first host thread while every
+    other one waits on the import lock.
+    """
     outcomes: dict[str, HostOutcome[T]] = {}
     if not hosts:
         return []
+    if any(host.connection != "local" for host in hosts):
+        import paramiko  # noqa: F401  (every SSH connection needs it first)
+    if warm:
+        threading.Thread(target=_import_all, args=(tuple(warm),), daemon=True).start()
     failures = 0
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
         futures = {pool.submit(_run_one, host, work, options): host.name for host in hosts}
@@ -59,6 +69,16 @@ def run_on_hosts(hosts: Sequence[HostLike], work: Callable[[Connection], T], opt
             if progress:
                 progress(Progress(len(outcomes), len(hosts), failures))
     return [outcomes[host.name] for host in hosts]
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # the host thread that needs it reports the error
+            pass
 
 
 def _run_one(host: HostLike, work: Callable[[Connection], T], options: ConnectOptions) -> HostOutcome[T]:

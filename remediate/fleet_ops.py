@@ -17,7 +17,7 @@ from remediate.plan import MergeCache
 from remediate.render import Renderer
 from remediate.rollback import RollbackResult, read_manifests, rollback_target
 from remediate.runs import Manifest
-from remediate.survey import HostTarget
+from remediate.survey import HostTarget, modules_for
 
 
 def serial_batches(targets: Sequence[HostTarget], serial: str | None) -> list[list[HostTarget]]:
@@ -53,7 +53,8 @@ def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conn
             plan = (expected or {}).get(conn.host.name)
             return apply_target(conn, by_name[conn.host.name], renderer, options.timeout, plan, cache)
 
-        outcomes = run_on_hosts([t.host for t in batch], work, options, forks, progress)
+        outcomes = run_on_hosts([t.host for t in batch], work, options, forks, progress,
+                                warm=modules_for(batch))
         batch_results = [_apply_result(o, t) for o, t in zip(outcomes, batch)]
         results += batch_results
         failed = sum(r.status in ("failed", "rolled back", "unreachable") for r in batch_results)

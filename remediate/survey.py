@@ -219,10 +219,18 @@ def _secret_vars(variables: Mapping[str, Any]) -> list[str]:
     return [str(v) for k, v in variables.items() if SECRET_VAR.search(k) and isinstance(v, str | int)]
 
 
+def modules_for(targets: Sequence[HostTarget]) -> list[str]:
+    """What planning these targets will import: warmed while connections open."""
+    from remediate.formats import module_for
+
+    kinds = sorted({m.spec.kind for t in targets for m in t.files})
+    return (["redis"] if "redis" in kinds else []) + [module_for(k) for k in kinds] + ["remediate.rules"]
+
+
 def plan_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: ConnectOptions, forks: int,
                progress: Callable[[Progress], None] | None = None) -> list[HostPlan]:
-    outcomes = run_on_hosts([t.host for t in targets],
-                            _work_for(targets, renderer, options.timeout), options, forks, progress)
+    outcomes = run_on_hosts([t.host for t in targets], _work_for(targets, renderer, options.timeout),
+                            options, forks, progress, warm=modules_for(targets))
     return [_as_plan(outcome, target) for outcome, target in zip(outcomes, targets)]
 
 

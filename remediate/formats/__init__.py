@@ -23,6 +23,13 @@ _MODULES = {
 }
 
 
+def module_for(kind: str) -> str:
+    """The module that implements ``kind``."""
+    if kind not in _MODULES:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return _MODULES[kind]
+
+
 def parse(kind: str, data: bytes, path: str = "") -> Document:
     """Parse ``data`` as a ``kind`` file. Raises ParseError naming path and line."""
     if kind not in _MODULES:
