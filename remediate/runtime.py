@@ -15,12 +15,14 @@ from typing import Any
 
 from remediate.errors import ConnectionFailed
 
-#: Every redis-server / beam.smp process with its "Max open files" row.
+#: Every redis-server / beam.smp process with its "Max open files" row (shell builtins only:
+#: no process is forked per pid, which matters on hosts running many processes).
 LIMITS_PROBE = r"""for d in /proc/[0-9]*; do
   read -r c < "$d/comm" 2>/dev/null || continue
   case "$c" in redis-server|beam.smp)
-    l=$(grep '^Max open files' "$d/limits" 2>/dev/null) || continue
-    echo "${d#/proc/} $c $l";;
+    while read -r a b c2 soft hard rest; do
+      [ "$a $b $c2" = "Max open files" ] && { echo "${d#/proc/} $c Max open files $soft $hard"; break; }
+    done < "$d/limits" 2>/dev/null;;
   esac
 done; true"""
 
