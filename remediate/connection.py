@@ -168,13 +168,19 @@ class SSHConnection:
             (client, user, connect), gateways = self._direct(ssh_config), []
         known_hosts = self._known_hosts_file(ssh_config)
         policy = _UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts)
+        try:
+            if gateways:  # a rare path: each client of the jump chain reads the file itself
+                for each in [client, *gateways]:
+                    if os.path.exists(known_hosts):
+                        each.load_host_keys(known_hosts)
+            else:  # the host's own entries, from the file parsed once for the whole fleet
+                name = self._hostkey_name(ssh_config)
+                for key_type, key in (_known_hosts(known_hosts).lookup(name) or {}).items():
+                    client.get_host_keys().add(name, key_type, key)
+        except (OSError, paramiko.SSHException) as exc:
+            raise ConnectionFailed(f"cannot read known_hosts {known_hosts}: {exc}",
+                                   host=self.host.name) from None
         for each in [client, *gateways]:  # jump hosts' keys are checked like the target's
-            if os.path.exists(known_hosts):
-                try:
-                    each.load_host_keys(known_hosts)
-                except (OSError, paramiko.SSHException) as exc:
-                    raise ConnectionFailed(f"cannot read known_hosts {known_hosts}: {exc}",
-                                           host=self.host.name) from None
             each.set_missing_host_key_policy(policy)
         try:
             connect()
@@ -196,6 +202,12 @@ class SSHConnection:
             raise ConnectionFailed(f"cannot connect to {self.host.address}: {reason}",
                                    host=self.host.name) from None
         self._client = client
+
+    def _hostkey_name(self, ssh_config: dict[str, Any]) -> str:
+        """The name paramiko looks the host's key up under: host, or [host]:port."""
+        hostname = ssh_config.get("hostname", self.host.address)
+        port = self.host.port or int(ssh_config.get("port", 22))
+        return hostname if port == 22 else f"[{hostname}]:{port}"
 
     def _direct(self, ssh_config: dict[str, Any]) -> tuple[Any, str, Any]:
         """A plain paramiko client with ~/.ssh/config's HostName, User, Port and IdentityFile."""
@@ -354,6 +366,30 @@ class _UnknownHostPolicy:
             with path.open("a") as handle:
                 handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
         client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def _known_hosts(path: str) -> Any:
+    """known_hosts parsed once per version of the file, shared by every connection.
+
+    paramiko re-parses the whole file per ``load_host_keys`` and its parser slows with the
+    file's length, so a fleet that loaded it per host paid a cost quadratic in its size.
+    """
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    with _known_hosts_lock:
+        return _known_hosts_for(path, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _known_hosts_for(path: str, stamp: int | None) -> Any:
+    import paramiko
+
+    keys = paramiko.HostKeys()
+    if stamp is not None:
+        keys.load(path)
+    return keys
 
 
 def _ssh_config() -> Any:

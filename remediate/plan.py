@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,25 +98,33 @@ class MergeCache:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str, str, str, str, str], Merged] = {}
-        self._settings: dict[tuple[str, str, str, str, str, str], dict[str, Any]] = {}
+        self._entries: dict[tuple[str, ...], Any] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def settings(self, kind: str, path: str, content: bytes) -> dict[str, Any]:
         """The settings of a live file (templates may look at them), parsed once per content."""
-        key = (kind, "settings", path, "", hashlib.sha256(content).hexdigest(), "")
-        found = self._settings.get(key)
-        if found is None:
-            found = self._settings[key] = parse(kind, content, path).settings()
-        return found
+        key = ("settings", kind, path, hashlib.sha256(content).hexdigest())
+        return self._once(key, lambda: parse(kind, content, path).settings())  # type: ignore[no-any-return]
 
     def merged(self, spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:
-        key = (spec.kind, spec.strategy, path, spec.template,
+        key = ("merged", spec.kind, spec.strategy, path, spec.template,
                hashlib.sha256(live).hexdigest() if live is not None else "-",
                hashlib.sha256(rendered).hexdigest())
+        return self._once(key, lambda: _merge(spec, path, live, rendered))  # type: ignore[no-any-return]
+
+    def _once(self, key: tuple[str, ...], compute: Any) -> Any:
+        """Compute each entry once: the other hosts' threads wait for it instead of redoing it."""
         found = self._entries.get(key)
-        if found is None:
-            found = self._entries[key] = _merge(spec, path, live, rendered)
-        return found
+        if found is not None:
+            return found
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            found = self._entries.get(key)
+            if found is None:
+                found = self._entries[key] = compute()
+            return found
 
 
 def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:

@@ -38,9 +38,10 @@ def plan(
     plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks, progress)
     progress.done()
     code = plan_exit_code(plans, detailed_exitcode)
-    doc = plan_json(plans, exit_code=code, extra={"inputs": sel_inputs(sel)})
-    if out is not None:
-        write_atomic(out, dumps(doc), 0o600)
+    if out is not None or format == "json":
+        doc = plan_json(plans, exit_code=code, extra={"inputs": sel_inputs(sel)})
+        if out is not None:
+            write_atomic(out, dumps(doc), 0o600)
     if format == "json":
         typer.echo(dumps(doc), nl=False)
     else:
