@@ -1,7 +1,8 @@
 """A fleet of real SSH hosts on one machine, for tests and benchmarks.
 
-Each host is the machine's own OpenSSH ``sshd`` running inside a private mount +
-UTS namespace (``unshare -m -u``), listening on its own loopback address
+Each host is the machine's own OpenSSH ``sshd`` running inside private mount, UTS and
+PID namespaces (``unshare -m -u -p``: like a real machine, a host sees only its own
+processes), listening on its own loopback address
 127.0.S.N, with private copies of the directories the tool manages bind-mounted
 over the real ones. A host can run a real ``redis-server`` on its address.
 
@@ -88,8 +89,9 @@ class FleetHost:
     address: str
     dir: Path
     host_key: Path | None = None
-    sshd: subprocess.Popen[bytes] | None = None
+    sshd: subprocess.Popen[bytes] | None = None  # the `unshare` keeping the namespaces
     ns: str = ""
+    init: int = 0  # pid (in the machine's namespace) of the host's PID 1
 
     def path(self, remote: str) -> Path:
         """The controller-side path of ``remote`` as this host sees it."""
@@ -103,10 +105,14 @@ class FleetHost:
     def exec(self, argv: list[str], check: bool = True, timeout: float = 60,
              input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run ``argv`` inside this host's namespaces (not through SSH)."""
-        if self.sshd is None:
+        if not self.init:
             raise FleetError(f"{self.name} is not running")
-        return subprocess.run(["nsenter", "-t", str(self.sshd.pid), "-m", "-u", "--", *argv],
+        return subprocess.run(["nsenter", "-t", str(self.init), "-m", "-u", "-p", "--", *argv],
                               check=check, capture_output=True, timeout=timeout, input=input)
+
+    def proc(self, pid: int) -> Path:
+        """/proc/<pid> of a process of this host, by its pid as the host sees it."""
+        return Path(f"/proc/{self.init}/root/proc/{pid}")
 
     # -- redis -----------------------------------------------------------------------
     def start_redis(self) -> None:
@@ -119,13 +125,12 @@ class FleetHost:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if os.path.exists(f"/proc/{pid}") else None
+        return pid if self.proc(pid).exists() else None
 
     def stop_redis(self) -> None:
-        pid = self.redis_pid()
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            _wait_gone([pid], 10)
+        if self.redis_pid():
+            self.exec(["sh", "-c", 'pid=$(cat /run/redis/redis-server.pid); kill "$pid"; '
+                                   'while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done'])
 
     # -- rabbitmq ----------------------------------------------------------------------
     def start_rabbitmq(self) -> None:
@@ -137,14 +142,18 @@ class FleetHost:
 
     # -- sshd ------------------------------------------------------------------------
     def stop_sshd(self) -> None:
-        """Stop this host's sshd and every SSH session in it (the host goes away)."""
-        if self.sshd is None:
+        """Stop this host's sshd and every SSH session in it (the host goes away; what else
+        runs on it, redis-server for one, keeps running)."""
+        if not self.ns:
             return
         sessions = [pid for pid in _pids_in_ns(self.ns) if _comm(pid) == "sshd"]
         for pid in sessions:
             _signal(pid, signal.SIGKILL)
-        self.sshd.wait(5)
         _wait_gone(sessions, 5)
+
+    def start_sshd(self) -> None:
+        """(Re)start sshd inside the running host."""
+        self.exec(["sh", "-c", sshd_command(self) + f' >>"{self.dir}/sshd.log" 2>&1 </dev/null &'])
 
     def stop(self) -> None:
         """Stop everything that runs inside this host's namespace, then wait for it."""
@@ -163,6 +172,13 @@ class FleetHost:
             except subprocess.TimeoutExpired:
                 pass
         self.sshd = None
+        self.init = 0
+
+
+def sshd_command(host: FleetHost) -> str:
+    key_opt = f" -o HostKey={host.host_key}" if host.host_key else ""
+    return (f"{SSHD} -D -e -o ListenAddress={host.address}:22 -o UsePAM=no -o PidFile=none "
+            f"-o StrictModes=no -o MaxStartups=1000 -o MaxSessions=100 -o LogLevel=ERROR{key_opt}")
 
 
 @dataclass
@@ -245,8 +261,8 @@ class Fleet:
         """(Re)start ``host``'s sshd, optionally with another host key (a "changed" key)."""
         host.stop_sshd()
         host.host_key = host_key
-        self._spawn(host)
-        self._await(host)
+        host.start_sshd()
+        _wait_for_port(host.address, 22, 15)
 
     # -- the controller side ---------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -323,16 +339,13 @@ class Fleet:
         files = [f for f in PRIVATE_FILES if os.path.exists(f)]
         mounts = "".join(f'mount --bind "$1{private}" {private}\n' for private in files)
         mounts += "".join(f'mount --bind "$1{private}" {private}\n' for private, _ in PRIVATE_DIRS)
-        key_opt = f" -o HostKey={host.host_key}" if host.host_key else ""
-        script = (
-            "set -e\n" + mounts + f"hostname {host.name}\n"
-            f"exec {SSHD} -D -e -o ListenAddress={host.address}:22 -o UsePAM=no -o PidFile=none "
-            "-o StrictModes=no -o MaxStartups=1000 -o MaxSessions=100 -o LogLevel=ERROR"
-            f"{key_opt}\n")
+        script = ("set -e\n" + mounts + f"hostname {host.name}\n"
+                  f"{sshd_command(host)} </dev/null &\n"
+                  "exec sleep infinity\n")  # PID 1 of the host: keeps its namespaces alive
         log = open(host.dir / "sshd.log", "ab")
         host.sshd = subprocess.Popen(
-            ["unshare", "-m", "-u", "--propagation", "private", "sh", "-c", script, "fleet-host",
-             str(host.dir)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            ["unshare", "-m", "-u", "-p", "--fork", "--mount-proc", "--propagation", "private",
+             "sh", "-c", script, "fleet-host", str(host.dir)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
 
     def _await(self, host: FleetHost) -> None:
@@ -342,7 +355,8 @@ class Fleet:
         except FleetError:
             log = (host.dir / "sshd.log").read_text(errors="replace")[-2000:]
             raise FleetError(f"{host.name}: sshd did not start on {host.address}:22\n{log}") from None
-        host.ns = os.readlink(f"/proc/{host.sshd.pid}/ns/mnt")
+        host.init = _child_of(host.sshd.pid)
+        host.ns = os.readlink(f"/proc/{host.init}/ns/mnt")
         if self.redis:
             host.start_redis()
 
@@ -379,6 +393,20 @@ def reap_stale_hosts(subnet: int) -> None:
             for victim in victims:
                 _signal(victim, signal.SIGKILL)
             _wait_gone(victims, 5)
+
+
+def _child_of(pid: int) -> int:
+    """The first child of ``pid`` (unshare --fork's child: the namespace's PID 1)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        if children:
+            return int(children[0])
+        time.sleep(0.01)
+    raise FleetError(f"unshare {pid} started no host")
 
 
 def _all_pids() -> list[int]:

@@ -169,7 +169,7 @@ def test_facts_show_live_values_limits_and_health(project: Path, fleet: Fleet) -
         redis = host["runtime"]["redis"]
         assert redis["running"] and redis["ping"] and redis["pid"] == spec.redis_pid()
         assert redis["config"]["timeout"] == "300" and redis["maxclients"] == 10000
-        limits = Path(f"/proc/{spec.redis_pid()}/limits").read_text()
+        limits = (spec.proc(spec.redis_pid()) / "limits").read_text()
         hard = next(line.split()[4] for line in limits.splitlines() if line.startswith("Max open files"))
         assert str(redis["nofile_hard"]) == hard
         assert host["runtime"]["rabbitmq"]["running"] is False
