@@ -8,18 +8,18 @@ host sees it, so Redis on the host's loopback is reachable without exposing it.
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import socket
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from remediate.errors import ConnectionFailed, LockBusy
+from remediate.host_trust import UnknownHost, UnknownHostPolicy
+from remediate.host_trust import known_hosts as known_hosts_of
+from remediate.host_trust import ssh_config as user_ssh_config
 
 
 @dataclass(frozen=True)
@@ -146,9 +146,6 @@ class LocalConnection:
         pass
 
 
-_known_hosts_lock = threading.Lock()
-
-
 class SSHConnection:
     """One SSH connection to a host; every command and tunnel shares its transport."""
 
@@ -161,13 +158,13 @@ class SSHConnection:
     def open(self) -> None:
         import paramiko
 
-        ssh_config = _ssh_config().lookup(self.host.address)
+        ssh_config = user_ssh_config().lookup(self.host.address)
         if "proxyjump" in ssh_config:
             client, user, connect, gateways = self._through_jump_host()
         else:
             (client, user, connect), gateways = self._direct(ssh_config), []
         known_hosts = self._known_hosts_file(ssh_config)
-        policy = _UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts)
+        policy = UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts)
         try:
             if gateways:  # a rare path: each client of the jump chain reads the file itself
                 for each in [client, *gateways]:
@@ -175,7 +172,7 @@ class SSHConnection:
                         each.load_host_keys(known_hosts)
             else:  # the host's own entries, from the file parsed once for the whole fleet
                 name = self._hostkey_name(ssh_config)
-                for key_type, key in (_known_hosts(known_hosts).lookup(name) or {}).items():
+                for key_type, key in (known_hosts_of(known_hosts).lookup(name) or {}).items():
                     client.get_host_keys().add(name, key_type, key)
         except (OSError, paramiko.SSHException) as exc:
             raise ConnectionFailed(f"cannot read known_hosts {known_hosts}: {exc}",
@@ -189,7 +186,7 @@ class SSHConnection:
                 f"host key for {exc.hostname} has CHANGED (got {exc.key.get_name()} "
                 f"{exc.key.fingerprint}); refusing to connect. If the host was rebuilt, remove "
                 f"its old entry with: ssh-keygen -R {exc.hostname}", host=self.host.name) from None
-        except _UnknownHost as exc:
+        except UnknownHost as exc:
             raise ConnectionFailed(str(exc), host=self.host.name) from None
         except paramiko.AuthenticationException as exc:
             raise ConnectionFailed(f"authentication failed for user {user}: {exc}",
@@ -338,75 +335,6 @@ def _read_all(channel: Any, limit: float) -> bytes:
         chunks.append(data)
         if time.monotonic() > deadline:
             raise TimeoutError
-
-
-class _UnknownHost(Exception):
-    pass
-
-
-class _UnknownHostPolicy:
-    """Refuse unknown hosts, or (``--accept-new-host-keys``) record and accept them.
-
-    A changed key never reaches this policy: paramiko raises BadHostKeyException.
-    """
-
-    def __init__(self, accept_new: bool, known_hosts: str) -> None:
-        self.accept_new = accept_new
-        self.known_hosts = known_hosts
-
-    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
-        if not self.accept_new:
-            raise _UnknownHost(
-                f"unknown host key for {hostname} ({key.get_name()} {key.fingerprint}); "
-                f"refusing to connect. Verify it and add it to {self.known_hosts}, "
-                "or pass --accept-new-host-keys")
-        with _known_hosts_lock:
-            path = Path(self.known_hosts)
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with path.open("a") as handle:
-                handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-        client.get_host_keys().add(hostname, key.get_name(), key)
-
-
-def _known_hosts(path: str) -> Any:
-    """known_hosts parsed once per version of the file, shared by every connection.
-
-    paramiko re-parses the whole file per ``load_host_keys`` and its parser slows with the
-    file's length, so a fleet that loaded it per host paid a cost quadratic in its size.
-    """
-    try:
-        stamp = os.stat(path).st_mtime_ns
-    except OSError:
-        stamp = None
-    with _known_hosts_lock:
-        return _known_hosts_for(path, stamp)
-
-
-@functools.lru_cache(maxsize=4)
-def _known_hosts_for(path: str, stamp: int | None) -> Any:
-    import paramiko
-
-    keys = paramiko.HostKeys()
-    if stamp is not None:
-        keys.load(path)
-    return keys
-
-
-def _ssh_config() -> Any:
-    """The user's ~/.ssh/config (paramiko's parser, as fabric uses), parsed once per version."""
-    path = os.path.join(os.path.expanduser("~"), ".ssh", "config")
-    try:
-        stamp = os.stat(path).st_mtime_ns
-    except OSError:
-        stamp = None
-    return _ssh_config_for(path, stamp)
-
-
-@functools.lru_cache(maxsize=4)
-def _ssh_config_for(path: str, stamp: int | None) -> Any:
-    import paramiko
-
-    return paramiko.SSHConfig.from_path(path) if stamp is not None else paramiko.SSHConfig()
 
 
 def connect(host: HostLike, options: ConnectOptions) -> Connection:

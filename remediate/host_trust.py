@@ -1,0 +1,80 @@
+"""Whom we trust: known_hosts (parsed once per run), the unknown-host policy, ~/.ssh/config."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+_known_hosts_lock = threading.Lock()
+
+
+class UnknownHost(Exception):
+    pass
+
+
+class UnknownHostPolicy:
+    """Refuse unknown hosts, or (``--accept-new-host-keys``) record and accept them.
+
+    A changed key never reaches this policy: paramiko raises BadHostKeyException.
+    """
+
+    def __init__(self, accept_new: bool, known_hosts: str) -> None:
+        self.accept_new = accept_new
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        if not self.accept_new:
+            raise UnknownHost(
+                f"unknown host key for {hostname} ({key.get_name()} {key.fingerprint}); "
+                f"refusing to connect. Verify it and add it to {self.known_hosts}, "
+                "or pass --accept-new-host-keys")
+        with _known_hosts_lock:
+            path = Path(self.known_hosts)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with path.open("a") as handle:
+                handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def known_hosts(path: str) -> Any:
+    """known_hosts parsed once per version of the file, shared by every connection.
+
+    paramiko re-parses the whole file per ``load_host_keys`` and its parser slows with the
+    file's length, so a fleet that loaded it per host paid a cost quadratic in its size.
+    """
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    with _known_hosts_lock:
+        return _known_hosts_for(path, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _known_hosts_for(path: str, stamp: int | None) -> Any:
+    import paramiko
+
+    keys = paramiko.HostKeys()
+    if stamp is not None:
+        keys.load(path)
+    return keys
+
+
+def ssh_config() -> Any:
+    """The user's ~/.ssh/config (paramiko's parser, as fabric uses), parsed once per version."""
+    path = os.path.join(os.path.expanduser("~"), ".ssh", "config")
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    return _ssh_config_for(path, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _ssh_config_for(path: str, stamp: int | None) -> Any:
+    import paramiko
+
+    return paramiko.SSHConfig.from_path(path) if stamp is not None else paramiko.SSHConfig()
