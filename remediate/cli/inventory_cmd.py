@@ -28,9 +28,11 @@ def inventory(
     if limit:
         inv = inv.restrict(inv.select(limit))
     if host is not None:
-        if host not in inv.hosts:
-            raise UsageError(f"no host {host!r} in the inventory")
-        typer.echo(json.dumps(mask_vars(inv.host_vars(host)), indent=4, sort_keys=True))
+        try:
+            variables = inv.host_vars(host)  # also the implicit localhost, as Ansible
+        except KeyError:
+            raise UsageError(f"no host {host!r} in the inventory") from None
+        typer.echo(json.dumps(mask_vars(variables), indent=4, sort_keys=True))
     elif graph:
         typer.echo(inv.graph())
     else:
