@@ -201,11 +201,11 @@ def _referenced(values: Iterable[Any]) -> frozenset[str]:
 
 
 def _definitions(doc: Any) -> list[tuple[str, int]]:
-    """(key as spelled, line) of every definition. CeleryDocument keeps them per spelling in
-    ``_defs``; ``line_of`` alone would name the effective spelling's line for every spelling."""
-    defs = getattr(doc, "_defs", None)
-    if defs is not None:
-        return [(d.key, d.lines[0]) for d in defs]
+    """(key as spelled, line) of every definition (``line_of`` alone would name the effective
+    spelling's line for every spelling)."""
+    key_lines = getattr(doc, "key_lines", None)
+    if callable(key_lines):
+        return list(key_lines())
     return [(key, doc.line_of(key) or 0) for key in doc.settings()]
 
 
