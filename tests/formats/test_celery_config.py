@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +14,13 @@ from remediate.formats import ABSENT, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.celery_config import CeleryDocument
 from remediate.formats.celery_values import Code, render, same_value, split_key
+from tests.format_diffs import files, unified
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = (ROOT / "../shared/corpus").resolve()
 FIXTURES = ROOT / "tests" / "fixtures" / "celery"
 SEED_REDIS = (FIXTURES / "seed-redis.py").read_bytes()
 SEED_AMQP = (FIXTURES / "seed-amqp.py").read_bytes()
-
-
-def files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-
-
-def unified(name: str, before: bytes, after: bytes) -> str:
-    """A unified diff like GNU diff's, "\\ No newline at end of file" included."""
-    def lines(data: bytes) -> list[str]:
-        text = data.decode("utf-8")
-        tail = [text.rsplit("\n", 1)[-1]] if text and not text.endswith("\n") else []
-        return [part + "\n" for part in text.split("\n")[:-1]] + tail
-    out = []
-    for line in difflib.unified_diff(lines(before), lines(after), f"a/{name}", f"b/{name}"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
 
 
 def celery(text: str | bytes, path: str = "celeryconfig.py") -> CeleryDocument:

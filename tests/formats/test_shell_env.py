@@ -3,7 +3,6 @@ really sets (checked against bash), edits that keep the quoting style, the seed 
 
 from __future__ import annotations
 
-import difflib
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from remediate.errors import ParseError
 from remediate.formats import ABSENT, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.shell_env import ShellDocument
+from tests.format_diffs import files, unified
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = (ROOT / "../shared/corpus").resolve()
@@ -23,22 +23,6 @@ FIXTURES = ROOT / "tests" / "fixtures" / "shell"
 SEED = b"ulimit -n 65536\n"
 BASH = shutil.which("bash")
 BROKEN = {"unterminated.default"}
-
-
-def files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-
-
-def unified(name: str, before: bytes, after: bytes) -> str:
-    """A unified diff like GNU diff's, "\\ No newline at end of file" included."""
-    def lines(data: bytes) -> list[str]:
-        text = data.decode("utf-8", "surrogateescape")
-        return [part + "\n" for part in text.split("\n")[:-1]] + ([text.rsplit("\n", 1)[-1]]
-                                                                   if not text.endswith("\n") and text else [])
-    out = []
-    for line in difflib.unified_diff(lines(before), lines(after), f"a/{name}", f"b/{name}"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
 
 
 def shell(text: str, path: str = "rabbitmq-server") -> ShellDocument:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import shutil
 import subprocess
@@ -16,28 +15,13 @@ from remediate.errors import ParseError
 from remediate.formats import ABSENT, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.systemd_unit import UnitDocument
+from tests.format_diffs import files, unified
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = (ROOT / "../shared/corpus").resolve()
 FIXTURES = ROOT / "tests" / "fixtures" / "systemd"
 SEED = b"[Service]\nLimitNOFILE=65536\n"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
-
-
-def files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-
-
-def unified(name: str, before: bytes, after: bytes) -> str:
-    """A unified diff like GNU diff's, "\\ No newline at end of file" included."""
-    def lines(data: bytes) -> list[str]:
-        text = data.decode("utf-8", "surrogateescape")
-        return [part + "\n" for part in text.split("\n")[:-1]] + ([text.rsplit("\n", 1)[-1]]
-                                                                   if not text.endswith("\n") and text else [])
-    out = []
-    for line in difflib.unified_diff(lines(before), lines(after), f"a/{name}", f"b/{name}"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
 
 
 def unit(text: str, path: str = "x.service") -> UnitDocument:
