@@ -70,7 +70,8 @@ def plans_from_json(doc: dict[str, Any]) -> list[HostPlan]:
 
 # -- text --------------------------------------------------------------------------------
 
-def plan_text(plans: Sequence[HostPlan], summary: bool = False) -> list[tuple[str, str]]:
+def plan_text(plans: Sequence[HostPlan], summary: bool = False,
+              recap: bool = True) -> list[tuple[str, str]]:
     """Lines of the text report as (style, text): the CLI colours them or not."""
     out: list[tuple[str, str]] = []
     for plan in plans:
@@ -116,8 +117,9 @@ def plan_text(plans: Sequence[HostPlan], summary: bool = False) -> list[tuple[st
                             f"    {finding.rule} {finding.severity:<7} {where}  {finding.message}"))
         if not plan.changed and not findings and not plan.drift:
             out.append(("green", "  no changes"))
-    out.append(("", ""))
-    out.extend(recap_lines(plans))
+    if recap:
+        out.append(("", ""))
+        out.extend(recap_lines(plans))
     return out
 
 

@@ -85,7 +85,7 @@ def apply(
         typer.echo(dumps(apply_json(results, code)), nl=False)
     else:
         plans = [r.plan for r in results if r.plan is not None and r.status != "ok"]
-        lines = plan_text(plans, summary=True)[:-len(plans) - 2] if plans else []
+        lines = plan_text(plans, summary=True, recap=False) if plans else []
         print_lines(lines + apply_lines(results), ctx.obj.color)
     raise typer.Exit(code)
 
