@@ -8,6 +8,7 @@ never needs to be reachable from the operator's machine.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -94,6 +95,24 @@ class RedisRuntime:
     error: str = ""
 
 
+@functools.cache
+def _no_client_setinfo() -> dict[str, None]:
+    """Connection arguments that skip CLIENT SETINFO on connect.
+
+    redis-py otherwise sends two CLIENT SETINFO commands (two more round trips over the SSH
+    channel) and, from 8.x, looks its own version up in the package metadata on every new
+    connection (about 6 ms of CPU each). ``driver_info=None`` (8.x) or ``lib_name=None`` and
+    ``lib_version=None`` (5.x-7.x) turn both off.
+    """
+    import inspect
+
+    import redis
+
+    if "driver_info" in inspect.signature(redis.connection.Connection.__init__).parameters:
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
+
+
 class _ChannelConnection:
     """Factory for a redis-py Connection whose socket is an SSH channel."""
 
@@ -114,7 +133,8 @@ def redis_client(conn: Any, address: str, port: int, password: str | None, timeo
 
     connection_class = _ChannelConnection.make(lambda: conn.open_tcp(address, port, timeout))
     pool = redis.ConnectionPool(connection_class=connection_class, password=password or None,
-                                socket_timeout=timeout, max_connections=1, protocol=2)
+                                socket_timeout=timeout, max_connections=1, protocol=2,
+                                **_no_client_setinfo())
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
