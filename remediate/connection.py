@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from remediate.errors import ConnectionFailed, LockBusy
-from remediate.host_trust import UnknownHost, UnknownHostPolicy
+from remediate.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
 from remediate.host_trust import known_hosts as known_hosts_of
 from remediate.host_trust import ssh_config as user_ssh_config
 
@@ -218,11 +218,13 @@ class SSHConnection:
         keys = ([os.path.expanduser(self.host.key_file)] if self.host.key_file
                 else [os.path.expanduser(k) for k in ssh_config.get("identityfile", [])])
         client = paramiko.SSHClient()
+        pkey = private_key(keys[0]) if len(keys) == 1 else None
 
         def connect() -> None:
-            client.connect(hostname, port=port, username=user, key_filename=keys or None,
+            client.connect(hostname, port=port, username=user, pkey=pkey,
+                           key_filename=None if pkey is not None else keys or None,
                            timeout=self.options.timeout, banner_timeout=self.options.timeout,
-                           auth_timeout=self.options.timeout)
+                           auth_timeout=self.options.timeout, transport_factory=aead_transport())
         return client, user, connect
 
     def _through_jump_host(self) -> tuple[Any, str, Any, list[Any]]:

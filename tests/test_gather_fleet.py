@@ -115,6 +115,25 @@ def test_timeout_is_a_per_host_result(small_fleet: Fleet, tmp_path: Path,
     assert "timed out" in outcomes[0].unreachable
 
 
+
+def test_sessions_use_aes_gcm_and_read_the_key_once(fleet: Fleet, tmp_path: Path, home: None) -> None:
+    from remediate import host_trust
+    from remediate.connection import connect
+
+    host_trust._private_key_for.cache_clear()
+    conns = [connect(h, ConnectOptions(timeout=10)) for h in hosts_of(fleet, tmp_path)]
+    try:
+        for conn in conns:
+            reply = gather(conn, ["/etc/redis", "/etc/hostname"])
+            assert reply.files["/etc/redis"].error == "not a regular file"
+            assert reply.files["/etc/hostname"].readable
+            transport = conn._client.get_transport()  # type: ignore[attr-defined]
+            assert transport.local_cipher == transport.remote_cipher == "aes128-gcm@openssh.com"
+        assert host_trust._private_key_for.cache_info().misses == 1  # one key file, parsed once
+    finally:
+        for conn in conns:
+            conn.close()
+
 def _redis_gid() -> int:
     import grp
 
