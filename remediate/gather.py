@@ -6,13 +6,21 @@ output, tested on recorded replies. ``gather()`` runs the one against a connecti
 and hands the reply to the other.
 
 Wire format: every record starts on a fresh line with a random boundary token,
-so file bytes need no escaping and arrive exactly as they are on disk::
+so file bytes need no escaping and arrive exactly as they are on disk. The host runs
+three processes for all the files together (``stat``, ``sha256sum``, ``cat``), not
+three per file: on a fleet, the forks on the hosts' side add up::
 
-    \\n<B> F <mode> <uid> <gid> <owner> <group> <sha256>\\n<file bytes>
-    \\n<B> M                      (missing)
-    \\n<B> E <reason>             (exists, but cannot be read as a regular file)
+    \\n<B> S <one letter per path>     F readable, M missing, D permission denied,
+                                      N not a regular file
+    <mode> <uid> <gid> <owner> <group> <size>\\n   (one line per readable file)
+    \\n<B> H\\n<sha256sum lines, one per readable file>
+    \\n<B> C\\n<the readable files' bytes, back to back>
     \\n<B> P <name>\\n<output>\\n<B> X <exit status>   (a probe)
     \\n<B> END
+
+The controller cuts the ``C`` body by the sizes and checks each piece against its
+sha256: a file that changed between ``stat``, ``sha256sum`` and ``cat`` is reported
+as changed while read, never returned torn.
 """
 
 from __future__ import annotations
@@ -27,22 +35,23 @@ from remediate.errors import ConnectionFailed
 
 _FILES_SCRIPT = r"""
 B=$1; shift
+tags=
 for p do
+  shift
   if [ -f "$p" ]; then
-    if [ -r "$p" ]; then
-      st=$(stat -L -c '%a %u %g %U %G' -- "$p" 2>/dev/null) || st='? ? ? ? ?'
-      sum=$(sha256sum < "$p" 2>/dev/null) || sum=-
-      printf '\n%s F %s %s\n' "$B" "$st" "${sum%% *}"
-      cat -- "$p" 2>/dev/null
-    else
-      printf '\n%s E permission denied\n' "$B"
-    fi
-  elif [ -e "$p" ]; then
-    printf '\n%s E not a regular file\n' "$B"
-  else
-    printf '\n%s M\n' "$B"
+    if [ -r "$p" ]; then tags="${tags}F"; set -- "$@" "$p"; else tags="${tags}D"; fi
+  elif [ -e "$p" ]; then tags="${tags}N"
+  else tags="${tags}M"
   fi
 done
+printf '\n%s S %s\n' "$B" "$tags"
+if [ $# -gt 0 ]; then
+  stat -L -c '%a %u %g %U %G %s' -- "$@" 2>/dev/null
+  printf '\n%s H\n' "$B"
+  sha256sum -- "$@" 2>/dev/null
+  printf '\n%s C\n' "$B"
+  cat -- "$@" 2>/dev/null
+fi
 """
 
 _PROBE_SCRIPT = r"""
@@ -110,48 +119,71 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
     records = records[1:]
     if not records or not records[-1].startswith(b"END"):
         raise ValueError("reply ended early (no END record)")
-    files: dict[str, FileFact] = {}
+    bodies: dict[str, bytes] = {}
+    tags = ""
     probes: dict[str, ProbeOutput] = {}
     pending_probe: tuple[str, bytes] | None = None
-    remaining = list(paths)
     for record in records[:-1]:
         header, _, body = record.partition(b"\n")
         tag, *words = header.decode("utf-8", "replace").split(" ")
         if tag == "P":
             pending_probe = (words[0], body)
-            continue
-        if tag == "X":
+        elif tag == "X":
             if pending_probe is None:
                 raise ValueError("probe exit status without a probe")
             name, output = pending_probe
             probes[name] = ProbeOutput(name, output, int(words[0]))
             pending_probe = None
+        elif tag in ("S", "H", "C") and tag not in bodies:
+            bodies[tag] = body
+            if tag == "S":
+                tags = words[0] if words else ""
+        else:
+            raise ValueError(f"unexpected {tag!r} record")
+    if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDN"):
+        raise ValueError("no file list, or one that does not match the paths")
+    readable = [p for p, t in zip(paths, tags) if t == "F"]
+    if readable and ("H" not in bodies or "C" not in bodies):
+        raise ValueError("reply ended before the files' contents")
+    files = {p: FileFact(p, exists=t != "M", error=_REASONS.get(t, ""))
+             for p, t in zip(paths, tags) if t != "F"}
+    files.update(_read_files(readable, bodies.get("S", b""), bodies.get("H", b""), bodies.get("C", b"")))
+    return GatherReply({p: files[p] for p in paths}, probes)
+
+
+_REASONS = {"D": "permission denied", "N": "not a regular file"}
+_CHANGED = "file changed while it was being read"
+
+
+def _read_files(paths: list[str], stats: bytes, sums: bytes, content: bytes) -> dict[str, FileFact]:
+    """Cut ``content`` by the sizes ``stat`` gave and check each piece against ``sha256sum``.
+
+    When a line is missing (a file vanished or changed mode between the test and the read),
+    which line belongs to which file is unknown: every file is then reported as changed.
+    """
+    stat_lines = [line for line in stats.decode("utf-8", "replace").splitlines() if line]
+    sum_lines = [line.lstrip(b"\\")[:64].decode("ascii", "replace") for line in sums.splitlines() if line]
+    if len(stat_lines) != len(paths) or len(sum_lines) != len(paths):
+        return {p: FileFact(p, exists=True, error=_CHANGED) for p in paths}
+    facts = {}
+    offset = 0
+    for path, stat_line, remote_sum in zip(paths, stat_lines, sum_lines):
+        words = stat_line.split(" ")
+        if len(words) != 6 or not words[5].isdigit():
+            raise ValueError(f"garbled metadata for {path}")
+        mode, uid, gid, owner, group, size = words
+        body = content[offset:offset + int(size)]
+        offset += int(size)
+        local_sum = hashlib.sha256(body).hexdigest()
+        if remote_sum != local_sum:
+            facts[path] = FileFact(path, exists=True, error=_CHANGED)
             continue
-        if not remaining:
-            raise ValueError("more file records than paths")
-        path = remaining.pop(0)
-        files[path] = _file_fact(path, tag, words, body)
-    if remaining:
-        raise ValueError(f"no record for {remaining[0]}")
-    return GatherReply(files, probes)
-
-
-def _file_fact(path: str, tag: str, words: list[str], body: bytes) -> FileFact:
-    if tag == "M":
-        return FileFact(path, exists=False)
-    if tag == "E":
-        return FileFact(path, exists=True, error=" ".join(words))
-    if tag != "F" or len(words) != 6:
-        raise ValueError(f"garbled record for {path}")
-    mode, uid, gid, owner, group, remote_sum = words
-    local_sum = hashlib.sha256(body).hexdigest()
-    if remote_sum != local_sum:
-        return FileFact(path, exists=True, error="file changed while it was being read")
-    return FileFact(path, exists=True, content=body, sha256=local_sum,
-                    mode=mode.rjust(4, "0") if mode != "?" else "",
-                    uid=int(uid) if uid.isdigit() else None,
-                    gid=int(gid) if gid.isdigit() else None,
-                    owner=owner, group=group)
+        facts[path] = FileFact(path, exists=True, content=body, sha256=local_sum,
+                               mode=mode.rjust(4, "0"), uid=int(uid) if uid.isdigit() else None,
+                               gid=int(gid) if gid.isdigit() else None, owner=owner, group=group)
+    if offset != len(content) and paths:  # bytes left over: the last file grew after sha256sum
+        facts[paths[-1]] = FileFact(paths[-1], exists=True, error=_CHANGED)
+    return facts
 
 
 def gather(conn: Connection, paths: Sequence[str], probes: Mapping[str, str] | None = None,
