@@ -6,9 +6,10 @@ No I/O here: ``collect`` gathers, this module decides, ``apply`` acts.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,8 @@ class Merged:
 class MergeCache:
     """Merge results keyed by kind, strategy, path and the exact bytes on both sides.
 
-    Fleets are mostly identical files: 200 hosts with the same redis.conf parse it once.
+    Fleets are mostly identical files: 200 hosts with the same redis.conf parse it once,
+    and the rules run once per document and set of runtime facts (``findings``).
     Documents in it are only read after the merge, so threads can share them.
     """
 
@@ -112,6 +114,16 @@ class MergeCache:
                hashlib.sha256(live).hexdigest() if live is not None else "-",
                hashlib.sha256(rendered).hexdigest())
         return self._once(key, lambda: _merge(spec, path, live, rendered))  # type: ignore[no-any-return]
+
+    def findings(self, docs: Sequence[Document], facts: Any, compute: Callable[[], Any]) -> Any:
+        """The rules' findings over ``docs`` (the cache's own documents) with ``facts``.
+
+        Keyed by the documents' identity: every document here is held by a merge entry for
+        the cache's lifetime, so an id is never reused for another document.
+        """
+        frozen = tuple((name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
+                       for name, value in vars(facts).items())
+        return self._once(("findings", *(str(id(d)) for d in docs), repr(frozen)), compute)
 
     def _once(self, key: tuple[str, ...], compute: Any) -> Any:
         """Compute each entry once: the other hosts' threads wait for it instead of redoing it."""
@@ -297,8 +309,11 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
 
 
 def host_findings(planned: Iterable[PlannedFile], facts: HostFacts, variables: Mapping[str, Any],
-                  masker: Masker) -> tuple[Any, ...]:
-    """The domain rules over the host's live files, with its runtime facts (secrets masked)."""
+                  masker: Masker, cache: MergeCache | None = None) -> tuple[Any, ...]:
+    """The domain rules over the host's live files, with its runtime facts (secrets masked).
+
+    With ``cache`` (whose merges made ``planned``), hosts with the same documents and facts
+    share one run of the rules."""
     from dataclasses import replace
 
     from remediate.rules import Facts, check, check_together
@@ -314,8 +329,12 @@ def host_findings(planned: Iterable[PlannedFile], facts: HostFacts, variables: M
         rabbitmq_live_heartbeat=facts.rabbitmq.heartbeat if facts.rabbitmq and facts.rabbitmq.running else None,
         rabbitmq_running=facts.rabbitmq.running if facts.rabbitmq else None)
     docs = [(p, p.live_doc) for p in planned if p.live_doc is not None]
-    findings = []
+    findings: list[Any] = []
     for p, doc in docs:
-        findings += check(doc, replace(base, file_mode=p.plan.mode or None))
-    findings += check_together([doc for _, doc in docs], base)
+        with_mode = replace(base, file_mode=p.plan.mode or None)
+        findings += (cache.findings([doc], with_mode, functools.partial(check, doc, with_mode)) if cache
+                     else check(doc, with_mode))
+    together = [doc for _, doc in docs]
+    findings += (cache.findings(together, base, lambda: check_together(together, base)) if cache
+                 else check_together(together, base))
     return tuple(replace(f, message=masker(f.message), fix=masker(f.fix)) for f in findings)

@@ -188,7 +188,7 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
     variables: dict[str, Any] = {}
     for managed in target.files:
         variables.update(managed.variables)
-    findings = host_findings(planned, facts, variables, masker)
+    findings = host_findings(planned, facts, variables, masker, cache)
     plan = dataclasses.replace(plan, findings=findings)
     return HostSurvey(plan, tuple(planned), facts, endpoint)
 
