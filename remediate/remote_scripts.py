@@ -1,9 +1,15 @@
 """The shell scripts apply and rollback send to a host, and pure parsers of their replies.
 
 Scripts are the tool's own text; everything user-controlled (paths, modes, owners,
-validate commands after ``%s`` substitution) is quoted with ``shlex.quote``. File
-contents travel base64-encoded in here-documents, so one ``sh -s`` round trip
-carries every file of a host whatever bytes they hold.
+validate commands after ``%s`` substitution) is quoted with ``shlex.quote``. One
+``sh -s`` round trip carries every file of a host whatever bytes they hold: UTF-8 text
+is written by the shell's own ``printf`` (a single-quoted word holds any byte but NUL),
+anything else travels base64-encoded in a here-document.
+
+Every process a script starts costs the host a fork and an exec, and at fleet scale the
+hosts' CPU is what an apply waits for, so the scripts start few: modes come from the
+umask the file is created under, owners, syncs and leftovers are handled in one call
+each for all the files, not one per file.
 """
 
 from __future__ import annotations
@@ -53,9 +59,23 @@ def lock_script(lock_path: str, wait_seconds: int) -> list[str]:
     return ["sh", "-c", script, "remediate-lock", lock_path, str(wait_seconds)]
 
 
-def _heredoc(data: bytes, target: str, tag: str, on_fail: str = "") -> str:
+def _put(data: bytes, target: str, tag: str, on_fail: str = "") -> str:
+    """Shell that writes exactly ``data`` to ``target`` (a shell word, quoted by the caller)."""
+    otherwise = f" || {on_fail}" if on_fail else ""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" not in text:  # a builtin: no process on the host
+        return f"printf %s {q(text)} > {target}{otherwise}\n"
     encoded = base64.encodebytes(data).decode()
-    return f"base64 -d > {target} <<'{tag}'{' || ' + on_fail if on_fail else ''}\n{encoded}{tag}\n"
+    return f"base64 -d > {target} <<'{tag}'{otherwise}\n{encoded}{tag}\n"
+
+
+def _creation_umask(mode: str) -> int | None:
+    """The umask under which a new file gets ``mode`` (from 0666), or None if chmod must."""
+    bits = int(mode, 8)
+    return None if bits & ~0o666 else 0o777 & ~bits
 
 
 def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: bytes, holder: int) -> str:
@@ -67,33 +87,54 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
     the host lock for this controller) still lives: if the controller went away, it stops.
     """
     tag = f"REMEDIATE_{run_id.replace('-', '_').upper()}_EOF"
-    parts = ["set -u", "umask 077", f"R={q(run_dir)}", 'mkdir -p -- "$R/files" || exit 1',
-             'fail() { echo "@E $1 $2"; for t in $TMPS; do rm -f -- "$t"; done; exit 3; }', "TMPS="]
+    staged = [op for op in ops if op.content is not None]
+    tmps = {op.index: q(_staging_path(op.path, run_id)) for op in staged}
+    drop_tmps = f"rm -f -- {' '.join(tmps.values())} 2>/dev/null" if tmps else ":"
+    parts = ["set -u", "umask 077", f"R={q(run_dir)}", 'mkdir -p -- "$R/files" || exit 1', "ND=0",
+             # before anything is in place, a failure removes what the script made: the staged
+             # files and, newest first, the directories it created (D1..D$ND: any bytes in names)
+             f"cleanup() {{ {drop_tmps}; while [ $ND -gt 0 ]; do eval 'rmdir -- \"$D'$ND'\"' 2>/dev/null; "
+             "ND=$((ND-1)); done; }",
+             'fail() { echo "@E $1 $2"; cleanup; exit 3; }']
     for op in ops:  # 1. backups of everything we will touch
         if op.existed:
             parts.append(f'cp -p -- {q(op.path)} "$R/files/{op.index}" || fail {op.index} "backup failed"')
-    parts.append(_heredoc(manifest, '"$R/manifest.json.tmp"', tag)
+    parts.append(_put(manifest, '"$R/manifest.json.tmp"', tag, "exit 1")
                  + 'mv -f -- "$R/manifest.json.tmp" "$R/manifest.json" || exit 1')
-    for op in ops:  # 2. stage and validate each candidate next to its target
-        if op.content is None:
-            continue
-        directory, name = posixpath.split(op.path)
-        tmp = q(posixpath.join(directory, f".{name}.remediate-{run_id}"))
-        parts.append(_ensure_dir(op.index, directory))
-        # leftovers of an interrupted earlier run (never a live file: dot-prefixed, run-suffixed)
-        parts.append(f"rm -f -- {q(directory)}/{q('.' + name + '.remediate-')}* 2>/dev/null")
-        parts.append(f"TMPS=\"$TMPS {tmp}\"")
-        parts.append(_heredoc(op.content, tmp, tag, f'fail {op.index} "cannot write"').rstrip("\n"))
-        parts.append(f"chmod {q(op.mode)} {tmp} || fail {op.index} chmod")
+    staged = [op for op in ops if op.content is not None]
+    tmps = {op.index: q(_staging_path(op.path, run_id)) for op in staged}
+    leftovers = [f"{q(posixpath.dirname(op.path))}/{q('.' + posixpath.basename(op.path) + '.remediate-')}*"
+                 for op in staged]
+    for op in staged:  # 2. stage each candidate next to its target, created with its mode
+        parts.append(_ensure_dir(op.index, posixpath.dirname(op.path)))
+    if leftovers:  # of an interrupted earlier run (never a live file: dot-prefixed, run-suffixed)
+        parts.append(f"rm -f -- {' '.join(leftovers)} 2>/dev/null")
+    chmods: dict[str, list[str]] = {}
+    chowns: dict[str, list[str]] = {}
+    for op in staged:
+        assert op.content is not None
+        umask = _creation_umask(op.mode)
+        parts.append(f"umask {umask if umask is not None else 0o077:04o}")
+        parts.append(_put(op.content, tmps[op.index], tag, f'fail {op.index} "cannot write"').rstrip("\n"))
+        if umask is None:
+            chmods.setdefault(op.mode, []).append(tmps[op.index])
         if op.uid is not None and op.gid is not None:
-            parts.append(f"chown {op.uid}:{op.gid} {tmp} || fail {op.index} chown")
-        parts.append(f"sync -- {tmp} 2>/dev/null || sync")
+            chowns.setdefault(f"{op.uid}:{op.gid}", []).append(tmps[op.index])
+    parts.append("umask 077")
+    first = staged[0].index if staged else 0
+    for mode, paths in chmods.items():
+        parts.append(f"chmod {q(mode)} {' '.join(paths)} || fail {first} chmod")
+    for owner, paths in chowns.items():
+        parts.append(f"chown {owner} {' '.join(paths)} || fail {first} chown")
+    if staged:  # the new bytes are on disk before any of them goes into place
+        parts.append(f"sync -- {' '.join(tmps.values())} 2>/dev/null || sync")
+    for op in staged:
         if op.validate:
-            command = op.validate.replace("%s", tmp)
+            command = op.validate.replace("%s", tmps[op.index])
             parts.append(f"if ! out=$( ( {command} ) 2>&1 ); then echo \"@V {op.index} $(printf %s \"$out\" "
-                         "| tr '\\n' ' ' | cut -c1-300)\"; for t in $TMPS; do rm -f -- \"$t\"; done; exit 4; fi")
+                         "| tr '\\n' ' ' | cut -c1-300)\"; cleanup; exit 4; fi")
     alive = (f"kill -0 {int(holder)} 2>/dev/null || {{ echo '@E -1 lost the controller: stopped before this file'; "
-             "for t in $TMPS; do rm -f -- \"$t\"; done; exit 6; }")
+             f"{drop_tmps}; exit 6; }}")
     for op in ops:  # 3. into place: rename, or an in-place copy where the target is a mount point
         parts.append(alive)
         if op.content is None:
@@ -102,20 +143,30 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
             for directory in sorted(op.remove_dirs, key=len, reverse=True):
                 parts.append(f"rmdir -- {q(directory)} 2>/dev/null")
             continue
-        directory, name = posixpath.split(op.path)
-        tmp = q(posixpath.join(directory, f".{name}.remediate-{run_id}"))
-        parts.append(f"if mv -f -- {tmp} {q(op.path)} 2>/dev/null; then echo '@R {op.index} renamed'; "
-                     f"elif cat -- {tmp} > {q(op.path)} && rm -f -- {tmp}; then echo '@R {op.index} copied'; "
+        tmp, target = tmps[op.index], q(op.path)
+        parts.append(f"if mv -f -- {tmp} {target} 2>/dev/null; then echo '@R {op.index} renamed'; "
+                     f"elif cat -- {tmp} > {target} && rm -f -- {tmp}; then echo '@R {op.index} copied'; "
                      f"else echo '@E {op.index} cannot replace the file'; exit 5; fi")
-    parts.append("sync")
+    directories = sorted({q(posixpath.dirname(op.path)) for op in ops})
+    parts.append(f"sync -- {' '.join(directories)} 2>/dev/null || sync" if directories else "sync")
     return "\n".join(parts) + "\n"
 
 
+def _staging_path(path: str, run_id: str) -> str:
+    directory, name = posixpath.split(path)
+    return posixpath.join(directory, f".{name}.remediate-{run_id}")
+
+
 def _ensure_dir(index: int, directory: str) -> str:
-    """Create missing parents one by one, reporting each one created (rollback removes them)."""
-    return (f"d={q(directory)}; missing=; while [ ! -d \"$d\" ]; do missing=\"$d $missing\"; "
+    """Create missing parents one by one, reporting each one created (rollback removes them).
+
+    The missing ones are kept in M1..Mk and the created ones in D1..D$ND (``eval`` only ever
+    sees variable names), so a directory name with spaces or newlines stays one name.
+    """
+    return (f"d={q(directory)}; k=0; while [ ! -d \"$d\" ]; do k=$((k+1)); eval \"M$k=\\$d\"; "
             "d=$(dirname -- \"$d\"); done; "
-            f"for d in $missing; do mkdir -m 755 -- \"$d\" || fail {index} mkdir; echo \"@D {index} $d\"; done")
+            f"while [ $k -gt 0 ]; do eval \"d=\\$M$k\"; mkdir -m 755 -- \"$d\" || fail {index} mkdir; "
+            f"ND=$((ND+1)); eval \"D$ND=\\$d\"; echo \"@D {index} $d\"; k=$((k-1)); done")
 
 
 def parse_write_reply(stdout: bytes) -> dict[int, WriteResult]:
@@ -139,9 +190,11 @@ def parse_write_reply(stdout: bytes) -> dict[int, WriteResult]:
 def finish_script(run_dir: str, runs_dir: str, keep: int, manifest: bytes, run_id: str) -> str:
     """Record the final manifest and prune runs beyond the newest ``keep``."""
     tag = f"REMEDIATE_{run_id.replace('-', '_').upper()}_EOF"
-    return ("set -u\n" + _heredoc(manifest, q(run_dir + "/manifest.json.tmp"), tag)
+    return ("set -u\numask 077\n" + _put(manifest, q(run_dir + "/manifest.json.tmp"), tag, "exit 1")
             + f"mv -f -- {q(run_dir + '/manifest.json.tmp')} {q(run_dir + '/manifest.json')} || exit 1\n"
-            f"cd -- {q(runs_dir)} && ls -1 | grep -E '^[0-9]{{8}}T[0-9]{{6}}Z-[0-9a-f]+$' | sort -r "
+            f"cd -- {q(runs_dir)} || exit 0\nset -- [0-9]*T*Z-*\n"  # a glob: no process
+            f"[ $# -gt {int(keep)} ] || exit 0\n"
+            f"ls -1 | grep -E '^[0-9]{{8}}T[0-9]{{6}}Z-[0-9a-f]+$' | sort -r "
             f"| tail -n +{int(keep) + 1} | while read -r old; do rm -rf -- \"$old\"; done\n")
 
 

@@ -1,0 +1,97 @@
+"""The write and finish scripts, run by a real ``sh`` on local files (the fleet tests run them over SSH)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from remediate.remote_scripts import WriteOp, finish_script, parse_write_reply, write_script
+
+RUN_ID = "20261122T000000Z-ab12"
+UID, GID = os.getuid(), os.getgid()
+
+
+def run(script: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True, check=False)
+
+
+def op(index: int, path: Path, content: bytes | None, mode: str = "0640", existed: bool = False,
+       validate: str | None = None) -> WriteOp:
+    return WriteOp(index, str(path), content, mode, UID, GID, existed, validate)
+
+
+@pytest.mark.parametrize("content", [b"timeout 0\n", b"", b"no newline", b"it's \"quoted\" $HOME `x` \\n %s\r\n",
+                                     b"\x00\x01binary\xff", "café\n".encode("latin-1"), "héllo\n".encode()])
+def test_files_are_written_byte_for_byte_with_their_mode(tmp_path: Path, content: bytes) -> None:
+    target = tmp_path / "etc" / "app.conf"
+    target.parent.mkdir()
+    target.write_bytes(b"old\n")
+    done = run(write_script(str(tmp_path / "run"), RUN_ID, [op(0, target, content, "0604", existed=True)],
+                            b'{"manifest": true}', os.getpid()))
+    assert done.returncode == 0, done.stderr
+    assert parse_write_reply(done.stdout)[0].status == "renamed"
+    assert target.read_bytes() == content
+    assert stat.S_IMODE(target.stat().st_mode) == 0o604
+    assert (tmp_path / "run" / "files" / "0").read_bytes() == b"old\n"  # the backup
+    assert (tmp_path / "run" / "manifest.json").read_bytes() == b'{"manifest": true}'
+    assert sorted(p.name for p in target.parent.iterdir()) == ["app.conf"]  # nothing staged is left
+
+
+def test_modes_a_umask_cannot_give_are_set_with_chmod(tmp_path: Path) -> None:
+    ops = [op(0, tmp_path / "run.sh", b"#!/bin/sh\n", "0755"), op(1, tmp_path / "sticky", b"x", "1644"),
+           op(2, tmp_path / "private", b"y", "0600")]
+    done = run(write_script(str(tmp_path / "run"), RUN_ID, ops, b"{}", os.getpid()))
+    assert done.returncode == 0, done.stderr
+    modes = [stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("run.sh", "sticky", "private")]
+    assert modes == [0o755, 0o1644, 0o600]
+
+
+def test_a_failed_validation_leaves_no_new_directory_or_staged_file(tmp_path: Path) -> None:
+    odd = tmp_path / "new dir" / "with\nnewline" / "f.conf"
+    fine = tmp_path / "fine.conf"
+    fine.write_bytes(b"before\n")
+    ops = [op(0, fine, b"after\n", existed=True), op(1, odd, b"x\n", validate="grep -q nomatch %s")]
+    done = run(write_script(str(tmp_path / "run"), RUN_ID, ops, b"{}", os.getpid()))
+    assert done.returncode == 4
+    assert parse_write_reply(done.stdout)[1].status == "validate-failed"
+    assert fine.read_bytes() == b"before\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fine.conf", "run"]
+
+
+def test_missing_parents_are_created_and_reported(tmp_path: Path) -> None:
+    target = tmp_path / "a b" / "c" / "limits.conf"
+    done = run(write_script(str(tmp_path / "run"), RUN_ID, [op(0, target, b"[Service]\n", "0644")], b"{}",
+                            os.getpid()))
+    assert done.returncode == 0, done.stderr
+    assert parse_write_reply(done.stdout)[0].created_dirs == (str(tmp_path / "a b"), str(tmp_path / "a b" / "c"))
+    assert target.read_bytes() == b"[Service]\n"
+
+
+def test_a_lost_controller_stops_before_any_file_goes_into_place(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    target = tmp_path / "f.conf"
+    target.write_bytes(b"before\n")
+    done = run(write_script(str(tmp_path / "run"), RUN_ID, [op(0, target, b"after\n", existed=True)], b"{}",
+                            gone.pid))
+    assert done.returncode == 6 and b"lost the controller" in done.stdout
+    assert target.read_bytes() == b"before\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.conf", "run"]
+
+
+def test_finish_records_the_manifest_and_keeps_the_newest_runs(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    names = [f"2026112{d}T000000Z-ab1{d}" for d in range(5)]
+    for name in names:
+        (runs / name).mkdir(parents=True)
+    (runs / "notes.txt").write_text("not a run")
+    done = run(finish_script(str(runs / names[-1]), str(runs), 3, b'{"status": "applied"}', names[-1]))
+    assert done.returncode == 0, done.stderr
+    assert (runs / names[-1] / "manifest.json").read_bytes() == b'{"status": "applied"}'
+    assert sorted(p.name for p in runs.iterdir()) == sorted([*names[-3:], "notes.txt"])
+    done = run(finish_script(str(runs / names[-1]), str(runs), 3, b"{}", names[-1]))  # nothing to prune
+    assert done.returncode == 0 and len(list(runs.iterdir())) == 4
