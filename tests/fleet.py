@@ -387,7 +387,7 @@ def reap_stale_hosts(subnet: int) -> None:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if cmdline.startswith(SSHD) and marker in cmdline:
+        if SSHD in cmdline and marker in cmdline:  # sshd rewrites its title: "sshd: /usr/sbin/sshd -D ..."
             ns = os.readlink(f"/proc/{pid}/ns/mnt")
             victims = _pids_in_ns(ns)
             for victim in victims:
