@@ -199,9 +199,13 @@ def finish_script(run_dir: str, runs_dir: str, keep: int, manifest: bytes, run_i
 
 
 def read_runs_command(runs_dir: str, boundary: str) -> list[str]:
-    """Print every run manifest under ``runs_dir``, each after a boundary line."""
+    """Print every run manifest under ``runs_dir``, each after a boundary line.
+
+    One ``cat`` per manifest and nothing else: the run id comes from parameter expansion,
+    not from ``basename``/``dirname`` in subshells (four forks per run, ten runs kept).
+    """
     script = ('for m in "$1"/*/manifest.json; do [ -f "$m" ] || continue; '
-              'printf \'\\n%s %s\\n\' "$2" "$(basename -- "$(dirname -- "$m")")"; cat -- "$m"; done; '
+              'd=${m%/manifest.json}; printf \'\\n%s %s\\n\' "$2" "${d##*/}"; cat -- "$m"; done; '
               'printf \'\\n%s END\\n\' "$2"')
     return ["sh", "-c", script, "remediate-runs", runs_dir, boundary]
 

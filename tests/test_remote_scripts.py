@@ -95,3 +95,16 @@ def test_finish_records_the_manifest_and_keeps_the_newest_runs(tmp_path: Path) -
     assert sorted(p.name for p in runs.iterdir()) == sorted([*names[-3:], "notes.txt"])
     done = run(finish_script(str(runs / names[-1]), str(runs), 3, b"{}", names[-1]))  # nothing to prune
     assert done.returncode == 0 and len(list(runs.iterdir())) == 4
+
+
+def test_runs_are_read_with_their_ids(tmp_path: Path) -> None:
+    from remediate.remote_scripts import parse_runs_reply, read_runs_command
+
+    for name, body in (("20261122T000000Z-ab10", b'{"a": 1}\n'), ("20261122T000001Z-ab11", b"{}")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_bytes(body)
+    (tmp_path / "20261122T000002Z-ab12").mkdir()  # an interrupted run: no manifest yet
+    boundary = "@@remediate-runs-0123"
+    done = subprocess.run(read_runs_command(str(tmp_path), boundary), capture_output=True, check=True)
+    assert parse_runs_reply(done.stdout, boundary) == {"20261122T000000Z-ab10": b'{"a": 1}\n',
+                                                       "20261122T000001Z-ab11": b"{}"}
