@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from remediate.connection import Connection
 from remediate.errors import ApplyFailed, RemediateError
 from remediate.gather import gather
-from remediate.handlers import run_handler
+from remediate.handlers import run_handler, run_handlers
 from remediate.models import HostPlan
 from remediate.plan import MergeCache
 from remediate.playbook import Handler
@@ -208,11 +208,10 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
             wrong = [r.setting for r in changes.runtime if not _same(now.get(r.setting, ""), r.after)]
             if wrong:
                 raise ApplyFailed(f"Redis did not take {', '.join(wrong)}")
-        for handler in changes.handlers:
-            result = run_handler(conn, handler, changes.redis, timeout)
+        for result in run_handlers(conn, changes.handlers, changes.redis, timeout):
             ran.append(result)
             if not result.ok:
-                raise ApplyFailed(f"handler {handler.name!r} failed: {result.output}")
+                raise ApplyFailed(f"handler {result.name!r} failed: {result.output}")
         verify(conn, changes, timeout)
     except RemediateError as exc:
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,

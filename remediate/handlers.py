@@ -1,8 +1,18 @@
-"""Handlers: a command run once per host after its files change, then a health check."""
+"""Handlers: a command run once per host after its files change, then a health check.
+
+``run_handlers`` runs a host's notified handlers in order, stopping at the first failure,
+in as few round trips as it can: every handler and shell-level check (a command, or
+``rabbitmq_running``) up to the next ``redis_ping`` goes in one script, each command still
+in its own ``sh -c`` exactly as ``run_handler`` runs it. ``redis_ping`` is spoken over
+the SSH connection between scripts.
+"""
 
 from __future__ import annotations
 
+import secrets
+import shlex
 import time
+from collections.abc import Sequence
 
 from remediate.connection import Connection
 from remediate.playbook import Handler
@@ -23,6 +33,102 @@ def run_handler(conn: Connection, handler: Handler, redis: tuple[str, int, str |
     return HandlerResult(handler.name, handler.command, handler.check, ok, detail or output)
 
 
+def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: tuple[str, int, str | None] | None,
+                 timeout: float) -> list[HandlerResult]:
+    """Run ``handlers`` in order and check each; stops after the first that fails."""
+    results: list[HandlerResult] = []
+    start = 0
+    while start < len(handlers):
+        end = start
+        while end < len(handlers) and handlers[end].check != "redis_ping":
+            end += 1
+        batch = list(handlers[start:min(end + 1, len(handlers))])  # the redis_ping one runs its command here too
+        results += _run_batch(conn, batch, timeout)
+        if not results[-1].ok:
+            return results
+        last = batch[-1]
+        if last.check == "redis_ping":
+            ok, detail = health_check(conn, last.check, redis, timeout)
+            results[-1] = HandlerResult(last.name, last.command, last.check, ok, detail)
+            if not ok:
+                return results
+        start += len(batch)
+    return results
+
+
+def _run_batch(conn: Connection, batch: Sequence[Handler], timeout: float) -> list[HandlerResult]:
+    """One script for ``batch``: each command, then its shell-level check, until one fails."""
+    boundary = "@@remediate-" + secrets.token_hex(12)
+    lines = [f"B={boundary}"]
+    for i, handler in enumerate(batch):
+        lines.append(_framed(f"C{i}", f"sh -c {shlex.quote(handler.command)}"))
+        check = _check_script(handler.check)
+        if check:
+            lines.append(_framed(f"K{i}", f"sh -c {shlex.quote(check)}"))
+    wait = sum(max(timeout, 120) + (CHECK_WAIT + 30 if h.check else 0) for h in batch)
+    reply = conn.run(["sh", "-s"], stdin=("\n".join(lines) + "\n").encode(), timeout=wait)
+    steps = _parse_batch(reply.stdout, boundary)
+    results: list[HandlerResult] = []
+    for i, handler in enumerate(batch):
+        if f"C{i}" not in steps:  # the script died before it got here
+            return [*results, HandlerResult(handler.name, handler.command, handler.check, False,
+                                            f"handler script stopped (exit {reply.exited})")]
+        status, output = steps[f"C{i}"]
+        text = output.decode("utf-8", "replace").strip()
+        if status != 0:
+            return [*results, HandlerResult(handler.name, handler.command, handler.check, False,
+                                            f"exit {status}: {text[-500:]}")]
+        if not _check_script(handler.check):  # none, or redis_ping (the caller's)
+            results.append(HandlerResult(handler.name, handler.command, handler.check, True, text[-500:]))
+            continue
+        status, check_output = steps.get(f"K{i}", (-1, b"check did not run"))
+        ok, detail = _check_outcome(handler.check or "", status, check_output)
+        results.append(HandlerResult(handler.name, handler.command, handler.check, ok, detail or text[-500:]))
+        if not ok:
+            return results
+    return results
+
+
+def _framed(label: str, command: str) -> str:
+    """Run ``command``; print its output and status between boundary lines; stop if it failed."""
+    return (f"printf '\\n%s O {label}\\n' \"$B\"; {command} 2>&1 </dev/null; st=$?; "
+            f"printf '\\n%s S {label} %s\\n' \"$B\" $st; [ $st -eq 0 ] || exit 0")
+
+
+def _parse_batch(stdout: bytes, boundary: str) -> dict[str, tuple[int, bytes]]:
+    """Pure: label -> (exit status, output) for every step that finished."""
+    steps: dict[str, tuple[int, bytes]] = {}
+    output: dict[str, bytes] = {}
+    for record in (b"\n" + stdout).split(b"\n" + boundary.encode() + b" ")[1:]:
+        header, _, body = record.partition(b"\n")
+        words = header.decode("ascii", "replace").split()
+        if len(words) >= 2 and words[0] == "O":
+            output[words[1]] = body
+        elif len(words) == 3 and words[0] == "S" and words[2].lstrip("-").isdigit():
+            steps[words[1]] = (int(words[2]), output.get(words[1], b""))
+    return steps
+
+
+def _check_script(check: str | None) -> str | None:
+    """The shell a check runs on the host; None for no check and for redis_ping."""
+    if not check or check == "redis_ping":
+        return None
+    if check == "rabbitmq_running":
+        return _RABBITMQ_RUNNING
+    return check
+
+
+def _check_outcome(check: str, status: int, output: bytes) -> tuple[bool, str]:
+    if check == "rabbitmq_running":
+        return status == 0, "rabbitmq_running: node up" if status == 0 else "rabbitmq_running: node not running"
+    text = output.decode("utf-8", "replace").strip()[-300:]
+    return status == 0, text if status == 0 else f"check exit {status}: {text}"
+
+
+_RABBITMQ_RUNNING = (f"end=$(( $(date +%s) + {int(CHECK_WAIT)} )); while [ $(date +%s) -lt $end ]; do "
+                     "rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
+
+
 def health_check(conn: Connection, check: str | None, redis: tuple[str, int, str | None] | None,
                  timeout: float, wait: float = CHECK_WAIT) -> tuple[bool, str]:
     """``redis_ping``, ``rabbitmq_running`` (both wait for the service), or a shell command."""
@@ -37,11 +143,7 @@ def health_check(conn: Connection, check: str | None, redis: tuple[str, int, str
                 return True, "redis_ping: PONG"
             time.sleep(0.5)
         return False, f"redis_ping: no answer from {redis[0]}:{redis[1]} within {wait:g} s"
-    if check == "rabbitmq_running":
-        script = (f"end=$(( $(date +%s) + {int(wait)} )); while [ $(date +%s) -lt $end ]; do "
-                  "rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
-        result = conn.run(["sh", "-c", script], timeout=wait + 30)
-        return result.ok, "rabbitmq_running: node up" if result.ok else "rabbitmq_running: node not running"
-    result = conn.run(["sh", "-c", check], timeout=max(timeout, 60))
-    output = (result.stdout + result.stderr).decode("utf-8", "replace").strip()[-300:]
-    return result.ok, output if result.ok else f"check exit {result.exited}: {output}"
+    script = _check_script(check)
+    assert script is not None
+    result = conn.run(["sh", "-c", script], timeout=max(timeout, 60) if check != "rabbitmq_running" else wait + 30)
+    return _check_outcome(check, result.exited, result.stdout + result.stderr)
