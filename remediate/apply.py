@@ -212,14 +212,23 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
             ran.append(result)
             if not result.ok:
                 raise ApplyFailed(f"handler {result.name!r} failed: {result.output}")
-        verify(conn, changes, timeout)
+        verify_runtime(conn, changes, timeout)
     except RemediateError as exc:
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
                           ran, run_dir, exc.message, messages, holder)
     except Exception as exc:  # redis errors and the like: still restore the host
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
                           ran, run_dir, f"{type(exc).__name__}: {exc}", messages, holder)
-    _finish(conn, target, manifest.with_(status="applied", finished=iso_now(), handlers=tuple(ran)), run_dir)
+    expected = [(w.path, w.sha_after) for w in changes.writes]
+    if not _finish(conn, target, manifest.with_(status="applied", finished=iso_now(), handlers=tuple(ran)),
+                   run_dir, expected):
+        problem = "verify: the files are not what was written"
+        try:
+            verify(conn, changes, timeout)  # which file: only on this rare path
+        except RemediateError as exc:
+            problem = exc.message
+        return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
+                          ran, run_dir, problem, messages, holder)
     return "changed", run_id, messages, ""
 
 
@@ -251,6 +260,15 @@ def verify(conn: Connection, changes: ChangeSet, timeout: float) -> None:
         fact = reply.files[w.path]
         if (fact.sha256 if fact.exists else "") != w.sha_after:
             raise ApplyFailed(f"verify: {w.path} is not what was written")
+    verify_runtime(conn, changes, timeout)
+
+
+def verify_runtime(conn: Connection, changes: ChangeSet, timeout: float) -> None:
+    """Re-read the live values this run set; raise if Redis does not report them.
+
+    The files are checked by the script that records the run (``_finish``), in the same
+    round trip.
+    """
     if changes.runtime and changes.redis:
         address, port, password = changes.redis
         now = read_redis(conn, address, port, password, [r.setting for r in changes.runtime], timeout)
@@ -308,8 +326,11 @@ def _originals(conn: Connection, files: Sequence[ManifestFile]) -> dict[str, byt
     return out
 
 
-def _finish(conn: Connection, target: HostTarget, manifest: Manifest, run_dir: str) -> None:
+def _finish(conn: Connection, target: HostTarget, manifest: Manifest, run_dir: str,
+            verify: Sequence[tuple[str, str]] = ()) -> bool:
+    """Record ``manifest`` (after checking ``verify``'s files); False if a file was not as expected."""
     base = backup_dir(target)
     script = finish_script(run_dir, posixpath.join(base, "runs"), keep_runs(target), manifest.to_bytes(),
-                           manifest.run_id)
-    conn.run(["sh", "-s"], stdin=script.encode(), timeout=60)
+                           manifest.run_id, verify)
+    reply = conn.run(["sh", "-s"], stdin=script.encode(), timeout=60)
+    return not (reply.exited == 7 and b"@BAD" in reply.stdout)

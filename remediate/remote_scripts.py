@@ -187,15 +187,38 @@ def parse_write_reply(stdout: bytes) -> dict[int, WriteResult]:
         i: WriteResult(i, "error", "script stopped", tuple(dirs)) for i, dirs in created.items() if i not in results}
 
 
-def finish_script(run_dir: str, runs_dir: str, keep: int, manifest: bytes, run_id: str) -> str:
-    """Record the final manifest and prune runs beyond the newest ``keep``."""
+def finish_script(run_dir: str, runs_dir: str, keep: int, manifest: bytes, run_id: str,
+                  verify: Sequence[tuple[str, str]] = ()) -> str:
+    """Record the final manifest and prune runs beyond the newest ``keep``.
+
+    With ``verify`` ((path, sha256) pairs, "" for a file that must not exist) the files are
+    checked first, by one ``sha256sum -c`` for all of them: if any is not as expected the
+    script prints ``@BAD`` and exits 7 without recording anything.
+    """
     tag = f"REMEDIATE_{run_id.replace('-', '_').upper()}_EOF"
-    return ("set -u\numask 077\n" + _put(manifest, q(run_dir + "/manifest.json.tmp"), tag, "exit 1")
+    lines = ["set -u", "umask 077"]
+    absent = [q(path) for path, sha in verify if not sha]
+    if absent:
+        lines.append(" && ".join(f"[ ! -e {p} ]" for p in absent) + " || { echo @BAD; exit 7; }")
+    present = [_checksum_line(sha, path) for path, sha in verify if sha]
+    if present:
+        lines.append(f"sha256sum -c --status <<'{tag}' || {{ echo @BAD; exit 7; }}\n" + "".join(present) + tag)
+    return ("\n".join(lines) + "\n" + _put(manifest, q(run_dir + "/manifest.json.tmp"), tag, "exit 1")
             + f"mv -f -- {q(run_dir + '/manifest.json.tmp')} {q(run_dir + '/manifest.json')} || exit 1\n"
             f"cd -- {q(runs_dir)} || exit 0\nset -- [0-9]*T*Z-*\n"  # a glob: no process
             f"[ $# -gt {int(keep)} ] || exit 0\n"
             f"ls -1 | grep -E '^[0-9]{{8}}T[0-9]{{6}}Z-[0-9a-f]+$' | sort -r "
             f"| tail -n +{int(keep) + 1} | while read -r old; do rm -rf -- \"$old\"; done\n")
+
+
+def _checksum_line(sha: str, path: str) -> str:
+    """A ``sha256sum -c`` line; names with a backslash or newline in GNU's escaped form."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise ValueError(f"not a sha256: {sha!r}")
+    if "\\" in path or "\n" in path or "\r" in path:
+        escaped = path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"\\{sha}  {escaped}\n"
+    return f"{sha}  {path}\n"
 
 
 def read_runs_command(runs_dir: str, boundary: str) -> list[str]:

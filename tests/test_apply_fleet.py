@@ -247,3 +247,28 @@ def test_old_runs_are_pruned_to_remediate_keep_runs(fleet: Fleet, tmp_path: Path
     runs = json.loads(cli(project, fleet, "runs", "-l", host.name, "--format", "json").stdout)
     assert [r["run_id"] for r in runs["hosts"][0]["runs"]] == kept and len(kept) == 2
     assert [r["kind"] for r in runs["hosts"][0]["runs"]] == ["apply", "rollback"]
+
+
+def test_a_handler_that_changes_a_written_file_fails_verification(fleet: Fleet, tmp_path: Path) -> None:
+    """The run records "applied" only after the files are checked against what was written."""
+    drift(fleet)
+    host = fleet.hosts[0]
+    playbook = fleet_playbook().replace(
+        '    restart celery:\n      command: "true"\n',
+        '    restart celery:\n      command: "echo \'# touched by a handler\' >> /srv/app/celeryconfig.py"\n')
+    assert "touched by a handler" in playbook
+    project = write_project(fleet, tmp_path, [host], playbook=playbook)
+    before = snapshot(host)
+    result = cli(project, fleet, "apply", "--yes", "--format", "json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)["hosts"][0]
+    assert report["status"] == "rolled back"
+    assert report["error"] == "verify: /srv/app/celeryconfig.py is not what was written"
+    after = snapshot(host)
+    celery = before["/srv/app/celeryconfig.py"]
+    assert celery is not None  # restored, then the handler ran again after the restore, as rollback does:
+    assert after.pop("/srv/app/celeryconfig.py") == (celery[0] + b"# touched by a handler\n", *celery[1:])
+    assert after == {k: v for k, v in before.items() if k != "/srv/app/celeryconfig.py"}
+    assert live(host) == {"timeout": "300", "tcp-keepalive": "0"}
+    runs = json.loads(cli(project, fleet, "runs", "--format", "json").stdout)
+    assert [r["status"] for r in runs["hosts"][0]["runs"]][:1] == ["rolled back"]

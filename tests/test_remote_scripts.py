@@ -108,3 +108,23 @@ def test_runs_are_read_with_their_ids(tmp_path: Path) -> None:
     done = subprocess.run(read_runs_command(str(tmp_path), boundary), capture_output=True, check=True)
     assert parse_runs_reply(done.stdout, boundary) == {"20261122T000000Z-ab10": b'{"a": 1}\n',
                                                        "20261122T000001Z-ab11": b"{}"}
+
+
+def test_finish_records_nothing_when_a_file_is_not_as_written(tmp_path: Path) -> None:
+    import hashlib
+
+    odd = tmp_path / "back\\slash and\nnewline.conf"
+    odd.write_bytes(b"written\n")
+    gone = tmp_path / "removed.conf"
+    run_dir = tmp_path / "runs" / RUN_ID
+    run_dir.mkdir(parents=True)
+    good = [(str(odd), hashlib.sha256(b"written\n").hexdigest()), (str(gone), "")]
+    done = run(finish_script(str(run_dir), str(tmp_path / "runs"), 3, b"{}", RUN_ID, good))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (run_dir / "manifest.json").read_bytes() == b"{}"
+    (run_dir / "manifest.json").unlink()
+    for bad in ([(str(odd), hashlib.sha256(b"other\n").hexdigest())], [(str(odd), "")],
+                [(str(gone), hashlib.sha256(b"").hexdigest())]):
+        done = run(finish_script(str(run_dir), str(tmp_path / "runs"), 3, b"{}", RUN_ID, bad))
+        assert (done.returncode, done.stdout.strip()) == (7, b"@BAD")
+        assert not (run_dir / "manifest.json").exists()
