@@ -51,11 +51,17 @@ def lock_script(lock_path: str, wait_seconds: int) -> list[str]:
     """Hold an flock on ``lock_path`` for as long as our stdin stays open.
 
     The lock dies with the SSH session, so a killed controller never leaves a host locked.
-    Prints ``LOCKED`` once held; exits 75 when another run holds it past ``wait_seconds``.
+    Prints ``LOCKED <pid>`` once held (the pid that holds it); exits 75 when another run
+    holds it past ``wait_seconds``.
     """
-    script = ('mkdir -p -- "$(dirname -- "$1")" && chmod 700 -- "$(dirname -- "$1")" || exit 1\n'
+    script = ('d=${1%/*}; { [ -d "$d" ] || mkdir -p -- "$d"; } && chmod 700 -- "$d" || exit 1\n'
               'command -v flock >/dev/null || { echo "flock: not installed"; exit 69; }\n'
-              'exec flock -w "$2" -E 75 -- "$1" sh -c \'echo LOCKED $$; exec cat >/dev/null\'\n')
+              # the shell opens the lock file and keeps it: flock only takes the lock and exits,
+              # and cat (the shell, exec'd: same pid) holds it until our stdin closes
+              'exec 9>>"$1" || exit 1\n'
+              'flock -w "$2" -E 75 9 || exit $?\n'
+              'echo LOCKED $$\n'
+              'exec cat >/dev/null\n')
     return ["sh", "-c", script, "remediate-lock", lock_path, str(wait_seconds)]
 
 
@@ -108,7 +114,7 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
     for op in staged:  # 2. stage each candidate next to its target, created with its mode
         parts.append(_ensure_dir(op.index, posixpath.dirname(op.path)))
     if leftovers:  # of an interrupted earlier run (never a live file: dot-prefixed, run-suffixed)
-        parts.append(f"rm -f -- {' '.join(leftovers)} 2>/dev/null")
+        parts.append(f"for f in {' '.join(leftovers)}; do [ -e \"$f\" ] && rm -f -- \"$f\"; done")
     chmods: dict[str, list[str]] = {}
     chowns: dict[str, list[str]] = {}
     for op in staged:

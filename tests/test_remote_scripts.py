@@ -128,3 +128,32 @@ def test_finish_records_nothing_when_a_file_is_not_as_written(tmp_path: Path) ->
         done = run(finish_script(str(run_dir), str(tmp_path / "runs"), 3, b"{}", RUN_ID, bad))
         assert (done.returncode, done.stdout.strip()) == (7, b"@BAD")
         assert not (run_dir / "manifest.json").exists()
+
+
+def test_the_lock_is_held_by_the_printed_pid_until_stdin_closes(tmp_path: Path) -> None:
+    from remediate.remote_scripts import lock_script
+
+    lock = tmp_path / "backups" / "lock"
+    holder = subprocess.Popen(lock_script(str(lock), 0), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdin is not None
+    word, pid = holder.stdout.readline().split()
+    assert word == b"LOCKED" and int(pid) == holder.pid  # the process a write script checks with kill -0
+    assert stat.S_IMODE((tmp_path / "backups").stat().st_mode) == 0o700
+    second = subprocess.run(lock_script(str(lock), 0), stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    assert second.returncode == 75 and b"LOCKED" not in second.stdout
+    holder.stdin.close()
+    assert holder.wait(10) == 0
+    third = subprocess.Popen(lock_script(str(lock), 0), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert third.stdout is not None and third.stdout.readline().startswith(b"LOCKED")
+    third.communicate(b"")
+
+
+def test_leftovers_of_an_interrupted_run_are_removed(tmp_path: Path) -> None:
+    target = tmp_path / "app.conf"
+    leftover = tmp_path / ".app.conf.remediate-20261121T000000Z-dead"
+    leftover.write_bytes(b"half written")
+    unrelated = tmp_path / ".other.conf.remediate-20261121T000000Z-dead"
+    unrelated.write_bytes(b"not ours to sweep")
+    done = run(write_script(str(tmp_path / "run"), RUN_ID, [op(0, target, b"new\n")], b"{}", os.getpid()))
+    assert done.returncode == 0, done.stderr
+    assert not leftover.exists() and unrelated.exists() and target.read_bytes() == b"new\n"
