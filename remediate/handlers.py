@@ -2,9 +2,9 @@
 
 ``run_handlers`` runs a host's notified handlers in order, stopping at the first failure,
 in as few round trips as it can: every handler and shell-level check (a command, or
-``rabbitmq_running``) up to the next ``redis_ping`` goes in one script, each command still
-in its own ``sh -c`` exactly as ``run_handler`` runs it. ``redis_ping`` is spoken over
-the SSH connection between scripts.
+``rabbitmq_running``) up to the next ``redis_ping`` goes in one script, each command in its
+own subshell (``eval`` of the quoted text, as ``sh -c`` would run it). ``redis_ping`` is
+spoken over the SSH connection between scripts.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ def _run_batch(conn: Connection, batch: Sequence[Handler], timeout: float) -> li
     boundary = "@@remediate-" + secrets.token_hex(12)
     lines = [f"B={boundary}"]
     for i, handler in enumerate(batch):
-        lines.append(_framed(f"C{i}", f"sh -c {shlex.quote(handler.command)}"))
+        lines.append(_framed(f"C{i}", handler.command))
         check = _check_script(handler.check)
         if check:
-            lines.append(_framed(f"K{i}", f"sh -c {shlex.quote(check)}"))
+            lines.append(_framed(f"K{i}", check))
     wait = sum(max(timeout, 120) + (CHECK_WAIT + 30 if h.check else 0) for h in batch)
     reply = conn.run(["sh", "-s"], stdin=("\n".join(lines) + "\n").encode(), timeout=wait)
     steps = _parse_batch(reply.stdout, boundary)
@@ -90,8 +90,14 @@ def _run_batch(conn: Connection, batch: Sequence[Handler], timeout: float) -> li
 
 
 def _framed(label: str, command: str) -> str:
-    """Run ``command``; print its output and status between boundary lines; stop if it failed."""
-    return (f"printf '\\n%s O {label}\\n' \"$B\"; {command} 2>&1 </dev/null; st=$?; "
+    """Run ``command``; print its output and status between boundary lines; stop if it failed.
+
+    The command text travels as one quoted word and runs through ``eval`` in a subshell:
+    like ``sh -c`` it cannot reach into the script (quotes, comments, ``exit`` stay its own),
+    without an exec of another shell.
+    """
+    return (f"c={shlex.quote(command)}; printf '\\n%s O {label}\\n' \"$B\"; "
+            f"( eval \"$c\" ) 2>&1 </dev/null; st=$?; "
             f"printf '\\n%s S {label} %s\\n' \"$B\" $st; [ $st -eq 0 ] || exit 0")
 
 

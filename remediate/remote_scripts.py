@@ -211,10 +211,26 @@ def finish_script(run_dir: str, runs_dir: str, keep: int, manifest: bytes, run_i
         lines.append(f"sha256sum -c --status <<'{tag}' || {{ echo @BAD; exit 7; }}\n" + "".join(present) + tag)
     return ("\n".join(lines) + "\n" + _put(manifest, q(run_dir + "/manifest.json.tmp"), tag, "exit 1")
             + f"mv -f -- {q(run_dir + '/manifest.json.tmp')} {q(run_dir + '/manifest.json')} || exit 1\n"
-            f"cd -- {q(runs_dir)} || exit 0\nset -- [0-9]*T*Z-*\n"  # a glob: no process
-            f"[ $# -gt {int(keep)} ] || exit 0\n"
-            f"ls -1 | grep -E '^[0-9]{{8}}T[0-9]{{6}}Z-[0-9a-f]+$' | sort -r "
-            f"| tail -n +{int(keep) + 1} | while read -r old; do rm -rf -- \"$old\"; done\n")
+            + _PRUNE.replace("RUNS", q(runs_dir)).replace("KEEP", str(int(keep))))
+
+
+#: Remove all but the newest KEEP run directories of RUNS with one rm: a glob lists them
+#: oldest first (their names start with a UTC timestamp; LC_ALL=C makes the order bytewise),
+#: and only names of the run id's exact form count.
+_PRUNE = r"""cd -- RUNS || exit 0
+LC_ALL=C; export LC_ALL
+is_run() { case $1 in *[!0-9a-fTZ-]*) return 1;; esac; case ${1#*Z-} in ''|*[!0-9a-f]*) return 1;; esac; [ -d "$1" ]; }
+n=0
+for r in [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-*; do is_run "$r" && n=$((n+1)); done
+drop=$((n - KEEP))
+[ $drop -gt 0 ] || exit 0
+set --
+for r in [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-*; do
+  [ $drop -gt 0 ] || break
+  is_run "$r" && { set -- "$@" "$r"; drop=$((drop-1)); }
+done
+rm -rf -- "$@"
+"""
 
 
 def _checksum_line(sha: str, path: str) -> str:

@@ -89,12 +89,15 @@ def test_finish_records_the_manifest_and_keeps_the_newest_runs(tmp_path: Path) -
     for name in names:
         (runs / name).mkdir(parents=True)
     (runs / "notes.txt").write_text("not a run")
+    (runs / "20261101T000000Z-not-hex").mkdir()  # not a run id: never counted, never removed
+    (runs / "20261101T000000Z-ab").write_text("a file, not a run")
     done = run(finish_script(str(runs / names[-1]), str(runs), 3, b'{"status": "applied"}', names[-1]))
     assert done.returncode == 0, done.stderr
     assert (runs / names[-1] / "manifest.json").read_bytes() == b'{"status": "applied"}'
-    assert sorted(p.name for p in runs.iterdir()) == sorted([*names[-3:], "notes.txt"])
+    others = ["notes.txt", "20261101T000000Z-not-hex", "20261101T000000Z-ab"]
+    assert sorted(p.name for p in runs.iterdir()) == sorted([*names[-3:], *others])
     done = run(finish_script(str(runs / names[-1]), str(runs), 3, b"{}", names[-1]))  # nothing to prune
-    assert done.returncode == 0 and len(list(runs.iterdir())) == 4
+    assert done.returncode == 0 and len(list(runs.iterdir())) == 6
 
 
 def test_runs_are_read_with_their_ids(tmp_path: Path) -> None:
