@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Sequence
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from remediate.connection import Connection
-from remediate.errors import ApplyFailed, RemediateError
-from remediate.gather import gather
+from remediate.connection import Connection, Held
+from remediate.errors import ApplyFailed, ConnectionFailed, RemediateError
+from remediate.gather import GatherReply, gather, gather_command, parse_gather_reply
 from remediate.handlers import run_handler, run_handlers
 from remediate.models import HostPlan
 from remediate.plan import MergeCache
@@ -34,7 +35,7 @@ from remediate.remote_scripts import (
 from remediate.render import Renderer
 from remediate.runs import HandlerResult, Manifest, ManifestFile, RuntimeEntry, iso_now, new_run_id
 from remediate.runtime import read_redis, set_redis
-from remediate.survey import HostSurvey, HostTarget, remote_path, survey_target
+from remediate.survey import HostSurvey, HostTarget, gather_request, remote_path, survey_target
 
 LOCK_WAIT = 30  # seconds a second run waits for a host's lock before giving up
 
@@ -90,17 +91,31 @@ def keep_runs(target: HostTarget) -> int:
     return max(1, int(target.host.vars.get("remediate_keep_runs") or 10))
 
 
-def host_lock(conn: Connection, target: HostTarget, timeout: float):  # type: ignore[no-untyped-def]
-    return conn.hold(lock_script(posixpath.join(backup_dir(target), "lock"), LOCK_WAIT),
-                     timeout=LOCK_WAIT + timeout)
+def host_lock(conn: Connection, target: HostTarget, timeout: float, then: Sequence[str] = ()) -> Held:
+    """Take the host's lock; ``then`` runs once it is held, its output in ``Held.output``."""
+    marker = "@@remediate-done-" + secrets.token_hex(12) if then else ""
+    return conn.hold(lock_script(posixpath.join(backup_dir(target), "lock"), LOCK_WAIT, then, marker),
+                     timeout=LOCK_WAIT + timeout, until=marker.encode())
+
+
+def locked_gather(conn: Connection, target: HostTarget, timeout: float,
+                  paths: Sequence[str], probes: Mapping[str, str] | None = None) -> tuple[Held, GatherReply]:
+    """Take the host's lock and gather ``paths`` in the same round trip."""
+    boundary = "@@remediate-" + secrets.token_hex(12)
+    held = host_lock(conn, target, timeout, gather_command(paths, probes or {}, boundary))
+    try:
+        return held, parse_gather_reply(held.output, boundary, paths)
+    except ValueError as exc:
+        held.release()
+        raise ConnectionFailed(f"gather failed: {exc}", host=conn.host.name) from None
 
 
 def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
                  expected: HostPlan | None = None, cache: MergeCache | None = None) -> HostApplyResult:
     """Apply on one host under its lock. ``expected``: a saved plan the host must still match."""
-    held = host_lock(conn, target, timeout)
+    held, reply = locked_gather(conn, target, timeout, *gather_request(target))
     try:
-        survey = survey_target(conn, target, renderer, timeout, cache)
+        survey = survey_target(conn, target, renderer, timeout, cache, reply)
         plan = survey.plan
         if expected is not None:
             stale = stale_reason(expected, plan)

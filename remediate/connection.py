@@ -78,21 +78,49 @@ class Connection(Protocol):
 
     def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult: ...
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any: ...
-    def hold(self, argv: list[str], timeout: float) -> Held: ...
+    def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held: ...
     def close(self) -> None: ...
 
 
 class Held:
-    """A remote command kept running (a lock holder) until ``release()`` closes its stdin."""
+    """A remote command kept running (a lock holder) until ``release()`` closes its stdin.
 
-    def __init__(self, release: Any, pid: int) -> None:
+    ``output``: what the lock script's first command printed after the ``LOCKED`` line (a
+    lock script can gather in the same round trip once the lock is held), read up to the
+    line that starts with the ``until`` marker.
+    """
+
+    def __init__(self, release: Any, pid: int, output: bytes = b"") -> None:
         self._release = release
         self.pid = pid  # the holder's pid on the host: alive exactly as long as the lock is ours
+        self.output = output
 
     def release(self) -> None:
         if self._release is not None:
             self._release()
             self._release = None
+
+
+def _read_until(read_line: Any, marker: bytes, host: str) -> bytes:
+    """A lock holder's first command's output, up to the ``\\n<marker> <status>`` line it ends with.
+
+    b"" reads nothing. A command that failed, or a holder that stopped first, is an error.
+    """
+    if not marker:
+        return b""
+    chunks: list[bytes] = []
+    while True:
+        line = read_line()
+        if not line:
+            raise ConnectionFailed("the lock holder stopped before its first command finished", host=host)
+        if line.startswith(marker + b" ") and chunks and chunks[-1].endswith(b"\n"):
+            status = line[len(marker) + 1:].strip()
+            if status != b"0":
+                raise ConnectionFailed(f"the command run under the lock exited {status.decode('ascii', 'replace')}",
+                                       host=host)
+            output = b"".join(chunks)
+            return output[:-1]  # the newline the marker line brought
+        chunks.append(line)
 
 
 def _first_line_or_exit(read_line: Any, limit: float, host: str, what: str) -> int:
@@ -124,14 +152,15 @@ class LocalConnection:
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
         return socket.create_connection((address, port), timeout=timeout or self.options.timeout)
 
-    def hold(self, argv: list[str], timeout: float) -> Held:
+    def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held:
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
         proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         assert proc.stdout is not None and proc.stdin is not None
         try:
             pid = _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
-        except LockBusy:
+            output = _read_until(proc.stdout.readline, until, self.host.name)
+        except (LockBusy, ConnectionFailed):
             proc.kill()
             proc.wait()
             raise
@@ -140,7 +169,7 @@ class LocalConnection:
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout)
-        return Held(release, pid)
+        return Held(release, pid, output)
 
     def close(self) -> None:
         pass
@@ -292,7 +321,7 @@ class SSHConnection:
         channel.settimeout(limit)
         return channel
 
-    def hold(self, argv: list[str], timeout: float) -> Held:
+    def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held:
         if self._client is None:
             self.open()
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
@@ -306,10 +335,11 @@ class SSHConnection:
             raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
         try:
             pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
+            output = _read_until(reader.readline, until, self.host.name)
         except TimeoutError:
             channel.close()
             raise ConnectionFailed(f"lock not granted within {timeout:g} s", host=self.host.name) from None
-        except LockBusy:
+        except (LockBusy, ConnectionFailed):
             channel.close()
             raise
 
@@ -319,7 +349,7 @@ class SSHConnection:
                 channel.recv_exit_status()
             finally:
                 channel.close()
-        return Held(release, pid)
+        return Held(release, pid, output)
 
     def close(self) -> None:
         if self._client is not None:

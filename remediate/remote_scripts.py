@@ -47,12 +47,15 @@ class WriteResult:
     created_dirs: tuple[str, ...] = ()
 
 
-def lock_script(lock_path: str, wait_seconds: int) -> list[str]:
+def lock_script(lock_path: str, wait_seconds: int, then: Sequence[str] = (), marker: str = "") -> list[str]:
     """Hold an flock on ``lock_path`` for as long as our stdin stays open.
 
     The lock dies with the SSH session, so a killed controller never leaves a host locked.
     Prints ``LOCKED <pid>`` once held (the pid that holds it); exits 75 when another run
-    holds it past ``wait_seconds``.
+    holds it past ``wait_seconds``. ``then``: an argument vector run once the lock is held,
+    its output following the ``LOCKED`` line (a gather, in the same round trip), then a
+    line ``<marker> <exit status>`` after a newline of its own (``marker``: random, so no
+    output can contain it).
     """
     script = ('d=${1%/*}; { [ -d "$d" ] || mkdir -p -- "$d"; } && chmod 700 -- "$d" || exit 1\n'
               'command -v flock >/dev/null || { echo "flock: not installed"; exit 69; }\n'
@@ -61,8 +64,12 @@ def lock_script(lock_path: str, wait_seconds: int) -> list[str]:
               'exec 9>>"$1" || exit 1\n'
               'flock -w "$2" -E 75 9 || exit $?\n'
               'echo LOCKED $$\n'
+              'm=$3; shift 3\n'
+              'if [ $# -gt 0 ]; then "$@" </dev/null 9>&-; printf \'\\n%s %s\\n\' "$m" $?; fi\n'
               'exec cat >/dev/null\n')
-    return ["sh", "-c", script, "remediate-lock", lock_path, str(wait_seconds)]
+    if then and not marker:
+        raise ValueError("a lock script that runs a command needs a marker")
+    return ["sh", "-c", script, "remediate-lock", lock_path, str(wait_seconds), marker, *then]
 
 
 def _put(data: bytes, target: str, tag: str, on_fail: str = "") -> str:

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from remediate.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
-from remediate.connection import Connection
+from remediate.connection import Connection, Held
 from remediate.errors import RemediateError
 from remediate.formats import parse
 from remediate.gather import gather
@@ -41,8 +41,23 @@ def read_manifests(conn: Connection, target: HostTarget) -> list[Manifest]:
     """Every run manifest the host keeps, oldest first."""
     boundary = "@@remediate-" + secrets.token_hex(12)
     reply = conn.run(read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
+    return _manifests(reply.stdout, boundary, target)
+
+
+def locked_manifests(conn: Connection, target: HostTarget, timeout: float) -> tuple[Held, list[Manifest]]:
+    """Take the host's lock and read its run manifests in the same round trip."""
+    boundary = "@@remediate-" + secrets.token_hex(12)
+    held = host_lock(conn, target, timeout, read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
     try:
-        raw = parse_runs_reply(reply.stdout, boundary)
+        return held, _manifests(held.output, boundary, target)
+    except RemediateError:
+        held.release()
+        raise
+
+
+def _manifests(stdout: bytes, boundary: str, target: HostTarget) -> list[Manifest]:
+    try:
+        raw = parse_runs_reply(stdout, boundary)
     except ValueError as exc:
         raise RemediateError(f"cannot list runs: {exc}", host=target.host.name) from None
     manifests = []
@@ -64,9 +79,9 @@ def pick_run(manifests: list[Manifest], run_id: str | None) -> Manifest | None:
 def rollback_target(conn: Connection, target: HostTarget, run_id: str | None, force: bool, dry_run: bool,
                     timeout: float) -> RollbackResult:
     name = target.host.name
-    held = host_lock(conn, target, timeout)
+    held, manifests = locked_manifests(conn, target, timeout)
     try:
-        run = pick_run(read_manifests(conn, target), run_id)
+        run = pick_run(manifests, run_id)
         if run is None:
             if run_id:
                 return RollbackResult(name, "ok", run_id, error=f"no run {run_id} on this host")

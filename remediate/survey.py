@@ -18,7 +18,7 @@ from remediate.connection import Connection, ConnectOptions
 from remediate.errors import PlaybookError, RemediateError
 from remediate.fleet import HostOutcome, Progress, run_on_hosts
 from remediate.formats import ABSENT
-from remediate.gather import gather
+from remediate.gather import GatherReply, gather
 from remediate.masking import Masker
 from remediate.models import HostFacts, HostPlan
 from remediate.plan import (
@@ -149,15 +149,23 @@ def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeou
     return survey_target(conn, target, renderer, timeout, cache).plan
 
 
-def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
-                  cache: MergeCache | None = None) -> HostSurvey:
-    """All planning work for one host over one connection: gather, render, merge, read runtime."""
-    kinds = {m.spec.kind for m in target.files}
+def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
+    """The paths and probes a survey of ``target`` gathers."""
     probes = {"limits": LIMITS_PROBE}
-    if "rabbitmq" in kinds:
+    if any(m.spec.kind == "rabbitmq" for m in target.files):
         probes["rabbitmq"] = RABBITMQ_PROBE
-    paths = [m.remote_path for m in target.files]
-    reply = gather(conn, paths, probes, timeout=timeout + 25)
+    return [m.remote_path for m in target.files], probes
+
+
+def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
+                  cache: MergeCache | None = None, reply: GatherReply | None = None) -> HostSurvey:
+    """All planning work for one host over one connection: gather, render, merge, read runtime.
+
+    ``reply``: the host's gather, when the caller already has it (apply gathers in the
+    round trip that takes the host lock)."""
+    if reply is None:
+        paths, probes = gather_request(target)
+        reply = gather(conn, paths, probes, timeout=timeout + 25)
     masker = Masker(_secret_vars(target.variables))
     cache = cache or MergeCache()
     facts = HostFacts(reply.files, limits=parse_limits_probe(reply.probes["limits"].output))

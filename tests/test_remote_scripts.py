@@ -160,3 +160,32 @@ def test_leftovers_of_an_interrupted_run_are_removed(tmp_path: Path) -> None:
     done = run(write_script(str(tmp_path / "run"), RUN_ID, [op(0, target, b"new\n")], b"{}", os.getpid()))
     assert done.returncode == 0, done.stderr
     assert not leftover.exists() and unrelated.exists() and target.read_bytes() == b"new\n"
+
+
+def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
+    from remediate.apply import locked_gather
+    from remediate.connection import ConnectOptions, LocalConnection
+    from remediate.errors import ConnectionFailed
+    from remediate.remote_scripts import lock_script
+    from tests.test_handlers import LocalHost
+
+    class Target:  # what host_lock needs of a HostTarget
+        host = type("H", (), {"name": "local", "root": "", "vars": {"remediate_backup_dir": str(tmp_path / "backups")}})()
+
+    conf = tmp_path / "redis.conf"
+    conf.write_bytes(b"timeout 300\n")
+    conn = LocalConnection(LocalHost(), ConnectOptions(timeout=10))
+    held, reply = locked_gather(conn, Target(), 10, [str(conf), str(tmp_path / "missing")])  # type: ignore[arg-type]
+    try:
+        assert reply.files[str(conf)].content == b"timeout 300\n" and not reply.files[str(tmp_path / "missing")].exists
+        busy = subprocess.run(lock_script(str(tmp_path / "backups" / "lock"), 0), capture_output=True, check=False)
+        assert busy.returncode == 75  # held while the controller works with the reply
+    finally:
+        held.release()
+    broken = lock_script(str(tmp_path / "backups" / "lock"), 0, ["sh", "-c", "echo half; exit 3"], "@@m-1")
+    with pytest.raises(ConnectionFailed, match="exited 3"):
+        conn.hold(broken, 10, until=b"@@m-1")
+    tricky = lock_script(str(tmp_path / "backups" / "lock"), 0, ["printf", "@@m-2 0\\nno newline"], "@@m-2")
+    held = conn.hold(tricky, 10, until=b"@@m-2")
+    held.release()
+    assert held.output == b"@@m-2 0\nno newline"  # the marker only counts on a line of its own after a newline
