@@ -175,6 +175,19 @@ class LocalConnection:
         pass
 
 
+def nodelay_socket(hostname: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection with Nagle's algorithm off, as OpenSSH's own client sets it.
+
+    paramiko leaves it on, and SSH is a request/reply protocol of small packets: a small
+    write behind an unacknowledged one waits for the peer's delayed ACK (40 ms on Linux).
+    Measured here on one host: a gather round trip 50 ms with it on, 9 ms off; a Redis
+    read through the connection 25 ms and 1.5 ms.
+    """
+    sock = socket.create_connection((hostname, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class SSHConnection:
     """One SSH connection to a host; every command and tunnel shares its transport."""
 
@@ -250,10 +263,16 @@ class SSHConnection:
         pkey = private_key(keys[0]) if len(keys) == 1 else None
 
         def connect() -> None:
-            client.connect(hostname, port=port, username=user, pkey=pkey,
-                           key_filename=None if pkey is not None else keys or None,
-                           timeout=self.options.timeout, banner_timeout=self.options.timeout,
-                           auth_timeout=self.options.timeout, transport_factory=aead_transport())
+            sock = nodelay_socket(hostname, port, self.options.timeout)
+            try:
+                client.connect(hostname, port=port, username=user, pkey=pkey,
+                               key_filename=None if pkey is not None else keys or None,
+                               timeout=self.options.timeout, banner_timeout=self.options.timeout,
+                               auth_timeout=self.options.timeout, transport_factory=aead_transport(),
+                               sock=sock)
+            except BaseException:
+                sock.close()
+                raise
         return client, user, connect
 
     def _through_jump_host(self) -> tuple[Any, str, Any, list[Any]]:

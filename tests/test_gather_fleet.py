@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def test_timeout_is_a_per_host_result(small_fleet: Fleet, tmp_path: Path,
 
 
 
-def test_sessions_use_aes_gcm_and_read_the_key_once(fleet: Fleet, tmp_path: Path, home: None) -> None:
+def test_sessions_use_aes_gcm_nodelay_and_read_the_key_once(fleet: Fleet, tmp_path: Path, home: None) -> None:
     from remediate import host_trust
     from remediate.connection import connect
 
@@ -129,6 +130,7 @@ def test_sessions_use_aes_gcm_and_read_the_key_once(fleet: Fleet, tmp_path: Path
             assert reply.files["/etc/hostname"].readable
             transport = conn._client.get_transport()  # type: ignore[attr-defined]
             assert transport.local_cipher == transport.remote_cipher == "aes128-gcm@openssh.com"
+            assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         assert host_trust._private_key_for.cache_info().misses == 1  # one key file, parsed once
     finally:
         for conn in conns:
