@@ -14,9 +14,17 @@ RUN_STATUSES = ("started", "applied", "rolled back", "failed")
 
 
 def new_run_id(now: float | None = None) -> str:
-    """Sortable by time, unique across controllers: 20261122T104501Z-3fa9c2."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now or time.time()))
-    return f"{stamp}-{secrets.token_hex(3)}"
+    """Sortable by time, unique across controllers: 20261122T104501Z-0b1f43a9.
+
+    The suffix starts with the microseconds (five hex digits, zero-padded) and ends with a
+    random byte, so two runs on a host within one second still sort in the order they
+    ran: ``rollback --last`` picks the newest by this order, and a rollback can follow its
+    apply within the same second.
+    """
+    now = time.time() if now is None else now
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    micros = min(int((now % 1) * 1_000_000), 999_999)
+    return f"{stamp}-{micros:05x}{secrets.token_hex(1)}"
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,15 @@ def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
     held = conn.hold(tricky, 10, until=b"@@m-2")
     held.release()
     assert held.output == b"@@m-2 0\nno newline"  # the marker only counts on a line of its own after a newline
+
+
+def test_run_ids_sort_in_the_order_runs_start_within_one_second() -> None:
+    import re
+
+    from remediate.runs import new_run_id
+
+    base = 1_795_000_000.0  # a whole second
+    ids = [new_run_id(base + fraction) for fraction in (0.0, 0.000_001, 0.25, 0.5, 0.999_999)]
+    assert ids == sorted(ids) and len({i[:16] for i in ids}) == 1
+    assert all(re.fullmatch(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]+", i) for i in ids)  # the form pruning expects
+    assert new_run_id(base + 1) > ids[-1]
