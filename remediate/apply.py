@@ -231,7 +231,7 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
     except RemediateError as exc:
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
                           ran, run_dir, exc.message, messages, holder)
-    except Exception as exc:  # redis errors and the like: still restore the host
+    except Exception as exc:  # noqa: BLE001  (redis errors and the like: still restore the host)
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
                           ran, run_dir, f"{type(exc).__name__}: {exc}", messages, holder)
     expected = [(w.path, w.sha_after) for w in changes.writes]
@@ -315,7 +315,7 @@ def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifes
         address, port, password = changes.redis
         try:
             set_redis(conn, address, port, password, {r.setting: r.before for r in runtime})
-        except Exception as exc:  # report it and keep restoring the rest
+        except Exception as exc:  # noqa: BLE001  (report it and keep restoring the rest)
             notes.append(f"could not restore Redis runtime values: {type(exc).__name__}")
     handlers = {h.name: h for h in changes.handlers}
     for result in ran:

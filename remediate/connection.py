@@ -143,7 +143,7 @@ class LocalConnection:
     def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult:
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
         try:
-            proc = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True,
+            proc = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, check=False,
                                   timeout=timeout or self.options.timeout)
         except subprocess.TimeoutExpired as exc:
             raise ConnectionFailed(f"command timed out after {exc.timeout:g} s", host=self.host.name) from None
@@ -322,7 +322,7 @@ class SSHConnection:
             raise ConnectionFailed(f"command timed out after {limit:g} s", host=self.host.name) from None
         except (OSError, EOFError) as exc:
             raise ConnectionFailed(f"connection lost: {exc}", host=self.host.name) from None
-        except Exception as exc:  # paramiko.SSHException and friends
+        except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
             raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
         return CommandResult(command, stdout, stderr, exited)
 
@@ -334,7 +334,7 @@ class SSHConnection:
         try:
             channel = self._client.get_transport().open_channel(
                 "direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=limit)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (paramiko raises several kinds: all mean no tunnel)
             raise ConnectionFailed(f"cannot reach {address}:{port} through SSH: {exc}",
                                    host=self.host.name) from None
         channel.settimeout(limit)
@@ -350,7 +350,7 @@ class SSHConnection:
             channel.set_combine_stderr(True)
             channel.exec_command(command)
             reader = channel.makefile("rb")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
             raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
         try:
             pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")

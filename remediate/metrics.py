@@ -49,5 +49,5 @@ def render_metrics(report: dict[str, Any]) -> str:
     for metric, (kind, text) in _HELP.items():
         lines.append(f"# HELP {metric} {text}")
         lines.append(f"# TYPE {metric} {kind}")
-        lines += [f"{metric}{sample}" if sample.startswith("{") else f"{metric}{sample}" for sample in samples[metric]]
+        lines += [f"{metric}{sample}" for sample in samples[metric]]
     return "\n".join(lines) + "\n"

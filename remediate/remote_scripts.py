@@ -106,8 +106,8 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
     parts = ["set -u", "umask 077", f"R={q(run_dir)}", 'mkdir -p -- "$R/files" || exit 1', "ND=0",
              # before anything is in place, a failure removes what the script made: the staged
              # files and, newest first, the directories it created (D1..D$ND: any bytes in names)
-             f"cleanup() {{ {drop_tmps}; while [ $ND -gt 0 ]; do eval 'rmdir -- \"$D'$ND'\"' 2>/dev/null; "
-             "ND=$((ND-1)); done; }",
+             (f"cleanup() {{ {drop_tmps}; while [ $ND -gt 0 ]; do eval 'rmdir -- \"$D'$ND'\"' 2>/dev/null; "
+             "ND=$((ND-1)); done; }"),
              'fail() { echo "@E $1 $2"; cleanup; exit 3; }']
     for op in ops:  # 1. backups of everything we will touch
         if op.existed:

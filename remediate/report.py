@@ -148,9 +148,9 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
         ok = sum(not f.changed for f in p.files)
         findings = len([f for f in p.findings if not f.suppressed])
         style = {"changed": "yellow", "ok": "green"}.get(p.status, "red")
-        out.append((style, f"{p.host.ljust(width)} : ok={ok} changed={changed} "
+        out.append((style, (f"{p.host.ljust(width)} : ok={ok} changed={changed} "
                            f"unreachable={int(p.status == 'unreachable')} failed={int(p.status == 'failed')} "
-                           f"findings={findings}"))
+                           f"findings={findings}")))
     recap = Recap.of(plans)
     parts = [f"{recap.hosts} host{'s' if recap.hosts != 1 else ''}: {recap.changed} with changes"]
     if recap.unreachable:

@@ -41,5 +41,5 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | str | Non
             input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the real ``remediate`` console script as a user would."""
     exe = Path(sys.executable).with_name("remediate")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env,
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, check=False,
                           cwd=cwd or ROOT, input=input, timeout=timeout)

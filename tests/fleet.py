@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 SSHD = "/usr/sbin/sshd"
 
@@ -129,8 +129,8 @@ class FleetHost:
 
     def stop_redis(self) -> None:
         if self.redis_pid():
-            self.exec(["sh", "-c", 'pid=$(cat /run/redis/redis-server.pid); kill "$pid"; '
-                                   'while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done'])
+            self.exec(["sh", "-c", ('pid=$(cat /run/redis/redis-server.pid); kill "$pid"; '
+                                   'while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done')])
 
     # -- rabbitmq ----------------------------------------------------------------------
     def start_rabbitmq(self) -> None:
@@ -201,7 +201,7 @@ class Fleet:
         self.client_home = self.base / "client"
 
     # -- lifecycle ----------------------------------------------------------------------
-    def __enter__(self) -> Fleet:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -246,7 +246,7 @@ class Fleet:
 
         os.makedirs("/run/remediate-fleet", exist_ok=True)
         for subnet in [*range(self.subnet, 250), *range(1, self.subnet)]:
-            handle = open(f"/run/remediate-fleet/subnet-{subnet}.lock", "w")
+            handle = open(f"/run/remediate-fleet/subnet-{subnet}.lock", "w")  # noqa: SIM115 (held: the flock)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -342,7 +342,7 @@ class Fleet:
         script = ("set -e\n" + mounts + f"hostname {host.name}\n"
                   f"{sshd_command(host)} </dev/null &\n"
                   "exec sleep infinity\n")  # PID 1 of the host: keeps its namespaces alive
-        log = open(host.dir / "sshd.log", "ab")
+        log = open(host.dir / "sshd.log", "ab")  # noqa: SIM115 (sshd writes to it after we return)
         host.sshd = subprocess.Popen(
             ["unshare", "-m", "-u", "-p", "--fork", "--mount-proc", "--propagation", "private",
              "sh", "-c", script, "fleet-host", str(host.dir)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)

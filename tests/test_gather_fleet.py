@@ -74,7 +74,7 @@ def test_each_host_reads_its_own_files(fleet: Fleet, tmp_path: Path, home: None)
 def test_broken_hosts_are_results_and_the_others_carry_on(small_fleet: Fleet, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(small_fleet.client_home))
-    good, wrong_key, changed_key = small_fleet.hosts
+    _good, wrong_key, changed_key = small_fleet.hosts
     wrong_key.path("/root/.ssh/authorized_keys").write_text("")  # our key is no longer accepted
     other_key = small_fleet.base / "other_host_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)

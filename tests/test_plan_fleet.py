@@ -43,7 +43,7 @@ def test_drifted_fleet_plans_the_seed_fix_and_hides_secrets(project: Path, fleet
         assert redis_changes == {"timeout": ("300", "0", "live"), "tcp-keepalive": ("0", "60", "live")}
         assert changes_of(host, "/etc/rabbitmq/rabbitmq.conf") == {"heartbeat": ("580", "60", "restart")}
         dropin = changes_of(host, "/etc/systemd/system/rabbitmq-server.service.d/limits.conf")
-        assert list(dropin.values())[0][1] == "65536"
+        assert next(iter(dropin.values()))[1] == "65536"
         celery = changes_of(host, "/srv/app/celeryconfig.py")
         assert celery["broker_connection_retry"][:2] == ("False", "True")
         assert "broker_heartbeat" not in celery  # a Redis broker: no AMQP heartbeat added

@@ -78,8 +78,8 @@ def facts_lines(hosts: list[dict[str, Any]]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for h in hosts:
         if h["unreachable"] or h["failed"]:
-            out.append(("red", f"{h['host']}  {'UNREACHABLE' if h['unreachable'] else 'FAILED'}: "
-                               f"{h['unreachable'] or h['failed']}"))
+            out.append(("red", (f"{h['host']}  {'UNREACHABLE' if h['unreachable'] else 'FAILED'}: "
+                               f"{h['unreachable'] or h['failed']}")))
             continue
         out.append(("bold", f"{h['host']}  {h['address']}"))
         for path, f in h["files"].items():
@@ -91,8 +91,8 @@ def facts_lines(hosts: list[dict[str, Any]]) -> list[tuple[str, str]]:
         if redis is not None:
             if redis["running"] and not redis["error"]:
                 limit = f"{redis['nofile_soft']}/{redis['nofile_hard']}" if redis["nofile_hard"] else "unknown"
-                out.append(("green", f"  redis: PING ok, pid {redis['pid']}, {redis['connected_clients']} clients, "
-                                     f"maxclients {redis['maxclients']}, open files soft/hard {limit}"))
+                out.append(("green", (f"  redis: PING ok, pid {redis['pid']}, {redis['connected_clients']} clients, "
+                                     f"maxclients {redis['maxclients']}, open files soft/hard {limit}")))
                 live = ", ".join(f"{k}={v}" for k, v in redis["config"].items())
                 out.append(("", f"    live: {live}"))
             else:
@@ -100,9 +100,9 @@ def facts_lines(hosts: list[dict[str, Any]]) -> list[tuple[str, str]]:
         rabbit = h["runtime"].get("rabbitmq")
         if rabbit is not None:
             if rabbit["running"]:
-                out.append(("green", f"  rabbitmq: running, pid {rabbit['pid']}, heartbeat "
+                out.append(("green", (f"  rabbitmq: running, pid {rabbit['pid']}, heartbeat "
                                      f"{rabbit['heartbeat'] if rabbit['heartbeat'] is not None else 'default (60)'}, "
-                                     f"open files {rabbit['nofile_soft']}/{rabbit['nofile_hard']}"))
+                                     f"open files {rabbit['nofile_soft']}/{rabbit['nofile_hard']}")))
             else:
                 out.append(("yellow", f"  rabbitmq: {rabbit['error'] or 'not running'}"))
     return out

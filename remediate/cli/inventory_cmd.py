@@ -11,7 +11,7 @@ from remediate.errors import UsageError
 
 
 def inventory(
-    inventory: list[Path] = typer.Option([Path("inventory")], "-i", "--inventory",
+    inventory: list[Path] = typer.Option([Path("inventory")], "-i", "--inventory",  # noqa: B008 (typer style)
                                          help="Inventory file, directory or script (repeatable)."),
     list_: bool = typer.Option(False, "--list", help="All groups and hosts as ansible-inventory --list JSON."),
     graph: bool = typer.Option(False, "--graph", help="The group tree."),

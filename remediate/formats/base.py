@@ -22,7 +22,7 @@ class _Absent:
 
     _instance: _Absent | None = None
 
-    def __new__(cls) -> _Absent:
+    def __new__(cls) -> _Absent:  # noqa: PYI034  (a singleton: always the one instance)
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
