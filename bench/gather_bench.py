@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from remediate.connection import ConnectOptions
 from remediate.fleet import run_on_hosts
@@ -31,17 +31,15 @@ PATHS = ["/etc/redis/redis.conf", "/etc/rabbitmq/rabbitmq.conf", "/etc/default/r
 
 
 def baseline(fleet: Fleet) -> float:
+    """bench/paramiko_floor.py's sessions (the fleet benchmark's floor), in this process."""
     import paramiko
+    from paramiko_floor import read_managed_files
+
+    known_hosts = paramiko.HostKeys(str(fleet.known_hosts))
+    key = paramiko.PKey.from_path(str(fleet.client_key))
 
     def one(address: str) -> int:
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(fleet.known_hosts))
-        client.connect(address, username="root", key_filename=str(fleet.client_key), timeout=10,
-                       allow_agent=False, look_for_keys=False)
-        _, stdout, _ = client.exec_command("cat " + " ".join(PATHS) + " 2>/dev/null")
-        size = len(stdout.read())
-        client.close()
-        return size
+        return read_managed_files(address, key, known_hosts, 10, tuple(PATHS))
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=50) as pool:

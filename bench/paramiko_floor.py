@@ -40,8 +40,9 @@ class AeadFirstTransport(paramiko.Transport):
     )
 
 
-def read_managed_files(address: str, key: paramiko.PKey, known_hosts: paramiko.HostKeys, timeout: float) -> int:
-    """Connect, `cat` the managed files (a missing one is skipped), return the bytes read."""
+def read_managed_files(address: str, key: paramiko.PKey, known_hosts: paramiko.HostKeys, timeout: float,
+                       paths: tuple[str, ...] = MANAGED_PATHS) -> int:
+    """Connect, `cat` the files (a missing one is skipped), return the bytes read."""
     client = paramiko.SSHClient()
     accepted = client.get_host_keys()
     for key_type, host_key in (known_hosts.lookup(address) or {}).items():
@@ -52,7 +53,7 @@ def read_managed_files(address: str, key: paramiko.PKey, known_hosts: paramiko.H
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.connect(address, username="root", pkey=key, timeout=timeout, sock=sock,
                        allow_agent=False, look_for_keys=False, transport_factory=AeadFirstTransport)
-        command = "cat " + " ".join(shlex.quote(p) for p in MANAGED_PATHS) + " 2>/dev/null"
+        command = "cat " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null"
         _, stdout, _ = client.exec_command(command, timeout=timeout)
         return len(stdout.read())
     finally:
