@@ -113,17 +113,22 @@ class RedisDocument(LineDocument[RedisLine]):
             entries.setdefault(line.key, []).append(index)
         self._entries = entries
         self.problems = problems
+        self._settings: dict[str, Any] | None = None  # every edit ends here: recomputed on demand
 
     # --- reading ----------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, indexes in self._entries.items():
-            if key in REPEATABLE_DIRECTIVES:
-                result[key] = [self._entry_args(i) for i in indexes]
-            else:
-                result[key] = " ".join(self.info[indexes[-1]].args)
-        return result
+        """Directive -> value; computed once per version of the document (a fleet plan asks
+        the same shared document several times per host), a fresh dict every call."""
+        if self._settings is None:
+            result: dict[str, Any] = {}
+            for key, indexes in self._entries.items():
+                if key in REPEATABLE_DIRECTIVES:
+                    result[key] = [self._entry_args(i) for i in indexes]
+                else:
+                    result[key] = " ".join(self.info[indexes[-1]].args)
+            self._settings = result
+        return dict(self._settings)
 
     def managed_items(self) -> Iterator[tuple[str, Any]]:
         for key, indexes in self._entries.items():

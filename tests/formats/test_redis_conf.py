@@ -530,3 +530,15 @@ def test_merge_of_one_buffer_class_leaves_the_others() -> None:
 def test_merge_equal_memory_and_case_is_no_change() -> None:
     live = redis("maxmemory 2gb\nappendonly YES\n")
     assert merge(live, redis("maxmemory 2147483648\nappendonly yes\n"))[1] == []
+
+
+def test_settings_follow_every_edit_and_callers_cannot_change_them() -> None:
+    doc = parse("redis", b"timeout 300\nsave 900 1\nsave 300 10\n", "redis.conf")
+    first = doc.settings()
+    first["timeout"] = "mutated by a caller"
+    assert doc.settings()["timeout"] == "300"
+    doc.set("timeout", "0")
+    doc.remove("save")
+    assert doc.settings()["timeout"] == "0" and "save" not in doc.settings()
+    doc.set("tcp-keepalive", "60")
+    assert doc.settings()["tcp-keepalive"] == "60"
