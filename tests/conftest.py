@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.fleet import Fleet
+from tests.paths import CORPUS  # noqa: F401  (the lint tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

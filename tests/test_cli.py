@@ -76,3 +76,12 @@ def test_readme_commands_parse() -> None:
                                 capture_output=True, text=True, cwd=ROOT, check=False)
         assert result.returncode == 0, (line, result.stderr)
         assert command
+
+
+def test_the_shared_corpus_is_found() -> None:
+    """Corpus tests are parametrized over its files: without it they would silently not run."""
+    from tests.paths import CORPUS, SHARED
+
+    assert CORPUS.is_dir() and (SHARED / "DOMAIN.md").is_file(), (
+        f"{CORPUS} not found: put shared/ beside the checkout or set REMEDIATE_SHARED")
+    assert len(list(CORPUS.rglob("*"))) > 10

@@ -13,9 +13,10 @@ from remediate.formats import ABSENT, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.limits_conf import LimitsDocument
 from tests.format_diffs import files, unified
+from tests.paths import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = (ROOT / "../shared/corpus").resolve()
+CORPUS = SHARED / "corpus"
 FIXTURES = ROOT / "tests" / "fixtures" / "limits"
 SEED = b"rabbitmq - nofile 65536\n"
 

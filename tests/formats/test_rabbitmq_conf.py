@@ -16,9 +16,10 @@ from remediate.errors import ParseError
 from remediate.formats import ABSENT, merge, parse
 from remediate.formats.base import MANAGED_BEGIN
 from remediate.formats.rabbitmq_conf import RabbitmqDocument, is_secret_key
+from tests.paths import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = (ROOT / "../shared/corpus").resolve()
+CORPUS = SHARED / "corpus"
 FIXTURES = ROOT / "tests" / "fixtures" / "rabbitmq"
 SEED = b"heartbeat = 60\n"
 

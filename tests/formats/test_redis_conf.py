@@ -16,9 +16,10 @@ from remediate.formats import ABSENT, merge, parse, redis_conf
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.redis_args import parse_memory, quote_arg, split_args
 from remediate.formats.redis_conf import KNOWN_DIRECTIVES, SECRET_DIRECTIVES, RedisDocument
+from tests.paths import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = (ROOT / "../shared/corpus").resolve()
+CORPUS = SHARED / "corpus"
 FIXTURES = ROOT / "tests" / "fixtures" / "redis"
 SEED = b"timeout 0\ntcp-keepalive 60\n"
 

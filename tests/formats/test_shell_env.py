@@ -16,9 +16,10 @@ from remediate.formats import ABSENT, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.shell_env import ShellDocument
 from tests.format_diffs import files, unified
+from tests.paths import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = (ROOT / "../shared/corpus").resolve()
+CORPUS = SHARED / "corpus"
 FIXTURES = ROOT / "tests" / "fixtures" / "shell"
 SEED = b"ulimit -n 65536\n"
 BASH = shutil.which("bash")

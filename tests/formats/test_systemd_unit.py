@@ -16,9 +16,10 @@ from remediate.formats import ABSENT, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.systemd_unit import UnitDocument
 from tests.format_diffs import files, unified
+from tests.paths import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = (ROOT / "../shared/corpus").resolve()
+CORPUS = SHARED / "corpus"
 FIXTURES = ROOT / "tests" / "fixtures" / "systemd"
 SEED = b"[Service]\nLimitNOFILE=65536\n"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")

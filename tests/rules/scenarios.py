@@ -10,10 +10,11 @@ from remediate.formats import parse
 from remediate.formats.base import Document
 from remediate.models import Finding
 from remediate.rules import Facts, check, check_together
+from tests.paths import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = (ROOT / "../shared/corpus").resolve()
-DOMAIN = (ROOT / "../shared/DOMAIN.md").resolve()
+CORPUS = SHARED / "corpus"
+DOMAIN = SHARED / "DOMAIN.md"
 FIXTURES = ROOT / "tests" / "fixtures" / "rules"
 
 
