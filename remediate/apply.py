@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from remediate.connection import Connection, Held
 from remediate.errors import ApplyFailed, ConnectionFailed, RemediateError
-from remediate.gather import GatherReply, gather, gather_command, parse_gather_reply
+from remediate.gather import GatherReply, gather, gather_command, gathered, new_boundary
 from remediate.handlers import run_handler, run_handlers
 from remediate.models import HostPlan
 from remediate.plan import MergeCache
@@ -93,7 +92,7 @@ def keep_runs(target: HostTarget) -> int:
 
 def host_lock(conn: Connection, target: HostTarget, timeout: float, then: Sequence[str] = ()) -> Held:
     """Take the host's lock; ``then`` runs once it is held, its output in ``Held.output``."""
-    marker = "@@remediate-done-" + secrets.token_hex(12) if then else ""
+    marker = new_boundary("done-") if then else ""
     return conn.hold(lock_script(posixpath.join(backup_dir(target), "lock"), LOCK_WAIT, then, marker),
                      timeout=LOCK_WAIT + timeout, until=marker.encode())
 
@@ -101,13 +100,13 @@ def host_lock(conn: Connection, target: HostTarget, timeout: float, then: Sequen
 def locked_gather(conn: Connection, target: HostTarget, timeout: float,
                   paths: Sequence[str], probes: Mapping[str, str] | None = None) -> tuple[Held, GatherReply]:
     """Take the host's lock and gather ``paths`` in the same round trip."""
-    boundary = "@@remediate-" + secrets.token_hex(12)
+    boundary = new_boundary()
     held = host_lock(conn, target, timeout, gather_command(paths, probes or {}, boundary))
     try:
-        return held, parse_gather_reply(held.output, boundary, paths)
-    except ValueError as exc:
+        return held, gathered(held.output, boundary, paths, conn.host.name)
+    except ConnectionFailed:
         held.release()
-        raise ConnectionFailed(f"gather failed: {exc}", host=conn.host.name) from None
+        raise
 
 
 def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,

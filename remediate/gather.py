@@ -186,14 +186,24 @@ def _read_files(paths: list[str], stats: bytes, sums: bytes, content: bytes) -> 
     return facts
 
 
+def new_boundary(kind: str = "") -> str:
+    """A random token that frames a reply: no file or output can contain it."""
+    return f"@@remediate-{kind}{secrets.token_hex(12)}"
+
+
 def gather(conn: Connection, paths: Sequence[str], probes: Mapping[str, str] | None = None,
            timeout: float | None = None) -> GatherReply:
     """Read ``paths`` and run ``probes`` on the host behind ``conn``: one remote command."""
-    boundary = "@@remediate-" + secrets.token_hex(12)
+    boundary = new_boundary()
     result = conn.run(gather_command(paths, probes or {}, boundary), timeout=timeout)
+    return gathered(result.stdout, boundary, paths, conn.host.name, result.stderr)
+
+
+def gathered(stdout: bytes, boundary: str, paths: Sequence[str], host: str, stderr: bytes = b"") -> GatherReply:
+    """The reply of a gather command run by ``gather`` or by a lock holder; garbled is an error."""
     try:
-        return parse_gather_reply(result.stdout, boundary, paths)
+        return parse_gather_reply(stdout, boundary, paths)
     except ValueError as exc:
-        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = stderr.decode("utf-8", "replace").strip().splitlines()
         hint = f" ({detail[-1]})" if detail else ""
-        raise ConnectionFailed(f"gather failed: {exc}{hint}", host=conn.host.name) from None
+        raise ConnectionFailed(f"gather failed: {exc}{hint}", host=host) from None

@@ -9,12 +9,12 @@ spoken over the SSH connection between scripts.
 
 from __future__ import annotations
 
-import secrets
 import shlex
 import time
 from collections.abc import Sequence
 
 from remediate.connection import Connection
+from remediate.gather import new_boundary
 from remediate.playbook import Handler
 from remediate.runs import HandlerResult
 from remediate.runtime import redis_ping
@@ -58,7 +58,7 @@ def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: tuple[str
 
 def _run_batch(conn: Connection, batch: Sequence[Handler], timeout: float) -> list[HandlerResult]:
     """One script for ``batch``: each command, then its shell-level check, until one fails."""
-    boundary = "@@remediate-" + secrets.token_hex(12)
+    boundary = new_boundary()
     lines = [f"B={boundary}"]
     for i, handler in enumerate(batch):
         lines.append(_framed(f"C{i}", handler.command))

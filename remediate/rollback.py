@@ -8,14 +8,13 @@ A file is restored only where it is still what the run wrote, unless ``force``.
 from __future__ import annotations
 
 import posixpath
-import secrets
 from dataclasses import dataclass
 
 from remediate.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
 from remediate.connection import Connection, Held
 from remediate.errors import RemediateError
 from remediate.formats import parse
-from remediate.gather import gather
+from remediate.gather import gather, new_boundary
 from remediate.playbook import Handler
 from remediate.remote_scripts import parse_runs_reply, read_runs_command
 from remediate.runs import Manifest, RuntimeEntry
@@ -39,14 +38,14 @@ class RollbackResult:
 
 def read_manifests(conn: Connection, target: HostTarget) -> list[Manifest]:
     """Every run manifest the host keeps, oldest first."""
-    boundary = "@@remediate-" + secrets.token_hex(12)
+    boundary = new_boundary()
     reply = conn.run(read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
     return _manifests(reply.stdout, boundary, target)
 
 
 def locked_manifests(conn: Connection, target: HostTarget, timeout: float) -> tuple[Held, list[Manifest]]:
     """Take the host's lock and read its run manifests in the same round trip."""
-    boundary = "@@remediate-" + secrets.token_hex(12)
+    boundary = new_boundary()
     held = host_lock(conn, target, timeout, read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
     try:
         return held, _manifests(held.output, boundary, target)
