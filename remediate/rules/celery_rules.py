@@ -16,7 +16,8 @@ from remediate.formats.base import ABSENT, Document
 from remediate.formats.celery_values import Code, flat_key
 from remediate.models import Finding
 from remediate.rules import Facts, RuleInfo, finding
-from remediate.rules.celery_names import CeleryFile, canonical, check_names, read_celery_file
+from remediate.rules.celery_file import CeleryFile, canonical, read_celery_file
+from remediate.rules.celery_names import check_names
 
 REDIS_SCHEMES = frozenset({"redis", "rediss", "sentinel", "redis+socket"})
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
