@@ -4,7 +4,7 @@
 
 Starts a fleet of namespaced sshd hosts (tests/fleet.py), then times, in the same run:
   baseline  50 paramiko threads: connect, one `cat` of the same files, read everything
-  gather    remediate.fleet.run_on_hosts + remediate.gather.gather (bytes, sha256, mode, owner)
+  gather    remediate.engine.fanout.run_on_hosts + remediate.remote.gather.gather (bytes, sha256, mode, owner)
 and prints medians and the ratio. No assertions: the machine is shared and noisy.
 """
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from remediate.connection import ConnectOptions
-from remediate.fleet import run_on_hosts
-from remediate.gather import gather
-from remediate.inventory import load_inventory
+from remediate.remote.connection import ConnectOptions
+from remediate.engine.fanout import run_on_hosts
+from remediate.remote.gather import gather
+from remediate.inventory.loader import load_inventory
 from tests.fleet import Fleet
 
 PATHS = ["/etc/redis/redis.conf", "/etc/rabbitmq/rabbitmq.conf", "/etc/default/rabbitmq-server",

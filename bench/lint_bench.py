@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from remediate.lint import lint_paths
+    from remediate.lint.run import lint_paths
 
     exe = Path(sys.executable).with_name("remediate")
     with tempfile.TemporaryDirectory(prefix="lint-bench-") as tmp:

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from remediate import celery_settings as cs
+from remediate.formats import celery_settings as cs
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "remediate" / "data" / "celery_settings.json"

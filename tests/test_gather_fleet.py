@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from remediate.connection import ConnectOptions
-from remediate.fleet import run_on_hosts
-from remediate.gather import gather
-from remediate.inventory import load_inventory
+from remediate.remote.connection import ConnectOptions
+from remediate.engine.fanout import run_on_hosts
+from remediate.remote.gather import gather
+from remediate.inventory.loader import load_inventory
 from tests.fleet import Fleet
 
 FILES = {
@@ -118,8 +118,8 @@ def test_timeout_is_a_per_host_result(small_fleet: Fleet, tmp_path: Path,
 
 
 def test_sessions_use_aes_gcm_nodelay_and_read_the_key_once(fleet: Fleet, tmp_path: Path, home: None) -> None:
-    from remediate import host_trust
-    from remediate.connection import connect
+    from remediate.remote import host_trust
+    from remediate.remote.connection import connect
 
     host_trust._private_key_for.cache_clear()
     conns = [connect(h, ConnectOptions(timeout=10)) for h in hosts_of(fleet, tmp_path)]
@@ -169,8 +169,8 @@ def test_proxyjump_from_ssh_config_goes_through_the_jump_host(small_fleet: Fleet
 
 def test_redis_is_read_through_the_connection_and_its_failures_are_reasons(fleet: Fleet, tmp_path: Path,
                                                                              home: None) -> None:
-    from remediate.connection import connect
-    from remediate.runtime import read_redis
+    from remediate.remote.connection import connect
+    from remediate.remote.runtime import read_redis
     from tests.scenario import PASSWORD, drift, redis_client
 
     drift(fleet)  # requirepass PASSWORD, timeout 300, tcp-keepalive 0

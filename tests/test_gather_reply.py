@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from remediate.gather import gather_command, parse_gather_reply
+from remediate.remote.gather import gather_command, parse_gather_reply
 
 B = "@@remediate-0123456789abcdef01234567"
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-import remediate.handlers
-from remediate.connection import CommandResult, ConnectOptions, LocalConnection
-from remediate.handlers import run_handlers
-from remediate.playbook import Handler
+import remediate.engine.handlers
+from remediate.remote.connection import CommandResult, ConnectOptions, LocalConnection
+from remediate.engine.handlers import run_handlers
+from remediate.playbook.schema import Handler
 
 
 @dataclass
@@ -70,7 +70,7 @@ def test_redis_ping_splits_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyP
         pings.append(log.read_text())  # the handler's command ran before its ping
         return True, "redis_ping: PONG"
 
-    monkeypatch.setattr(remediate.handlers, "health_check", fake_check)
+    monkeypatch.setattr(remediate.engine.handlers, "health_check", fake_check)
     handlers = [Handler("a", f"echo a >> {log}"), Handler("restart redis", f"echo r >> {log}", check="redis_ping"),
                 Handler("c", f"echo c >> {log}")]
     conn = CountingConnection()

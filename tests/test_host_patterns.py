@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from remediate.errors import UsageError
-from remediate.host_patterns import (
+from remediate.inventory.patterns import (
     apply_subscript,
     expand_host_entry,
     expand_hostname_range,
@@ -24,7 +24,7 @@ from remediate.host_patterns import (
     parse_address,
     split_host_pattern,
 )
-from remediate.inventory import Inventory, load_inventory
+from remediate.inventory.loader import Inventory, load_inventory
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inventories"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from remediate.host_trust import KnownHosts
+from remediate.remote.host_trust import KnownHosts
 
 
 @pytest.fixture

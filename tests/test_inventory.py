@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from remediate.errors import InventoryError, UsageError
-from remediate.inventory import Host, Inventory, load_inventory
-from remediate.inventory_vars import UnsafeText, VaultValue
+from remediate.inventory.loader import Host, Inventory, load_inventory
+from remediate.inventory.variables import UnsafeText, VaultValue
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inventories"
 INVENTORIES = sorted(path for path in FIXTURES.iterdir() if (path / "args").is_file())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from remediate.errors import ParseError
-from remediate.lint import (
+from remediate.lint.run import (
     SourceFile,
     collect,
     fingerprint,
@@ -22,8 +22,8 @@ from remediate.lint import (
     parse_finding,
     without_baseline,
 )
-from remediate.lint_kinds import detect_kind, has_celery_settings, kind_from_content
-from remediate.models import Finding
+from remediate.lint.kinds import detect_kind, has_celery_settings, kind_from_content
+from remediate.model.plans import Finding
 from tests.conftest import CORPUS, ROOT, run_cli
 
 LINT = Path(__file__).resolve().parent / "fixtures" / "lint"

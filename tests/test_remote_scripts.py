@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from remediate.remote_scripts import WriteOp, finish_script, parse_write_reply, write_script
+from remediate.remote.scripts import WriteOp, finish_script, parse_write_reply, write_script
 
 RUN_ID = "20261122T000000Z-ab12"
 UID, GID = os.getuid(), os.getgid()
@@ -101,7 +101,7 @@ def test_finish_records_the_manifest_and_keeps_the_newest_runs(tmp_path: Path) -
 
 
 def test_runs_are_read_with_their_ids(tmp_path: Path) -> None:
-    from remediate.remote_scripts import parse_runs_reply, read_runs_command
+    from remediate.remote.scripts import parse_runs_reply, read_runs_command
 
     for name, body in (("20261122T000000Z-ab10", b'{"a": 1}\n'), ("20261122T000001Z-ab11", b"{}")):
         (tmp_path / name).mkdir()
@@ -134,7 +134,7 @@ def test_finish_records_nothing_when_a_file_is_not_as_written(tmp_path: Path) ->
 
 
 def test_the_lock_is_held_by_the_printed_pid_until_stdin_closes(tmp_path: Path) -> None:
-    from remediate.remote_scripts import lock_script
+    from remediate.remote.scripts import lock_script
 
     lock = tmp_path / "backups" / "lock"
     holder = subprocess.Popen(lock_script(str(lock), 0), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -163,10 +163,10 @@ def test_leftovers_of_an_interrupted_run_are_removed(tmp_path: Path) -> None:
 
 
 def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
-    from remediate.apply import locked_gather
-    from remediate.connection import ConnectOptions, LocalConnection
+    from remediate.engine.apply import locked_gather
+    from remediate.remote.connection import ConnectOptions, LocalConnection
     from remediate.errors import ConnectionFailed
-    from remediate.remote_scripts import lock_script
+    from remediate.remote.scripts import lock_script
     from tests.test_handlers import LocalHost
 
     class Target:  # what host_lock needs of a HostTarget
@@ -194,7 +194,7 @@ def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
 def test_run_ids_sort_in_the_order_runs_start_within_one_second() -> None:
     import re
 
-    from remediate.runs import new_run_id
+    from remediate.model.runs import new_run_id
 
     base = 1_795_000_000.0  # a whole second
     ids = [new_run_id(base + fraction) for fraction in (0.0, 0.001, 0.25, 0.5, 0.999)]

@@ -32,9 +32,9 @@ def apply(
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
     from remediate.cli.output import ProgressLine, print_lines
     from remediate.errors import UsageError
-    from remediate.fleet_ops import apply_fleet, serial_batches
-    from remediate.report import dumps, plan_exit_code, plan_text
-    from remediate.survey import plan_fleet
+    from remediate.engine.batches import apply_fleet, serial_batches
+    from remediate.report.plans import dumps, plan_exit_code, plan_text
+    from remediate.engine.survey import plan_fleet
 
     o.check_format(format, ("text", "json"))
     expected = None
@@ -58,7 +58,7 @@ def apply(
         plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks, progress)
         progress.done()
         if format == "json" and dry_run:
-            from remediate.report import plan_json
+            from remediate.report.plans import plan_json
 
             typer.echo(dumps(plan_json(plans, kind="apply-dry-run", exit_code=plan_exit_code(plans, False))), nl=False)
         else:
@@ -92,7 +92,7 @@ def apply(
 
 def _load_saved_plan(path: Path) -> dict[str, Any]:
     from remediate.errors import UsageError
-    from remediate.report import plans_from_json
+    from remediate.report.plans import plans_from_json
 
     try:
         doc = json.loads(path.read_text())
@@ -129,7 +129,7 @@ def apply_lines(results: list[Any]) -> list[tuple[str, str]]:
 
 def apply_json(results: list[Any], code: int) -> dict[str, Any]:
     from remediate import __version__
-    from remediate.models import SCHEMA, to_json
+    from remediate.model.plans import SCHEMA, to_json
 
     hosts = []
     for r in results:

@@ -28,14 +28,14 @@ def audit(
     metrics: Annotated[Path | None, typer.Option("--metrics", help="Write Prometheus textfile metrics here (atomically).")] = None,
 ) -> None:
     """Plan, and stay silent when the fleet is clean (exit 0); a short summary on drift (exit 2)."""
-    from remediate.survey import plan_fleet
+    from remediate.engine.survey import plan_fleet
 
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
                          templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
     targets, renderer = sel.prepare()
     plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks)
     from remediate.cli.plan_cmd import sel_inputs
-    from remediate.report import plan_json
+    from remediate.report.plans import plan_json
 
     code = audit_exit_code(plans)
     doc = plan_json(plans, kind="audit", exit_code=code,
@@ -48,7 +48,7 @@ def audit(
 
 
 def audit_exit_code(plans: list[Any]) -> int:
-    from remediate.report import plan_exit_code
+    from remediate.report.plans import plan_exit_code
 
     code = plan_exit_code(plans, detailed=True)
     if code == 0 and any(f.severity in ("warning", "error") and not f.suppressed for p in plans for f in p.findings):
@@ -80,8 +80,8 @@ def audit_summary(doc: dict[str, Any]) -> str:
 
 def _write_outputs(doc: dict[str, Any], report: Path | None, metrics: Path | None) -> None:
     from remediate.cli.output import write_atomic
-    from remediate.metrics import render_metrics
-    from remediate.report import dumps
+    from remediate.report.metrics import render_metrics
+    from remediate.report.plans import dumps
 
     if report is not None:
         write_atomic(report, dumps(doc), 0o600)
@@ -98,7 +98,7 @@ def merge(
 ) -> None:
     """Join shard reports (from --shard K/N) into the report one run over the fleet would give."""
     from remediate.errors import UsageError
-    from remediate.report import dumps, merge_reports
+    from remediate.report.plans import dumps, merge_reports
 
     docs = []
     for path in reports:

@@ -23,9 +23,9 @@ def facts(
 ) -> None:
     """Show what each host runs with: managed settings in its files, live values, limits, health."""
     from remediate.cli.output import ProgressLine, print_lines
-    from remediate.fleet import run_on_hosts
-    from remediate.report import dumps
-    from remediate.survey import survey_target
+    from remediate.engine.fanout import run_on_hosts
+    from remediate.report.plans import dumps
+    from remediate.engine.survey import survey_target
 
     o.check_format(format, ("text", "json"))
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
@@ -42,7 +42,7 @@ def facts(
              for x in outcomes]
     code = 1 if any(x.failed for x in outcomes) else 4 if any(x.unreachable for x in outcomes) else 0
     if format == "json":
-        from remediate.models import SCHEMA
+        from remediate.model.plans import SCHEMA
 
         typer.echo(dumps({"schema": SCHEMA, "kind": "facts", "hosts": hosts, "exit_code": code}), nl=False)
     else:
@@ -53,8 +53,8 @@ def facts(
 def host_facts(survey: Any) -> dict[str, Any]:
     """Managed settings as the files have them (secrets masked) and the runtime facts."""
     from remediate.formats import ABSENT
-    from remediate.masking import Masker
-    from remediate.plan import SECRET_SETTINGS, display_value
+    from remediate.model.secrets import Masker
+    from remediate.plan.planner import SECRET_SETTINGS, display_value
 
     masker = Masker()
     files = {}

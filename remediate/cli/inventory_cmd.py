@@ -19,8 +19,8 @@ def inventory(
     limit: str | None = typer.Option(None, "-l", "--limit", help="Host pattern (with --list/--graph)."),
 ) -> None:
     """Show the inventory (Ansible-compatible) as JSON or a group tree. Secrets are masked."""
-    from remediate.inventory import load_inventory
-    from remediate.masking import mask_vars
+    from remediate.inventory.loader import load_inventory
+    from remediate.model.secrets import mask_vars
 
     if sum([list_, graph, host is not None]) != 1:
         raise UsageError("give exactly one of --list, --graph or --host NAME")

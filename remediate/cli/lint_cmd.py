@@ -41,8 +41,8 @@ def lint(
     """Lint Redis, RabbitMQ, Celery, limits, systemd and /etc/default files for the settings
     behind lost broker connections. Exit 2 on findings at or above --fail-on, 1 when a path
     cannot be read, 64 on a usage error."""
-    from remediate.lint import KIND_CHOICES, SEVERITIES, lint_paths
-    from remediate.lint_report import FORMATS, render, text_lines
+    from remediate.lint.run import KIND_CHOICES, SEVERITIES, lint_paths
+    from remediate.lint.report import FORMATS, render, text_lines
 
     _choose("--kind", kind, KIND_CHOICES)
     _choose("--format", format, FORMATS)
@@ -77,7 +77,7 @@ def _choose(option: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _check_celery_version(version: str) -> None:
-    from remediate.celery_settings import VERSIONS, names
+    from remediate.formats.celery_settings import VERSIONS, names
 
     try:
         names(version)

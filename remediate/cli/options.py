@@ -45,16 +45,16 @@ class Selection:
         return Selection(shard=parse_shard(shard) if shard else None, **values)
 
     def connect_options(self) -> Any:
-        from remediate.connection import ConnectOptions
+        from remediate.remote.connection import ConnectOptions
 
         return ConnectOptions(timeout=self.timeout, accept_new_host_keys=self.accept_new_host_keys)
 
     def prepare(self) -> tuple[Any, Any]:
         """Load inventory, playbook and templates and resolve the targets: no host contacted."""
-        from remediate.inventory import load_inventory
-        from remediate.playbook import load_playbook
-        from remediate.render import Renderer
-        from remediate.survey import prepare
+        from remediate.inventory.loader import load_inventory
+        from remediate.playbook.schema import load_playbook
+        from remediate.playbook.render import Renderer
+        from remediate.engine.survey import prepare
 
         inventory = load_inventory(self.inventory)
         playbook = load_playbook(self.playbook)

@@ -28,9 +28,9 @@ def rollback(
     """Restore the files and live values a run changed (a rollback is a run too: it can be undone)."""
     from remediate.cli.output import ProgressLine, print_lines
     from remediate.errors import UsageError
-    from remediate.fleet_ops import inventory_targets, rollback_fleet
-    from remediate.inventory import load_inventory
-    from remediate.report import dumps
+    from remediate.engine.batches import inventory_targets, rollback_fleet
+    from remediate.inventory.loader import load_inventory
+    from remediate.report.plans import dumps
 
     o.check_format(format, ("text", "json"))
     if bool(run_id) == last:
@@ -50,7 +50,7 @@ def rollback(
     code = 1 if statuses & {"failed", "rolled back"} else 4 if "unreachable" in statuses else 0
     if format == "json":
         from remediate import __version__
-        from remediate.models import SCHEMA, to_json
+        from remediate.model.plans import SCHEMA, to_json
 
         typer.echo(dumps({"schema": SCHEMA, "kind": "rollback", "tool": f"remediate {__version__}",
                           "dry_run": dry_run, "hosts": to_json(results), "exit_code": code}), nl=False)
@@ -89,9 +89,9 @@ def runs(
 ) -> None:
     """Past runs per host: run id, time, kind, status and files, from each host's backup directory."""
     from remediate.cli.output import print_lines
-    from remediate.fleet_ops import inventory_targets, runs_fleet
-    from remediate.inventory import load_inventory
-    from remediate.report import dumps
+    from remediate.engine.batches import inventory_targets, runs_fleet
+    from remediate.inventory.loader import load_inventory
+    from remediate.report.plans import dumps
 
     o.check_format(format, ("text", "json"))
     sel = o.Selection.of(inventory=inventory, playbook=o.DEFAULT_PLAYBOOK, limit=limit, forks=forks,
@@ -101,7 +101,7 @@ def runs(
     outcomes = runs_fleet(targets, sel.connect_options(), sel.forks)
     code = 4 if any(o_.unreachable for o_ in outcomes) else 1 if any(o_.failed for o_ in outcomes) else 0
     if format == "json":
-        from remediate.models import SCHEMA
+        from remediate.model.plans import SCHEMA
 
         hosts = [{"host": x.host, "unreachable": x.unreachable, "failed": x.failed,
                   "runs": [_run_json(m) for m in (x.value or [])]} for x in outcomes]

@@ -14,7 +14,7 @@ replaces only the value it changes. What counts as a setting:
 The last definition wins. ``settings()`` names keys as the file spells them;
 ``managed_items()``/``current()``/``set()`` use Celery's new names (a template's names) and
 resolve them to the file's own spelling (old upper-case, Django ``CELERY_`` namespace: see
-:mod:`remediate.celery_settings`). Dict settings (Celery type ``dict``) are managed one entry
+:mod:`remediate.formats.celery_settings`). Dict settings (Celery type ``dict``) are managed one entry
 at a time as ``broker_transport_options['socket_keepalive']``.
 
 Appending: a missing setting goes to the one marked managed block at the end of the file, as
@@ -35,7 +35,7 @@ from typing import Any
 
 import libcst as cst
 
-from remediate import celery_settings
+from remediate.formats import celery_settings
 from remediate.errors import ParseError
 from remediate.formats import celery_cst
 from remediate.formats.base import ABSENT, MANAGED_BEGIN, MANAGED_END, Document, Edit

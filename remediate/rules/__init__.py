@@ -7,7 +7,7 @@ Public API (used by `lint`, `plan` and `audit`):
     findings = check(doc, facts)                 # one parsed document (any kind)
     findings += check_together(docs, facts)      # rules that need both sides (celery + redis ...)
 
-Every finding is a ``remediate.models.Finding``. Inline suppressions
+Every finding is a ``remediate.model.plans.Finding``. Inline suppressions
 (``# remediate: ignore CEL004`` on the line or the line above) set ``suppressed=True``;
 suppressed findings are kept (SARIF reports them as suppressions), never dropped.
 
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from remediate.formats.base import Document
-from remediate.models import Finding
+from remediate.model.plans import Finding
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediate import celery_settings
+from remediate.formats import celery_settings
 from remediate.formats.base import Document
 from remediate.formats.celery_values import Code
 from remediate.rules import Facts

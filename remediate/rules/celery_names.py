@@ -21,9 +21,9 @@ that same setting the majority's way; with a namespace (Django) nothing is ever 
 
 from __future__ import annotations
 
-from remediate import celery_settings
+from remediate.formats import celery_settings
 from remediate.formats.celery_values import Code
-from remediate.models import Finding
+from remediate.model.plans import Finding
 from remediate.rules import RuleInfo, finding
 from remediate.rules.celery_file import (
     CeleryFile,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from remediate.formats.base import ABSENT, Document
-from remediate.models import Finding
+from remediate.model.plans import Finding
 from remediate.rules import Facts, RuleInfo, finding
 from remediate.rules.celery_file import CeleryFile, read_celery_file
 from remediate.rules.celery_rules import AMQP_SCHEMES, REDIS_SCHEMES, read_broker

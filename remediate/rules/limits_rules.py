@@ -12,7 +12,7 @@ import posixpath
 from typing import Any
 
 from remediate.formats.base import Document
-from remediate.models import Finding
+from remediate.model.plans import Finding
 from remediate.rules import Facts, RuleInfo, finding, first_column, line_text
 
 RABBITMQ_NOFILE = 65536

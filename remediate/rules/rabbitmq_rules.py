@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from remediate.formats.base import Document
-from remediate.models import Finding
+from remediate.model.plans import Finding
 from remediate.rules import Facts, RuleInfo, finding
 
 DEFAULT_HEARTBEAT = 60

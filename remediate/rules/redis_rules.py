@@ -10,7 +10,7 @@ from typing import Any
 
 from remediate.formats.base import ABSENT, Document
 from remediate.formats.redis_directives import REPEATABLE_DIRECTIVES, SECRET_DIRECTIVES
-from remediate.models import Finding
+from remediate.model.plans import Finding
 from remediate.rules import Facts, RuleInfo, finding
 
 DEFAULT_MAXCLIENTS = 10000

@@ -16,7 +16,7 @@ import re
 from dataclasses import replace
 
 from remediate.formats.base import Document
-from remediate.models import Finding
+from remediate.model.plans import Finding
 
 _QUICK = b"remediate:"
 _MARKER = re.compile(r"(?:#|;)[ \t]*remediate:[ \t]*ignore\b(?P<ids>[^#;]*)", re.IGNORECASE)

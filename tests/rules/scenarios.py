@@ -8,7 +8,7 @@ from pathlib import Path
 
 from remediate.formats import parse
 from remediate.formats.base import Document
-from remediate.models import Finding
+from remediate.model.plans import Finding
 from remediate.rules import Facts, check, check_together
 from tests.paths import SHARED
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from remediate.models import Finding
+from remediate.model.plans import Finding
 from remediate.rules import Facts, check
 from tests.rules.scenarios import doc_of, load, only, rules_of
 

@@ -90,17 +90,28 @@ def test_rule_is_silent_on_a_compliant_file(rule: str) -> None:
 
 
 def _domain_table() -> list[tuple[str, str, str]]:
-    rows = re.findall(r"^\| (CEL\d+|RDS\d+|RMQ\d+|LIM\d+) \| (\w+) \| (\w+) \|",
+    rows = re.findall(r"^\| ([A-Z]{1,3}\d{3}) \| ([^|]+?) \| (\w+) \|",
                       DOMAIN.read_text(), re.MULTILINE)
     return [(rule, kind, severity) for rule, kind, severity in rows]
 
 
-def test_rules_hold_domain_md_table() -> None:
-    table = _domain_table()
-    assert len(table) == 25  # CEL001-012, RDS001-007, RMQ001-005, LIM001
-    for rule, kind, severity in table:
-        assert rule in RULES, rule
-        assert (RULES[rule].kind, RULES[rule].severity) == (kind, severity), rule
+#: DOMAIN.md rows added 2026-12 whose rules land with the worker-side issue: each must fail
+#: here until it exists (strict xfail), so the table can never silently outrun the code.
+PENDING = {"CEL013", "CEL014", "CEL015", "CEL016", "PKG001", "PKG002", "PKG003", "PKG004",
+           "RMQ008", "RMQ009", "RDS008", "RDS009", "SYS002", "X004"}
+
+
+def test_domain_md_table_is_read_whole() -> None:
+    assert len(_domain_table()) == 39  # CEL001-016, RDS001-009, RMQ001-005/008/009, LIM001, PKG001-004, SYS002, X004
+
+
+@pytest.mark.parametrize("row", _domain_table(), ids=lambda row: row[0])
+def test_rules_hold_domain_md_table(row: tuple[str, str, str], request: pytest.FixtureRequest) -> None:
+    rule, kind, severity = row
+    if rule in PENDING:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="lands with the worker-side rules"))
+    assert rule in RULES, rule
+    assert RULES[rule].kind == kind.split()[0] and RULES[rule].severity == severity, rule
 
 
 def test_own_rules_are_documented() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from remediate.errors import PlaybookError
 from remediate.formats import KINDS
-from remediate.yaml_lines import line_of, load_yaml
+from remediate.playbook.yaml_lines import line_of, load_yaml
 
 PLAY_KEYS = {"name", "hosts", "vars", "defaults", "files", "handlers"}
 FILE_KEYS = {"kind", "path", "template", "strategy", "mode", "live", "validate", "notify"}

@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from remediate.connection import Connection
+from remediate.remote.connection import Connection
 from remediate.errors import ConnectionFailed
 
 _FILES_SCRIPT = r"""

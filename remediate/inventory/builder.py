@@ -1,6 +1,6 @@
 """The inventory while it is being read: groups, hosts and their edges, by Ansible's rules.
 
-Readers (remediate.inventory_sources) call the same operations Ansible's inventory
+Readers (remediate.inventory.sources) call the same operations Ansible's inventory
 plugins call: add a group, add a host to a group, set a variable, make a group the
 child of another.  ``reconcile()`` then applies what ansible-core does after every
 source is read: parentless groups become children of ``all``, hosts in no group go

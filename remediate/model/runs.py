@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from remediate.models import to_json
+from remediate.model.plans import to_json
 
 RUN_STATUSES = ("started", "applied", "rolled back", "failed")
 

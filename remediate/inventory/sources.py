@@ -1,13 +1,13 @@
 """Readers for Ansible inventory sources: directories, INI and YAML files, host lists.
 
-Executable scripts and --list JSON are read by remediate.inventory_scripts.  Each
+Executable scripts and --list JSON are read by remediate.inventory.scripts.  Each
 reader feeds an InventoryBuilder the way the matching ansible-core plugin
 (ini, yaml, script, host_list) feeds Ansible's inventory, and raises one
 InventoryError naming the file and line of the first problem.  Variable values
 are parsed as Ansible parses them: INI values with ``ast.literal_eval`` where
 that works (``1`` -> 1, ``True`` -> True, ``yes`` stays a string), YAML as YAML
 1.1 (``yes`` -> True), ``!unsafe`` and ``!vault`` kept as UnsafeText and
-VaultValue.  Values are loaded by remediate.inventory_vars.
+VaultValue.  Values are loaded by remediate.inventory.variables.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError
-from remediate.host_patterns import expand_host_entry, parse_address
-from remediate.inventory_builder import InventoryBuilder, located
-from remediate.inventory_scripts import looks_like_list_output, read_list_output, read_script
-from remediate.inventory_vars import LineMapping, decode_json, load_yaml, plain
+from remediate.inventory.patterns import expand_host_entry, parse_address
+from remediate.inventory.builder import InventoryBuilder, located
+from remediate.inventory.scripts import looks_like_list_output, read_list_output, read_script
+from remediate.inventory.variables import LineMapping, decode_json, load_yaml, plain
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 # ansible-core skips these names in an inventory directory (hidden files, vars

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError, UsageError
-from remediate.host_patterns import LOCALHOST_NAMES, select_host_names, split_host_pattern
-from remediate.inventory_builder import InventoryBuilder
-from remediate.inventory_sources import SourceReader
-from remediate.inventory_vars import VarsFiles, VaultValue, to_json_value
+from remediate.inventory.patterns import LOCALHOST_NAMES, select_host_names, split_host_pattern
+from remediate.inventory.builder import InventoryBuilder
+from remediate.inventory.sources import SourceReader
+from remediate.inventory.variables import VarsFiles, VaultValue, to_json_value
 
 # Magic variables ansible-inventory never prints (ansible.constants.INTERNAL_STATIC_VARS).
 INTERNAL_VARS = frozenset({
@@ -246,7 +246,7 @@ class Inventory:
         walk(group, 0)
         return "\n".join(lines)
 
-    # remediate.host_patterns.HostUniverse
+    # remediate.inventory.patterns.HostUniverse
     @property
     def group_names(self) -> Sequence[str]:
         return tuple(self.groups)

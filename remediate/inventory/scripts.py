@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError
-from remediate.inventory_builder import InventoryBuilder, located
-from remediate.inventory_vars import decode_json, mark_unsafe
+from remediate.inventory.builder import InventoryBuilder, located
+from remediate.inventory.variables import decode_json, mark_unsafe
 
 
 def read_script(builder: InventoryBuilder, path: Path, *, timeout: float) -> None:

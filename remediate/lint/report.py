@@ -13,7 +13,7 @@ from urllib.parse import quote
 from xml.etree import ElementTree
 
 from remediate import __version__
-from remediate.lint import SEVERITIES, SEVERITY_RANK, LintFinding, LintRun, all_rules
+from remediate.lint.run import SEVERITIES, SEVERITY_RANK, LintFinding, LintRun, all_rules
 
 FORMATS = ("text", "json", "sarif", "junit")
 INFORMATION_URI = "https://pypi.org/project/remediate/"

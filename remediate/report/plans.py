@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate import __version__
-from remediate.models import SCHEMA, HostPlan, host_plan_from_json, to_json
+from remediate.model.plans import SCHEMA, HostPlan, host_plan_from_json, to_json
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 4
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from remediate.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
-from remediate.connection import Connection, Held
+from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
+from remediate.remote.connection import Connection, Held
 from remediate.errors import RemediateError
 from remediate.formats import parse
-from remediate.gather import gather, new_boundary
-from remediate.playbook import Handler
-from remediate.remote_scripts import parse_runs_reply, read_runs_command
-from remediate.runs import Manifest, RuntimeEntry
-from remediate.runtime import read_redis
-from remediate.survey import HostTarget, redis_endpoint
+from remediate.remote.gather import gather, new_boundary
+from remediate.playbook.schema import Handler
+from remediate.remote.scripts import parse_runs_reply, read_runs_command
+from remediate.model.runs import Manifest, RuntimeEntry
+from remediate.remote.runtime import read_redis
+from remediate.engine.survey import HostTarget, redis_endpoint
 
 UNDOABLE = ("applied", "started")  # "started": interrupted runs can be undone too
 
@@ -151,7 +151,7 @@ def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts
 
 
 def _shown(setting: str):  # type: ignore[no-untyped-def]
-    from remediate.masking import masked
-    from remediate.plan import SECRET_SETTINGS
+    from remediate.model.secrets import masked
+    from remediate.plan.planner import SECRET_SETTINGS
 
     return masked if setting in SECRET_SETTINGS["redis"] else (lambda value: value)

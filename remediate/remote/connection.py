@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from remediate.errors import ConnectionFailed, LockBusy
-from remediate.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
-from remediate.host_trust import known_hosts as known_hosts_of
-from remediate.host_trust import ssh_config as user_ssh_config
+from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
+from remediate.remote.host_trust import known_hosts as known_hosts_of
+from remediate.remote.host_trust import ssh_config as user_ssh_config
 
 
 @dataclass(frozen=True)

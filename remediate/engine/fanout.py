@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from remediate.connection import Connection, ConnectOptions, HostLike, connect
+from remediate.remote.connection import Connection, ConnectOptions, HostLike, connect
 from remediate.errors import ConnectionFailed, RemediateError
 
 T = TypeVar("T")

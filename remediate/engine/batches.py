@@ -7,17 +7,17 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from remediate.apply import HostApplyResult, apply_target
-from remediate.connection import Connection, ConnectOptions
+from remediate.engine.apply import HostApplyResult, apply_target
+from remediate.remote.connection import Connection, ConnectOptions
 from remediate.errors import UsageError
-from remediate.fleet import HostOutcome, Progress, run_on_hosts
-from remediate.masking import Masker
-from remediate.models import HostPlan
-from remediate.plan import MergeCache
-from remediate.render import Renderer
-from remediate.rollback import RollbackResult, read_manifests, rollback_target
-from remediate.runs import Manifest
-from remediate.survey import HostTarget, modules_for
+from remediate.engine.fanout import HostOutcome, Progress, run_on_hosts
+from remediate.model.secrets import Masker
+from remediate.model.plans import HostPlan
+from remediate.plan.planner import MergeCache
+from remediate.playbook.render import Renderer
+from remediate.engine.rollback import RollbackResult, read_manifests, rollback_target
+from remediate.model.runs import Manifest
+from remediate.engine.survey import HostTarget, modules_for
 
 
 def serial_batches(targets: Sequence[HostTarget], serial: str | None) -> list[list[HostTarget]]:
@@ -96,7 +96,7 @@ def runs_fleet(targets: Sequence[HostTarget], options: ConnectOptions,
 def inventory_targets(inventory: Any, limit: str | None,
                       shard: tuple[int, int] | None = None) -> list[HostTarget]:
     """Hosts of the inventory (for rollback and runs: no playbook needed)."""
-    from remediate.survey import shard_of
+    from remediate.engine.survey import shard_of
 
     hosts = inventory.select(limit) if limit else list(inventory.hosts.values())
     if shard:

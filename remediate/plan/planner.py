@@ -15,9 +15,9 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats import ABSENT, Change, Document, merge, parse
-from remediate.masking import Masker, masked
-from remediate.models import FilePlan, HostFacts, HostPlan, RuntimeChange, SettingChange
-from remediate.playbook import FileSpec, Handler
+from remediate.model.secrets import Masker, masked
+from remediate.model.plans import FilePlan, HostFacts, HostPlan, RuntimeChange, SettingChange
+from remediate.playbook.schema import FileSpec, Handler
 
 #: Settings whose values are secrets, per kind (shown masked, with a short hash).
 SECRET_SETTINGS = {

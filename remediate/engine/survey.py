@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.connection import Connection, ConnectOptions
+from remediate.remote.connection import Connection, ConnectOptions
 from remediate.errors import PlaybookError, RemediateError
-from remediate.fleet import HostOutcome, Progress, run_on_hosts
+from remediate.engine.fanout import HostOutcome, Progress, run_on_hosts
 from remediate.formats import ABSENT
-from remediate.gather import GatherReply, gather
-from remediate.masking import Masker
-from remediate.models import HostFacts, HostPlan
-from remediate.plan import (
+from remediate.remote.gather import GatherReply, gather
+from remediate.model.secrets import Masker
+from remediate.model.plans import HostFacts, HostPlan
+from remediate.plan.planner import (
     REDIS_LIVE,
     DesiredFile,
     MergeCache,
@@ -30,9 +30,9 @@ from remediate.plan import (
     host_plan,
     plan_file,
 )
-from remediate.playbook import FileSpec, Handler, Playbook
-from remediate.render import Renderer
-from remediate.runtime import (
+from remediate.playbook.schema import FileSpec, Handler, Playbook
+from remediate.playbook.render import Renderer
+from remediate.remote.runtime import (
     LIMITS_PROBE,
     RABBITMQ_PROBE,
     parse_limits_probe,
@@ -222,7 +222,7 @@ def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[
 
 
 def _secret_vars(variables: Mapping[str, Any]) -> list[str]:
-    from remediate.masking import SECRET_VAR
+    from remediate.model.secrets import SECRET_VAR
 
     return [str(v) for k, v in variables.items() if SECRET_VAR.search(k) and isinstance(v, str | int)]
 

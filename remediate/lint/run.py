@@ -23,8 +23,8 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats import KINDS
-from remediate.lint_kinds import detect_kind, is_binary, may_be_config
-from remediate.models import Finding
+from remediate.lint.kinds import detect_kind, is_binary, may_be_config
+from remediate.model.plans import Finding
 from remediate.rules import RULES, Facts, RuleInfo
 
 KIND_CHOICES = ("auto", *KINDS)

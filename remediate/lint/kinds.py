@@ -161,7 +161,7 @@ def _is_conf(node: ast.expr) -> bool:
 
 
 def _celery_canonical(name: str) -> str | None:
-    from remediate.celery_settings import canonical
+    from remediate.formats.celery_settings import canonical
 
     return canonical(name)
 

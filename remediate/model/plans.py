@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from remediate.gather import FileFact
-from remediate.runtime import ProcessLimit, RabbitRuntime, RedisRuntime
+from remediate.remote.gather import FileFact
+from remediate.remote.runtime import ProcessLimit, RabbitRuntime, RedisRuntime
 
 SCHEMA = 1
 

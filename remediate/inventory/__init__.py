@@ -1,0 +1,1 @@
+"""The Ansible inventory: sources (INI, YAML, scripts, JSON), builder, variables and host patterns."""

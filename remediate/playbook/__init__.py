@@ -1,0 +1,1 @@
+"""Playbooks: their schema, template rendering, and target selection (plays x hosts, shards)."""
