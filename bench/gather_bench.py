@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from remediate.remote.connection import ConnectOptions
 from remediate.engine.fanout import run_on_hosts
-from remediate.remote.gather import gather
 from remediate.inventory.loader import load_inventory
+from remediate.remote.connection import ConnectOptions
+from remediate.remote.gather import gather
 from tests.fleet import Fleet
 
 PATHS = ["/etc/redis/redis.conf", "/etc/rabbitmq/rabbitmq.conf", "/etc/default/rabbitmq-server",

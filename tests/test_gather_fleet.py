@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from remediate.remote.connection import ConnectOptions
 from remediate.engine.fanout import run_on_hosts
-from remediate.remote.gather import gather
 from remediate.inventory.loader import load_inventory
+from remediate.remote.connection import ConnectOptions
+from remediate.remote.gather import gather
 from tests.fleet import Fleet
 
 FILES = {

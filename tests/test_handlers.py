@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import remediate.engine.handlers
-from remediate.remote.connection import CommandResult, ConnectOptions, LocalConnection
 from remediate.engine.handlers import run_handlers
 from remediate.playbook.schema import Handler
+from remediate.remote.connection import CommandResult, ConnectOptions, LocalConnection
 
 
 @dataclass

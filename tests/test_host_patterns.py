@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from remediate.errors import UsageError
+from remediate.inventory.loader import Inventory, load_inventory
 from remediate.inventory.patterns import (
     apply_subscript,
     expand_host_entry,
@@ -24,7 +25,6 @@ from remediate.inventory.patterns import (
     parse_address,
     split_host_pattern,
 )
-from remediate.inventory.loader import Inventory, load_inventory
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inventories"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from remediate.errors import ParseError
+from remediate.lint.kinds import detect_kind, has_celery_settings, kind_from_content
 from remediate.lint.run import (
     SourceFile,
     collect,
@@ -22,7 +23,6 @@ from remediate.lint.run import (
     parse_finding,
     without_baseline,
 )
-from remediate.lint.kinds import detect_kind, has_celery_settings, kind_from_content
 from remediate.model.plans import Finding
 from tests.conftest import CORPUS, ROOT, run_cli
 

@@ -12,8 +12,8 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from remediate.lint.run import LintFinding, LintRun, PathError, all_rules, lint_paths
 from remediate.lint.report import lint_json, lint_junit, lint_sarif, render, text_lines
+from remediate.lint.run import LintFinding, LintRun, PathError, all_rules, lint_paths
 from remediate.model.plans import Finding
 from tests.conftest import CORPUS, run_cli
 

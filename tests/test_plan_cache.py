@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 import remediate.rules
-from remediate.remote.gather import FileFact
-from remediate.model.secrets import Masker
 from remediate.model.plans import HostFacts
+from remediate.model.secrets import Masker
 from remediate.plan.planner import DesiredFile, MergeCache, host_findings, plan_file
 from remediate.playbook.schema import FileSpec
+from remediate.remote.gather import FileFact
 from remediate.remote.runtime import RedisRuntime
 
 LIVE = b"bind 127.0.0.1\nport 6379\ntimeout 300\n"

@@ -31,10 +31,10 @@ def apply(
 ) -> None:
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
     from remediate.cli.output import ProgressLine, print_lines
-    from remediate.errors import UsageError
     from remediate.engine.batches import apply_fleet, serial_batches
-    from remediate.report.plans import dumps, plan_exit_code, plan_text
     from remediate.engine.survey import plan_fleet
+    from remediate.errors import UsageError
+    from remediate.report.plans import dumps, plan_exit_code, plan_text
 
     o.check_format(format, ("text", "json"))
     expected = None

@@ -24,8 +24,8 @@ def facts(
     """Show what each host runs with: managed settings in its files, live values, limits, health."""
     from remediate.cli.output import ProgressLine, print_lines
     from remediate.engine.fanout import run_on_hosts
-    from remediate.report.plans import dumps
     from remediate.engine.survey import survey_target
+    from remediate.report.plans import dumps
 
     o.check_format(format, ("text", "json"))
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,

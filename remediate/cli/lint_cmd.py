@@ -41,8 +41,8 @@ def lint(
     """Lint Redis, RabbitMQ, Celery, limits, systemd and /etc/default files for the settings
     behind lost broker connections. Exit 2 on findings at or above --fail-on, 1 when a path
     cannot be read, 64 on a usage error."""
-    from remediate.lint.run import KIND_CHOICES, SEVERITIES, lint_paths
     from remediate.lint.report import FORMATS, render, text_lines
+    from remediate.lint.run import KIND_CHOICES, SEVERITIES, lint_paths
 
     _choose("--kind", kind, KIND_CHOICES)
     _choose("--format", format, FORMATS)

@@ -51,10 +51,10 @@ class Selection:
 
     def prepare(self) -> tuple[Any, Any]:
         """Load inventory, playbook and templates and resolve the targets: no host contacted."""
-        from remediate.inventory.loader import load_inventory
-        from remediate.playbook.schema import load_playbook
-        from remediate.playbook.render import Renderer
         from remediate.engine.survey import prepare
+        from remediate.inventory.loader import load_inventory
+        from remediate.playbook.render import Renderer
+        from remediate.playbook.schema import load_playbook
 
         inventory = load_inventory(self.inventory)
         playbook = load_playbook(self.playbook)

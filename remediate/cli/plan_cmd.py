@@ -27,8 +27,8 @@ def plan(
 ) -> None:
     """Show, per host and file, what would change (nothing is written to any host)."""
     from remediate.cli.output import ProgressLine, print_lines, write_atomic
-    from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
     from remediate.engine.survey import plan_fleet
+    from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,

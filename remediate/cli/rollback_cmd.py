@@ -27,8 +27,8 @@ def rollback(
 ) -> None:
     """Restore the files and live values a run changed (a rollback is a run too: it can be undone)."""
     from remediate.cli.output import ProgressLine, print_lines
-    from remediate.errors import UsageError
     from remediate.engine.batches import inventory_targets, rollback_fleet
+    from remediate.errors import UsageError
     from remediate.inventory.loader import load_inventory
     from remediate.report.plans import dumps
 

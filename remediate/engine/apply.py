@@ -17,13 +17,30 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from remediate.remote.connection import Connection, Held
-from remediate.errors import ApplyFailed, ConnectionFailed, RemediateError
-from remediate.remote.gather import GatherReply, gather, gather_command, gathered, new_boundary
 from remediate.engine.handlers import run_handler, run_handlers
+from remediate.engine.survey import (
+    HostSurvey,
+    HostTarget,
+    gather_request,
+    remote_path,
+    survey_target,
+)
+from remediate.errors import ApplyFailed, ConnectionFailed, RemediateError
 from remediate.model.plans import HostPlan
+from remediate.model.runs import (
+    HandlerResult,
+    Manifest,
+    ManifestFile,
+    RuntimeEntry,
+    iso_now,
+    new_run_id,
+)
 from remediate.plan.planner import MergeCache
+from remediate.playbook.render import Renderer
 from remediate.playbook.schema import Handler
+from remediate.remote.connection import Connection, Held
+from remediate.remote.gather import GatherReply, gather, gather_command, gathered, new_boundary
+from remediate.remote.runtime import read_redis, set_redis
 from remediate.remote.scripts import (
     WriteOp,
     finish_script,
@@ -31,10 +48,6 @@ from remediate.remote.scripts import (
     parse_write_reply,
     write_script,
 )
-from remediate.playbook.render import Renderer
-from remediate.model.runs import HandlerResult, Manifest, ManifestFile, RuntimeEntry, iso_now, new_run_id
-from remediate.remote.runtime import read_redis, set_redis
-from remediate.engine.survey import HostSurvey, HostTarget, gather_request, remote_path, survey_target
 
 LOCK_WAIT = 30  # seconds a second run waits for a host's lock before giving up
 

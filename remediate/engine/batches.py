@@ -8,16 +8,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from remediate.engine.apply import HostApplyResult, apply_target
-from remediate.remote.connection import Connection, ConnectOptions
-from remediate.errors import UsageError
 from remediate.engine.fanout import HostOutcome, Progress, run_on_hosts
-from remediate.model.secrets import Masker
+from remediate.engine.rollback import RollbackResult, read_manifests, rollback_target
+from remediate.engine.survey import HostTarget, modules_for
+from remediate.errors import UsageError
 from remediate.model.plans import HostPlan
+from remediate.model.runs import Manifest
+from remediate.model.secrets import Masker
 from remediate.plan.planner import MergeCache
 from remediate.playbook.render import Renderer
-from remediate.engine.rollback import RollbackResult, read_manifests, rollback_target
-from remediate.model.runs import Manifest
-from remediate.engine.survey import HostTarget, modules_for
+from remediate.remote.connection import Connection, ConnectOptions
 
 
 def serial_batches(targets: Sequence[HostTarget], serial: str | None) -> list[list[HostTarget]]:

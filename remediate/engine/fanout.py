@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from remediate.remote.connection import Connection, ConnectOptions, HostLike, connect
 from remediate.errors import ConnectionFailed, RemediateError
+from remediate.remote.connection import Connection, ConnectOptions, HostLike, connect
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ import shlex
 import time
 from collections.abc import Sequence
 
+from remediate.model.runs import HandlerResult
+from remediate.playbook.schema import Handler
 from remediate.remote.connection import Connection
 from remediate.remote.gather import new_boundary
-from remediate.playbook.schema import Handler
-from remediate.model.runs import HandlerResult
 from remediate.remote.runtime import redis_ping
 
 CHECK_WAIT = 60.0  # seconds a health check waits for a restarted service

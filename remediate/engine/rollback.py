@@ -11,15 +11,15 @@ import posixpath
 from dataclasses import dataclass
 
 from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
-from remediate.remote.connection import Connection, Held
+from remediate.engine.survey import HostTarget, redis_endpoint
 from remediate.errors import RemediateError
 from remediate.formats import parse
-from remediate.remote.gather import gather, new_boundary
-from remediate.playbook.schema import Handler
-from remediate.remote.scripts import parse_runs_reply, read_runs_command
 from remediate.model.runs import Manifest, RuntimeEntry
+from remediate.playbook.schema import Handler
+from remediate.remote.connection import Connection, Held
+from remediate.remote.gather import gather, new_boundary
 from remediate.remote.runtime import read_redis
-from remediate.engine.survey import HostTarget, redis_endpoint
+from remediate.remote.scripts import parse_runs_reply, read_runs_command
 
 UNDOABLE = ("applied", "started")  # "started": interrupted runs can be undone too
 

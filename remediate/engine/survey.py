@@ -14,13 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.remote.connection import Connection, ConnectOptions
-from remediate.errors import PlaybookError, RemediateError
 from remediate.engine.fanout import HostOutcome, Progress, run_on_hosts
+from remediate.errors import PlaybookError, RemediateError
 from remediate.formats import ABSENT
-from remediate.remote.gather import GatherReply, gather
-from remediate.model.secrets import Masker
 from remediate.model.plans import HostFacts, HostPlan
+from remediate.model.secrets import Masker
 from remediate.plan.planner import (
     REDIS_LIVE,
     DesiredFile,
@@ -30,8 +28,10 @@ from remediate.plan.planner import (
     host_plan,
     plan_file,
 )
-from remediate.playbook.schema import FileSpec, Handler, Playbook
 from remediate.playbook.render import Renderer
+from remediate.playbook.schema import FileSpec, Handler, Playbook
+from remediate.remote.connection import Connection, ConnectOptions
+from remediate.remote.gather import GatherReply, gather
 from remediate.remote.runtime import (
     LIMITS_PROBE,
     RABBITMQ_PROBE,

@@ -35,9 +35,8 @@ from typing import Any
 
 import libcst as cst
 
-from remediate.formats import celery_settings
 from remediate.errors import ParseError
-from remediate.formats import celery_cst
+from remediate.formats import celery_cst, celery_settings
 from remediate.formats.base import ABSENT, MANAGED_BEGIN, MANAGED_END, Document, Edit
 from remediate.formats.celery_cst import Definition, Entry
 from remediate.formats.celery_values import (

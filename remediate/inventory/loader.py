@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError, UsageError
-from remediate.inventory.patterns import LOCALHOST_NAMES, select_host_names, split_host_pattern
 from remediate.inventory.builder import InventoryBuilder
+from remediate.inventory.patterns import LOCALHOST_NAMES, select_host_names, split_host_pattern
 from remediate.inventory.sources import SourceReader
 from remediate.inventory.variables import VarsFiles, VaultValue, to_json_value
 

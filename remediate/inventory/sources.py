@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError
-from remediate.inventory.patterns import expand_host_entry, parse_address
 from remediate.inventory.builder import InventoryBuilder, located
+from remediate.inventory.patterns import expand_host_entry, parse_address
 from remediate.inventory.scripts import looks_like_list_output, read_list_output, read_script
 from remediate.inventory.variables import LineMapping, decode_json, load_yaml, plain
 

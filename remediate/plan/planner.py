@@ -15,8 +15,8 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats import ABSENT, Change, Document, merge, parse
-from remediate.model.secrets import Masker, masked
 from remediate.model.plans import FilePlan, HostFacts, HostPlan, RuntimeChange, SettingChange
+from remediate.model.secrets import Masker, masked
 from remediate.playbook.schema import FileSpec, Handler
 
 #: Settings whose values are secrets, per kind (shown masked, with a short hash).

@@ -30,8 +30,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from remediate.remote.connection import Connection
 from remediate.errors import ConnectionFailed
+from remediate.remote.connection import Connection
 
 _FILES_SCRIPT = r"""
 B=$1; shift

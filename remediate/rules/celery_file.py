@@ -21,7 +21,7 @@ from typing import Any
 from remediate.formats import celery_settings
 from remediate.formats.base import Document
 from remediate.formats.celery_values import Code
-from remediate.rules import Facts
+from remediate.rules.base import Facts
 
 #: Django's own settings: a module holding one of them is a Django settings module
 DJANGO_MARKERS = frozenset({

@@ -24,7 +24,7 @@ from __future__ import annotations
 from remediate.formats import celery_settings
 from remediate.formats.celery_values import Code
 from remediate.model.plans import Finding
-from remediate.rules import RuleInfo, finding
+from remediate.rules.base import RuleInfo, finding
 from remediate.rules.celery_file import (
     CeleryFile,
     canonical,

@@ -15,7 +15,7 @@ from typing import Any
 from remediate.formats.base import ABSENT, Document
 from remediate.formats.celery_values import Code, flat_key
 from remediate.model.plans import Finding
-from remediate.rules import Facts, RuleInfo, finding
+from remediate.rules.base import Facts, RuleInfo, finding
 from remediate.rules.celery_file import CeleryFile, canonical, read_celery_file
 from remediate.rules.celery_names import check_names
 

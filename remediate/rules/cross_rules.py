@@ -17,7 +17,7 @@ from typing import Any
 
 from remediate.formats.base import ABSENT, Document
 from remediate.model.plans import Finding
-from remediate.rules import Facts, RuleInfo, finding
+from remediate.rules.base import Facts, RuleInfo, finding
 from remediate.rules.celery_file import CeleryFile, read_celery_file
 from remediate.rules.celery_rules import AMQP_SCHEMES, REDIS_SCHEMES, read_broker
 from remediate.rules.limits_rules import hard_limit, mentions, value_column

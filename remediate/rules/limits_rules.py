@@ -13,7 +13,7 @@ from typing import Any
 
 from remediate.formats.base import Document
 from remediate.model.plans import Finding
-from remediate.rules import Facts, RuleInfo, finding, first_column, line_text
+from remediate.rules.base import Facts, RuleInfo, finding, first_column, line_text
 
 RABBITMQ_NOFILE = 65536
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from remediate.formats.base import Document
 from remediate.model.plans import Finding
-from remediate.rules import Facts, RuleInfo, finding
+from remediate.rules.base import Facts, RuleInfo, finding
 
 DEFAULT_HEARTBEAT = 60
 MIN_NOFILE = 65536

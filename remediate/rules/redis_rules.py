@@ -11,7 +11,7 @@ from typing import Any
 from remediate.formats.base import ABSENT, Document
 from remediate.formats.redis_directives import REPEATABLE_DIRECTIVES, SECRET_DIRECTIVES
 from remediate.model.plans import Finding
-from remediate.rules import Facts, RuleInfo, finding
+from remediate.rules.base import Facts, RuleInfo, finding
 
 DEFAULT_MAXCLIENTS = 10000
 RESERVED_FDS = 32  # Redis keeps 32 descriptors for itself beside one per client
