@@ -170,6 +170,7 @@ def test_proxyjump_from_ssh_config_goes_through_the_jump_host(small_fleet: Fleet
 def test_redis_is_read_through_the_connection_and_its_failures_are_reasons(fleet: Fleet, tmp_path: Path,
                                                                              home: None) -> None:
     from remediate.remote.connection import connect
+    from remediate.model.facts import RedisEndpoint
     from remediate.remote.runtime import read_redis
     from tests.scenario import PASSWORD, drift, redis_client
 
@@ -178,14 +179,14 @@ def test_redis_is_read_through_the_connection_and_its_failures_are_reasons(fleet
     hosts = {h.name: h for h in hosts_of(fleet, tmp_path)}
     conn = connect(hosts[host.name], ConnectOptions(timeout=10))
     try:
-        live = read_redis(conn, host.address, 6379, PASSWORD, ["timeout", "tcp-keepalive"])
+        live = read_redis(conn, RedisEndpoint(host.address, 6379, PASSWORD), ["timeout", "tcp-keepalive"])
         assert (live.running, live.error, live.ping) == (True, "", True)
         assert live.config == {"timeout": "300", "tcp-keepalive": "0"}
         assert live.pid == host.redis_pid() and live.maxclients == 10000
         assert isinstance(live.connected_clients, int) and live.connected_clients >= 1
-        wrong = read_redis(conn, host.address, 6379, "not-the-password", ["timeout"])
+        wrong = read_redis(conn, RedisEndpoint(host.address, 6379, "not-the-password"), ["timeout"])
         assert wrong.running and "authentication failed" in wrong.error
-        closed = read_redis(conn, host.address, 6390, PASSWORD, ["timeout"])  # nothing listens there
+        closed = read_redis(conn, RedisEndpoint(host.address, 6390, PASSWORD), ["timeout"])  # nothing listens there
         assert (closed.running, closed.error) == (False, "not running")
     finally:
         conn.close()

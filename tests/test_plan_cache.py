@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 
 import remediate.rules
-from remediate.model.plans import HostFacts
+from remediate.model.facts import FileFact, HostFacts, RedisRuntime
 from remediate.model.secrets import Masker
 from remediate.plan.planner import DesiredFile, MergeCache, host_findings, plan_file
 from remediate.playbook.schema import FileSpec
-from remediate.remote.gather import FileFact
-from remediate.remote.runtime import RedisRuntime
 
 LIVE = b"bind 127.0.0.1\nport 6379\ntimeout 300\n"
 DESIRED = b"timeout 0\ntcp-keepalive 60\n"

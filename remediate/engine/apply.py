@@ -26,6 +26,7 @@ from remediate.engine.survey import (
     survey_target,
 )
 from remediate.errors import ApplyFailed, ConnectionFailed, RemediateError
+from remediate.model.facts import RedisEndpoint
 from remediate.model.plans import HostPlan
 from remediate.model.runs import (
     HandlerResult,
@@ -50,9 +51,6 @@ from remediate.remote.scripts import (
 )
 
 LOCK_WAIT = 30  # seconds a second run waits for a host's lock before giving up
-
-RedisEndpoint = tuple[str, int, str | None]
-
 
 @dataclass(frozen=True)
 class HostApplyResult:
@@ -174,7 +172,7 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
     desired = redis_file.new_doc.settings() if redis_file else {}
     runtime = tuple(RuntimeEntry(r.service, r.setting, redis_config.get(r.setting, ""),
                                  str(desired.get(r.setting, "")),
-                                 *(survey.redis[:2] if survey.redis else ("", 0)),
+                                 *((survey.redis.address, survey.redis.port) if survey.redis else ("", 0)),
                                  source=redis_file.plan.path if redis_file else "")
                     for r in survey.plan.runtime_changes)
     return ChangeSet(tuple(writes), runtime, tuple(_notified(target, survey)), survey.redis)
@@ -229,8 +227,7 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
     ran: list[HandlerResult] = []
     try:
         if changes.runtime and changes.redis:
-            address, port, password = changes.redis
-            now = set_redis(conn, address, port, password, {r.setting: r.after for r in changes.runtime}, timeout)
+            now = set_redis(conn, changes.redis, {r.setting: r.after for r in changes.runtime}, timeout)
             applied_runtime = changes.runtime
             wrong = [r.setting for r in changes.runtime if not _same(now.get(r.setting, ""), r.after)]
             if wrong:
@@ -297,8 +294,7 @@ def verify_runtime(conn: Connection, changes: ChangeSet, timeout: float) -> None
     round trip.
     """
     if changes.runtime and changes.redis:
-        address, port, password = changes.redis
-        now = read_redis(conn, address, port, password, [r.setting for r in changes.runtime], timeout)
+        now = read_redis(conn, changes.redis, [r.setting for r in changes.runtime], timeout)
         for entry in changes.runtime:
             if not _same(now.config.get(entry.setting, ""), entry.after):
                 raise ApplyFailed(f"verify: Redis {entry.setting} is {now.config.get(entry.setting)!r}")
@@ -324,9 +320,8 @@ def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifes
             if op.index not in done or done[op.index].status not in ("renamed", "copied", "removed"):
                 notes.append(f"could not restore {op.path}")
     if runtime and changes.redis:
-        address, port, password = changes.redis
         try:
-            set_redis(conn, address, port, password, {r.setting: r.before for r in runtime})
+            set_redis(conn, changes.redis, {r.setting: r.before for r in runtime})
         except Exception as exc:  # noqa: BLE001  (report it and keep restoring the rest)
             notes.append(f"could not restore Redis runtime values: {type(exc).__name__}")
     handlers = {h.name: h for h in changes.handlers}

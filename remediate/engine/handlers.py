@@ -13,6 +13,7 @@ import shlex
 import time
 from collections.abc import Sequence
 
+from remediate.model.facts import RedisEndpoint
 from remediate.model.runs import HandlerResult
 from remediate.playbook.schema import Handler
 from remediate.remote.connection import Connection
@@ -22,7 +23,7 @@ from remediate.remote.runtime import redis_ping
 CHECK_WAIT = 60.0  # seconds a health check waits for a restarted service
 
 
-def run_handler(conn: Connection, handler: Handler, redis: tuple[str, int, str | None] | None,
+def run_handler(conn: Connection, handler: Handler, redis: RedisEndpoint | None,
                 timeout: float) -> HandlerResult:
     """Run a handler's command, then its health check."""
     result = conn.run(["sh", "-c", handler.command], timeout=max(timeout, 120))
@@ -33,7 +34,7 @@ def run_handler(conn: Connection, handler: Handler, redis: tuple[str, int, str |
     return HandlerResult(handler.name, handler.command, handler.check, ok, detail or output)
 
 
-def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: tuple[str, int, str | None] | None,
+def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: RedisEndpoint | None,
                  timeout: float) -> list[HandlerResult]:
     """Run ``handlers`` in order and check each; stops after the first that fails."""
     results: list[HandlerResult] = []
@@ -135,7 +136,7 @@ _RABBITMQ_RUNNING = (f"end=$(( $(date +%s) + {int(CHECK_WAIT)} )); while [ $(dat
                      "rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
 
 
-def health_check(conn: Connection, check: str | None, redis: tuple[str, int, str | None] | None,
+def health_check(conn: Connection, check: str | None, redis: RedisEndpoint | None,
                  timeout: float, wait: float = CHECK_WAIT) -> tuple[bool, str]:
     """``redis_ping``, ``rabbitmq_running`` (both wait for the service), or a shell command."""
     if not check:
@@ -145,10 +146,10 @@ def health_check(conn: Connection, check: str | None, redis: tuple[str, int, str
             return False, "redis_ping: this host manages no redis.conf"
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if redis_ping(conn, redis[0], redis[1], redis[2], min(timeout, 5)):
+            if redis_ping(conn, redis, min(timeout, 5)):
                 return True, "redis_ping: PONG"
             time.sleep(0.5)
-        return False, f"redis_ping: no answer from {redis[0]}:{redis[1]} within {wait:g} s"
+        return False, f"redis_ping: no answer from {redis} within {wait:g} s"
     script = _check_script(check)
     assert script is not None
     result = conn.run(["sh", "-c", script], timeout=max(timeout, 60) if check != "rabbitmq_running" else wait + 30)

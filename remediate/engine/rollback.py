@@ -14,6 +14,7 @@ from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, ho
 from remediate.engine.survey import HostTarget, redis_endpoint
 from remediate.errors import RemediateError
 from remediate.formats import parse
+from remediate.model.facts import RedisEndpoint
 from remediate.model.runs import Manifest, RuntimeEntry
 from remediate.playbook.schema import Handler
 from remediate.remote.connection import Connection, Held
@@ -127,15 +128,16 @@ def _plan_rollback(conn: Connection, target: HostTarget, run: Manifest, force: b
 
 def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts: dict, force: bool,  # type: ignore[type-arg]
                       timeout: float) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...],
-                                           tuple[str, int, str | None] | None]:
+                                           RedisEndpoint | None]:
     entries = [r for r in run.runtime if r.service == "redis"]
     if not entries:
         return (), (), None
     source = facts.get(entries[0].source)
     settings = parse("redis", source.content, source.path).settings() if source and source.exists else {}
-    address, port, password = redis_endpoint(target.host.vars, settings)
-    redis = (entries[0].address or address, entries[0].port or port, password)
-    live = read_redis(conn, redis[0], redis[1], redis[2], [r.setting for r in entries], timeout)
+    found = redis_endpoint(target.host.vars, settings)
+    redis = RedisEndpoint(entries[0].address or found.address, entries[0].port or found.port,
+                          found.password)
+    live = read_redis(conn, redis, [r.setting for r in entries], timeout)
     out, lines = [], []
     for r in entries:
         now = live.config.get(r.setting, "")
@@ -143,7 +145,8 @@ def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts
         if now.strip().lower() == r.before.strip().lower():
             lines.append(f"{r.setting}: already {show(now)}")
         elif now.strip().lower() == r.after.strip().lower() or force:
-            out.append(RuntimeEntry(r.service, r.setting, now, r.before, redis[0], redis[1], r.source))
+            out.append(RuntimeEntry(r.service, r.setting, now, r.before, redis.address, redis.port,
+                                    r.source))
             lines.append(f"{r.setting}: {show(now)} → {show(r.before)}")
         else:
             lines.append(f"{r.setting}: live {show(now)} is neither what run {run.run_id} set nor before; skipped")

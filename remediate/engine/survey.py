@@ -17,7 +17,8 @@ from typing import Any
 from remediate.engine.fanout import HostOutcome, Progress, run_on_hosts
 from remediate.errors import PlaybookError, RemediateError
 from remediate.formats import ABSENT
-from remediate.model.plans import HostFacts, HostPlan
+from remediate.model.facts import HostFacts, RedisEndpoint
+from remediate.model.plans import HostPlan
 from remediate.model.secrets import Masker
 from remediate.plan.planner import (
     REDIS_LIVE,
@@ -141,7 +142,7 @@ class HostSurvey:
     plan: HostPlan
     planned: tuple[PlannedFile, ...]
     facts: HostFacts
-    redis: tuple[str, int, str | None] | None  # address, port, password as the host sees it
+    redis: RedisEndpoint | None  # as the host sees it
 
 
 def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
@@ -182,10 +183,10 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
     for managed, planned_file in zip(target.files, planned):
         if planned_file.plan.kind == "redis":
             endpoint = redis_endpoint(managed.variables, planned_file)
-            if endpoint[2]:
-                masker.add([endpoint[2]])
+            if endpoint.password:
+                masker.add([endpoint.password])
             managed_names = {c.setting for c in planned_file.plan.changes} | set(REDIS_LIVE)
-            redis = read_redis(conn, endpoint[0], endpoint[1], endpoint[2], sorted(managed_names), timeout)
+            redis = read_redis(conn, endpoint, sorted(managed_names), timeout)
             break
     rabbit = None
     if "rabbitmq" in reply.probes:
@@ -201,7 +202,7 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
     return HostSurvey(plan, tuple(planned), facts, endpoint)
 
 
-def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[str, Any]) -> tuple[str, int, str | None]:
+def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[str, Any]) -> RedisEndpoint:
     """Where the host's Redis listens as the host sees it, and its password.
 
     Inventory vars win; else the live file's ``bind`` (first address), ``port``
@@ -218,7 +219,7 @@ def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[
     address = str(variables.get("redis_host") or bind)
     port = int(variables.get("redis_port") or str(settings.get("port") or "6379"))
     password = variables.get("redis_password") or settings.get("requirepass") or None
-    return address, port, str(password) if password else None
+    return RedisEndpoint(address, port, str(password) if password else None)
 
 
 def _secret_vars(variables: Mapping[str, Any]) -> list[str]:

@@ -6,29 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from remediate.remote.gather import FileFact
-from remediate.remote.runtime import ProcessLimit, RabbitRuntime, RedisRuntime
-
 SCHEMA = 1
-
-
-@dataclass(frozen=True)
-class HostFacts:
-    """Everything gathered from one host in one pass (values, not handles)."""
-
-    files: dict[str, FileFact]
-    redis: RedisRuntime | None = None
-    rabbitmq: RabbitRuntime | None = None
-    limits: dict[int, ProcessLimit] = field(default_factory=dict)
-
-    def process_limit(self, name: str) -> ProcessLimit | None:
-        """The limit of the server the host runs (by the pid the server reports)."""
-        pid = (self.redis.pid if name == "redis-server" and self.redis
-               else self.rabbitmq.pid if name == "beam.smp" and self.rabbitmq else None)
-        if pid in self.limits:
-            return self.limits[pid]
-        candidates = [limit for limit in self.limits.values() if limit.name == name]
-        return candidates[0] if len(candidates) == 1 else None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats import ABSENT, Change, Document, merge, parse
-from remediate.model.plans import FilePlan, HostFacts, HostPlan, RuntimeChange, SettingChange
+from remediate.model.facts import HostFacts
+from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
 from remediate.model.secrets import Masker, masked
 from remediate.playbook.schema import FileSpec, Handler
 

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from remediate.errors import ConnectionFailed
+from remediate.model.facts import FileFact
 from remediate.remote.connection import Connection
 
 _FILES_SCRIPT = r"""
@@ -59,26 +60,6 @@ printf '\n%s P %s\n' "$B" {name}
 ( {snippet} ) 2>&1 </dev/null
 printf '\n%s X %s\n' "$B" $?
 """
-
-
-@dataclass(frozen=True)
-class FileFact:
-    """One path as found on a host: its bytes and metadata, or why there are none."""
-
-    path: str
-    exists: bool
-    content: bytes = b""
-    sha256: str = ""
-    mode: str = ""  # "0644"
-    uid: int | None = None
-    gid: int | None = None
-    owner: str = ""
-    group: str = ""
-    error: str = ""  # set when the path exists but could not be read
-
-    @property
-    def readable(self) -> bool:
-        return self.exists and not self.error
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from remediate.errors import ConnectionFailed
+from remediate.model.facts import ProcessLimit, RabbitRuntime, RedisEndpoint, RedisRuntime
 
 #: Every redis-server / beam.smp process with its "Max open files" row (shell builtins only:
 #: no process is forked per pid, which matters on hosts running many processes).
@@ -37,14 +37,6 @@ done
 timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid()}.'"""
 
 
-@dataclass(frozen=True)
-class ProcessLimit:
-    pid: int
-    name: str
-    soft: int | None  # None = unlimited
-    hard: int | None
-
-
 def parse_limits_probe(output: bytes) -> dict[int, ProcessLimit]:
     """Pure: rows of ``pid comm Max open files SOFT HARD files``."""
     limits = {}
@@ -60,14 +52,6 @@ def _limit(text: str) -> int | None:
     return None if text == "unlimited" else int(text)
 
 
-@dataclass(frozen=True)
-class RabbitRuntime:
-    running: bool
-    heartbeat: int | None = None  # None: not set in the app env (the default applies)
-    pid: int | None = None
-    error: str = ""
-
-
 def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
     """Pure: ``{{ok,60},"1234"}`` or ``{undefined,"1234"}``; failures mean not running."""
     text = output.decode("utf-8", "replace").strip()
@@ -80,19 +64,6 @@ def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
     first = text.splitlines()[0] if text else f"rabbitmqctl exited {exited}"
     return RabbitRuntime(False, error="not running" if "nodedown" in text or "unable to" in text.lower()
                          else first[:200])
-
-
-@dataclass(frozen=True)
-class RedisRuntime:
-    """What a running redis-server says about itself (or why it said nothing)."""
-
-    running: bool
-    config: dict[str, str] = field(default_factory=dict)
-    pid: int | None = None
-    connected_clients: int | None = None
-    maxclients: int | None = None
-    ping: bool = False
-    error: str = ""
 
 
 @functools.cache
@@ -128,12 +99,13 @@ class _ChannelConnection:
         return ChannelConnection
 
 
-def redis_client(conn: Any, address: str, port: int, password: str | None, timeout: float) -> Any:
-    """A redis-py client that reaches ``address:port`` through ``conn`` (SSH or local)."""
+def redis_client(conn: Any, endpoint: RedisEndpoint, timeout: float) -> Any:
+    """A redis-py client that reaches ``endpoint`` through ``conn`` (SSH or local)."""
     import redis
 
-    connection_class = _ChannelConnection.make(lambda: conn.open_tcp(address, port, timeout))
-    pool = redis.ConnectionPool(connection_class=connection_class, password=password or None,
+    connection_class = _ChannelConnection.make(
+        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout))
+    pool = redis.ConnectionPool(connection_class=connection_class, password=endpoint.password or None,
                                 socket_timeout=timeout, max_connections=1, protocol=2,
                                 **_no_client_setinfo())
     from redis.backoff import NoBackoff
@@ -142,17 +114,18 @@ def redis_client(conn: Any, address: str, port: int, password: str | None, timeo
     return redis.Redis(connection_pool=pool, decode_responses=True, retry=Retry(NoBackoff(), 0))
 
 
-def _bare_connection(conn: Any, address: str, port: int, password: str | None, timeout: float) -> Any:
+def _bare_connection(conn: Any, endpoint: RedisEndpoint, timeout: float) -> Any:
     """A redis-py Connection, without a client or pool around it, over an SSH channel."""
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    connection_class = _ChannelConnection.make(lambda: conn.open_tcp(address, port, timeout))
-    return connection_class(password=password or None, socket_timeout=timeout, protocol=2,
+    connection_class = _ChannelConnection.make(
+        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout))
+    return connection_class(password=endpoint.password or None, socket_timeout=timeout, protocol=2,
                             decode_responses=True, retry=Retry(NoBackoff(), 0), **_no_client_setinfo())
 
 
-def read_redis(conn: Any, address: str, port: int, password: str | None, settings: Iterable[str],
+def read_redis(conn: Any, endpoint: RedisEndpoint, settings: Iterable[str],
                timeout: float = 10.0) -> RedisRuntime:
     """CONFIG GET ``settings`` plus health (PING, clients, maxclients, pid), sent in one write.
 
@@ -162,7 +135,7 @@ def read_redis(conn: Any, address: str, port: int, password: str | None, setting
     """
     import redis
 
-    connection = _bare_connection(conn, address, port, password, timeout)
+    connection = _bare_connection(conn, endpoint, timeout)
     names = sorted(set(settings) | {"maxclients"})
     commands = [("PING",), *(("CONFIG", "GET", name) for name in names), ("INFO", "server"), ("INFO", "clients")]
     try:
@@ -199,10 +172,10 @@ def _info_int(text: str, field: str) -> int | None:
     return None
 
 
-def set_redis(conn: Any, address: str, port: int, password: str | None, values: dict[str, str],
+def set_redis(conn: Any, endpoint: RedisEndpoint, values: dict[str, str],
               timeout: float = 10.0) -> dict[str, str]:
     """CONFIG SET each value, then read them back; returns what Redis now reports."""
-    client = redis_client(conn, address, port, password, timeout)
+    client = redis_client(conn, endpoint, timeout)
     try:
         for name, value in values.items():
             client.config_set(name, value)
@@ -217,10 +190,10 @@ def set_redis(conn: Any, address: str, port: int, password: str | None, values: 
         client.close()
 
 
-def redis_ping(conn: Any, address: str, port: int, password: str | None, timeout: float = 10.0) -> bool:
+def redis_ping(conn: Any, endpoint: RedisEndpoint, timeout: float = 10.0) -> bool:
     import redis
 
-    client = redis_client(conn, address, port, password, timeout)
+    client = redis_client(conn, endpoint, timeout)
     try:
         return bool(client.ping())
     except (redis.RedisError, ConnectionFailed, OSError):
