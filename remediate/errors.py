@@ -47,7 +47,12 @@ class ConnectionFailed(RemediateError):
     """A host could not be reached, authenticated, or timed out."""
 
 
-class LockBusy(RemediateError):
+class CommandFailed(RemediateError):
+    """A host was reached, but a command on it failed, timed out, or answered something garbled:
+    the host is failed (exit 1), never unreachable."""
+
+
+class LockBusy(CommandFailed):
     """Another run holds a host's lock."""
 
 

@@ -87,7 +87,7 @@ def test_two_shards_merge_into_the_single_run_report(project: Path, fleet: Fleet
 
 
 def test_shards_are_stable_and_balanced() -> None:
-    from remediate.engine.survey import shard_of
+    from remediate.playbook.targets import shard_of
 
     names = [f"redis-{i:04d}" for i in range(2000)]
     shards = [shard_of(n, 4) for n in names]

@@ -169,8 +169,8 @@ def test_proxyjump_from_ssh_config_goes_through_the_jump_host(small_fleet: Fleet
 
 def test_redis_is_read_through_the_connection_and_its_failures_are_reasons(fleet: Fleet, tmp_path: Path,
                                                                              home: None) -> None:
-    from remediate.remote.connection import connect
     from remediate.model.facts import RedisEndpoint
+    from remediate.remote.connection import connect
     from remediate.remote.runtime import read_redis
     from tests.scenario import PASSWORD, drift, redis_client
 

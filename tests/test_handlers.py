@@ -10,6 +10,8 @@ import pytest
 
 import remediate.engine.handlers
 from remediate.engine.handlers import run_handlers
+from remediate.model.facts import RedisEndpoint
+from remediate.model.timeouts import Timeouts
 from remediate.playbook.schema import Handler
 from remediate.remote.connection import CommandResult, ConnectOptions, LocalConnection
 
@@ -39,7 +41,7 @@ def test_every_handler_and_check_runs_in_order_in_one_round_trip(tmp_path: Path)
                 Handler("restart", f"echo restart >> {log}", check=f"grep -q restart {log} && echo healthy"),
                 Handler("quiet # not a comment for the script", f"echo quiet >> {log} # a comment")]
     conn = CountingConnection()
-    results = run_handlers(conn, handlers, None, 10)
+    results = run_handlers(conn, handlers, None, Timeouts(10))
     assert conn.round_trips == 1
     assert log.read_text() == "reload\nrestart\nquiet\n"
     assert [(r.name, r.ok) for r in results] == [(h.name, True) for h in handlers]
@@ -49,7 +51,7 @@ def test_every_handler_and_check_runs_in_order_in_one_round_trip(tmp_path: Path)
 def test_a_failing_command_stops_the_rest(tmp_path: Path) -> None:
     log = tmp_path / "log"
     handlers = [Handler("first", "echo broken; exit 3"), Handler("second", f"echo second >> {log}")]
-    results = run_handlers(CountingConnection(), handlers, None, 10)
+    results = run_handlers(CountingConnection(), handlers, None, Timeouts(10))
     assert [(r.name, r.ok, r.output) for r in results] == [("first", False, "exit 3: broken")]
     assert not log.exists()
 
@@ -57,7 +59,7 @@ def test_a_failing_command_stops_the_rest(tmp_path: Path) -> None:
 def test_a_failing_check_stops_the_rest(tmp_path: Path) -> None:
     log = tmp_path / "log"
     handlers = [Handler("first", "true", check="echo not ready; exit 1"), Handler("second", f"echo x >> {log}")]
-    results = run_handlers(CountingConnection(), handlers, None, 10)
+    results = run_handlers(CountingConnection(), handlers, None, Timeouts(10))
     assert [(r.name, r.ok, r.output) for r in results] == [("first", False, "check exit 1: not ready")]
     assert not log.exists()
 
@@ -74,7 +76,7 @@ def test_redis_ping_splits_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyP
     handlers = [Handler("a", f"echo a >> {log}"), Handler("restart redis", f"echo r >> {log}", check="redis_ping"),
                 Handler("c", f"echo c >> {log}")]
     conn = CountingConnection()
-    results = run_handlers(conn, handlers, ("127.0.0.1", 6379, None), 10)
+    results = run_handlers(conn, handlers, RedisEndpoint("127.0.0.1", 6379), Timeouts(10))
     assert conn.round_trips == 2 and pings == ["a\nr\n"]
     assert log.read_text() == "a\nr\nc\n"
     assert [(r.name, r.ok) for r in results] == [("a", True), ("restart redis", True), ("c", True)]

@@ -163,8 +163,9 @@ def test_leftovers_of_an_interrupted_run_are_removed(tmp_path: Path) -> None:
 
 
 def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
+    from remediate.model.timeouts import Timeouts
     from remediate.engine.apply import locked_gather
-    from remediate.errors import ConnectionFailed
+    from remediate.errors import CommandFailed
     from remediate.remote.connection import ConnectOptions, LocalConnection
     from remediate.remote.scripts import lock_script
     from tests.test_handlers import LocalHost
@@ -175,7 +176,7 @@ def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
     conf = tmp_path / "redis.conf"
     conf.write_bytes(b"timeout 300\n")
     conn = LocalConnection(LocalHost(), ConnectOptions(timeout=10))
-    held, reply = locked_gather(conn, Target(), 10, [str(conf), str(tmp_path / "missing")])  # type: ignore[arg-type]
+    held, reply = locked_gather(conn, Target(), Timeouts(10), [str(conf), str(tmp_path / "missing")])  # type: ignore[arg-type]
     try:
         assert reply.files[str(conf)].content == b"timeout 300\n" and not reply.files[str(tmp_path / "missing")].exists
         busy = subprocess.run(lock_script(str(tmp_path / "backups" / "lock"), 0), capture_output=True, check=False)
@@ -183,7 +184,7 @@ def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
     finally:
         held.release()
     broken = lock_script(str(tmp_path / "backups" / "lock"), 0, ["sh", "-c", "echo half; exit 3"], "@@m-1")
-    with pytest.raises(ConnectionFailed, match="exited 3"):
+    with pytest.raises(CommandFailed, match="exited 3"):
         conn.hold(broken, 10, until=b"@@m-1")
     tricky = lock_script(str(tmp_path / "backups" / "lock"), 0, ["printf", "@@m-2 0\\nno newline"], "@@m-2")
     held = conn.hold(tricky, 10, until=b"@@m-2")

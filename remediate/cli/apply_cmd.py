@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,11 +31,11 @@ def apply(
     max_fail_percent: Annotated[float | None, typer.Option("--max-fail-percent", min=0, max=100, help="Stop later batches when more than P% of a batch fails.")] = None,
 ) -> None:
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
+    from remediate import api
     from remediate.cli.output import ProgressLine, print_lines
-    from remediate.engine.batches import apply_fleet, serial_batches
-    from remediate.engine.survey import plan_fleet
     from remediate.errors import UsageError
-    from remediate.report.plans import dumps, plan_exit_code, plan_text
+    from remediate.report.apply import apply_exit_code, apply_json, apply_lines
+    from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
     expected = None
@@ -45,22 +46,20 @@ def apply(
         playbook, templates = Path(inputs["playbook"]), Path(inputs["templates"])
         limit, shard = inputs.get("limit"), inputs.get("shard")
         expected = {p.host: p for p in saved["plans"]}
-    sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
-                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
-    targets, renderer = sel.prepare()
+    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
+                                timeout=timeout, templates=templates, shard=shard,
+                                accept_new_host_keys=accept_new_host_keys))
     if expected is not None:
-        targets = [t for t in targets if t.host.name in expected]
-    serial_batches(targets, serial)  # a bad --serial is a usage error before any host is contacted
+        fleet = replace(fleet, targets=[t for t in fleet.targets if t.host.name in expected])
+    api.check_serial(fleet, serial)
     if dry_run or (not yes and expected is None):
         if not dry_run and not sys.stdin.isatty():
             raise UsageError("refusing to apply without --yes: there is no terminal to confirm on")
-        progress = ProgressLine("planning")
-        plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks, progress)
-        progress.done()
+        with ProgressLine("planning") as progress:
+            plans = api.plan(fleet, progress)
         if format == "json" and dry_run:
-            from remediate.report.plans import plan_json
-
-            typer.echo(dumps(plan_json(plans, kind="apply-dry-run", exit_code=plan_exit_code(plans, False))), nl=False)
+            typer.echo(dumps(plan_json(plans, kind="apply-dry-run", exit_code=plan_exit_code(plans, False))),
+                       nl=False)
         else:
             print_lines(plan_text(plans), ctx.obj.color)
         if dry_run:
@@ -73,13 +72,11 @@ def apply(
             typer.echo("nothing was changed", err=True)
             raise typer.Exit(1)
         expected = {p.host: p for p in plans if p.status in ("changed", "ok")}
-        targets = [t for t in targets if t.host.name in expected]
     elif not yes and not sys.stdin.isatty():
         raise UsageError("refusing to apply without --yes: there is no terminal to confirm on")
-    progress = ProgressLine("applying")
-    results = apply_fleet(targets, renderer, sel.connect_options(), sel.forks, serial, max_fail_percent,
-                          expected, progress)
-    progress.done()
+    with ProgressLine("applying") as progress:
+        results = api.apply(fleet, serial=serial, max_fail_percent=max_fail_percent, expected=expected,
+                            progress=progress)
     code = apply_exit_code(results)
     if format == "json":
         typer.echo(dumps(apply_json(results, code)), nl=False)
@@ -99,45 +96,3 @@ def _load_saved_plan(path: Path) -> dict[str, Any]:
         return {"inputs": doc["inputs"], "plans": plans_from_json(doc)}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: not a saved plan from `remediate plan --out` ({exc})") from None
-
-
-def apply_exit_code(results: list[Any]) -> int:
-    statuses = {r.status for r in results}
-    if statuses & {"failed", "rolled back", "skipped"}:
-        return 1
-    if "unreachable" in statuses:
-        return 4
-    return 0
-
-
-def apply_lines(results: list[Any]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = [("", "")]
-    width = max((len(r.host) for r in results), default=0)
-    style = {"changed": "yellow", "ok": "green"}
-    for r in results:
-        run = f"  run {r.run_id}" if r.run_id else ""
-        out.append((style.get(r.status, "red"), f"{r.host.ljust(width)} : {r.status}{run}"))
-        for message in r.messages:
-            out.append(("yellow", f"    {message}"))
-        if r.error:
-            out.append(("red", f"    {r.error}"))
-    counts = {s: sum(r.status == s for r in results) for s in
-              ("changed", "ok", "failed", "rolled back", "unreachable", "skipped")}
-    out.append(("bold", f"{len(results)} hosts: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)))
-    return out
-
-
-def apply_json(results: list[Any], code: int) -> dict[str, Any]:
-    from remediate import __version__
-    from remediate.model.plans import SCHEMA, to_json
-
-    hosts = []
-    for r in results:
-        data = to_json(r)
-        if r.plan is not None:
-            data["plan"]["status"] = r.plan.status
-        hosts.append(data)
-    recap = {s: sum(r.status == s for r in results)
-             for s in ("changed", "ok", "failed", "rolled back", "unreachable", "skipped")}
-    return {"schema": SCHEMA, "kind": "apply", "tool": f"remediate {__version__}", "hosts": hosts,
-            "recap": recap, "exit_code": code}

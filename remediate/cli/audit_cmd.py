@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,54 +27,17 @@ def audit(
     metrics: Annotated[Path | None, typer.Option("--metrics", help="Write Prometheus textfile metrics here (atomically).")] = None,
 ) -> None:
     """Plan, and stay silent when the fleet is clean (exit 0); a short summary on drift (exit 2)."""
-    from remediate.engine.survey import plan_fleet
+    from remediate import api
+    from remediate.report.audit import audit_summary
 
-    sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
-                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
-    targets, renderer = sel.prepare()
-    plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks)
-    from remediate.cli.plan_cmd import sel_inputs
-    from remediate.report.plans import plan_json
-
-    code = audit_exit_code(plans)
-    doc = plan_json(plans, kind="audit", exit_code=code,
-                    extra={"inputs": sel_inputs(sel), "timestamp": int(time.time())})
+    doc = api.audit(api.select(o.select(inventory=inventory, playbook=playbook, limit=limit,
+                                        forks=forks, timeout=timeout, templates=templates,
+                                        shard=shard, accept_new_host_keys=accept_new_host_keys)))
     _write_outputs(doc, report, metrics)
     summary = audit_summary(doc)
     if summary:
         typer.echo(summary)
-    raise typer.Exit(code)
-
-
-def audit_exit_code(plans: list[Any]) -> int:
-    from remediate.report.plans import plan_exit_code
-
-    code = plan_exit_code(plans, detailed=True)
-    if code == 0 and any(f.severity in ("warning", "error") and not f.suppressed for p in plans for f in p.findings):
-        return 2
-    return code
-
-
-def audit_summary(doc: dict[str, Any]) -> str:
-    """Nothing for a clean fleet; one line per host that needs attention, then a total."""
-    if doc["exit_code"] == 0:
-        return ""
-    lines = []
-    for host in doc["hosts"]:
-        findings = [f for f in host["findings"] if not f["suppressed"] and f["severity"] in ("warning", "error")]
-        if host["status"] in ("unreachable", "failed"):
-            lines.append(f"{host['host']}: {host['status']}: {host['unreachable'] or host['failed']}")
-        elif host["status"] == "changed" or findings:
-            drifted = [f["path"] for f in host["files"] if f["changed"]]
-            live = [r["setting"] for r in host["runtime_changes"]]
-            parts = ([f"drift in {', '.join(drifted)}"] if drifted else []) + \
-                ([f"live {', '.join(live)}"] if live else []) + \
-                ([f"{len(findings)} findings ({', '.join(sorted({f['rule'] for f in findings}))})"] if findings else [])
-            lines.append(f"{host['host']}: {'; '.join(parts)}")
-    recap = doc["recap"]
-    lines.append(f"{recap['hosts']} hosts: {recap['changed']} drifted, {recap['unreachable']} unreachable, "
-                 f"{recap['failed']} failed, {recap['findings']} findings")
-    return "\n".join(lines)
+    raise typer.Exit(doc["exit_code"])
 
 
 def _write_outputs(doc: dict[str, Any], report: Path | None, metrics: Path | None) -> None:

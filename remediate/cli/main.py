@@ -10,8 +10,6 @@ import typer
 
 from remediate import __version__
 
-EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 4, 64
-
 app = typer.Typer(
     name="remediate",
     help="Find and fix the config behind lost Celery broker connections across a fleet.",
@@ -71,6 +69,7 @@ def _register() -> None:
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point: the one place that turns outcomes into exit codes."""
     from remediate.errors import RemediateError, UsageError
+    from remediate.report.exit import ExitCode
 
     click_usage_error, click_abort = _click_exceptions()
 
@@ -81,30 +80,30 @@ def run(argv: list[str] | None = None) -> None:
         code = app(args=args, prog_name="remediate", standalone_mode=False)
     except click_usage_error as exc:
         exc.show()  # type: ignore[attr-defined]
-        code = EXIT_USAGE
+        code = ExitCode.USAGE
     except click_abort:
         typer.echo("aborted", err=True)
-        code = EXIT_ERROR
+        code = ExitCode.ERROR
     except UsageError as exc:
         typer.echo(f"remediate: {exc}", err=True)
-        code = EXIT_USAGE
+        code = ExitCode.USAGE
     except RemediateError as exc:
         if debug:
             import traceback
 
             traceback.print_exc()
         typer.echo(f"remediate: error: {exc}", err=True)
-        code = EXIT_ERROR
+        code = ExitCode.ERROR
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        code = 130
+        code = ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so, briefly, unless --debug
         if debug:
             raise
         typer.echo(f"remediate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
                    err=True)
-        code = EXIT_ERROR
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+        code = ExitCode.ERROR
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
 def _click_exceptions() -> tuple[type[Exception], type[BaseException]]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from remediate.errors import UsageError
+
+if TYPE_CHECKING:
+    from remediate.api import Select
 
 Inventory = Annotated[list[Path], typer.Option("-i", "--inventory", help="Inventory file, directory or script (repeatable).")]
 Playbook = Annotated[Path, typer.Option("-p", "--playbook", help="Playbook of plays, files and handlers.")]
@@ -26,43 +28,14 @@ DEFAULT_PLAYBOOK = Path("playbooks/site.yml")
 DEFAULT_TEMPLATES = Path("templates")
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The parsed SELECT options."""
+def select(*, inventory: list[Path], playbook: Path = DEFAULT_PLAYBOOK, limit: str | None,
+           forks: int, timeout: float, templates: Path = DEFAULT_TEMPLATES, shard: str | None,
+           accept_new_host_keys: bool) -> Select:
+    """The SELECT options as the API's value (``--shard`` parsed)."""
+    from remediate.api import Select
 
-    inventory: list[Path]
-    playbook: Path
-    limit: str | None
-    forks: int
-    timeout: float
-    templates: Path
-    shard: tuple[int, int] | None
-    accept_new_host_keys: bool
-
-    @staticmethod
-    def of(**values: Any) -> Selection:
-        shard = values.pop("shard", None)
-        return Selection(shard=parse_shard(shard) if shard else None, **values)
-
-    def connect_options(self) -> Any:
-        from remediate.remote.connection import ConnectOptions
-
-        return ConnectOptions(timeout=self.timeout, accept_new_host_keys=self.accept_new_host_keys)
-
-    def prepare(self) -> tuple[Any, Any]:
-        """Load inventory, playbook and templates and resolve the targets: no host contacted."""
-        from remediate.engine.survey import prepare
-        from remediate.inventory.loader import load_inventory
-        from remediate.playbook.render import Renderer
-        from remediate.playbook.schema import load_playbook
-
-        inventory = load_inventory(self.inventory)
-        playbook = load_playbook(self.playbook)
-        if not self.templates.is_dir():
-            raise UsageError(f"no templates directory {self.templates} (use --templates DIR)")
-        renderer = Renderer(self.templates)
-        targets = prepare(inventory, playbook, renderer, self.limit, self.shard)
-        return targets, renderer
+    return Select(tuple(inventory), playbook, limit, forks, timeout, templates,
+                  parse_shard(shard) if shard else None, accept_new_host_keys)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

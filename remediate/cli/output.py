@@ -7,7 +7,7 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 
 def print_lines(lines: Iterable[tuple[str, str]], color: bool) -> None:
@@ -41,6 +41,12 @@ class ProgressLine:
         if self.enabled:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done()
 
 
 def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:

@@ -26,20 +26,19 @@ def plan(
     summary: Annotated[bool, typer.Option("--summary", help="Only the per-setting lines and the recap, no diffs.")] = False,
 ) -> None:
     """Show, per host and file, what would change (nothing is written to any host)."""
+    from remediate import api
     from remediate.cli.output import ProgressLine, print_lines, write_atomic
-    from remediate.engine.survey import plan_fleet
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
-    sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
-                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
-    targets, renderer = sel.prepare()
-    progress = ProgressLine("planning")
-    plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks, progress)
-    progress.done()
+    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
+                                timeout=timeout, templates=templates, shard=shard,
+                                accept_new_host_keys=accept_new_host_keys))
+    with ProgressLine("planning") as progress:
+        plans = api.plan(fleet, progress)
     code = plan_exit_code(plans, detailed_exitcode)
     if out is not None or format == "json":
-        doc = plan_json(plans, exit_code=code, extra={"inputs": sel_inputs(sel)})
+        doc = plan_json(plans, exit_code=code, extra={"inputs": fleet.select.inputs()})
         if out is not None:
             write_atomic(out, dumps(doc), 0o600)
     if format == "json":
@@ -47,10 +46,3 @@ def plan(
     else:
         print_lines(plan_text(plans, summary=summary), ctx.obj.color)
     raise typer.Exit(code)
-
-
-def sel_inputs(sel: o.Selection) -> dict[str, object]:
-    """What a saved plan was made from, so `apply --plan` can re-derive exactly the same files."""
-    return {"inventory": [str(p) for p in sel.inventory], "playbook": str(sel.playbook),
-            "templates": str(sel.templates), "limit": sel.limit,
-            "shard": f"{sel.shard[0]}/{sel.shard[1]}" if sel.shard else None}

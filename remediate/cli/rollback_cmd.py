@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -26,11 +26,11 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restore the files and live values a run changed (a rollback is a run too: it can be undone)."""
+    from remediate import api
     from remediate.cli.output import ProgressLine, print_lines
-    from remediate.engine.batches import inventory_targets, rollback_fleet
     from remediate.errors import UsageError
-    from remediate.inventory.loader import load_inventory
     from remediate.report.plans import dumps
+    from remediate.report.runs import rollback_exit_code, rollback_json, rollback_lines
 
     o.check_format(format, ("text", "json"))
     if bool(run_id) == last:
@@ -39,42 +39,16 @@ def rollback(
         raise UsageError("refusing to roll back without --yes: there is no terminal to confirm on")
     if not (yes or dry_run) and not typer.confirm(f"Roll back {run_id or 'the last run'} on the selected hosts?"):
         raise typer.Exit(1)
-    sel = o.Selection.of(inventory=inventory, playbook=o.DEFAULT_PLAYBOOK, limit=limit, forks=forks,
-                         timeout=timeout, templates=o.DEFAULT_TEMPLATES, shard=shard,
-                         accept_new_host_keys=accept_new_host_keys)
-    targets = inventory_targets(load_inventory(sel.inventory), sel.limit, sel.shard)
-    progress = ProgressLine("rolling back")
-    results = rollback_fleet(targets, run_id, force, dry_run, sel.connect_options(), sel.forks, progress)
-    progress.done()
-    statuses = {r.status for r in results}
-    code = 1 if statuses & {"failed", "rolled back"} else 4 if "unreachable" in statuses else 0
+    sel = o.select(inventory=inventory, limit=limit, forks=forks, timeout=timeout, shard=shard,
+                   accept_new_host_keys=accept_new_host_keys)
+    with ProgressLine("rolling back") as progress:
+        results = api.rollback(sel, run_id, force=force, dry_run=dry_run, progress=progress)
+    code = rollback_exit_code(results)
     if format == "json":
-        from remediate import __version__
-        from remediate.model.plans import SCHEMA, to_json
-
-        typer.echo(dumps({"schema": SCHEMA, "kind": "rollback", "tool": f"remediate {__version__}",
-                          "dry_run": dry_run, "hosts": to_json(results), "exit_code": code}), nl=False)
+        typer.echo(dumps(rollback_json(results, dry_run, code)), nl=False)
     else:
         print_lines(rollback_lines(results, dry_run), ctx.obj.color)
     raise typer.Exit(code)
-
-
-def rollback_lines(results: list[Any], dry_run: bool) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    verb = "would restore" if dry_run else "restored"
-    for r in results:
-        head = f"{r.host}: {r.status}"
-        if r.of_run:
-            head += f"  (undoing run {r.of_run}{', as run ' + r.run_id if r.run_id else ''})"
-        out.append(({"changed": "yellow", "ok": "green"}.get(r.status, "red"), head))
-        out += [("", f"    {verb} {path}") for path in r.restored]
-        out += [("", f"    runtime {line}") for line in r.runtime]
-        out += [("yellow", f"    skipped {why}") for why in r.skipped]
-        if r.error:
-            out.append(("red", f"    {r.error}"))
-    if dry_run:
-        out.append(("bold", "dry run: nothing was changed"))
-    return out
 
 
 def runs(
@@ -88,41 +62,17 @@ def runs(
     format: o.Format = "text",
 ) -> None:
     """Past runs per host: run id, time, kind, status and files, from each host's backup directory."""
+    from remediate import api
     from remediate.cli.output import print_lines
-    from remediate.engine.batches import inventory_targets, runs_fleet
-    from remediate.inventory.loader import load_inventory
     from remediate.report.plans import dumps
+    from remediate.report.runs import runs_exit_code, runs_json, runs_lines
 
     o.check_format(format, ("text", "json"))
-    sel = o.Selection.of(inventory=inventory, playbook=o.DEFAULT_PLAYBOOK, limit=limit, forks=forks,
-                         timeout=timeout, templates=o.DEFAULT_TEMPLATES, shard=shard,
-                         accept_new_host_keys=accept_new_host_keys)
-    targets = inventory_targets(load_inventory(sel.inventory), sel.limit, sel.shard)
-    outcomes = runs_fleet(targets, sel.connect_options(), sel.forks)
-    code = 4 if any(o_.unreachable for o_ in outcomes) else 1 if any(o_.failed for o_ in outcomes) else 0
+    outcomes = api.runs(o.select(inventory=inventory, limit=limit, forks=forks, timeout=timeout,
+                                 shard=shard, accept_new_host_keys=accept_new_host_keys))
+    code = runs_exit_code(outcomes)
     if format == "json":
-        from remediate.model.plans import SCHEMA
-
-        hosts = [{"host": x.host, "unreachable": x.unreachable, "failed": x.failed,
-                  "runs": [_run_json(m) for m in (x.value or [])]} for x in outcomes]
-        typer.echo(dumps({"schema": SCHEMA, "kind": "runs", "hosts": hosts, "exit_code": code}), nl=False)
+        typer.echo(dumps(runs_json(outcomes, code)), nl=False)
     else:
-        lines: list[tuple[str, str]] = []
-        for x in outcomes:
-            if not x.ok:
-                lines.append(("red", f"{x.host}: {x.unreachable or x.failed}"))
-                continue
-            lines.append(("bold", f"{x.host}: {len(x.value or [])} runs"))
-            for m in reversed(x.value or []):
-                of = f" of {m.of_run}" if m.of_run else ""
-                files = ", ".join(f.path for f in m.files)
-                lines.append(("", f"    {m.run_id}  {m.started}  {m.kind}{of}  {m.status}  {files}"))
-        print_lines(lines, ctx.obj.color)
+        print_lines(runs_lines(outcomes), ctx.obj.color)
     raise typer.Exit(code)
-
-
-def _run_json(m: Any) -> dict[str, Any]:
-    return {"run_id": m.run_id, "kind": m.kind, "status": m.status, "started": m.started,
-            "finished": m.finished, "of_run": m.of_run, "files": [f.path for f in m.files],
-            "runtime": [r.setting for r in m.runtime], "handlers": [h.name for h in m.handlers],
-            "notes": list(m.notes)}

@@ -18,15 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from remediate.engine.handlers import run_handler, run_handlers
-from remediate.engine.survey import (
-    HostSurvey,
-    HostTarget,
-    gather_request,
-    remote_path,
-    survey_target,
-)
-from remediate.errors import ApplyFailed, ConnectionFailed, RemediateError
+from remediate.engine.survey import HostSurvey, gather_request, survey_target
+from remediate.errors import ApplyFailed, RemediateError
 from remediate.model.facts import RedisEndpoint
+from remediate.model.outcomes import HostApplyResult
 from remediate.model.plans import HostPlan
 from remediate.model.runs import (
     HandlerResult,
@@ -36,9 +31,11 @@ from remediate.model.runs import (
     iso_now,
     new_run_id,
 )
+from remediate.model.timeouts import Timeouts
 from remediate.plan.planner import MergeCache
 from remediate.playbook.render import Renderer
 from remediate.playbook.schema import Handler
+from remediate.playbook.targets import HostTarget, remote_path
 from remediate.remote.connection import Connection, Held
 from remediate.remote.gather import GatherReply, gather, gather_command, gathered, new_boundary
 from remediate.remote.runtime import read_redis, set_redis
@@ -49,18 +46,6 @@ from remediate.remote.scripts import (
     parse_write_reply,
     write_script,
 )
-
-LOCK_WAIT = 30  # seconds a second run waits for a host's lock before giving up
-
-@dataclass(frozen=True)
-class HostApplyResult:
-    host: str
-    address: str
-    status: str  # ok | changed | failed | rolled back | unreachable | skipped
-    plan: HostPlan | None = None
-    run_id: str = ""
-    messages: tuple[str, ...] = ()
-    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,31 +86,33 @@ def keep_runs(target: HostTarget) -> int:
     return max(1, int(target.host.vars.get("remediate_keep_runs") or 10))
 
 
-def host_lock(conn: Connection, target: HostTarget, timeout: float, then: Sequence[str] = ()) -> Held:
+def host_lock(conn: Connection, target: HostTarget, timeouts: Timeouts,
+              then: Sequence[str] = ()) -> Held:
     """Take the host's lock; ``then`` runs once it is held, its output in ``Held.output``."""
     marker = new_boundary("done-") if then else ""
-    return conn.hold(lock_script(posixpath.join(backup_dir(target), "lock"), LOCK_WAIT, then, marker),
-                     timeout=LOCK_WAIT + timeout, until=marker.encode())
+    return conn.hold(lock_script(posixpath.join(backup_dir(target), "lock"), int(timeouts.lock_wait),
+                                 then, marker),
+                     timeout=timeouts.lock, until=marker.encode())
 
 
-def locked_gather(conn: Connection, target: HostTarget, timeout: float,
+def locked_gather(conn: Connection, target: HostTarget, timeouts: Timeouts,
                   paths: Sequence[str], probes: Mapping[str, str] | None = None) -> tuple[Held, GatherReply]:
     """Take the host's lock and gather ``paths`` in the same round trip."""
     boundary = new_boundary()
-    held = host_lock(conn, target, timeout, gather_command(paths, probes or {}, boundary))
+    held = host_lock(conn, target, timeouts, gather_command(paths, probes or {}, boundary))
     try:
         return held, gathered(held.output, boundary, paths, conn.host.name)
-    except ConnectionFailed:
+    except RemediateError:
         held.release()
         raise
 
 
-def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
+def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeouts: Timeouts,
                  expected: HostPlan | None = None, cache: MergeCache | None = None) -> HostApplyResult:
     """Apply on one host under its lock. ``expected``: a saved plan the host must still match."""
-    held, reply = locked_gather(conn, target, timeout, *gather_request(target))
+    held, reply = locked_gather(conn, target, timeouts, *gather_request(target))
     try:
-        survey = survey_target(conn, target, renderer, timeout, cache, reply)
+        survey = survey_target(conn, target, renderer, timeouts, cache, reply)
         plan = survey.plan
         if expected is not None:
             stale = stale_reason(expected, plan)
@@ -134,7 +121,7 @@ def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeo
         if not plan.changed:
             return HostApplyResult(plan.host, plan.address, "ok", plan)
         status, run_id, messages, error = execute(conn, target, change_set(target, survey), "apply", "",
-                                                  timeout, held.pid)
+                                                  timeouts, held.pid)
         return HostApplyResult(plan.host, plan.address, status, plan, run_id, messages, error)
     finally:
         held.release()
@@ -190,7 +177,7 @@ def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
 
 
 def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str, of_run: str,
-            timeout: float, holder: int) -> tuple[str, str, tuple[str, ...], str]:
+            timeouts: Timeouts, holder: int) -> tuple[str, str, tuple[str, ...], str]:
     """Back up, write, set runtime values, run handlers, verify, record; roll back on failure.
 
     Returns (status, run id, messages, error). The caller holds the host lock.
@@ -206,7 +193,7 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
     manifest = Manifest(run_id, target.host.name, kind, "started", iso_now(), of_run=of_run,
                         files=tuple(files), runtime=changes.runtime)
     reply = conn.run(["sh", "-s"], stdin=write_script(run_dir, run_id, ops, manifest.to_bytes(), holder).encode(),
-                     timeout=timeout + 60)
+                     timeout=timeouts.write)
     results = parse_write_reply(reply.stdout)
     files = [replace(f, created_dirs=results[i].created_dirs, how=_how(results[i].status)) if i in results else f
              for i, f in enumerate(files)]
@@ -219,40 +206,43 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
         validate_failed = any(r.status == "validate-failed" for r in results.values())
         if not written:
             status = "rolled back" if validate_failed else "failed"
-            _finish(conn, target, manifest.with_(status=status, finished=iso_now(), notes=(problem,)), run_dir)
+            _finish(conn, target, manifest.with_(status=status, finished=iso_now(), notes=(problem,)),
+                    run_dir, timeouts)
             return status, run_id, messages, problem
-        return _roll_back(conn, target, changes, manifest, written, (), (), run_dir, problem, messages, holder)
+        return _roll_back(conn, target, changes, manifest, written, (), (), run_dir, problem, messages,
+                          holder, timeouts)
 
     applied_runtime: tuple[RuntimeEntry, ...] = ()
     ran: list[HandlerResult] = []
     try:
         if changes.runtime and changes.redis:
-            now = set_redis(conn, changes.redis, {r.setting: r.after for r in changes.runtime}, timeout)
+            now = set_redis(conn, changes.redis, {r.setting: r.after for r in changes.runtime},
+                            timeouts.exchange)
             applied_runtime = changes.runtime
             wrong = [r.setting for r in changes.runtime if not _same(now.get(r.setting, ""), r.after)]
             if wrong:
                 raise ApplyFailed(f"Redis did not take {', '.join(wrong)}")
-        for result in run_handlers(conn, changes.handlers, changes.redis, timeout):
+        for result in run_handlers(conn, changes.handlers, changes.redis, timeouts):
             ran.append(result)
             if not result.ok:
                 raise ApplyFailed(f"handler {result.name!r} failed: {result.output}")
-        verify_runtime(conn, changes, timeout)
+        verify_runtime(conn, changes, timeouts)
     except RemediateError as exc:
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, exc.message, messages, holder)
+                          ran, run_dir, exc.message, messages, holder, timeouts)
     except Exception as exc:  # noqa: BLE001  (redis errors and the like: still restore the host)
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, f"{type(exc).__name__}: {exc}", messages, holder)
+                          ran, run_dir, f"{type(exc).__name__}: {exc}", messages, holder, timeouts)
     expected = [(w.path, w.sha_after) for w in changes.writes]
     if not _finish(conn, target, manifest.with_(status="applied", finished=iso_now(), handlers=tuple(ran)),
-                   run_dir, expected):
+                   run_dir, timeouts, expected):
         problem = "verify: the files are not what was written"
         try:
-            verify(conn, changes, timeout)  # which file: only on this rare path
+            verify(conn, changes, timeouts)  # which file: only on this rare path
         except RemediateError as exc:
             problem = exc.message
         return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, problem, messages, holder)
+                          ran, run_dir, problem, messages, holder, timeouts)
     return "changed", run_id, messages, ""
 
 
@@ -277,24 +267,24 @@ def _write_problem(results: dict, ops: Sequence[WriteOp], exited: int, stderr: b
     return f"write failed (exit {exited}){': ' + text.splitlines()[-1] if text else ''}"
 
 
-def verify(conn: Connection, changes: ChangeSet, timeout: float) -> None:
+def verify(conn: Connection, changes: ChangeSet, timeouts: Timeouts) -> None:
     """Re-read every written file and live value; raise if anything is not as intended."""
-    reply = gather(conn, [w.path for w in changes.writes], timeout=timeout + 25)
+    reply = gather(conn, [w.path for w in changes.writes], timeout=timeouts.gather)
     for w in changes.writes:
         fact = reply.files[w.path]
         if (fact.sha256 if fact.exists else "") != w.sha_after:
             raise ApplyFailed(f"verify: {w.path} is not what was written")
-    verify_runtime(conn, changes, timeout)
+    verify_runtime(conn, changes, timeouts)
 
 
-def verify_runtime(conn: Connection, changes: ChangeSet, timeout: float) -> None:
+def verify_runtime(conn: Connection, changes: ChangeSet, timeouts: Timeouts) -> None:
     """Re-read the live values this run set; raise if Redis does not report them.
 
     The files are checked by the script that records the run (``_finish``), in the same
     round trip.
     """
     if changes.runtime and changes.redis:
-        now = read_redis(conn, changes.redis, [r.setting for r in changes.runtime], timeout)
+        now = read_redis(conn, changes.redis, [r.setting for r in changes.runtime], timeouts.exchange)
         for entry in changes.runtime:
             if not _same(now.config.get(entry.setting, ""), entry.after):
                 raise ApplyFailed(f"verify: Redis {entry.setting} is {now.config.get(entry.setting)!r}")
@@ -303,10 +293,10 @@ def verify_runtime(conn: Connection, changes: ChangeSet, timeout: float) -> None
 def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifest: Manifest,
                written: Sequence[int], runtime: Sequence[RuntimeEntry], ran: Sequence[HandlerResult],
                run_dir: str, problem: str, messages: tuple[str, ...],
-               holder: int) -> tuple[str, str, tuple[str, ...], str]:
+               holder: int, timeouts: Timeouts) -> tuple[str, str, tuple[str, ...], str]:
     """Undo everything this run changed on the host; say what could not be undone."""
     notes = [problem]
-    originals = _originals(conn, [manifest.files[i] for i in written])
+    originals = _originals(conn, [manifest.files[i] for i in written], timeouts)
     restore = []
     for i in written:
         w, f = changes.writes[i], manifest.files[i]
@@ -314,31 +304,34 @@ def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifes
                                f.uid, f.gid, True, None, f.created_dirs))
     if restore:
         reply = conn.run(["sh", "-s"], stdin=write_script(run_dir + "/restore", manifest.run_id, restore,
-                                                          manifest.to_bytes(), holder).encode(), timeout=120)
+                                                          manifest.to_bytes(), holder).encode(),
+                         timeout=timeouts.restore)
         done = parse_write_reply(reply.stdout)
         for op in restore:
             if op.index not in done or done[op.index].status not in ("renamed", "copied", "removed"):
                 notes.append(f"could not restore {op.path}")
     if runtime and changes.redis:
         try:
-            set_redis(conn, changes.redis, {r.setting: r.before for r in runtime})
+            set_redis(conn, changes.redis, {r.setting: r.before for r in runtime}, timeouts.exchange)
         except Exception as exc:  # noqa: BLE001  (report it and keep restoring the rest)
             notes.append(f"could not restore Redis runtime values: {type(exc).__name__}")
     handlers = {h.name: h for h in changes.handlers}
     for result in ran:
-        again = run_handler(conn, handlers[result.name], changes.redis, 30)
+        again = run_handler(conn, handlers[result.name], changes.redis, timeouts)
         if not again.ok:
             notes.append(f"handler {result.name!r} failed after the restore: {again.output}")
-    _finish(conn, target, manifest.with_(status="rolled back", finished=iso_now(), notes=tuple(notes)), run_dir)
+    _finish(conn, target, manifest.with_(status="rolled back", finished=iso_now(), notes=tuple(notes)),
+            run_dir, timeouts)
     return "rolled back", manifest.run_id, messages + tuple(notes[1:]), problem
 
 
-def _originals(conn: Connection, files: Sequence[ManifestFile]) -> dict[str, bytes]:
+def _originals(conn: Connection, files: Sequence[ManifestFile],
+               timeouts: Timeouts) -> dict[str, bytes]:
     """The bytes files had before a run, from its backups on the host (one round trip)."""
     backups = {f.backup: f for f in files if f.backup}
     if not backups:
         return {}
-    facts = gather(conn, list(backups)).files
+    facts = gather(conn, list(backups), timeout=timeouts.gather).files
     out = {}
     for backup, f in backups.items():
         fact = facts[backup]
@@ -349,10 +342,10 @@ def _originals(conn: Connection, files: Sequence[ManifestFile]) -> dict[str, byt
 
 
 def _finish(conn: Connection, target: HostTarget, manifest: Manifest, run_dir: str,
-            verify: Sequence[tuple[str, str]] = ()) -> bool:
+            timeouts: Timeouts, verify: Sequence[tuple[str, str]] = ()) -> bool:
     """Record ``manifest`` (after checking ``verify``'s files); False if a file was not as expected."""
     base = backup_dir(target)
     script = finish_script(run_dir, posixpath.join(base, "runs"), keep_runs(target), manifest.to_bytes(),
                            manifest.run_id, verify)
-    reply = conn.run(["sh", "-s"], stdin=script.encode(), timeout=60)
+    reply = conn.run(["sh", "-s"], stdin=script.encode(), timeout=timeouts.record)
     return not (reply.exited == 7 and b"@BAD" in reply.stdout)

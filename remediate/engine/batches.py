@@ -5,18 +5,19 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from remediate.engine.apply import HostApplyResult, apply_target
-from remediate.engine.fanout import HostOutcome, Progress, run_on_hosts
-from remediate.engine.rollback import RollbackResult, read_manifests, rollback_target
-from remediate.engine.survey import HostTarget, modules_for
+from remediate.engine.apply import apply_target
+from remediate.engine.fanout import fan_out
+from remediate.engine.rollback import read_manifests, rollback_target
+from remediate.engine.survey import modules_for
 from remediate.errors import UsageError
+from remediate.model.outcomes import HostApplyResult, HostOutcome, Progress, RollbackResult
 from remediate.model.plans import HostPlan
 from remediate.model.runs import Manifest
-from remediate.model.secrets import Masker
+from remediate.model.secrets import Masker, secret_vars
 from remediate.plan.planner import MergeCache
 from remediate.playbook.render import Renderer
+from remediate.playbook.targets import HostTarget
 from remediate.remote.connection import Connection, ConnectOptions
 
 
@@ -38,7 +39,6 @@ def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conn
                 expected: dict[str, HostPlan] | None = None,
                 progress: Callable[[Progress], None] | None = None) -> list[HostApplyResult]:
     """Apply batch after batch; stop the batches that follow one that failed too much."""
-    by_name = {t.host.name: t for t in targets}
     results: list[HostApplyResult] = []
     stopped = False
     cache = MergeCache()
@@ -49,12 +49,11 @@ def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conn
                         for t in batch]
             continue
 
-        def work(conn: Connection) -> HostApplyResult:
-            plan = (expected or {}).get(conn.host.name)
-            return apply_target(conn, by_name[conn.host.name], renderer, options.timeout, plan, cache)
+        def work(conn: Connection, target: HostTarget) -> HostApplyResult:
+            plan = (expected or {}).get(target.host.name)
+            return apply_target(conn, target, renderer, options.timeouts, plan, cache)
 
-        outcomes = run_on_hosts([t.host for t in batch], work, options, forks, progress,
-                                warm=modules_for(batch))
+        outcomes = fan_out(batch, work, options, forks, progress, warm=modules_for(batch))
         batch_results = [_apply_result(o, t) for o, t in zip(outcomes, batch)]
         results += batch_results
         failed = sum(r.status in ("failed", "rolled back", "unreachable") for r in batch_results)
@@ -66,7 +65,7 @@ def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conn
 def _apply_result(outcome: HostOutcome[HostApplyResult], target: HostTarget) -> HostApplyResult:
     if outcome.value is not None:
         return outcome.value
-    masker = Masker(str(v) for k, v in target.host.vars.items() if "pass" in k.lower() and isinstance(v, str))
+    masker = Masker(secret_vars(target.host.vars))
     if outcome.unreachable:
         return HostApplyResult(outcome.host, target.host.address, "unreachable", error=masker(outcome.unreachable))
     return HostApplyResult(outcome.host, target.host.address, "failed", error=masker(outcome.failed))
@@ -75,12 +74,10 @@ def _apply_result(outcome: HostOutcome[HostApplyResult], target: HostTarget) -> 
 def rollback_fleet(targets: Sequence[HostTarget], run_id: str | None, force: bool, dry_run: bool,
                    options: ConnectOptions, forks: int,
                    progress: Callable[[Progress], None] | None = None) -> list[RollbackResult]:
-    by_name = {t.host.name: t for t in targets}
+    def work(conn: Connection, target: HostTarget) -> RollbackResult:
+        return rollback_target(conn, target, run_id, force, dry_run, options.timeouts)
 
-    def work(conn: Connection) -> RollbackResult:
-        return rollback_target(conn, by_name[conn.host.name], run_id, force, dry_run, options.timeout)
-
-    outcomes = run_on_hosts([t.host for t in targets], work, options, forks, progress)
+    outcomes = fan_out(targets, work, options, forks, progress)
     return [o.value if o.value is not None else
             RollbackResult(o.host, "unreachable" if o.unreachable else "failed", error=o.unreachable or o.failed)
             for o in outcomes]
@@ -88,17 +85,4 @@ def rollback_fleet(targets: Sequence[HostTarget], run_id: str | None, force: boo
 
 def runs_fleet(targets: Sequence[HostTarget], options: ConnectOptions,
                forks: int) -> list[HostOutcome[list[Manifest]]]:
-    by_name = {t.host.name: t for t in targets}
-    return run_on_hosts([t.host for t in targets], lambda conn: read_manifests(conn, by_name[conn.host.name]),
-                        options, forks)
-
-
-def inventory_targets(inventory: Any, limit: str | None,
-                      shard: tuple[int, int] | None = None) -> list[HostTarget]:
-    """Hosts of the inventory (for rollback and runs: no playbook needed)."""
-    from remediate.engine.survey import shard_of
-
-    hosts = inventory.select(limit) if limit else list(inventory.hosts.values())
-    if shard:
-        hosts = [h for h in hosts if shard_of(h.name, shard[1]) == shard[0] - 1]
-    return [HostTarget(h, ()) for h in hosts]
+    return fan_out(targets, read_manifests, options, forks)

@@ -11,64 +11,57 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from remediate.errors import ConnectionFailed, RemediateError
+from remediate.model.outcomes import HostOutcome, Progress
 from remediate.remote.connection import Connection, ConnectOptions, HostLike, connect
 
 T = TypeVar("T")
+I = TypeVar("I")
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class HostOutcome(Generic[T]):
-    """What happened on one host: a value, or why there is none."""
+def fan_out(items: Sequence[I], work: Callable[[Connection, I], T], options: ConnectOptions,
+            forks: int = 50, progress: Callable[[Progress], None] | None = None,
+            warm: Sequence[str] = (), host_of: Callable[[I], HostLike] | None = None,
+            ) -> list[HostOutcome[T]]:
+    """Run ``work(connection, item)`` for every item, ``forks`` at a time; results in item order.
 
-    host: str
-    value: T | None = None
-    unreachable: str = ""  # could not connect / authenticate / timed out
-    failed: str = ""  # connected, but the work failed
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.unreachable and not self.failed
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    failures: int
+    Each worker is handed its own item (a target, a host): nothing is looked up by name.
+    ``host_of`` says which host an item is (default: its ``host`` attribute). ``warm`` names
+    modules the work will need: they are imported in the background while the connections
+    are being opened, instead of by the first host thread while every other one waits on the
+    import lock.
+    """
+    if not items:
+        return []
+    hosts = [host_of(item) if host_of else item.host for item in items]  # type: ignore[attr-defined]
+    if any(host.connection != "local" for host in hosts):
+        import paramiko  # noqa: F401  (every SSH connection needs it first)
+    if warm:
+        threading.Thread(target=_import_all, args=(tuple(warm),), daemon=True).start()
+    outcomes: list[HostOutcome[T] | None] = [None] * len(items)
+    failures = done = 0
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(items)))) as pool:
+        futures = {pool.submit(_run_one, host, item, work, options): index
+                   for index, (host, item) in enumerate(zip(hosts, items))}
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes[futures[future]] = outcome
+            done += 1
+            failures += not outcome.ok
+            if progress:
+                progress(Progress(done, len(items), failures))
+    return [o for o in outcomes if o is not None]
 
 
 def run_on_hosts(hosts: Sequence[HostLike], work: Callable[[Connection], T], options: ConnectOptions,
                  forks: int = 50, progress: Callable[[Progress], None] | None = None,
                  warm: Sequence[str] = ()) -> list[HostOutcome[T]]:
-    """Run ``work(connection)`` on every host, ``forks`` at a time; results in host order.
-
-    ``warm`` names modules the work will need: they are imported in the background while
-    the connections are being opened, instead of by the first host thread while every
-    other one waits on the import lock.
-    """
-    outcomes: dict[str, HostOutcome[T]] = {}
-    if not hosts:
-        return []
-    if any(host.connection != "local" for host in hosts):
-        import paramiko  # noqa: F401  (every SSH connection needs it first)
-    if warm:
-        threading.Thread(target=_import_all, args=(tuple(warm),), daemon=True).start()
-    failures = 0
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
-        futures = {pool.submit(_run_one, host, work, options): host.name for host in hosts}
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes[outcome.host] = outcome
-            failures += not outcome.ok
-            if progress:
-                progress(Progress(len(outcomes), len(hosts), failures))
-    return [outcomes[host.name] for host in hosts]
+    """``fan_out`` over bare hosts, for work that needs only the connection."""
+    return fan_out(hosts, lambda conn, _host: work(conn), options, forks, progress, warm,
+                   host_of=lambda host: host)
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
@@ -81,11 +74,13 @@ def _import_all(modules: tuple[str, ...]) -> None:
             pass
 
 
-def _run_one(host: HostLike, work: Callable[[Connection], T], options: ConnectOptions) -> HostOutcome[T]:
+def _run_one(host: HostLike, item: I, work: Callable[[Connection, I], T],
+             options: ConnectOptions) -> HostOutcome[T]:
     start = time.monotonic()
-    conn = connect(host, options)
+    conn: Connection | None = None
     try:
-        value = work(conn)
+        conn = connect(host, options)
+        value = work(conn, item)
         return HostOutcome(host.name, value=value, elapsed=time.monotonic() - start)
     except ConnectionFailed as exc:
         return HostOutcome(host.name, unreachable=exc.message, elapsed=time.monotonic() - start)
@@ -96,4 +91,5 @@ def _run_one(host: HostLike, work: Callable[[Connection], T], options: ConnectOp
         return HostOutcome(host.name, failed=f"internal error: {type(exc).__name__}: {exc}",
                            elapsed=time.monotonic() - start)
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()

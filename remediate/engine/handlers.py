@@ -15,27 +15,28 @@ from collections.abc import Sequence
 
 from remediate.model.facts import RedisEndpoint
 from remediate.model.runs import HandlerResult
+from remediate.model.timeouts import Timeouts
 from remediate.playbook.schema import Handler
 from remediate.remote.connection import Connection
 from remediate.remote.gather import new_boundary
 from remediate.remote.runtime import redis_ping
 
-CHECK_WAIT = 60.0  # seconds a health check waits for a restarted service
+CHECK_WAIT = Timeouts().check_wait  # the rabbitmq_running script's own wait, seconds
 
 
 def run_handler(conn: Connection, handler: Handler, redis: RedisEndpoint | None,
-                timeout: float) -> HandlerResult:
+                timeouts: Timeouts) -> HandlerResult:
     """Run a handler's command, then its health check."""
-    result = conn.run(["sh", "-c", handler.command], timeout=max(timeout, 120))
+    result = conn.run(["sh", "-c", handler.command], timeout=timeouts.handler)
     output = (result.stdout + result.stderr).decode("utf-8", "replace").strip()[-500:]
     if not result.ok:
         return HandlerResult(handler.name, handler.command, handler.check, False, f"exit {result.exited}: {output}")
-    ok, detail = health_check(conn, handler.check, redis, timeout)
+    ok, detail = health_check(conn, handler.check, redis, timeouts)
     return HandlerResult(handler.name, handler.command, handler.check, ok, detail or output)
 
 
 def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: RedisEndpoint | None,
-                 timeout: float) -> list[HandlerResult]:
+                 timeouts: Timeouts) -> list[HandlerResult]:
     """Run ``handlers`` in order and check each; stops after the first that fails."""
     results: list[HandlerResult] = []
     start = 0
@@ -44,12 +45,12 @@ def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: RedisEndp
         while end < len(handlers) and handlers[end].check != "redis_ping":
             end += 1
         batch = list(handlers[start:min(end + 1, len(handlers))])  # the redis_ping one runs its command here too
-        results += _run_batch(conn, batch, timeout)
+        results += _run_batch(conn, batch, timeouts)
         if not results[-1].ok:
             return results
         last = batch[-1]
         if last.check == "redis_ping":
-            ok, detail = health_check(conn, last.check, redis, timeout)
+            ok, detail = health_check(conn, last.check, redis, timeouts)
             results[-1] = HandlerResult(last.name, last.command, last.check, ok, detail)
             if not ok:
                 return results
@@ -57,7 +58,7 @@ def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: RedisEndp
     return results
 
 
-def _run_batch(conn: Connection, batch: Sequence[Handler], timeout: float) -> list[HandlerResult]:
+def _run_batch(conn: Connection, batch: Sequence[Handler], timeouts: Timeouts) -> list[HandlerResult]:
     """One script for ``batch``: each command, then its shell-level check, until one fails."""
     boundary = new_boundary()
     lines = [f"B={boundary}"]
@@ -66,7 +67,7 @@ def _run_batch(conn: Connection, batch: Sequence[Handler], timeout: float) -> li
         check = _check_script(handler.check)
         if check:
             lines.append(_framed(f"K{i}", check))
-    wait = sum(max(timeout, 120) + (CHECK_WAIT + 30 if h.check else 0) for h in batch)
+    wait = sum(timeouts.handler + (timeouts.check_wait + 30 if h.check else 0) for h in batch)
     reply = conn.run(["sh", "-s"], stdin=("\n".join(lines) + "\n").encode(), timeout=wait)
     steps = _parse_batch(reply.stdout, boundary)
     results: list[HandlerResult] = []
@@ -137,20 +138,21 @@ _RABBITMQ_RUNNING = (f"end=$(( $(date +%s) + {int(CHECK_WAIT)} )); while [ $(dat
 
 
 def health_check(conn: Connection, check: str | None, redis: RedisEndpoint | None,
-                 timeout: float, wait: float = CHECK_WAIT) -> tuple[bool, str]:
+                 timeouts: Timeouts) -> tuple[bool, str]:
     """``redis_ping``, ``rabbitmq_running`` (both wait for the service), or a shell command."""
     if not check:
         return True, ""
     if check == "redis_ping":
         if redis is None:
             return False, "redis_ping: this host manages no redis.conf"
+        wait = timeouts.check_wait
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if redis_ping(conn, redis, min(timeout, 5)):
+            if redis_ping(conn, redis, timeouts.ping):
                 return True, "redis_ping: PONG"
             time.sleep(0.5)
         return False, f"redis_ping: no answer from {redis} within {wait:g} s"
     script = _check_script(check)
     assert script is not None
-    result = conn.run(["sh", "-c", script], timeout=max(timeout, 60) if check != "rabbitmq_running" else wait + 30)
+    result = conn.run(["sh", "-c", script], timeout=timeouts.check if check != "rabbitmq_running" else timeouts.check_wait + 30)
     return _check_outcome(check, result.exited, result.stdout + result.stderr)

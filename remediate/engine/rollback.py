@@ -8,33 +8,23 @@ A file is restored only where it is still what the run wrote, unless ``force``.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
 from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
-from remediate.engine.survey import HostTarget, redis_endpoint
+from remediate.engine.survey import redis_endpoint
 from remediate.errors import RemediateError
 from remediate.formats import parse
 from remediate.model.facts import RedisEndpoint
+from remediate.model.outcomes import RollbackResult
 from remediate.model.runs import Manifest, RuntimeEntry
+from remediate.model.timeouts import Timeouts
 from remediate.playbook.schema import Handler
+from remediate.playbook.targets import HostTarget
 from remediate.remote.connection import Connection, Held
 from remediate.remote.gather import gather, new_boundary
 from remediate.remote.runtime import read_redis
 from remediate.remote.scripts import parse_runs_reply, read_runs_command
 
 UNDOABLE = ("applied", "started")  # "started": interrupted runs can be undone too
-
-
-@dataclass(frozen=True)
-class RollbackResult:
-    host: str
-    status: str  # changed | ok | failed | rolled back | unreachable
-    of_run: str = ""
-    run_id: str = ""
-    restored: tuple[str, ...] = ()
-    skipped: tuple[str, ...] = ()  # "path: why"
-    runtime: tuple[str, ...] = ()
-    error: str = ""
 
 
 def read_manifests(conn: Connection, target: HostTarget) -> list[Manifest]:
@@ -44,10 +34,11 @@ def read_manifests(conn: Connection, target: HostTarget) -> list[Manifest]:
     return _manifests(reply.stdout, boundary, target)
 
 
-def locked_manifests(conn: Connection, target: HostTarget, timeout: float) -> tuple[Held, list[Manifest]]:
+def locked_manifests(conn: Connection, target: HostTarget,
+                     timeouts: Timeouts) -> tuple[Held, list[Manifest]]:
     """Take the host's lock and read its run manifests in the same round trip."""
     boundary = new_boundary()
-    held = host_lock(conn, target, timeout, read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
+    held = host_lock(conn, target, timeouts, read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
     try:
         return held, _manifests(held.output, boundary, target)
     except RemediateError:
@@ -77,30 +68,30 @@ def pick_run(manifests: list[Manifest], run_id: str | None) -> Manifest | None:
 
 
 def rollback_target(conn: Connection, target: HostTarget, run_id: str | None, force: bool, dry_run: bool,
-                    timeout: float) -> RollbackResult:
+                    timeouts: Timeouts) -> RollbackResult:
     name = target.host.name
-    held, manifests = locked_manifests(conn, target, timeout)
+    held, manifests = locked_manifests(conn, target, timeouts)
     try:
         run = pick_run(manifests, run_id)
         if run is None:
             if run_id:
                 return RollbackResult(name, "ok", run_id, error=f"no run {run_id} on this host")
             return RollbackResult(name, "ok", error="no run to roll back on this host")
-        changes, restored, skipped, runtime_lines = _plan_rollback(conn, target, run, force, timeout)
+        changes, restored, skipped, runtime_lines = _plan_rollback(conn, target, run, force, timeouts)
         if dry_run or not (changes.writes or changes.runtime):
             return RollbackResult(name, "ok" if not dry_run or not restored else "changed", run.run_id,
                                   restored=restored, skipped=skipped, runtime=runtime_lines)
-        status, new_run, _, error = execute(conn, target, changes, "rollback", run.run_id, timeout, held.pid)
+        status, new_run, _, error = execute(conn, target, changes, "rollback", run.run_id, timeouts, held.pid)
         return RollbackResult(name, status, run.run_id, new_run, restored, skipped, runtime_lines, error)
     finally:
         held.release()
 
 
 def _plan_rollback(conn: Connection, target: HostTarget, run: Manifest, force: bool,
-                   timeout: float) -> tuple[ChangeSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+                   timeouts: Timeouts) -> tuple[ChangeSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     sources = sorted({r.source for r in run.runtime if r.source})
     paths = [f.path for f in run.files] + [f.backup for f in run.files if f.backup] + sources
-    facts = gather(conn, list(dict.fromkeys(paths)), timeout=timeout + 25).files
+    facts = gather(conn, list(dict.fromkeys(paths)), timeout=timeouts.gather).files
     writes, restored, skipped = [], [], []
     for f in run.files:
         now = facts[f.path]
@@ -121,13 +112,13 @@ def _plan_rollback(conn: Connection, target: HostTarget, run: Manifest, force: b
         writes.append(FileWrite(f.path, content, f.mode, f.uid, f.gid, f.owner, f.group, now.exists, now_sha,
                                 None, f.created_dirs))
         restored.append(f.path)
-    runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeout)
+    runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeouts)
     handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
     return ChangeSet(tuple(writes), runtime, handlers, redis), tuple(restored), tuple(skipped), lines
 
 
 def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts: dict, force: bool,  # type: ignore[type-arg]
-                      timeout: float) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...],
+                      timeouts: Timeouts) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...],
                                            RedisEndpoint | None]:
     entries = [r for r in run.runtime if r.service == "redis"]
     if not entries:
@@ -137,7 +128,7 @@ def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts
     found = redis_endpoint(target.host.vars, settings)
     redis = RedisEndpoint(entries[0].address or found.address, entries[0].port or found.port,
                           found.password)
-    live = read_redis(conn, redis, [r.setting for r in entries], timeout)
+    live = read_redis(conn, redis, [r.setting for r in entries], timeouts.exchange)
     out, lines = [], []
     for r in entries:
         now = live.config.get(r.setting, "")

@@ -1,25 +1,20 @@
-"""Survey a fleet: select hosts, render their templates, then over one SSH connection
-per host gather files and runtime state and plan the changes.
-
-Everything that can be checked without a host (inventory, playbook, templates) is
-checked by ``prepare`` before any connection is made.
-"""
+"""Survey a fleet: over one connection per host, gather files and runtime state, render the
+host's templates against what is live, and plan the changes (targets come from
+``remediate.playbook.targets.prepare``, which checks every input before any connection)."""
 
 from __future__ import annotations
 
 import dataclasses
-import posixpath
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.engine.fanout import HostOutcome, Progress, run_on_hosts
-from remediate.errors import PlaybookError, RemediateError
-from remediate.formats import ABSENT
+from remediate.engine.fanout import fan_out
 from remediate.model.facts import HostFacts, RedisEndpoint
+from remediate.model.outcomes import HostOutcome, Progress
 from remediate.model.plans import HostPlan
-from remediate.model.secrets import Masker
+from remediate.model.secrets import Masker, secret_vars
+from remediate.model.timeouts import Timeouts
 from remediate.plan.planner import (
     REDIS_LIVE,
     DesiredFile,
@@ -30,7 +25,7 @@ from remediate.plan.planner import (
     plan_file,
 )
 from remediate.playbook.render import Renderer
-from remediate.playbook.schema import FileSpec, Handler, Playbook
+from remediate.playbook.targets import HostTarget, template_vars
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.gather import GatherReply, gather
 from remediate.remote.runtime import (
@@ -40,99 +35,6 @@ from remediate.remote.runtime import (
     parse_rabbitmq_probe,
     read_redis,
 )
-
-#: broker URL settings a celery file may name, in the spellings Celery accepts
-BROKER_URL_NAMES = ("broker_url", "BROKER_URL", "CELERY_BROKER_URL")
-#: schemes the pre-flight render tries, so both branches of a celery template are checked
-PREFLIGHT_SCHEMES = ("redis", "amqp")
-
-
-@dataclass(frozen=True)
-class ManagedFile:
-    spec: FileSpec
-    remote_path: str
-    handlers: Mapping[str, Handler]
-    variables: Mapping[str, Any]  # what its template sees: play defaults < host vars < play vars
-
-
-@dataclass(frozen=True)
-class HostTarget:
-    """One selected host, what it manages, and the variables its templates see."""
-
-    host: Any  # inventory.Host
-    files: tuple[ManagedFile, ...]
-
-    @property
-    def variables(self) -> Mapping[str, Any]:
-        return self.host.vars
-
-
-def remote_path(root: str, path: str) -> str:
-    """``path`` under the host's ``remediate_root`` (a prefix; "/" by default)."""
-    if not root or root == "/":
-        return path
-    return posixpath.join(root, path.lstrip("/"))
-
-
-def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str | None = None,
-            shard: tuple[int, int] | None = None) -> list[HostTarget]:
-    """Resolve plays to hosts and pre-render every template: all input errors surface here."""
-    per_host: dict[str, dict[str, ManagedFile]] = {}
-    hosts: dict[str, Any] = {}
-    for play in playbook.plays:
-        for host in inventory.select(limit, within=play.hosts) if limit else inventory.select(play.hosts):
-            hosts[host.name] = host
-            variables = {**play.defaults, **host.vars, **play.vars,
-                         "inventory_hostname": host.name, "group_names": sorted(host.groups)}
-            files = per_host.setdefault(host.name, {})
-            for spec in play.files:
-                path = remote_path(host.root, spec.path)
-                if path in files and files[path].spec != spec:
-                    raise PlaybookError(f"{spec.path} is managed by two plays for host {host.name}",
-                                        path=playbook.path, line=spec.line)
-                files[path] = ManagedFile(spec, path, play.handlers, variables)
-    targets = []
-    for name, files in per_host.items():
-        for managed in files.values():
-            renderer.check(managed.spec.template)
-            for scheme in PREFLIGHT_SCHEMES:
-                renderer.render(managed.spec.template, template_vars(managed.variables, {}, scheme))
-        targets.append(HostTarget(hosts[name], tuple(files.values())))
-    order = {name: i for i, name in enumerate(inventory.hosts)}
-    targets.sort(key=lambda t: order.get(t.host.name, len(order)))
-    if shard:
-        targets = [t for t in targets if shard_of(t.host.name, shard[1]) == shard[0] - 1]
-    return targets
-
-
-def shard_of(name: str, shards: int) -> int:
-    """A stable shard for a host name (it never moves as the inventory grows)."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % shards
-
-
-def template_vars(variables: Mapping[str, Any], live_settings: Mapping[str, Any],
-                  scheme: str | None = None) -> dict[str, Any]:
-    """Variables a template sees: host + play vars, the live file's settings, the broker scheme."""
-    if scheme is None:
-        scheme = str(variables.get("celery_broker_transport") or broker_scheme(live_settings))
-    return {**variables, "live_settings": dict(live_settings), "broker_scheme": scheme}
-
-
-def broker_scheme(settings: Mapping[str, Any]) -> str:
-    """The broker transport a celery file uses (Celery's default broker is AMQP)."""
-    for name in BROKER_URL_NAMES:
-        value = settings.get(name, ABSENT)
-        if value is ABSENT:
-            continue
-        # a literal URL, or the first URL literal inside an expression such as
-        # os.environ.get("CELERY_BROKER_URL", "redis://...")
-        match = re.search(r"([a-zA-Z][a-zA-Z0-9+]*)://", str(value))
-        if match:
-            scheme = match.group(1).lower()
-            return {"pyamqp": "amqp", "amqps": "amqp", "librabbitmq": "amqp"}.get(scheme, scheme)
-    return "amqp"
 
 
 @dataclass(frozen=True)
@@ -145,9 +47,9 @@ class HostSurvey:
     redis: RedisEndpoint | None  # as the host sees it
 
 
-def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
+def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeouts: Timeouts,
                 cache: MergeCache | None = None) -> HostPlan:
-    return survey_target(conn, target, renderer, timeout, cache).plan
+    return survey_target(conn, target, renderer, timeouts, cache).plan
 
 
 def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
@@ -158,7 +60,7 @@ def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
     return [m.remote_path for m in target.files], probes
 
 
-def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeout: float,
+def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeouts: Timeouts,
                   cache: MergeCache | None = None, reply: GatherReply | None = None) -> HostSurvey:
     """All planning work for one host over one connection: gather, render, merge, read runtime.
 
@@ -166,8 +68,8 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
     round trip that takes the host lock)."""
     if reply is None:
         paths, probes = gather_request(target)
-        reply = gather(conn, paths, probes, timeout=timeout + 25)
-    masker = Masker(_secret_vars(target.variables))
+        reply = gather(conn, paths, probes, timeout=timeouts.gather)
+    masker = Masker(secret_vars(target.variables))
     cache = cache or MergeCache()
     facts = HostFacts(reply.files, limits=parse_limits_probe(reply.probes["limits"].output))
     planned: list[PlannedFile] = []
@@ -186,7 +88,7 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
             if endpoint.password:
                 masker.add([endpoint.password])
             managed_names = {c.setting for c in planned_file.plan.changes} | set(REDIS_LIVE)
-            redis = read_redis(conn, endpoint, sorted(managed_names), timeout)
+            redis = read_redis(conn, endpoint, sorted(managed_names), timeouts.exchange)
             break
     rabbit = None
     if "rabbitmq" in reply.probes:
@@ -222,10 +124,27 @@ def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[
     return RedisEndpoint(address, port, str(password) if password else None)
 
 
-def _secret_vars(variables: Mapping[str, Any]) -> list[str]:
-    from remediate.model.secrets import SECRET_VAR
+def survey_facts(survey: HostSurvey) -> dict[str, Any]:
+    """Managed settings as the files have them (secrets masked) and the runtime facts."""
+    from remediate.formats import ABSENT
+    from remediate.plan.planner import SECRET_SETTINGS, display_value
 
-    return [str(v) for k, v in variables.items() if SECRET_VAR.search(k) and isinstance(v, str | int)]
+    masker = Masker()
+    files = {}
+    for planned in survey.planned:
+        masker.add(getattr(planned.live_doc, "secrets", list)() if planned.live_doc else [])
+    for planned in survey.planned:
+        values = {}
+        live = dict(planned.live_doc.managed_items()) if planned.live_doc else {}
+        for key in planned.managed:
+            value = live.get(key, ABSENT)
+            secret = key.lower() in SECRET_SETTINGS.get(planned.plan.kind, set())
+            values[key] = "(unset)" if value is ABSENT else "********" if secret else masker(
+                display_value(value, planned.plan.kind))
+        files[planned.plan.path] = {"kind": planned.plan.kind, "exists": planned.plan.exists,
+                                    "mode": planned.plan.mode, "owner": planned.plan.owner,
+                                    "group": planned.plan.group, "settings": values}
+    return {"address": survey.plan.address, "files": files, "runtime": survey.plan.facts}
 
 
 def modules_for(targets: Sequence[HostTarget]) -> list[str]:
@@ -238,24 +157,19 @@ def modules_for(targets: Sequence[HostTarget]) -> list[str]:
 
 def plan_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: ConnectOptions, forks: int,
                progress: Callable[[Progress], None] | None = None) -> list[HostPlan]:
-    outcomes = run_on_hosts([t.host for t in targets], _work_for(targets, renderer, options.timeout),
-                            options, forks, progress, warm=modules_for(targets))
-    return [_as_plan(outcome, target) for outcome, target in zip(outcomes, targets)]
-
-
-def _work_for(targets: Sequence[HostTarget], renderer: Renderer,
-              timeout: float) -> Callable[[Connection], HostPlan]:
-    by_name = {t.host.name: t for t in targets}
     cache = MergeCache()
-    return lambda conn: plan_target(conn, by_name[conn.host.name], renderer, timeout, cache)
+    outcomes = fan_out(targets, lambda conn, target: plan_target(conn, target, renderer,
+                                                                 options.timeouts, cache),
+                       options, forks, progress, warm=modules_for(targets))
+    return [_as_plan(outcome, target) for outcome, target in zip(outcomes, targets)]
 
 
 def _as_plan(outcome: HostOutcome[HostPlan], target: HostTarget) -> HostPlan:
     if outcome.value is not None:
         return outcome.value
-    masker = Masker(_secret_vars(target.variables))
+    masker = Masker(secret_vars(target.variables))
     return HostPlan(outcome.host, target.host.address, unreachable=masker(outcome.unreachable),
                     failed=masker(outcome.failed))
 
 
-__all__ = ["HostTarget", "RemediateError", "plan_fleet", "prepare", "remote_path"]
+__all__ = ["HostSurvey", "plan_fleet", "survey_target"]

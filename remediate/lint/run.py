@@ -25,12 +25,12 @@ from remediate.errors import ParseError
 from remediate.formats import KINDS
 from remediate.lint.kinds import detect_kind, is_binary, may_be_config
 from remediate.model.plans import Finding
+from remediate.report.exit import ExitCode, exit_code
 from remediate.rules import RULES, Facts, RuleInfo
 
 KIND_CHOICES = ("auto", *KINDS)
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
-EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 
 #: lint's own rules, beside the domain rules (a rules module that defines them wins)
 LINT_RULES: dict[str, RuleInfo] = {
@@ -289,11 +289,9 @@ class LintRun:
         return [f for f in self.findings if not f.finding.suppressed
                 and SEVERITY_RANK.get(f.finding.severity, 2) >= floor]
 
-    def exit_code(self, fail_on: str) -> int:
+    def exit_code(self, fail_on: str) -> ExitCode:
         """1 when a path could not be read, 2 when a finding is at or above ``fail_on``."""
-        if self.errors:
-            return EXIT_ERROR
-        return EXIT_FINDINGS if self.failing(fail_on) else EXIT_OK
+        return exit_code(failed=len(self.errors), drift=bool(self.failing(fail_on)))
 
 
 def lint_paths(paths: Sequence[Path], kind: str = "auto", celery_version: str | None = None,

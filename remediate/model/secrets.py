@@ -57,6 +57,11 @@ class Masker:
         return value
 
 
+def secret_vars(variables: Mapping[str, Any]) -> list[str]:
+    """The values of secret-named variables (for a ``Masker``)."""
+    return [str(v) for k, v in variables.items() if SECRET_VAR.search(k) and isinstance(v, str | int)]
+
+
 def mask_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
     """Host variables with secret-named ones masked (for ``inventory --list``)."""
     out: dict[str, Any] = {}

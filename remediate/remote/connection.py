@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from remediate.errors import ConnectionFailed, LockBusy
+from remediate.errors import CommandFailed, ConnectionFailed, LockBusy
+from remediate.model.timeouts import Timeouts
 from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
 from remediate.remote.host_trust import known_hosts as known_hosts_of
 from remediate.remote.host_trust import ssh_config as user_ssh_config
@@ -61,9 +62,14 @@ class HostLike(Protocol):
 class ConnectOptions:
     """Fleet-wide connection settings from the command line."""
 
-    timeout: float = 10.0
+    timeout: float = 10.0  # --timeout: connect, and the base every other wait derives from
     accept_new_host_keys: bool = False
     known_hosts: str | None = None  # default: ~/.ssh/known_hosts (or UserKnownHostsFile)
+
+    @property
+    def timeouts(self) -> Timeouts:
+        """Every remote wait, derived once from ``timeout``."""
+        return Timeouts(self.timeout)
 
 
 def shell_command(argv: list[str], *, become: bool = False, become_user: str = "root") -> str:
@@ -112,12 +118,12 @@ def _read_until(read_line: Any, marker: bytes, host: str) -> bytes:
     while True:
         line = read_line()
         if not line:
-            raise ConnectionFailed("the lock holder stopped before its first command finished", host=host)
+            raise CommandFailed("the lock holder stopped before its first command finished", host=host)
         if line.startswith(marker + b" ") and chunks and chunks[-1].endswith(b"\n"):
             status = line[len(marker) + 1:].strip()
             if status != b"0":
-                raise ConnectionFailed(f"the command run under the lock exited {status.decode('ascii', 'replace')}",
-                                       host=host)
+                raise CommandFailed(f"the command run under the lock exited {status.decode('ascii', 'replace')}",
+                                    host=host)
             output = b"".join(chunks)
             return output[:-1]  # the newline the marker line brought
         chunks.append(line)
@@ -146,7 +152,7 @@ class LocalConnection:
             proc = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, check=False,
                                   timeout=timeout or self.options.timeout)
         except subprocess.TimeoutExpired as exc:
-            raise ConnectionFailed(f"command timed out after {exc.timeout:g} s", host=self.host.name) from None
+            raise CommandFailed(f"command timed out after {exc.timeout:g} s", host=self.host.name) from None
         return CommandResult(command, proc.stdout, proc.stderr, proc.returncode)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
@@ -160,7 +166,7 @@ class LocalConnection:
         try:
             pid = _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
             output = _read_until(proc.stdout.readline, until, self.host.name)
-        except (LockBusy, ConnectionFailed):
+        except (LockBusy, ConnectionFailed, CommandFailed):
             proc.kill()
             proc.wait()
             raise
@@ -319,7 +325,7 @@ class SSHConnection:
             exited = channel.recv_exit_status()
             channel.close()
         except TimeoutError:
-            raise ConnectionFailed(f"command timed out after {limit:g} s", host=self.host.name) from None
+            raise CommandFailed(f"command timed out after {limit:g} s", host=self.host.name) from None
         except (OSError, EOFError) as exc:
             raise ConnectionFailed(f"connection lost: {exc}", host=self.host.name) from None
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
@@ -357,8 +363,8 @@ class SSHConnection:
             output = _read_until(reader.readline, until, self.host.name)
         except TimeoutError:
             channel.close()
-            raise ConnectionFailed(f"lock not granted within {timeout:g} s", host=self.host.name) from None
-        except (LockBusy, ConnectionFailed):
+            raise LockBusy(f"lock not granted within {timeout:g} s", host=self.host.name) from None
+        except (LockBusy, ConnectionFailed, CommandFailed):
             channel.close()
             raise
 
@@ -393,6 +399,6 @@ def connect(host: HostLike, options: ConnectOptions) -> Connection:
     if host.connection == "local":
         return LocalConnection(host, options)
     if host.connection not in ("ssh", "smart", "paramiko"):
-        raise ConnectionFailed(f"unsupported ansible_connection {host.connection!r} (ssh or local)",
-                               host=host.name)
+        raise CommandFailed(f"unsupported ansible_connection {host.connection!r} (ssh or local)",
+                            host=host.name)
     return SSHConnection(host, options)

@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from remediate.errors import ConnectionFailed
+from remediate.errors import CommandFailed
 from remediate.model.facts import FileFact
 from remediate.remote.connection import Connection
 
@@ -187,4 +187,4 @@ def gathered(stdout: bytes, boundary: str, paths: Sequence[str], host: str, stde
     except ValueError as exc:
         detail = stderr.decode("utf-8", "replace").strip().splitlines()
         hint = f" ({detail[-1]})" if detail else ""
-        raise ConnectionFailed(f"gather failed: {exc}{hint}", host=host) from None
+        raise CommandFailed(f"gather failed: {exc}{hint}", host=host) from None

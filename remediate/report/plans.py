@@ -9,8 +9,7 @@ from typing import Any
 
 from remediate import __version__
 from remediate.model.plans import SCHEMA, HostPlan, host_plan_from_json, to_json
-
-EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 4
+from remediate.report.exit import ExitCode, combined, exit_code
 
 
 @dataclass(frozen=True)
@@ -29,15 +28,19 @@ class Recap:
                      sum(len([f for f in p.findings if not f.suppressed]) for p in plans))
 
 
-def plan_exit_code(plans: Sequence[HostPlan], detailed: bool) -> int:
+def plan_exit_code(plans: Sequence[HostPlan], detailed: bool) -> ExitCode:
     recap = Recap.of(plans)
-    if recap.failed:
-        return EXIT_ERROR
-    if recap.unreachable:
-        return EXIT_UNREACHABLE
-    if detailed and recap.changed:
-        return EXIT_DRIFT
-    return EXIT_OK
+    return exit_code(failed=recap.failed, unreachable=recap.unreachable,
+                     drift=detailed and bool(recap.changed))
+
+
+def audit_exit_code(plans: Sequence[HostPlan]) -> ExitCode:
+    """As ``plan --detailed-exitcode``, and unsuppressed warnings or errors are drift too."""
+    recap = Recap.of(plans)
+    findings = any(f.severity in ("warning", "error") and not f.suppressed
+                   for p in plans for f in p.findings)
+    return exit_code(failed=recap.failed, unreachable=recap.unreachable,
+                     drift=bool(recap.changed) or findings)
 
 
 def plan_json(plans: Sequence[HostPlan], kind: str = "plan", exit_code: int | None = None,
@@ -161,10 +164,6 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
     return out
 
 
-#: exit codes in order of precedence when several parts of one run are combined
-_EXIT_PRECEDENCE = (EXIT_ERROR, EXIT_UNREACHABLE, EXIT_DRIFT, EXIT_OK)
-
-
 def merge_reports(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Join the JSON reports of shards (``--shard K/N``) into the one a single run would give."""
     if not docs:
@@ -179,8 +178,7 @@ def merge_reports(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 raise ValueError(f"host {host['host']} is in more than one report (overlapping shards?)")
             seen[host["host"]] = host
     plans = plans_from_json({"schema": SCHEMA, "hosts": list(seen.values())})
-    codes = {d["exit_code"] for d in docs}
-    code = next(c for c in _EXIT_PRECEDENCE if c in codes or c == EXIT_OK)
+    code = combined(d["exit_code"] for d in docs)
     merged = plan_json(plans, kind=str(docs[0]["kind"]), exit_code=code)
     if "inputs" in docs[0]:
         merged["inputs"] = {**docs[0]["inputs"], "shard": None}

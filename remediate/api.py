@@ -1,0 +1,157 @@
+"""The typed Python API that the CLI wraps: select hosts, then plan, apply, roll back, list
+runs, gather facts or audit. Every function returns values (plans, outcomes, documents);
+nothing here prints or exits.
+
+    from remediate import api
+    fleet = api.select(api.Select(inventory=(Path("inventory"),), limit="redis"))
+    plans = api.plan(fleet)
+
+The engine (and paramiko) is imported by the functions that contact hosts, not by this
+module, so commands that only read local files start fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from remediate.errors import UsageError
+
+if TYPE_CHECKING:
+    from remediate.model.outcomes import (
+        HostApplyResult,
+        HostOutcome,
+        Progress,
+        RollbackResult,
+    )
+    from remediate.model.plans import HostPlan
+    from remediate.model.runs import Manifest
+    from remediate.playbook.render import Renderer
+    from remediate.playbook.targets import HostTarget
+    from remediate.remote.connection import ConnectOptions
+
+@dataclass(frozen=True)
+class Select:
+    """DESIGN.md's SELECT options, as values."""
+
+    inventory: tuple[Path, ...] = (Path("inventory"),)
+    playbook: Path = Path("playbooks/site.yml")
+    limit: str | None = None
+    forks: int = 50
+    timeout: float = 10.0
+    templates: Path = Path("templates")
+    shard: tuple[int, int] | None = None
+    accept_new_host_keys: bool = False
+
+    def connect_options(self) -> ConnectOptions:
+        from remediate.remote.connection import ConnectOptions
+
+        return ConnectOptions(timeout=self.timeout, accept_new_host_keys=self.accept_new_host_keys)
+
+    def inputs(self) -> dict[str, object]:
+        """What a saved plan was made from, so `apply --plan` can re-derive the same files."""
+        return {"inventory": [str(p) for p in self.inventory], "playbook": str(self.playbook),
+                "templates": str(self.templates), "limit": self.limit,
+                "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None}
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The hosts a selection reaches, what each manages, and the templates' renderer."""
+
+    select: Select
+    targets: list[HostTarget]
+    renderer: Renderer
+
+
+def select(sel: Select) -> Fleet:
+    """Load inventory, playbook and templates and resolve the targets: no host is contacted,
+    and every input error (inventory, playbook, template) surfaces here."""
+    from remediate.inventory.loader import load_inventory
+    from remediate.playbook.render import Renderer
+    from remediate.playbook.schema import load_playbook
+    from remediate.playbook.targets import prepare
+
+    inventory = load_inventory(list(sel.inventory))
+    playbook = load_playbook(sel.playbook)
+    if not sel.templates.is_dir():
+        raise UsageError(f"no templates directory {sel.templates} (use --templates DIR)")
+    renderer = Renderer(sel.templates)
+    return Fleet(sel, prepare(inventory, playbook, renderer, sel.limit, sel.shard), renderer)
+
+
+def select_hosts(sel: Select) -> list[HostTarget]:
+    """The inventory's hosts only (rollback and runs need no playbook)."""
+    from remediate.inventory.loader import load_inventory
+    from remediate.playbook.targets import inventory_targets
+
+    return inventory_targets(load_inventory(list(sel.inventory)), sel.limit, sel.shard)
+
+
+def plan(fleet: Fleet, progress: Callable[[Progress], None] | None = None) -> list[HostPlan]:
+    """Gather every host and plan its changes (nothing is written)."""
+    from remediate.engine.survey import plan_fleet
+
+    return plan_fleet(fleet.targets, fleet.renderer, fleet.select.connect_options(),
+                      fleet.select.forks, progress)
+
+
+def apply(fleet: Fleet, *, serial: str | None = None, max_fail_percent: float | None = None,
+          expected: dict[str, HostPlan] | None = None,
+          progress: Callable[[Progress], None] | None = None) -> list[HostApplyResult]:
+    """Apply on every host (batches of ``serial``); ``expected``: saved plans hosts must match."""
+    from remediate.engine.batches import apply_fleet
+
+    targets = fleet.targets if expected is None else [t for t in fleet.targets
+                                                      if t.host.name in expected]
+    return apply_fleet(targets, fleet.renderer, fleet.select.connect_options(), fleet.select.forks,
+                       serial, max_fail_percent, expected, progress)
+
+
+def check_serial(fleet: Fleet, serial: str | None) -> None:
+    """A bad ``--serial`` is a usage error before any host is contacted."""
+    from remediate.engine.batches import serial_batches
+
+    serial_batches(fleet.targets, serial)
+
+
+def rollback(sel: Select, run_id: str | None, *, force: bool = False, dry_run: bool = False,
+             progress: Callable[[Progress], None] | None = None) -> list[RollbackResult]:
+    """Undo ``run_id`` (or each host's last run) on the selected hosts."""
+    from remediate.engine.batches import rollback_fleet
+
+    return rollback_fleet(select_hosts(sel), run_id, force, dry_run, sel.connect_options(),
+                          sel.forks, progress)
+
+
+def runs(sel: Select) -> list[HostOutcome[list[Manifest]]]:
+    """Every run each selected host keeps, oldest first."""
+    from remediate.engine.batches import runs_fleet
+
+    return runs_fleet(select_hosts(sel), sel.connect_options(), sel.forks)
+
+
+def facts(fleet: Fleet,
+          progress: Callable[[Progress], None] | None = None) -> list[HostOutcome[dict[str, Any]]]:
+    """What each host runs with: managed settings, live values, limits and broker health."""
+    from remediate.engine.fanout import fan_out
+    from remediate.engine.survey import survey_facts, survey_target
+
+    timeouts = fleet.select.connect_options().timeouts
+    return fan_out(fleet.targets,
+                   lambda conn, target: survey_facts(survey_target(conn, target, fleet.renderer,
+                                                                   timeouts)),
+                   fleet.select.connect_options(), fleet.select.forks, progress)
+
+
+def audit(fleet: Fleet) -> dict[str, Any]:
+    """Plan, and the audit report: JSON-ready, with its exit code and timestamp."""
+    from remediate.report.plans import audit_exit_code, plan_json
+
+    plans = plan(fleet)
+    return plan_json(plans, kind="audit", exit_code=audit_exit_code(plans),
+                     extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())})
+

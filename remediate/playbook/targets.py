@@ -1,0 +1,117 @@
+"""Target selection: which hosts each play reaches, what files each host manages, and the
+variables its templates see. Everything that can be checked without a host (inventory, playbook,
+templates) is checked by ``prepare`` before any connection is made."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from remediate.errors import PlaybookError
+from remediate.formats import ABSENT
+from remediate.playbook.render import Renderer
+from remediate.playbook.schema import FileSpec, Handler, Playbook
+
+#: broker URL settings a celery file may name, in the spellings Celery accepts
+BROKER_URL_NAMES = ("broker_url", "BROKER_URL", "CELERY_BROKER_URL")
+#: schemes the pre-flight render tries, so both branches of a celery template are checked
+PREFLIGHT_SCHEMES = ("redis", "amqp")
+
+
+@dataclass(frozen=True)
+class ManagedFile:
+    spec: FileSpec
+    remote_path: str
+    handlers: Mapping[str, Handler]
+    variables: Mapping[str, Any]  # what its template sees: play defaults < host vars < play vars
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """One selected host, what it manages, and the variables its templates see."""
+
+    host: Any  # inventory.Host
+    files: tuple[ManagedFile, ...]
+
+    @property
+    def variables(self) -> Mapping[str, Any]:
+        return self.host.vars
+
+
+def remote_path(root: str, path: str) -> str:
+    """``path`` under the host's ``remediate_root`` (a prefix; "/" by default)."""
+    if not root or root == "/":
+        return path
+    return posixpath.join(root, path.lstrip("/"))
+
+
+def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str | None = None,
+            shard: tuple[int, int] | None = None) -> list[HostTarget]:
+    """Resolve plays to hosts and pre-render every template: all input errors surface here."""
+    per_host: dict[str, dict[str, ManagedFile]] = {}
+    hosts: dict[str, Any] = {}
+    for play in playbook.plays:
+        for host in inventory.select(limit, within=play.hosts) if limit else inventory.select(play.hosts):
+            hosts[host.name] = host
+            variables = {**play.defaults, **host.vars, **play.vars,
+                         "inventory_hostname": host.name, "group_names": sorted(host.groups)}
+            files = per_host.setdefault(host.name, {})
+            for spec in play.files:
+                path = remote_path(host.root, spec.path)
+                if path in files and files[path].spec != spec:
+                    raise PlaybookError(f"{spec.path} is managed by two plays for host {host.name}",
+                                        path=playbook.path, line=spec.line)
+                files[path] = ManagedFile(spec, path, play.handlers, variables)
+    targets = []
+    for name, files in per_host.items():
+        for managed in files.values():
+            renderer.check(managed.spec.template)
+            for scheme in PREFLIGHT_SCHEMES:
+                renderer.render(managed.spec.template, template_vars(managed.variables, {}, scheme))
+        targets.append(HostTarget(hosts[name], tuple(files.values())))
+    order = {name: i for i, name in enumerate(inventory.hosts)}
+    targets.sort(key=lambda t: order.get(t.host.name, len(order)))
+    if shard:
+        targets = [t for t in targets if shard_of(t.host.name, shard[1]) == shard[0] - 1]
+    return targets
+
+
+def shard_of(name: str, shards: int) -> int:
+    """A stable shard for a host name (it never moves as the inventory grows)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % shards
+
+
+def template_vars(variables: Mapping[str, Any], live_settings: Mapping[str, Any],
+                  scheme: str | None = None) -> dict[str, Any]:
+    """Variables a template sees: host + play vars, the live file's settings, the broker scheme."""
+    if scheme is None:
+        scheme = str(variables.get("celery_broker_transport") or broker_scheme(live_settings))
+    return {**variables, "live_settings": dict(live_settings), "broker_scheme": scheme}
+
+
+def broker_scheme(settings: Mapping[str, Any]) -> str:
+    """The broker transport a celery file uses (Celery's default broker is AMQP)."""
+    for name in BROKER_URL_NAMES:
+        value = settings.get(name, ABSENT)
+        if value is ABSENT:
+            continue
+        # a literal URL, or the first URL literal inside an expression such as
+        # os.environ.get("CELERY_BROKER_URL", "redis://...")
+        match = re.search(r"([a-zA-Z][a-zA-Z0-9+]*)://", str(value))
+        if match:
+            scheme = match.group(1).lower()
+            return {"pyamqp": "amqp", "amqps": "amqp", "librabbitmq": "amqp"}.get(scheme, scheme)
+    return "amqp"
+
+
+def inventory_targets(inventory: Any, limit: str | None,
+                      shard: tuple[int, int] | None = None) -> list[HostTarget]:
+    """Hosts of the inventory (for rollback and runs: no playbook needed)."""
+    hosts = inventory.select(limit) if limit else list(inventory.hosts.values())
+    if shard:
+        hosts = [h for h in hosts if shard_of(h.name, shard[1]) == shard[0] - 1]
+    return [HostTarget(h, ()) for h in hosts]
