@@ -113,7 +113,9 @@ def test_timeout_is_a_per_host_result(small_fleet: Fleet, tmp_path: Path,
     slow = {"sleep": "sleep 30"}
     outcomes = run_on_hosts(hosts[:1], lambda c: gather(c, ["/etc/hostname"], slow, timeout=1),
                             ConnectOptions(timeout=1))
-    assert "timed out" in outcomes[0].unreachable
+    # the host was reached: a command that runs past its deadline fails the host (exit 1), it
+    # does not make it "unreachable"
+    assert "timed out" in outcomes[0].failed and not outcomes[0].unreachable
 
 
 

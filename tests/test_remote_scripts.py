@@ -163,9 +163,9 @@ def test_leftovers_of_an_interrupted_run_are_removed(tmp_path: Path) -> None:
 
 
 def test_a_lock_holder_gathers_in_the_same_round_trip(tmp_path: Path) -> None:
-    from remediate.model.timeouts import Timeouts
     from remediate.engine.apply import locked_gather
     from remediate.errors import CommandFailed
+    from remediate.model.timeouts import Timeouts
     from remediate.remote.connection import ConnectOptions, LocalConnection
     from remediate.remote.scripts import lock_script
     from tests.test_handlers import LocalHost

@@ -107,10 +107,11 @@ def run(argv: list[str] | None = None) -> None:
 
 
 def _click_exceptions() -> tuple[type[Exception], type[BaseException]]:
-    """Click's usage-error and abort classes (typer >= 0.20 vendors click as typer._click)."""
+    """The usage-error and abort classes of the click that typer uses: typer >= 0.20 vendors it
+    as typer._click (a separately installed click is then a different package)."""
     try:
-        from click.exceptions import Abort, UsageError
+        from typer._click.exceptions import UsageError
+        from typer.exceptions import Abort
     except ImportError:
-        from typer._click.exceptions import UsageError  # type: ignore[no-redef]
-        from typer.exceptions import Abort  # type: ignore[assignment,no-redef]
+        from click.exceptions import Abort, UsageError  # type: ignore[assignment,no-redef,unused-ignore]
     return UsageError, Abort

@@ -1,1 +1,1 @@
-"""The pure planner: live documents + desired files -> per-host changes; which settings are live, how each takes effect."""
+"""The pure planner: live documents + desired files -> per-host changes, and how each takes effect."""

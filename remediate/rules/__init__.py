@@ -1,5 +1,6 @@
-"""Domain rules (DOMAIN.md's table, plus the cross-component X rules): pure functions over
-parsed documents and, where a rule needs them, runtime facts.
+"""Domain rules: DOMAIN.md's table and the cross-component X rules, as pure functions.
+
+Pure functions over parsed documents and, where a rule needs them, runtime facts.
 
 Public API (used by `lint`, `plan` and `audit`):
 
