@@ -70,18 +70,21 @@ def extract(kind: str, path: str, data: bytes) -> Extraction:
         from remediate.lint.manifests.terraform import extract_terraform
 
         return extract_terraform(text, path)
-    from remediate.lint.manifests.yaml_nodes import load_documents
+    from remediate.lint.manifests.yaml_nodes import is_mapping, load_documents
 
     docs = load_documents(text, path)
     source = text.split("\n")
+    if not docs or not all(is_mapping(doc) for doc in docs):
+        raise ParseError(f"not a {kind} manifest: every YAML document must be a mapping",
+                         path=path, line=1)
     if kind == "helm":
         from remediate.lint.manifests.helm import extract_helm
 
-        return extract_helm(docs[0], path, source) if docs else Extraction()
+        return extract_helm(docs[0], path, source)
     if kind == "compose":
         from remediate.lint.manifests.compose import extract_compose
 
-        return extract_compose(docs[0], path, source) if docs else Extraction()
+        return extract_compose(docs[0], path, source)
     if kind == "kubernetes":
         from remediate.lint.manifests.kubernetes import extract_kubernetes
 

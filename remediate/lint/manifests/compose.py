@@ -54,7 +54,7 @@ def extract_compose(root: Node, path: str, source: list[str]) -> Extraction:
     embedded: list[Embedded] = []
     findings: list[Finding] = []
     for name, _, service in items(child(root, "services")):
-        redis = command_document(child(service, "command"), f"services.{name}.command")
+        redis = command_document(child(service, "command"), f"services.{name}.command", source)
         if redis is not None:
             embedded.append(redis)
         test = child(service, "healthcheck", "test")
@@ -62,16 +62,29 @@ def extract_compose(root: Node, path: str, source: list[str]) -> Extraction:
         if command is not None and test is not None:
             findings += inspect_ping_probe(command, path, line(test), column(test),
                                            f"the health check of service {name!r}")
+    targets = _config_targets(root)
     for name, _, config in items(child(root, "configs")):
         content = child(config, "content")
         if scalar(content) is None or content is None:
             continue
-        kind = detect_kind(name, (scalar(content) or "").encode())
+        data = (scalar(content) or "").encode()
+        kind = detect_kind(targets.get(name, name), data) or detect_kind(name, data)
         if kind in ("redis", "rabbitmq", "celery"):
             piece = EmbeddedBuilder(kind, f"configs.{name}", line(content))
             add_string_lines(piece, content, source)
             embedded.append(piece.build())
     return Extraction(tuple(embedded), tuple(findings))
+
+
+def _config_targets(root: Node) -> dict[str, str]:
+    """Config name -> the file name a service mounts it as (``configs: [{source, target}]``)."""
+    targets: dict[str, str] = {}
+    for _, _, service in items(child(root, "services")):
+        for entry in elements(child(service, "configs")):
+            source, target = scalar(child(entry, "source")), scalar(child(entry, "target"))
+            if source and target:
+                targets.setdefault(source, target)
+    return targets
 
 
 def command_words(node: Node | None) -> str | list[str] | None:
@@ -82,7 +95,7 @@ def command_words(node: Node | None) -> str | list[str] | None:
     return scalar(node)
 
 
-def command_document(node: Node | None, name: str) -> Embedded | None:
+def command_document(node: Node | None, name: str, source: list[str]) -> Embedded | None:
     """The redis.conf lines of a ``redis-server ...`` command (string or list form)."""
     words = command_words(node)
     if words is None or node is None:
@@ -93,7 +106,21 @@ def command_document(node: Node | None, name: str) -> Embedded | None:
     if is_sequence(node):
         positions = [(line(item), column(item)) for item in elements(node)]
     else:
-        positions = [(line(node), column(node))] * len(argv)
+        positions = _word_positions(argv, node, source)
     piece = EmbeddedBuilder("redis", name, line(node), "server")
     redis_server_lines(argv, positions, piece)
     return piece.build() if piece else None
+
+
+def _word_positions(argv: list[str], node: Node, source: list[str]) -> list[tuple[int, int]]:
+    """Where each word of a one-line string command sits (the value's start when unsure)."""
+    start = (line(node), column(node))
+    row = source[start[0] - 1] if 0 < start[0] <= len(source) else ""
+    out, at = [], start[1] - 1
+    for word in argv:
+        found = row.find(word, at)
+        if found < 0 or node.style not in (None, "", "'", '"'):
+            return [start] * len(argv)
+        out.append((start[0], found + 1))
+        at = found + len(word)
+    return out

@@ -27,6 +27,7 @@ class Embedded:
     columns: tuple[int, ...]  # columns the manifest adds before each line's first character
     anchor: int  # manifest line of the key that holds the document
     flavor: str | None = None  # redis: server | sentinel | acl (None: detect)
+    managed: str = ""  # a managed Redis whose node size is its memory limit ("ElastiCache")
 
     def manifest_line(self, line: int | None) -> int:
         """The manifest line of 1-based ``line`` of the embedded text (the anchor if none)."""
@@ -48,6 +49,7 @@ class EmbeddedBuilder:
     name: str
     anchor: int
     flavor: str | None = None
+    managed: str = ""
     _texts: list[str] = field(default_factory=list)
     _lines: list[int] = field(default_factory=list)
     _columns: list[int] = field(default_factory=list)
@@ -64,7 +66,7 @@ class EmbeddedBuilder:
     def build(self) -> Embedded:
         text = "".join(t + "\n" for t in self._texts)
         return Embedded(self.kind, self.name, text, tuple(self._lines), tuple(self._columns),
-                        self.anchor, self.flavor)
+                        self.anchor, self.flavor, self.managed)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def _keepidle(options: dict[Any, Any]) -> float | None:
 
 def idle_path_findings(docs: Sequence[Document], limits: Sequence[IdleLimit],
                        facts: Facts) -> list[Finding]:
+    """Findings on each Celery document of the group, against the tightest limit."""
     from remediate.rules.celery_file import read_celery_file
     from remediate.rules.celery_rules import AMQP_SCHEMES, REDIS_SCHEMES, read_broker
 
@@ -69,7 +70,7 @@ def idle_path_findings(docs: Sequence[Document], limits: Sequence[IdleLimit],
             continue
         cf = read_celery_file(doc, facts)
         broker = read_broker(cf)
-        for limit in limits:
+        for limit in sorted(limits, key=lambda x: (x.seconds, x.path, x.line))[:1]:
             where = f"{limit.what}, {limit.path}:{limit.line}"
             if broker.scheme in REDIS_SCHEMES and broker.options is not None:
                 interval = _number(broker.options.get("health_check_interval",

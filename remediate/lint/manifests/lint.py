@@ -73,7 +73,7 @@ class ManifestRun:
                 findings.append(replace(finding, message=f"{piece.name}: {finding.message}"))
                 continue
             self.documents.append(doc)
-            findings.extend(check(doc, facts))
+            findings.extend(_managed(piece, found) for found in check(doc, facts))
         return self.mapped(findings)
 
     def together(self, group: Sequence[Any], facts: Facts) -> list[Finding]:
@@ -114,3 +114,14 @@ class ManifestRun:
         if ALL_RULES in ids or found.rule in ids:
             return replace(found, suppressed=True)
         return found
+
+
+def _managed(piece: Embedded, found: Finding) -> Finding:
+    """RDS003 on a managed Redis: its node size is always a memory limit, so an allkeys-*
+    policy is never dormant there (an error, as with maxmemory set)."""
+    if not piece.managed or found.rule != "RDS003" or found.severity == "error":
+        return found
+    policy = found.message.split(":", 1)[0]
+    return replace(found, severity="error", message=(
+        f"{policy} on {piece.managed}, whose node size is its memory limit: at the limit "
+        "Redis evicts any key, task queues and unacked messages included"))

@@ -114,7 +114,7 @@ def _elasticache(body: dict[str, Any], block: Block, lines: HclLines,
     family = str(_known(body.get("family")) or "redis").lower()
     if family.startswith("memcached"):
         return []
-    piece = EmbeddedBuilder("redis", where, block.start, "server")
+    piece = EmbeddedBuilder("redis", where, block.start, "server", "ElastiCache")
     parameters = body.get("parameter") or []
     for entry, sub in zip(parameters, lines.sub_blocks(block, "parameter"), strict=False):
         if not isinstance(entry, dict):
@@ -138,8 +138,9 @@ def _redis_map(config: Any, attribute: str, block: Block, lines: HclLines,
     if not isinstance(config, dict):
         return []
     inner = next(iter(lines.blocks(attribute, block)), None)
+    service = "Memorystore" if where.startswith("google") else "Azure Cache for Redis"
     piece = EmbeddedBuilder("redis", f"{where}.{attribute}", inner.start if inner else
-                            block.start, "server")
+                            block.start, "server", service)
     for key, raw in config.items():
         value = _known(raw)
         if key.startswith("__") or value is None:
