@@ -46,7 +46,7 @@ def scalar(node: Node | None) -> str | None:
     """The text of a scalar node (None for anything else, and for YAML null)."""
     if not isinstance(node, yaml.ScalarNode):
         return None
-    if node.tag == "tag:yaml.org,2002:null" or (node.style is None and node.value in
+    if node.tag == "tag:yaml.org,2002:null" or (node.style in (None, "") and node.value in
                                                   ("", "~", "null", "Null", "NULL")):
         return None
     return str(node.value)
