@@ -69,7 +69,7 @@ def _bitnami_redis_keys(values: Node) -> list[tuple[str, Node]]:
 
 
 def _rabbitmq_configuration(values: Node) -> list[tuple[str, Node]]:
-    found = []
+    found: list[tuple[str, Node]] = []
     for name in ("configuration", "extraConfiguration"):
         node = child(values, name)
         text = _text(node)
@@ -143,7 +143,7 @@ def haproxy_seconds(value: str) -> float | None:
 def _haproxy_limits(values: Node, prefix: str, path: str) -> list[IdleLimit]:
     if (scalar(child(values, "haproxy", "enabled")) or "").lower() != "true":
         return []
-    limits = []
+    limits: list[IdleLimit] = []
     for side in ("client", "server"):
         node = child(values, "haproxy", "timeout", side)
         value = scalar(node)

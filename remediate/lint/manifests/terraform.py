@@ -191,8 +191,8 @@ def _load_balancer(kind: str, body: dict[str, Any], block: Block, lines: HclLine
         return [IdleLimit(NLB_IDLE_SECONDS, f"AWS Network Load Balancer ({where}) closes TCP "
                           f"flows idle for {NLB_IDLE_SECONDS} s", False, path, line)]
     seconds = _known(body.get("tcp_idle_timeout_seconds"))
-    line = lines.attribute(block, "tcp_idle_timeout_seconds")
-    if seconds is None or line is None or not seconds.isdigit():
+    at = lines.attribute(block, "tcp_idle_timeout_seconds")
+    if seconds is None or at is None or not seconds.isdigit():
         return []
     return [IdleLimit(int(seconds), f"NLB listener {where} tcp_idle_timeout_seconds {seconds}",
-                      False, path, line)]
+                      False, path, at)]

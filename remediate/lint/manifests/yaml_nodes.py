@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any, TypeAlias
 
 import yaml
 
 from remediate.errors import ParseError
 from remediate.lint.manifests.embedded import EmbeddedBuilder
 
-Node = yaml.Node
+Node: TypeAlias = Any  # a yaml.Node (PyYAML ships no type hints)
 _TEMPLATE = re.compile(r"\{\{|\{%")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -54,7 +55,7 @@ def scalar(node: Node | None) -> str | None:
 
 def items(node: Node | None) -> Iterator[tuple[str, Node, Node]]:
     """(key text, key node, value node) of a mapping, in file order (merge keys ignored)."""
-    if not is_mapping(node):
+    if node is None or not is_mapping(node):
         return
     for key_node, value_node in node.value:
         key = scalar(key_node)
@@ -63,7 +64,7 @@ def items(node: Node | None) -> Iterator[tuple[str, Node, Node]]:
 
 
 def elements(node: Node | None) -> list[Node]:
-    return list(node.value) if is_sequence(node) else []
+    return list(node.value) if node is not None and is_sequence(node) else []
 
 
 def child(node: Node | None, *keys: str) -> Node | None:
