@@ -55,11 +55,17 @@ def template_stem(name: str) -> str:
 
 
 def detect_kind(path: str, data: bytes) -> str | None:
-    """The kind of a config file from its name and content, or None when it is none of ours."""
+    """The kind of a config file from its name and content, or None when it is none of ours.
+    YAML and Terraform files are manifests (``helm``, ``compose``, ``kubernetes``,
+    ``terraform``) when they hold settings we read: see ``remediate.lint.manifests``."""
     parts = [p.lower() for p in Path(path).parts]
     name, parent = template_stem(parts[-1]), (parts[-2] if len(parts) > 1 else "")
     if name.endswith(".py"):
         return "celery" if has_celery_settings(data) else None
+    if parts[-1].endswith((".yaml", ".yml", ".tf")):  # manifests: Helm, Compose, k8s, Terraform
+        from remediate.lint.manifests import detect_manifest
+
+        return detect_manifest(path, data)
 
     def sniffed() -> str | None:
         return kind_from_content(data[:16384].decode("utf-8", "replace"))
@@ -187,4 +193,6 @@ def may_be_config(name: str) -> bool:
     could it be one of ours? (Names that may hold any kind are sniffed afterwards.)"""
     stem = template_stem(name)
     suffix = Path(stem).suffix
+    if name.lower().endswith((".yaml", ".yml", ".tf")):
+        return True
     return suffix in _SNIFFED_EXTENSIONS or suffix in (".py", ".service") or "limits" in stem

@@ -24,11 +24,12 @@ from typing import Any
 from remediate.errors import ParseError
 from remediate.formats import KINDS
 from remediate.lint.kinds import detect_kind, is_binary, may_be_config
+from remediate.lint.manifests import MANIFEST_KINDS
 from remediate.model.plans import Finding
 from remediate.report.exit import ExitCode, exit_code
 from remediate.rules import RULES, Facts, RuleInfo
 
-KIND_CHOICES = ("auto", *KINDS)
+KIND_CHOICES = ("auto", *KINDS, *MANIFEST_KINDS)
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
@@ -53,8 +54,13 @@ SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".v
 
 
 def all_rules() -> dict[str, RuleInfo]:
-    """Every rule a lint run may report, by id: the domain rules and lint's own."""
-    return {**LINT_RULES, **RULES}
+    """Every rule a lint run may report, by id: the domain rules and lint's own (manifest
+    rules included)."""
+    from remediate.lint.manifests.idle_path import RULE_INFOS as IDLE_RULES
+    from remediate.lint.manifests.workers import RULE_INFOS as WORKER_RULES
+
+    manifest_rules = {info.id: info for info in (*WORKER_RULES, *IDLE_RULES)}
+    return {**LINT_RULES, **manifest_rules, **RULES}
 
 
 # -- files in ------------------------------------------------------------------------------
@@ -151,14 +157,20 @@ class LintFinding:
 def lint_sources(sources: Sequence[SourceFile], facts: Facts | None = None) -> list[LintFinding]:
     """Findings of every file, then of the files linted together: pure, no I/O."""
     from remediate.formats import parse
+    from remediate.lint.manifests.lint import ManifestRun
     from remediate.rules import check, check_together
 
     facts = facts or Facts()
     findings: list[Finding] = []
     parsed: list[tuple[SourceFile, Any]] = []
+    manifests = ManifestRun()
     for source in sources:
         if source.kind is None:
             findings.append(_unknown_kind(source))
+            continue
+        if source.kind in MANIFEST_KINDS:
+            findings.extend(manifests.add(source.path, source.kind, source.data, facts,
+                                          lambda exc, s=source: parse_finding(s, exc)))
             continue
         try:
             doc = parse(source.kind, source.data, source.path)
@@ -167,9 +179,12 @@ def lint_sources(sources: Sequence[SourceFile], facts: Facts | None = None) -> l
             continue
         parsed.append((source, doc))
         findings.extend(check(doc, facts))
-    for group in groups_linted_together([doc for _, doc in parsed]):
-        if len(group) > 1:
-            findings.extend(check_together(group, facts))
+    docs = [doc for _, doc in parsed] + manifests.documents
+    for group in groups_linted_together([*docs, *manifests.holders]):
+        documents = [doc for doc in group if doc.kind != "path"]
+        if len(documents) > 1:
+            findings.extend(manifests.mapped(check_together(documents, facts)))
+        findings.extend(manifests.together(group, facts))
     return fingerprint(set(findings), {s.path: s.data for s in sources})
 
 

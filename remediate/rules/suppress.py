@@ -41,16 +41,21 @@ def _ids(text: str) -> frozenset[str]:
 
 def suppressions(doc: Document) -> dict[int, frozenset[str]]:
     """1-based line -> rule ids silenced there (ALL_RULES for every rule)."""
-    data = doc.dump()
+    return suppressions_in(doc.dump(), doc.kind)
+
+
+def suppressions_in(data: bytes, kind: str) -> dict[int, frozenset[str]]:
+    """The same for the bytes of any file with ``#`` comments (``kind`` as documents name it;
+    a manifest's YAML or HCL reads like any kind but systemd)."""
     if _QUICK not in data and _QUICK not in data.lower():
         return {}
     text = data.decode("utf-8", "surrogateescape")
-    lines = _LINE_ENDS.get(doc.kind, _NEWLINE).split(text)
-    starts = _COMMENT_STARTS.get(doc.kind, ("#",))
+    lines = _LINE_ENDS.get(kind, _NEWLINE).split(text)
+    starts = _COMMENT_STARTS.get(kind, ("#",))
     silenced: dict[int, set[str]] = {}
     for number, line in enumerate(lines, start=1):
         match = _MARKER.search(line)
-        if match is None or (match.group(0)[0] == ";" and doc.kind != "systemd"):
+        if match is None or (match.group(0)[0] == ";" and kind != "systemd"):
             continue
         ids = _ids(match.group("ids"))
         silenced.setdefault(number, set()).update(ids)
