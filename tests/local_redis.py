@@ -26,11 +26,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 class LocalRedis:
     """``redis-server`` without persistence, on 127.0.0.1 and a free port; killed on exit."""
 
-    def __init__(self, directory: Path, *extra: str) -> None:
+    def __init__(self, directory: Path, *extra: str, password: str | None = None) -> None:
         self.directory = directory
         self.host = "127.0.0.1"
         self.port = free_port()
-        self.extra = extra
+        self.password = password
+        self.extra = (*extra, "--requirepass", password) if password else extra
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:
@@ -46,7 +47,7 @@ class LocalRedis:
             try:
                 self.client().ping()
                 return self
-            except redis.ConnectionError:
+            except (redis.ConnectionError, redis.AuthenticationError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.__exit__(None, None, None)
                     raise RuntimeError("redis-server did not start: "
@@ -54,7 +55,8 @@ class LocalRedis:
                 time.sleep(0.05)
 
     def client(self, **options: object) -> redis.Redis:
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=5, **options)  # type: ignore[arg-type]
+        return redis.Redis(host=self.host, port=self.port, password=self.password,  # type: ignore[arg-type]
+                           socket_timeout=5, **options)
 
     def client_names(self) -> list[str]:
         """The names of the connections redis-server still holds (``CLIENT LIST``)."""
