@@ -101,6 +101,14 @@ def test_old_and_django_spellings_are_copied_as_new_names() -> None:
     assert files.copied == ("broker_heartbeat", "broker_url")
     assert "import environ\n" in files.config_source
     assert "broker_url = _app_env('REDIS_URL')" in files.config_source
+    # an upper-case helper that is also an old setting name (REDIS_HOST) would make Celery
+    # refuse the canary's module for mixing old and new names: it comes along renamed
+    django = (b"INSTALLED_APPS = []\nREDIS_HOST = 'cache.internal'\n"
+              b"CELERY_BROKER_URL = f'redis://{REDIS_HOST}:6379/0'\n")
+    files = canary_files(formats.parse("celery", django, path="settings.py"), "t1")
+    assert "_app_REDIS_HOST = 'cache.internal'" in files.config_source
+    assert "broker_url = f'redis://{_app_REDIS_HOST}:6379/0'" in files.config_source
+    assert "\nREDIS_HOST" not in files.config_source
     old = b"BROKER_URL = 'redis://localhost:6379/0'\nCELERYD_CONCURRENCY = 4\n"
     files = canary_files(formats.parse("celery", old, path="celeryconfig.py"), "t1")
     assert "broker_url = 'redis://localhost:6379/0'" in files.config_source
