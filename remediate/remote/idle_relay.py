@@ -132,7 +132,7 @@ class IdleRelay:
         self.target = target
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
-        self.events: deque[RelayEvent] = deque(maxlen=10_000)
+        self._events: deque[RelayEvent] = deque(maxlen=10_000)
         self._on_event = on_event
         self._listen_at = listen
         self._listener: socket.socket | None = None
@@ -207,6 +207,12 @@ class IdleRelay:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def events(self) -> tuple[RelayEvent, ...]:
+        """What happened so far, oldest first (the last 10,000 events)."""
+        with self._lock:
+            return tuple(self._events)
 
     def stats(self) -> RelayStats:
         with self._lock:
@@ -464,7 +470,8 @@ class IdleRelay:
 
     def _emit(self, kind: str, flow: int, message: str) -> None:
         event = RelayEvent(kind, flow, message)
-        self.events.append(event)
+        with self._lock:
+            self._events.append(event)
         log.info("%s", event.line())
         if self._on_event is not None:
             self._on_event(event)
