@@ -106,26 +106,37 @@ def test_an_idle_flow_goes_dark_without_fin_or_rst(server: LocalRedis) -> None:
     with IdleRelay(("127.0.0.1", 0), (server.host, server.port), idle_seconds=1.0) as relay:
         client = through(relay, "idle-victim")
         raw = raw_client(relay, "raw-victim")
+        # redis-py's own connection, kept open after its timeout so its socket can be looked at
+        low = redis.Connection(host=relay.address[0], port=relay.address[1], socket_timeout=1.5,
+                               client_name="conn-victim", retry=Retry(NoBackoff(), 0))
+        low.connect()
         assert client.ping()
         time.sleep(2.0)  # longer than the idle limit, no byte either way
-        assert relay.stats().dropped_flows == 2
+        assert relay.stats().dropped_flows == 3
         with pytest.raises(redis.TimeoutError):
             client.ping()
+        low.send_command("PING")
+        with pytest.raises(redis.TimeoutError):
+            low.read_response(disconnect_on_error=False)
+        assert low._sock is not None and tcp_state(low._sock) == TCP_ESTABLISHED
+        assert low._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
         assert_silent_and_open(raw)
-        # redis-server never heard of it: both connections are still open on its side
+        # redis-server never heard of it: every connection is still open on its side
         names = server.client_names()
-        assert "idle-victim" in names and "raw-victim" in names, names
+        assert {"idle-victim", "raw-victim", "conn-victim"} <= set(names), names
         stats = relay.stats()
-        assert stats.dark_flows == 2 and stats.bytes_discarded >= len(b"PING\r\n")
+        assert stats.dark_flows == 3 and stats.bytes_discarded >= 2 * len(b"PING\r\n")
         # a new connection is a new flow, and works: what a reconnecting client would find
         fresh = through(relay, "fresh")
         assert fresh.ping()
         fresh.close()
         kinds = [e.kind for e in relay.events]
-        assert kinds.count("dark") == 2 and kinds.count("opened") == 3
+        assert kinds.count("dark") == 3 and kinds.count("opened") == 4
         raw.close()
+        low.disconnect()
     # stopping the relay closes what it held open: redis-server sees the clients go
-    assert wait_for(lambda: not {"idle-victim", "raw-victim"} & set(server.client_names()), 5)
+    gone = {"idle-victim", "raw-victim", "conn-victim"}
+    assert wait_for(lambda: not gone & set(server.client_names()), 5)
 
 
 def test_pings_more_often_than_the_limit_keep_the_flow(server: LocalRedis) -> None:
