@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from remediate.errors import UsageError
-from remediate.remote.idle_relay import IdleRelay, parse_endpoint, require_loopback
+from remediate.remote.idle_relay import IdleRelay, RelayError, parse_endpoint, require_loopback
 from tests.conftest import run_cli
 from tests.local_redis import LocalRedis, free_port
 
@@ -216,6 +216,8 @@ def test_endpoints_and_loopback_only() -> None:
             require_loopback(outside)
     with pytest.raises(UsageError):
         IdleRelay(("127.0.0.1", 0), ("127.0.0.1", 1), idle_seconds=0)
+    with pytest.raises(RelayError, match="cannot resolve"):
+        IdleRelay(("127.0.0.1", 0), ("no-such-host.invalid", 1), idle_seconds=1).start()
 
 
 def test_cli_forwards_and_stops_on_sigint_with_exit_0(server: LocalRedis) -> None:

@@ -34,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Any, Self
 
 from remediate.errors import RemediateError, UsageError
 
@@ -144,6 +144,8 @@ class IdleRelay:
         self._lock = threading.Lock()
         self._counts = {"connections": 0, "dropped": 0, "forwarded": 0, "discarded": 0}
         self._started_at = 0.0
+        self._target_family = socket.AF_INET
+        self._target_address: tuple[Any, ...] = target
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -157,6 +159,12 @@ class IdleRelay:
 
     def start(self) -> Self:
         """Bind, listen and run the loop in a background thread."""
+        try:  # resolved once: every flow goes to this one address
+            found = socket.getaddrinfo(*self.target, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            self._discard()
+            raise RelayError(f"cannot resolve the target {self._target_text()}: {exc}") from exc
+        self._target_family, self._target_address = found[0][0], found[0][4]
         family = socket.AF_INET6 if ":" in self._listen_at[0] else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -164,6 +172,7 @@ class IdleRelay:
             listener.bind(self._listen_at)
         except OSError as exc:
             listener.close()
+            self._discard()
             host, port = self._listen_at
             raise RelayError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         listener.listen(128)
@@ -180,6 +189,12 @@ class IdleRelay:
         self._thread = threading.Thread(target=self._run, name="idle-relay", daemon=True)
         self._thread.start()
         return self
+
+    def _discard(self) -> None:
+        """Release what __init__ made, when start() fails."""
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close every socket and end the loop (waits up to ``timeout`` s); safe to call twice."""
@@ -277,15 +292,13 @@ class IdleRelay:
         except (BlockingIOError, InterruptedError):
             return
         client.setblocking(False)
-        family = socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET
-        upstream = socket.socket(family, socket.SOCK_STREAM)
+        upstream = socket.socket(self._target_family, socket.SOCK_STREAM)
         upstream.setblocking(False)
         now = time.monotonic()
         with self._lock:
             self._counts["connections"] += 1
             flow = _Flow(self._counts["connections"], client, upstream, now)
-        # Only ever the target we were given; no name resolution beyond it.
-        code = upstream.connect_ex(self.target)
+        code = upstream.connect_ex(self._target_address)  # only ever the target given
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             client.close()
             upstream.close()
