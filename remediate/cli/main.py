@@ -64,6 +64,7 @@ def _register() -> None:
     app.add_typer(audit_cmd.report_app, name="report")
     app.command("inventory")(inventory_cmd.inventory)
     app.command("lint")(__import__("remediate.cli.lint_cmd", fromlist=["lint"]).lint)
+    app.command("relay")(__import__("remediate.cli.relay_cmd", fromlist=["relay"]).relay)
 
 
 def run(argv: list[str] | None = None) -> None:
