@@ -22,6 +22,9 @@ def apply(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
     plan_file: Annotated[Path | None, typer.Option("--plan", help="Execute exactly this saved plan (from plan --out).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
@@ -46,7 +49,8 @@ def apply(
         limit, shard = inputs.get("limit"), inputs.get("shard")
         expected = {p.host: p for p in saved["plans"]}
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
-                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
+                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys,
+                         vault=o.vault_options(vault_id, vault_password_file, ask_vault_pass))
     targets, renderer = sel.prepare()
     if expected is not None:
         targets = [t for t in targets if t.host.name in expected]

@@ -24,6 +24,9 @@ def audit(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write the full JSON report here (atomically).")] = None,
     metrics: Annotated[Path | None, typer.Option("--metrics", help="Write Prometheus textfile metrics here (atomically).")] = None,
 ) -> None:
@@ -31,7 +34,8 @@ def audit(
     from remediate.engine.survey import plan_fleet
 
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
-                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
+                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys,
+                         vault=o.vault_options(vault_id, vault_password_file, ask_vault_pass))
     targets, renderer = sel.prepare()
     plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks)
     from remediate.cli.plan_cmd import sel_inputs

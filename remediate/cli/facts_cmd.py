@@ -19,6 +19,9 @@ def facts(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
 ) -> None:
     """Show what each host runs with: managed settings in its files, live values, limits, health."""
@@ -29,7 +32,8 @@ def facts(
 
     o.check_format(format, ("text", "json"))
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
-                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
+                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys,
+                         vault=o.vault_options(vault_id, vault_password_file, ask_vault_pass))
     targets, renderer = sel.prepare()
     by_name = {t.host.name: t for t in targets}
     progress = ProgressLine("gathering facts")

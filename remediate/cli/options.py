@@ -20,6 +20,10 @@ Templates = Annotated[Path, typer.Option("--templates", help="Directory of Jinja
 Shard = Annotated[str | None, typer.Option("--shard", help="K/N: take a stable N-th of the selected hosts.")]
 AcceptNew = Annotated[bool, typer.Option("--accept-new-host-keys", help="Accept and record keys of hosts not in known_hosts (a changed key is always refused).")]
 Format = Annotated[str, typer.Option("--format", help="text or json.")]
+# Ansible Vault passwords (as ansible-core; also ANSIBLE_VAULT_PASSWORD_FILE, ANSIBLE_VAULT_IDENTITY_LIST)
+VaultId = Annotated[list[str] | None, typer.Option("--vault-id", help="Vault password as LABEL@SOURCE or SOURCE: a file, an executable, or 'prompt' (repeatable).")]
+VaultPasswordFile = Annotated[list[str] | None, typer.Option("--vault-password-file", "--vault-pass-file", help="File holding the vault password, or an executable printing it (repeatable).")]
+AskVaultPass = Annotated[bool, typer.Option("-J", "--ask-vault-pass", "--ask-vault-password", help="Ask for the vault password on the terminal.")]
 
 DEFAULT_INVENTORY = [Path("inventory")]
 DEFAULT_PLAYBOOK = Path("playbooks/site.yml")
@@ -38,11 +42,16 @@ class Selection:
     templates: Path
     shard: tuple[int, int] | None
     accept_new_host_keys: bool
+    vault: Any = None  # remediate.inventory.vault_passwords.VaultOptions; None: none given
 
     @staticmethod
     def of(**values: Any) -> Selection:
         shard = values.pop("shard", None)
         return Selection(shard=parse_shard(shard) if shard else None, **values)
+
+    def load_inventory(self) -> Any:
+        """The inventory, vault-encrypted values decrypted with the vault passwords given."""
+        return load_inventory_with_vault(self.inventory, self.vault)
 
     def connect_options(self) -> Any:
         from remediate.remote.connection import ConnectOptions
@@ -52,17 +61,32 @@ class Selection:
     def prepare(self) -> tuple[Any, Any]:
         """Load inventory, playbook and templates and resolve the targets: no host contacted."""
         from remediate.engine.survey import prepare
-        from remediate.inventory.loader import load_inventory
         from remediate.playbook.render import Renderer
         from remediate.playbook.schema import load_playbook
 
-        inventory = load_inventory(self.inventory)
+        inventory = self.load_inventory()
         playbook = load_playbook(self.playbook)
         if not self.templates.is_dir():
             raise UsageError(f"no templates directory {self.templates} (use --templates DIR)")
         renderer = Renderer(self.templates)
         targets = prepare(inventory, playbook, renderer, self.limit, self.shard)
         return targets, renderer
+
+
+def vault_options(vault_id: list[str] | None, vault_password_file: list[str] | None,
+                  ask_vault_pass: bool) -> Any:
+    """The vault options of a command as one VaultOptions."""
+    from remediate.inventory.vault_passwords import VaultOptions
+
+    return VaultOptions(tuple(vault_id or ()), tuple(vault_password_file or ()), ask_vault_pass)
+
+
+def load_inventory_with_vault(sources: list[Path], vault: Any = None) -> Any:
+    """load_inventory with the vault passwords of ``vault`` (and of ANSIBLE_VAULT_* variables)."""
+    from remediate.inventory.loader import load_inventory
+    from remediate.inventory.vault_passwords import VaultOptions, load_vault_secrets
+
+    return load_inventory(sources, vault=load_vault_secrets(vault or VaultOptions()))
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -20,6 +20,9 @@ def plan(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON for `apply --plan`.")] = None,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is drift.")] = False,
@@ -32,7 +35,8 @@ def plan(
 
     o.check_format(format, ("text", "json"))
     sel = o.Selection.of(inventory=inventory, playbook=playbook, limit=limit, forks=forks, timeout=timeout,
-                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys)
+                         templates=templates, shard=shard, accept_new_host_keys=accept_new_host_keys,
+                         vault=o.vault_options(vault_id, vault_password_file, ask_vault_pass))
     targets, renderer = sel.prepare()
     progress = ProgressLine("planning")
     plans = plan_fleet(targets, renderer, sel.connect_options(), sel.forks, progress)

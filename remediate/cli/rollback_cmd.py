@@ -20,6 +20,9 @@ def rollback(
     timeout: o.Timeout = 10.0,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Restore files even if they changed since the run.")] = False,
@@ -29,7 +32,6 @@ def rollback(
     from remediate.cli.output import ProgressLine, print_lines
     from remediate.engine.batches import inventory_targets, rollback_fleet
     from remediate.errors import UsageError
-    from remediate.inventory.loader import load_inventory
     from remediate.report.plans import dumps
 
     o.check_format(format, ("text", "json"))
@@ -41,8 +43,9 @@ def rollback(
         raise typer.Exit(1)
     sel = o.Selection.of(inventory=inventory, playbook=o.DEFAULT_PLAYBOOK, limit=limit, forks=forks,
                          timeout=timeout, templates=o.DEFAULT_TEMPLATES, shard=shard,
-                         accept_new_host_keys=accept_new_host_keys)
-    targets = inventory_targets(load_inventory(sel.inventory), sel.limit, sel.shard)
+                         accept_new_host_keys=accept_new_host_keys,
+                         vault=o.vault_options(vault_id, vault_password_file, ask_vault_pass))
+    targets = inventory_targets(sel.load_inventory(), sel.limit, sel.shard)
     progress = ProgressLine("rolling back")
     results = rollback_fleet(targets, run_id, force, dry_run, sel.connect_options(), sel.forks, progress)
     progress.done()
@@ -85,19 +88,22 @@ def runs(
     timeout: o.Timeout = 10.0,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
 ) -> None:
     """Past runs per host: run id, time, kind, status and files, from each host's backup directory."""
     from remediate.cli.output import print_lines
     from remediate.engine.batches import inventory_targets, runs_fleet
-    from remediate.inventory.loader import load_inventory
     from remediate.report.plans import dumps
 
     o.check_format(format, ("text", "json"))
     sel = o.Selection.of(inventory=inventory, playbook=o.DEFAULT_PLAYBOOK, limit=limit, forks=forks,
                          timeout=timeout, templates=o.DEFAULT_TEMPLATES, shard=shard,
-                         accept_new_host_keys=accept_new_host_keys)
-    targets = inventory_targets(load_inventory(sel.inventory), sel.limit, sel.shard)
+                         accept_new_host_keys=accept_new_host_keys,
+                         vault=o.vault_options(vault_id, vault_password_file, ask_vault_pass))
+    targets = inventory_targets(sel.load_inventory(), sel.limit, sel.shard)
     outcomes = runs_fleet(targets, sel.connect_options(), sel.forks)
     code = 4 if any(o_.unreachable for o_ in outcomes) else 1 if any(o_.failed for o_ in outcomes) else 0
     if format == "json":
