@@ -122,7 +122,7 @@ def _password_from_file(label: str, path: Path, option: str,
                         known: VaultSecrets) -> VaultSecret:
     if not path.exists():
         hint = ""
-        if "@" in path.name and option == "--vault-password-file":
+        if "@" in str(path) and option == "--vault-password-file":
             hint = " (for a labelled password use --vault-id LABEL@FILE)"
         raise UsageError(f"{option}: the vault password file {path} does not exist{hint}.")
     if _is_executable(path):
