@@ -307,3 +307,44 @@ def test_json_export_vault_markers_are_decrypted(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="__ansible_vault value is encrypted") as caught:
         load_inventory(tmp_path / "fleet.json")
     assert caught.value.path == str(tmp_path / "fleet.json")
+
+
+def test_ask_vault_pass_prompts_on_the_terminal(tmp_path: Path) -> None:
+    """A real pseudo-terminal: the prompt appears there and the typed password decrypts."""
+    import fcntl
+    import pty
+    import select
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "hosts.ini").write_text("h1\n")
+    shutil.copy(FIXTURES / "vault-1.1.yml", inventory / "group_vars" / "all" / "vault.yml")
+    controller, terminal = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_VAULT")}
+    exe = Path(sys.executable).with_name("remediate")
+    child = subprocess.Popen([str(exe), "inventory", "-i", str(inventory), "--host", "h1",
+                              "--ask-vault-pass"], stdin=terminal, stdout=subprocess.PIPE,
+                             stderr=terminal, env=env,
+                             preexec_fn=own_terminal)  # noqa: PLW1509 (setsid + ioctl only)
+    os.close(terminal)
+    seen, deadline = b"", time.monotonic() + 30
+    while b"Vault password: " not in seen and time.monotonic() < deadline:
+        if select.select([controller], [], [], 1)[0]:
+            seen += os.read(controller, 1024)
+    assert b"Vault password: " in seen
+    os.write(controller, DEFAULT_PASSWORD + b"\n")
+    out, _ = child.communicate(timeout=60)
+    os.close(controller)
+    assert child.returncode == 0
+    shown = json.loads(out)
+    assert shown["redis_password"] == masked("s3cr3t-redis") and shown["port"] == 6379
+    assert DEFAULT_PASSWORD not in out
