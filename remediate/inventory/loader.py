@@ -119,8 +119,8 @@ class Host:
         if value is None:
             return None
         if isinstance(value, VaultValue):
-            raise InventoryError(f"{key} is vault-encrypted; remediate cannot decrypt it.",
-                                 host=self.name)
+            raise InventoryError(f"{key} is vault-encrypted and was not decrypted; load the "
+                                 "inventory with its vault password.", host=self.name)
         text = str(value)
         if "{{" in text or "{%" in text:
             raise InventoryError(f"{key} is a Jinja template ({text!r}); remediate does not "

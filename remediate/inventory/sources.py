@@ -6,8 +6,9 @@ reader feeds an InventoryBuilder the way the matching ansible-core plugin
 InventoryError naming the file and line of the first problem.  Variable values
 are parsed as Ansible parses them: INI values with ``ast.literal_eval`` where
 that works (``1`` -> 1, ``True`` -> True, ``yes`` stays a string), YAML as YAML
-1.1 (``yes`` -> True), ``!unsafe`` and ``!vault`` kept as UnsafeText and
-VaultValue.  Values are loaded by remediate.inventory.variables.
+1.1 (``yes`` -> True), ``!unsafe`` kept as UnsafeText, ``!vault`` values and
+vault-encrypted files decrypted (remediate.inventory.vault) into SecretText.  Values
+are loaded by remediate.inventory.variables.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 host_group_vars plugin reads them: for an entity NAME the first of ``NAME`` (a
 directory of vars files, read in sorted order, recursively; or a file),
 ``NAME.yml``, ``NAME.yaml``, ``NAME.json`` is used; hidden and ``~`` files are
-skipped; empty files count as nothing.  Files are JSON or YAML 1.1.
+skipped; empty files count as nothing.  Files are JSON or YAML 1.1, either possibly
+encrypted whole with ansible-vault or holding inline ``!vault`` values.
 """
 
 from __future__ import annotations
