@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from remediate.errors import UsageError
 
 if TYPE_CHECKING:
+    from remediate.inventory.loader import Inventory
+    from remediate.inventory.vault_passwords import VaultOptions
     from remediate.model.outcomes import (
         HostApplyResult,
         HostOutcome,
@@ -45,6 +47,15 @@ class Select:
     templates: Path = Path("templates")
     shard: tuple[int, int] | None = None
     accept_new_host_keys: bool = False
+    vault: VaultOptions | None = None  # vault passwords; ANSIBLE_VAULT_* variables are read too
+
+    def load_inventory(self) -> Inventory:
+        """The inventory, vault-encrypted values decrypted with the vault passwords given."""
+        from remediate.inventory.loader import load_inventory
+        from remediate.inventory.vault_passwords import VaultOptions, load_vault_secrets
+
+        return load_inventory(list(self.inventory),
+                              vault=load_vault_secrets(self.vault or VaultOptions()))
 
     def connect_options(self) -> ConnectOptions:
         from remediate.remote.connection import ConnectOptions
@@ -70,12 +81,11 @@ class Fleet:
 def select(sel: Select) -> Fleet:
     """Load inventory, playbook and templates and resolve the targets: no host is contacted,
     and every input error (inventory, playbook, template) surfaces here."""
-    from remediate.inventory.loader import load_inventory
     from remediate.playbook.render import Renderer
     from remediate.playbook.schema import load_playbook
     from remediate.playbook.targets import prepare
 
-    inventory = load_inventory(list(sel.inventory))
+    inventory = sel.load_inventory()
     playbook = load_playbook(sel.playbook)
     if not sel.templates.is_dir():
         raise UsageError(f"no templates directory {sel.templates} (use --templates DIR)")
@@ -85,10 +95,9 @@ def select(sel: Select) -> Fleet:
 
 def select_hosts(sel: Select) -> list[HostTarget]:
     """The inventory's hosts only (rollback and runs need no playbook)."""
-    from remediate.inventory.loader import load_inventory
     from remediate.playbook.targets import inventory_targets
 
-    return inventory_targets(load_inventory(list(sel.inventory)), sel.limit, sel.shard)
+    return inventory_targets(sel.load_inventory(), sel.limit, sel.shard)
 
 
 def plan(fleet: Fleet, progress: Callable[[Progress], None] | None = None) -> list[HostPlan]:

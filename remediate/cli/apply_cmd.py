@@ -23,6 +23,9 @@ def apply(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
     plan_file: Annotated[Path | None, typer.Option("--plan", help="Execute exactly this saved plan (from plan --out).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
@@ -48,7 +51,9 @@ def apply(
         expected = {p.host: p for p in saved["plans"]}
     fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
                                 timeout=timeout, templates=templates, shard=shard,
-                                accept_new_host_keys=accept_new_host_keys))
+                                accept_new_host_keys=accept_new_host_keys,
+                                vault_id=vault_id, vault_password_file=vault_password_file,
+                                ask_vault_pass=ask_vault_pass))
     if expected is not None:
         fleet = replace(fleet, targets=[t for t in fleet.targets if t.host.name in expected])
     api.check_serial(fleet, serial)

@@ -23,6 +23,9 @@ def audit(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write the full JSON report here (atomically).")] = None,
     metrics: Annotated[Path | None, typer.Option("--metrics", help="Write Prometheus textfile metrics here (atomically).")] = None,
 ) -> None:
@@ -32,7 +35,9 @@ def audit(
 
     doc = api.audit(api.select(o.select(inventory=inventory, playbook=playbook, limit=limit,
                                         forks=forks, timeout=timeout, templates=templates,
-                                        shard=shard, accept_new_host_keys=accept_new_host_keys)))
+                                        shard=shard, accept_new_host_keys=accept_new_host_keys,
+                                vault_id=vault_id, vault_password_file=vault_password_file,
+                                ask_vault_pass=ask_vault_pass)))
     _write_outputs(doc, report, metrics)
     summary = audit_summary(doc)
     if summary:

@@ -17,6 +17,9 @@ def facts(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
 ) -> None:
     """Show what each host runs with: managed settings in its files, live values, limits, health."""
@@ -28,7 +31,9 @@ def facts(
     o.check_format(format, ("text", "json"))
     fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
                                 timeout=timeout, templates=templates, shard=shard,
-                                accept_new_host_keys=accept_new_host_keys))
+                                accept_new_host_keys=accept_new_host_keys,
+                                vault_id=vault_id, vault_password_file=vault_password_file,
+                                ask_vault_pass=ask_vault_pass))
     with ProgressLine("gathering facts") as progress:
         outcomes = api.facts(fleet, progress)
     code = facts_exit_code(outcomes)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from remediate.cli import options as o
 from remediate.errors import UsageError
 
 
@@ -17,14 +18,17 @@ def inventory(
     graph: bool = typer.Option(False, "--graph", help="The group tree."),
     host: str | None = typer.Option(None, "--host", help="One host's variables as JSON."),
     limit: str | None = typer.Option(None, "-l", "--limit", help="Host pattern (with --list/--graph)."),
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
 ) -> None:
     """Show the inventory (Ansible-compatible) as JSON or a group tree. Secrets are masked."""
-    from remediate.inventory.loader import load_inventory
     from remediate.model.secrets import mask_vars
 
     if sum([list_, graph, host is not None]) != 1:
         raise UsageError("give exactly one of --list, --graph or --host NAME")
-    inv = load_inventory(inventory)
+    vault = o.vault_options(vault_id, vault_password_file, ask_vault_pass)
+    inv = o.load_inventory_with_vault(inventory, vault)
     if limit:
         inv = inv.restrict(inv.select(limit))
     if host is not None:

@@ -20,6 +20,9 @@ def plan(
     templates: o.Templates = o.DEFAULT_TEMPLATES,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON for `apply --plan`.")] = None,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is drift.")] = False,
@@ -33,7 +36,9 @@ def plan(
     o.check_format(format, ("text", "json"))
     fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
                                 timeout=timeout, templates=templates, shard=shard,
-                                accept_new_host_keys=accept_new_host_keys))
+                                accept_new_host_keys=accept_new_host_keys,
+                                vault_id=vault_id, vault_password_file=vault_password_file,
+                                ask_vault_pass=ask_vault_pass))
     with ProgressLine("planning") as progress:
         plans = api.plan(fleet, progress)
     code = plan_exit_code(plans, detailed_exitcode)

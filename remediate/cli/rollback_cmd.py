@@ -20,6 +20,9 @@ def rollback(
     timeout: o.Timeout = 10.0,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Restore files even if they changed since the run.")] = False,
@@ -40,7 +43,9 @@ def rollback(
     if not (yes or dry_run) and not typer.confirm(f"Roll back {run_id or 'the last run'} on the selected hosts?"):
         raise typer.Exit(1)
     sel = o.select(inventory=inventory, limit=limit, forks=forks, timeout=timeout, shard=shard,
-                   accept_new_host_keys=accept_new_host_keys)
+                   accept_new_host_keys=accept_new_host_keys,
+                                vault_id=vault_id, vault_password_file=vault_password_file,
+                                ask_vault_pass=ask_vault_pass)
     with ProgressLine("rolling back") as progress:
         results = api.rollback(sel, run_id, force=force, dry_run=dry_run, progress=progress)
     code = rollback_exit_code(results)
@@ -59,6 +64,9 @@ def runs(
     timeout: o.Timeout = 10.0,
     shard: o.Shard = None,
     accept_new_host_keys: o.AcceptNew = False,
+    vault_id: o.VaultId = None,
+    vault_password_file: o.VaultPasswordFile = None,
+    ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
 ) -> None:
     """Past runs per host: run id, time, kind, status and files, from each host's backup directory."""
@@ -69,7 +77,9 @@ def runs(
 
     o.check_format(format, ("text", "json"))
     outcomes = api.runs(o.select(inventory=inventory, limit=limit, forks=forks, timeout=timeout,
-                                 shard=shard, accept_new_host_keys=accept_new_host_keys))
+                                 shard=shard, accept_new_host_keys=accept_new_host_keys,
+                                vault_id=vault_id, vault_password_file=vault_password_file,
+                                ask_vault_pass=ask_vault_pass))
     code = runs_exit_code(outcomes)
     if format == "json":
         typer.echo(dumps(runs_json(outcomes, code)), nl=False)

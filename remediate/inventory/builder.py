@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import InventoryError
+from remediate.inventory.vault import mark_secret
 
 
 @contextmanager
@@ -66,6 +67,7 @@ class InventoryBuilder:
         self.groups: dict[str, GroupDraft] = {}
         self.hosts: dict[str, HostDraft] = {}
         self.warnings: list[str] = []
+        self.secret_values = False  # set while reading a vault-encrypted inventory file
         self.add_group("all")
         self.add_group("ungrouped")
         self.add_child("all", "ungrouped")
@@ -96,6 +98,8 @@ class InventoryBuilder:
 
     def set_variable(self, entity: str, key: str, value: Any) -> None:
         """Set a variable on a group (preferred, as in Ansible) or else a host."""
+        if self.secret_values:
+            value = mark_secret(value)
         if entity in self.groups:
             group = self.groups[entity]
             if key == "ansible_group_priority":

@@ -29,6 +29,7 @@ from remediate.inventory.builder import InventoryBuilder
 from remediate.inventory.patterns import LOCALHOST_NAMES, select_host_names, split_host_pattern
 from remediate.inventory.sources import SourceReader
 from remediate.inventory.variables import VarsFiles, VaultValue, to_json_value
+from remediate.inventory.vault import VaultSecrets
 
 # Magic variables ansible-inventory never prints (ansible.constants.INTERNAL_STATIC_VARS).
 INTERNAL_VARS = frozenset({
@@ -118,8 +119,8 @@ class Host:
         if value is None:
             return None
         if isinstance(value, VaultValue):
-            raise InventoryError(f"{key} is vault-encrypted; remediate cannot decrypt it.",
-                                 host=self.name)
+            raise InventoryError(f"{key} is vault-encrypted and was not decrypted; load the "
+                                 "inventory with its vault password.", host=self.name)
         text = str(value)
         if "{{" in text or "{%" in text:
             raise InventoryError(f"{key} is a Jinja template ({text!r}); remediate does not "
@@ -268,16 +269,19 @@ def _graph_line(text: str, depth: int) -> str:
 
 
 def load_inventory(paths: Sequence[str | Path] | str | Path, *,
-                   script_timeout: float = 60.0) -> Inventory:
+                   script_timeout: float = 60.0, vault: VaultSecrets | None = None) -> Inventory:
     """Read one or more inventory sources (like repeated ``-i``), in order, into one inventory.
 
     A source is a file, a directory, an executable script or a host list such as
-    'web1,web2:2222,'.  Raises one InventoryError naming the file and line.
+    'web1,web2:2222,'.  Vault-encrypted files and ``!vault`` values are decrypted with
+    ``vault`` (remediate.inventory.vault_passwords builds it); their values are
+    SecretText.  Raises one InventoryError naming the file and line.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    vault = vault or VaultSecrets()
     builder = InventoryBuilder()
-    reader = SourceReader(builder, script_timeout=script_timeout)
+    reader = SourceReader(builder, script_timeout=script_timeout, vault=vault)
     vars_dirs: list[Path] = []
     for source in paths:
         reader.read(source)
@@ -285,13 +289,13 @@ def load_inventory(paths: Sequence[str | Path] | str | Path, *,
         if path.exists():
             vars_dirs.append(path if path.is_dir() else path.parent)
     builder.reconcile()
-    return _assemble(builder, vars_dirs, tuple(str(source) for source in paths))
+    return _assemble(builder, vars_dirs, tuple(str(source) for source in paths), vault)
 
 
 def _assemble(builder: InventoryBuilder, vars_dirs: list[Path],
-              sources: tuple[str, ...]) -> Inventory:
+              sources: tuple[str, ...], vault: VaultSecrets) -> Inventory:
     """Freeze the builder, merging every host's variables by Ansible's precedence."""
-    files = VarsFiles()
+    files = VarsFiles(vault)
     depth = builder.depths()
 
     def group_rank(name: str) -> tuple[int, int, str]:

@@ -16,13 +16,16 @@ from typing import Any
 
 from remediate.errors import InventoryError
 from remediate.inventory.builder import InventoryBuilder, located
-from remediate.inventory.variables import decode_json, mark_unsafe
+from remediate.inventory.variables import decode_json, mark_unsafe, reveal_vault_values
+from remediate.inventory.vault import VaultSecrets
 
 
-def read_script(builder: InventoryBuilder, path: Path, *, timeout: float) -> None:
+def read_script(builder: InventoryBuilder, path: Path, *, timeout: float,
+                vault: VaultSecrets | None = None) -> None:
+    vault = vault or VaultSecrets()
     output = _run_script(path, ["--list"], timeout)
     try:
-        data = decode_json(output)
+        data = reveal_vault_values(decode_json(output), vault, path)
     except ValueError as error:
         raise InventoryError(f"Inventory script output is not valid JSON: {error}.",
                              path=str(path)) from None
@@ -32,7 +35,7 @@ def read_script(builder: InventoryBuilder, path: Path, *, timeout: float) -> Non
         if not reply.strip():
             return {}
         try:
-            return decode_json(reply)
+            return reveal_vault_values(decode_json(reply), vault, path)
         except ValueError as error:
             raise InventoryError(f"Inventory script output for --host {host} is not "
                                  f"valid JSON: {error}.", path=str(path)) from None

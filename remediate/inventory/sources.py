@@ -6,8 +6,9 @@ reader feeds an InventoryBuilder the way the matching ansible-core plugin
 InventoryError naming the file and line of the first problem.  Variable values
 are parsed as Ansible parses them: INI values with ``ast.literal_eval`` where
 that works (``1`` -> 1, ``True`` -> True, ``yes`` stays a string), YAML as YAML
-1.1 (``yes`` -> True), ``!unsafe`` and ``!vault`` kept as UnsafeText and
-VaultValue.  Values are loaded by remediate.inventory.variables.
+1.1 (``yes`` -> True), ``!unsafe`` kept as UnsafeText, ``!vault`` values and
+vault-encrypted files decrypted (remediate.inventory.vault) into SecretText.  Values
+are loaded by remediate.inventory.variables.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from remediate.errors import InventoryError
 from remediate.inventory.builder import InventoryBuilder, located
 from remediate.inventory.patterns import expand_host_entry, parse_address
 from remediate.inventory.scripts import looks_like_list_output, read_list_output, read_script
-from remediate.inventory.variables import LineMapping, decode_json, load_yaml, plain
+from remediate.inventory.variables import (
+    LineMapping,
+    decode_json,
+    load_yaml,
+    plain,
+    reveal_vault_values,
+)
+from remediate.inventory.vault import VaultSecrets, decrypt_text, is_vault_payload
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 # ansible-core skips these names in an inventory directory (hidden files, vars
@@ -40,9 +48,11 @@ _INI_GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
 class SourceReader:
     """Reads inventory sources into one builder."""
 
-    def __init__(self, builder: InventoryBuilder, *, script_timeout: float = 60.0) -> None:
+    def __init__(self, builder: InventoryBuilder, *, script_timeout: float = 60.0,
+                 vault: VaultSecrets | None = None) -> None:
         self.builder = builder
         self.script_timeout = script_timeout
+        self.vault = vault or VaultSecrets()
 
     def read(self, source: str | Path) -> None:
         """A directory, a file, or a comma-separated host list such as 'web1,web2:2222,'."""
@@ -87,17 +97,23 @@ class SourceReader:
             raise InventoryError(f"Cannot read inventory file: {error.strerror}.",
                                  path=str(path)) from None
         if os.access(path, os.X_OK) and data.startswith((b"#!", b"\x7fELF")):
-            read_script(self.builder, path, timeout=self.script_timeout)
+            read_script(self.builder, path, timeout=self.script_timeout, vault=self.vault)
             return
         extension = os.path.splitext(path)[1]
         if extension == ".toml":
             raise InventoryError("TOML inventories are not supported; use INI or YAML.",
                                  path=str(path))
-        text = _decode(data, path)
-        if extension in YAML_EXTENSIONS or not extension:
-            self._read_yaml_family(path, text, has_extension=bool(extension))
-        else:
-            self._read_ini(path, text)
+        encrypted = is_vault_payload(data)
+        text = (decrypt_text(self.vault, data, what="Inventory file", path=path) if encrypted
+                else _decode(data, path))
+        self.builder.secret_values = encrypted  # variables of a vaulted file are secrets
+        try:
+            if extension in YAML_EXTENSIONS or not extension:
+                self._read_yaml_family(path, text, has_extension=bool(extension))
+            else:
+                self._read_ini(path, text)
+        finally:
+            self.builder.secret_values = False
 
     # --- YAML (and JSON) files --------------------------------------------------
 
@@ -111,6 +127,7 @@ class SourceReader:
         try:
             data, yaml_error = decode_json(text), None
             if looks_like_list_output(data):
+                data = reveal_vault_values(data, self.vault, path)
                 with located(path):
                     read_list_output(self.builder, data)
                 return
@@ -119,6 +136,8 @@ class SourceReader:
                 data, yaml_error = load_yaml(text, path), None
             except InventoryError as error:
                 data, yaml_error = None, error
+        if yaml_error is None:
+            data = reveal_vault_values(data, self.vault, path)
         if yaml_error is None and isinstance(data, Mapping):
             if data:
                 self._read_yaml_inventory(data, path)

@@ -4,7 +4,8 @@
 host_group_vars plugin reads them: for an entity NAME the first of ``NAME`` (a
 directory of vars files, read in sorted order, recursively; or a file),
 ``NAME.yml``, ``NAME.yaml``, ``NAME.json`` is used; hidden and ``~`` files are
-skipped; empty files count as nothing.  Files are JSON or YAML 1.1.
+skipped; empty files count as nothing.  Files are JSON or YAML 1.1, either possibly
+encrypted whole with ansible-vault or holding inline ``!vault`` values.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import datetime
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from remediate.errors import InventoryError
+from remediate.inventory.vault import VaultSecrets, decrypt_text, is_vault_payload, mark_secret
+from remediate.model.secrets import secret_text
 
 VARS_FILE_EXTENSIONS = (".yml", ".yaml", ".json")
 
@@ -30,9 +33,10 @@ class UnsafeText(str):
 
 @dataclass(frozen=True)
 class VaultValue:
-    """An ansible-vault encrypted value; remediate cannot decrypt it."""
+    """An ansible-vault encrypted value, as loaded (reveal_vault_values decrypts it)."""
 
     ciphertext: str
+    line: int | None = field(default=None, compare=False)  # of a YAML !vault tag
 
 
 class LineMapping(dict[Any, Any]):
@@ -96,7 +100,7 @@ def _construct_vault(loader: Any, node: yaml.Node) -> VaultValue:
     if not isinstance(node, yaml.ScalarNode):
         raise yaml.constructor.ConstructorError(
             None, None, "a !vault value must be a string", node.start_mark)
-    return VaultValue(loader.construct_scalar(node))
+    return VaultValue(loader.construct_scalar(node), node.start_mark.line + 1)
 
 
 _InventoryYamlLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
@@ -144,15 +148,20 @@ def plain(value: Any) -> Any:
     return value
 
 
-def load_vars_file(path: Path) -> dict[str, Any]:
-    """One group_vars/host_vars file: a mapping, or {} when empty."""
+def load_vars_file(path: Path, vault: VaultSecrets | None = None) -> dict[str, Any]:
+    """One group_vars/host_vars file: a mapping, or {} when empty.
+
+    A vault-encrypted file is decrypted with ``vault`` and every string in it is a
+    SecretText; so is every inline ``!vault`` value.  No password: an InventoryError.
+    """
+    vault = vault or VaultSecrets()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InventoryError(f"Cannot read vars file: {error}.", path=str(path)) from None
-    if text.startswith("$ANSIBLE_VAULT;"):
-        raise InventoryError("Vars file is encrypted with ansible-vault, which remediate "
-                             "cannot decrypt.", path=str(path))
+    encrypted = is_vault_payload(text)
+    if encrypted:
+        text = decrypt_text(vault, text, what="Vars file", path=path)
     try:
         data = decode_json(text)
     except ValueError:
@@ -162,13 +171,38 @@ def load_vars_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise InventoryError(f"Vars file must hold a mapping, not a {type(data).__name__}.",
                              path=str(path), line=1)
-    return plain(data)  # type: ignore[no-any-return]
+    data = plain(reveal_vault_values(data, vault, path))
+    return mark_secret(data) if encrypted else data  # type: ignore[no-any-return]
+
+
+def reveal_vault_values(value: Any, vault: VaultSecrets, path: Path | str) -> Any:
+    """``value`` with every inline vault value (``!vault``, ``__ansible_vault``) decrypted.
+
+    Each becomes a SecretText.  Without a password that decrypts it: one InventoryError
+    naming the file and the value's line, so ciphertext never passes for a value.
+    """
+    if isinstance(value, VaultValue):
+        what = "This !vault value" if value.line else "This __ansible_vault value"
+        return secret_text(decrypt_text(vault, value.ciphertext, what=what, path=path,
+                                        line=value.line))
+    if isinstance(value, LineMapping):
+        revealed = LineMapping()
+        revealed.key_lines.update(value.key_lines)
+        revealed.update((key, reveal_vault_values(item, vault, path))
+                        for key, item in value.items())
+        return revealed
+    if isinstance(value, Mapping):
+        return {key: reveal_vault_values(item, vault, path) for key, item in value.items()}
+    if isinstance(value, list):
+        return [reveal_vault_values(item, vault, path) for item in value]
+    return value
 
 
 class VarsFiles:
     """group_vars/ and host_vars/ of inventory directories, each file read once."""
 
-    def __init__(self) -> None:
+    def __init__(self, vault: VaultSecrets | None = None) -> None:
+        self.vault = vault or VaultSecrets()
         self._loaded: dict[Path, dict[str, Any]] = {}
         self._merged: dict[tuple[Path, str, str], dict[str, Any]] = {}
         self._directories: dict[tuple[Path, str], Path | None] = {}
@@ -190,7 +224,7 @@ class VarsFiles:
             if directory is not None and not name.startswith(os.sep):
                 for path in find_vars_files(directory, name):
                     if path not in self._loaded:
-                        self._loaded[path] = load_vars_file(path)
+                        self._loaded[path] = load_vars_file(path, self.vault)
                     merged |= self._loaded[path]
             self._merged[key] = merged
         return self._merged[key]

@@ -15,8 +15,29 @@ MASK = "********"
 
 #: Inventory/host variables whose values are secrets.
 SECRET_VAR = re.compile(r"(^|_)(pass|passwd|password|secret|token|passphrase)$", re.IGNORECASE)
+#: Shortest vault-decrypted value searched for inside free text (diffs, errors): shorter ones
+#: ("yes", "on", "1") would mask unrelated words; they are still masked wherever shown as a value.
+MIN_FREE_TEXT_SECRET = 4
+#: Every vault-decrypted value of this process: each Masker searches text for them too.
+_vault_values: set[str] = set()
 #: user:password@ in URLs (amqp://user:pw@host, redis://:pw@host).
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?=@)", re.IGNORECASE)
+
+
+class SecretText(str):
+    """A string decrypted from an Ansible Vault: a secret whatever its variable is called."""
+
+
+def secret_text(value: str) -> SecretText:
+    """``value`` as a SecretText, remembered so that every Masker masks it in free text too."""
+    if len(value) >= MIN_FREE_TEXT_SECRET:
+        _vault_values.add(str(value))
+    return value if isinstance(value, SecretText) else SecretText(value)
+
+
+def vault_values() -> frozenset[str]:
+    """The vault-decrypted values of this process long enough to be searched for in text."""
+    return frozenset(_vault_values)
 
 
 def masked(secret: str | bytes) -> str:
@@ -41,7 +62,7 @@ class Masker:
         self._secrets.update(s for s in secrets if s and len(s) >= 1)
 
     def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in sorted(self._secrets | _vault_values, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, masked(secret))
         return mask_urls(text)
@@ -63,13 +84,24 @@ def secret_vars(variables: Mapping[str, Any]) -> list[str]:
 
 
 def mask_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """Host variables with secret-named ones masked (for ``inventory --list``)."""
+    """Host variables with secret-named ones and vault-decrypted ones masked (``inventory``)."""
     out: dict[str, Any] = {}
     for key, value in variables.items():
         if SECRET_VAR.search(key) and isinstance(value, str | bytes | int):
             out[key] = masked(str(value))
-        elif isinstance(value, str):
-            out[key] = mask_urls(value)
         else:
-            out[key] = value
+            out[key] = _mask_vault_values(value)
     return out
+
+
+def _mask_vault_values(value: Any) -> Any:
+    """A value with every SecretText in it (at any depth) masked and URL passwords masked."""
+    if isinstance(value, SecretText):
+        return masked(str(value))
+    if isinstance(value, str):
+        return mask_urls(value)
+    if isinstance(value, Mapping):
+        return {key: _mask_vault_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_vault_values(item) for item in value]
+    return value
