@@ -7,17 +7,21 @@ class RemediateError(Exception):
     """Root of every error the CLI turns into a one-line message."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 host: str | None = None) -> None:
+                 host: str | None = None, column: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
+        self.column = column if line else None  # 1-based, where the parser stopped
         self.host = host
 
     def __str__(self) -> str:
         where = ""
         if self.path:
-            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+            where = f"{self.path}: "
+            if self.line:
+                where = (f"{self.path}:{self.line}:{self.column}: " if self.column
+                         else f"{self.path}:{self.line}: ")
         if self.host:
             where = f"{self.host}: {where}"
         return f"{where}{self.message}"

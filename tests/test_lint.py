@@ -183,9 +183,9 @@ def test_a_refused_file_and_a_stray_named_file_are_findings_of_their_own() -> No
     assert run.exit_code("warning") == 2 and run.exit_code("error") == 2
 
 
-def test_parse_error_column_comes_out_of_the_message() -> None:
+def test_parse_error_column_is_carried_by_the_error() -> None:
     source = SourceFile("rabbitmq.conf", b"heartbeat 60\n", "rabbitmq")
-    finding = parse_finding(source, ParseError("column 7: not a setting", path="x", line=1))
+    finding = parse_finding(source, ParseError("not a setting", path="x", line=1, column=7))
     assert (finding.line, finding.column, finding.message) == (
         1, 7, "cannot parse as rabbitmq: not a setting")
 

@@ -399,8 +399,8 @@ def parse(data: bytes, path: str) -> CeleryDocument:
             line = data[:data.find(b"\0")].count(b"\n") + 1
         column = getattr(error, "offset", None) if isinstance(error, SyntaxError) else None
         reason = error.msg if isinstance(error, SyntaxError) else str(error) or "too deeply nested"
-        where = f", column {column}" if column and line else ""
-        raise ParseError(f"not valid Python{where}: {reason}", path=path, line=line) from None
+        raise ParseError(f"not valid Python: {reason}", path=path, line=line,
+                         column=column or None) from None
     try:
         module, tail = _lossless(data, tree)
     except cst.ParserSyntaxError as error:

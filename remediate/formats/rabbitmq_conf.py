@@ -144,7 +144,7 @@ def parse(data: bytes, path: str) -> RabbitmqDocument:
     for index, line_info in sorted(doc.info.items()):
         if line_info.error is not None:
             column = line_info.error[0] + 1
-            raise ParseError(f"column {column}: {line_info.error[1]}", path=path, line=index + 1)
+            raise ParseError(line_info.error[1], path=path, line=index + 1, column=column)
     return doc
 
 

@@ -223,11 +223,7 @@ def groups_linted_together(docs: Sequence[Any]) -> list[list[Any]]:
 
 def parse_finding(source: SourceFile, error: ParseError) -> Finding:
     """The PARSE finding for a file its kind's parser refuses, at the line it names."""
-    match = re.search(r"(^|, )column (\d+)(: |$)", error.message)
-    column, reason = None, error.message
-    if match:
-        before, after = error.message[:match.start()], error.message[match.end():]
-        column, reason = int(match.group(2)), ": ".join(part for part in (before, after) if part)
+    column, reason = error.column, error.message
     templated = _looks_templated(source.data)
     return Finding(
         "PARSE", "error", source.kind or "", source.path, error.line,
