@@ -50,7 +50,6 @@ from remediate.formats.celery_values import (
     render,
     same_value,
     secrets_in,
-    source_lines,
     split_key,
     url_passwords,
 )
@@ -252,7 +251,7 @@ class CeleryDocument(Document):
         return self._file_quote
 
     def _indent_unit(self) -> str:
-        for line in source_lines(self._code):
+        for line, _ in self._lines().lines:
             match = re.match(r"^([ \t]+)\S", line)
             if match:
                 spaces = match.group(1)
@@ -324,7 +323,7 @@ class CeleryDocument(Document):
             lines = self._lines()
             block = lines.managed_block()
             after = import_insertion_line(self._tree, root, block[0] if block else None,
-                                          self._code)
+                                          [body for body, _ in lines.lines])
             lines.insert(after, [f"import {root}"])
             self._commit_text(lines.text())
             notes.append(f"added 'import {root}' on line {after + 1}")
