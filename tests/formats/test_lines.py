@@ -6,13 +6,21 @@ drifts from the shared policy fails here by name.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from remediate.formats import KINDS, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.lines import LineBuffer
+from tests.formats.test_rabbitmq_conf import CUTTLEFISH, cuttlefish_reads
+from tests.formats.test_redis_conf import REDIS_SERVER, redis_server_refuses
+from tests.formats.test_shell_env import BASH, sourced_by_bash
+from tests.formats.test_systemd_unit import SYSTEMD_ANALYZE, systemd_complaints
 
 
 @dataclass(frozen=True)
@@ -139,3 +147,62 @@ def test_one_wording_for_a_setting_defined_twice_and_for_its_removal(kind: str) 
                          f"edited the effective one, line {first + 1}")
     removed = doc.remove(sample.key)
     assert removed is not None and removed.note == f"removed lines {first} and {first + 1}"
+
+
+# -- the real programs read what the merge wrote, whatever the line endings ---------------
+
+ENDINGS = pytest.mark.parametrize("endings", [
+    ["\n", "\n", "\n", "\n", ""], ["\r\n", "\r\n", "\r\n", "\r\n", ""],
+    ["\n", "\r\n", "\r\n", "\n", "\r\n"], ["\r\n", "\n", "\n", "\r\n", "\n"],
+], ids=["lf-no-final-newline", "crlf-no-final-newline", "mostly-crlf", "mostly-lf"])
+
+
+@pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server")
+@ENDINGS
+def test_redis_server_accepts_the_merged_file(tmp_path: Path, endings: list[str]) -> None:
+    after = merged("redis", live_file("redis", endings))
+    assert parse("redis", after).settings()["timeout"] == "0"
+    assert not redis_server_refuses(tmp_path, after.decode())
+
+
+@pytest.mark.skipif(not CUTTLEFISH or shutil.which("erl") is None, reason="needs RabbitMQ")
+def test_cuttlefish_reads_the_merged_setting(tmp_path: Path) -> None:
+    cases = [["\n", "\n", "\n", "\n", ""], ["\r\n", "\r\n", "\r\n", "\r\n", ""],
+             ["\n", "\r\n", "\r\n", "\n", "\r\n"], ["\r\n", "\n", "\n", "\r\n", "\n"]]
+    texts = [merged("rabbitmq", live_file("rabbitmq", endings)).decode() for endings in cases]
+    for read in cuttlefish_reads(tmp_path, texts):
+        assert isinstance(read, list) and ("heartbeat", "60") in read
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed")
+@pytest.mark.parametrize("endings", [
+    ["\r", "\r", "\r", "\r", ""], ["\r\n", "\r\n", "\r\n", "\r\n", ""],
+    ["\n", "\r\n", "\r\n", "\n", "\r\n"],
+], ids=["cr-no-final-newline", "crlf-no-final-newline", "mostly-crlf"])
+def test_systemd_reads_the_merged_unit_without_complaint(tmp_path: Path,
+                                                         endings: list[str]) -> None:
+    data = live_file("systemd", endings).replace(b"[Service]", b"[Service]\nExecStart=/bin/true",
+                                                 1)
+    after = merged("systemd", data)
+    assert parse("systemd", after).settings()["Service.LimitNOFILE"] == "65536"
+    assert systemd_complaints(tmp_path, after) == {}
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash")
+@pytest.mark.parametrize("endings", [["\n", "\n", "\n", ""], ["\n", "\n", "\n", "\n"]],
+                         ids=["no-final-newline", "lf"])
+def test_the_shell_sources_the_merged_file(tmp_path: Path, endings: list[str]) -> None:
+    target = tmp_path / "default"
+    target.write_bytes(merged("shell", live_file("shell", endings)))
+    values, _ = sourced_by_bash(target, ["A", "NODENAME"])
+    assert values == {"A": "1", "NODENAME": "rabbit"}
+
+
+@ENDINGS
+def test_python_runs_the_merged_celery_module(tmp_path: Path, endings: list[str]) -> None:
+    target = tmp_path / "celeryconfig.py"
+    target.write_bytes(merged("celery", live_file("celery", endings)))
+    script = "import runpy, sys; print(runpy.run_path(sys.argv[1])['broker_heartbeat'])"
+    run = subprocess.run([sys.executable, "-c", script, str(target)],
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout == "60\n"
