@@ -63,7 +63,7 @@ class Change:
     old: Any  # ABSENT when the setting was absent
     new: Any  # ABSENT when the setting is removed
     lines: tuple[int, int] | None  # line range in the new document
-    note: str = ""  # e.g. "defined twice (lines 10, 40): edited the effective one, line 40"
+    note: str = ""  # e.g. "defined twice (lines 10 and 40): edited the effective one, line 40"
 
 
 class Document(ABC):
@@ -91,7 +91,8 @@ class Document(ABC):
         """Set ``key`` to ``value`` (a value as ``settings()`` of a document of this
         kind would give it). An existing effective definition is edited in place,
         keeping its comment and position; a missing one is appended to the single
-        managed block at the end of the file (created on first use, reused after)."""
+        managed block at the end of the file (created on first use, reused after; an
+        empty file gets it without markers). See ``remediate.formats.lines``."""
 
     @abstractmethod
     def remove(self, key: str) -> Edit | None:

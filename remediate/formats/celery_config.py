@@ -37,7 +37,7 @@ import libcst as cst
 
 from remediate.errors import ParseError
 from remediate.formats import celery_cst, celery_settings
-from remediate.formats.base import ABSENT, MANAGED_BEGIN, MANAGED_END, Document, Edit
+from remediate.formats.base import ABSENT, Document, Edit
 from remediate.formats.celery_cst import Definition, Entry
 from remediate.formats.celery_values import (
     Code,
@@ -50,9 +50,15 @@ from remediate.formats.celery_values import (
     render,
     same_value,
     secrets_in,
-    source_lines,
     split_key,
     url_passwords,
+)
+from remediate.formats.lines import (
+    ANY_LINE_ENDS,
+    LineBuffer,
+    duplicate_note,
+    override_note,
+    removed_note,
 )
 
 __all__ = ["CeleryDocument", "Code", "parse"]
@@ -181,17 +187,13 @@ class CeleryDocument(Document):
         defs = self._definitions_of(name)
         definition = self._effective(name)
         notes: list[str] = []
-        if len(defs) > 1:
-            lines = ", ".join(str(d.lines[0]) for d in defs)
-            notes.append(f"defined {len(defs)} times (lines {lines}): "
-                         f"edited the effective one, line {definition.lines[0]}")  # type: ignore[union-attr]
+        if definition is not None and len(defs) > 1:
+            notes.append(duplicate_note([d.lines[0] for d in defs], definition.lines[0]))
         entry_value = {sub: value} if flat else value
         if definition is None or definition.chained:
             if definition is not None:
-                notes = [(f"set by a chained assignment on line {definition.lines[0]}: "
-                          "overridden in the managed block")]
+                notes = [override_note(definition.lines[0], "sets it by a chained assignment")]
             self._append(name, entry_value, definition is not None and flat)
-            notes.append("appended to the managed block")
         elif not flat:
             self._replace(definition.node, self._render_like(definition.node, value))
         elif isinstance(definition.node, cst.Dict):
@@ -234,8 +236,7 @@ class CeleryDocument(Document):
                     self._module, last.key, last.statement, last.element))
         if not removed:
             return None
-        lines = ", ".join(str(line) for line in sorted(removed))
-        return Edit(None, f"removed {len(removed)} definition(s) of {key} (lines {lines})")
+        return Edit(None, removed_note(removed))
 
     def _render_like(self, old: cst.BaseExpression, value: Any) -> cst.BaseExpression:
         return cst.parse_expression(render(value, _quote_of(old) or self._quote_style()))
@@ -250,7 +251,7 @@ class CeleryDocument(Document):
         return self._file_quote
 
     def _indent_unit(self) -> str:
-        for line in source_lines(self._code):
+        for line, _ in self._lines().lines:
             match = re.match(r"^([ \t]+)\S", line)
             if match:
                 spaces = match.group(1)
@@ -305,59 +306,31 @@ class CeleryDocument(Document):
             text = render(value, self._quote_style(), indent=unit)
         return f"{key} = {text}"
 
-    def _append(self, name: str, value: Any, override: bool) -> None:
-        statement = self._statement_for(name, value, override)
-        code = self._code
-        newline = self._newline()
-        lines = source_lines(code)
-        new_lines = [line + newline for line in statement.split("\n")]
-        begin, end = _markers(lines)
-        if lines and not lines[-1].endswith(("\n", "\r")):
-            lines[-1] += newline
-        if begin is not None and end is not None:
-            lines[end:end] = new_lines
-        elif begin is not None:
-            lines += [*new_lines, f"# {MANAGED_END}{newline}"]
-        else:
-            if lines and lines[-1].strip():
-                lines.append(newline)
-            lines += [f"# {MANAGED_BEGIN}{newline}", *new_lines, f"# {MANAGED_END}{newline}"]
-        self._commit_text("".join(lines))
+    def _lines(self) -> LineBuffer:
+        """The module's lines (Python ends a line at a lone CR too), to add whole lines."""
+        return LineBuffer(self._code, ANY_LINE_ENDS)
 
-    def _newline(self) -> str:
-        """The file's line ending: that of its first line (a lone CR is not one we write)."""
-        first = re.search(r"\r\n|\n", self._code)
-        return first.group() if first else self._module.default_newline
+    def _append(self, name: str, value: Any, override: bool) -> None:
+        lines = self._lines()
+        lines.add_managed(self._statement_for(name, value, override).split("\n"))
+        self._commit_text(lines.text())
 
     def _ensure_imports(self, value: Any) -> list[str]:
         notes = []
         for root in sorted(modules_named(value)):
-            code = self._code
             if root in bound_names(self._tree) or hasattr(builtins, root):
                 continue
-            after = import_insertion_line(self._tree, root, _markers(source_lines(code))[0], code)
-            lines = source_lines(code)
-            if after and not lines[after - 1].endswith(("\n", "\r")):
-                lines[after - 1] += self._newline()
-            lines.insert(after, f"import {root}{self._newline()}")
-            self._commit_text("".join(lines))
+            lines = self._lines()
+            block = lines.managed_block()
+            after = import_insertion_line(self._tree, root, block[0] if block else None,
+                                          [body for body, _ in lines.lines])
+            lines.insert(after, [f"import {root}"])
+            self._commit_text(lines.text())
             notes.append(f"added 'import {root}' on line {after + 1}")
         return notes
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _markers(lines: list[str]) -> tuple[int | None, int | None]:
-    """0-based indexes of the managed block's BEGIN and END comment lines."""
-    begin = end = None
-    for index, line in enumerate(lines):
-        text = line.strip()
-        if text.startswith("#") and MANAGED_BEGIN in text and begin is None:
-            begin = index
-        elif text.startswith("#") and MANAGED_END in text and begin is not None and end is None:
-            end = index
-    return begin, end
 
 
 def _quote_of(node: cst.BaseExpression) -> str | None:

@@ -12,6 +12,7 @@ import io
 import math
 import re
 import tokenize
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -277,14 +278,6 @@ def secrets_in(name: str, value: Any) -> list[str]:
 
 # ---------------------------------------------------------------- imports a value needs
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def source_lines(code: str) -> list[str]:
-    """``code`` split after each line ending (CRLF, LF or CR), endings kept."""
-    return _LINE.findall(code)
-
-
 def modules_named(value: Any) -> set[str]:
     """Root names of the attribute chains in a value's Code parts (``socket``)."""
     if isinstance(value, Code):
@@ -309,13 +302,14 @@ def bound_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def import_insertion_line(tree: ast.Module, root: str, begin: int | None, code: str) -> int:
+def import_insertion_line(tree: ast.Module, root: str, begin: int | None,
+                          lines: Sequence[str]) -> int:
     """The 1-based line after which ``import root`` goes (0: before the first line): after the
     last top-level import before the first use; else after the managed block's BEGIN line
     (0-based ``begin``) when every use is in the block; else after a docstring and
-    ``__future__`` imports, or a shebang / coding line."""
+    ``__future__`` imports, or a shebang / coding line (``lines``: the module's lines)."""
     uses = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == root]
-    first_use = min(uses, default=len(source_lines(code)) + 1)
+    first_use = min(uses, default=len(lines) + 1)
     imports = [s for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom))
                and (s.end_lineno or s.lineno) < first_use]
     if imports:
@@ -332,7 +326,7 @@ def import_insertion_line(tree: ast.Module, root: str, begin: int | None, code: 
             break
         after = statement.end_lineno or statement.lineno
     if after == 0:
-        for index, line in enumerate(source_lines(code)[:2]):
+        for index, line in enumerate(lines[:2]):
             if line.startswith("#!") or re.match(r"^[ \t\f]*#.*?coding[:=]", line):
                 after = index + 1
     return after

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate.formats.base import ABSENT, Document, Edit, Problem
-from remediate.formats.lines import LineBuffer, decode_text, duplicate_note
+from remediate.formats.lines import (
+    LineBuffer,
+    decode_text,
+    duplicate_note,
+    override_note,
+    removed_note,
+)
 
 TYPES = ("soft", "hard", "-")
 RLIMIT_ITEMS = frozenset({
@@ -243,8 +249,7 @@ class LimitsDocument(Document):
         note = ""
         if deciding:
             last = deciding[-1]
-            note = (f"line {last.line} sets '{last.key}'; appended a row after it that takes "
-                    f"effect instead")
+            note = override_note(last.line, f"sets '{last.key}'")
         first, _ = self._buffer.add_managed([self._format_row([domain, type_, item, text])])
         self._index()
         return Edit((first, first), note)
@@ -256,7 +261,7 @@ class LimitsDocument(Document):
             return None
         self._buffer.delete([n - 1 for n in doomed])
         self._index()
-        return Edit(None, f"removed line(s) {', '.join(map(str, doomed))}")
+        return Edit(None, removed_note(doomed))
 
     def _format_row(self, fields: list[str]) -> str:
         """A new row laid out like the file's last row: its separators when they hold

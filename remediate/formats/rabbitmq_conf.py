@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 from remediate.errors import ParseError
 from remediate.formats.base import ABSENT, Edit, Problem
-from remediate.formats.line_document import LineDocument, decode, describe_lines
+from remediate.formats.lines import LineDocument, decode, duplicate_note, kept_note, removed_note
 
 __all__ = ["RabbitLine", "RabbitmqDocument", "is_secret_key", "parse"]
 
@@ -164,8 +164,8 @@ class RabbitmqDocument(LineDocument[RabbitLine]):
         return analyse_line(text)
 
     def _lines_changed(self) -> None:
-        last = len(self.raw) - 1
-        unterminated = last >= 0 and not self.raw[last].endswith("\n")
+        last = len(self.buffer.lines) - 1
+        unterminated = last >= 0 and self.buffer.lines[last].ending == ""
         entries: dict[str, list[int]] = {}
         problems: list[Problem] = []
         for index, line in sorted(self.info.items()):
@@ -222,11 +222,7 @@ class RabbitmqDocument(LineDocument[RabbitLine]):
         rendered = _render(text, quoted=line.quoted)
         self._replace_line(index, line.text[:line.span[0]] + rendered + line.text[line.span[1]:])
         self._lines_changed()
-        note = ""
-        if len(indexes) > 1:
-            note = (f"{key} is set on {describe_lines([i + 1 for i in indexes])}; "
-                    f"edited line {index + 1}, the one RabbitMQ uses")
-        return Edit((index + 1, index + 1), note)
+        return Edit((index + 1, index + 1), duplicate_note([i + 1 for i in indexes], index + 1))
 
     def remove(self, key: str) -> Edit | None:
         indexes = self._entries.get(key)
@@ -235,14 +231,12 @@ class RabbitmqDocument(LineDocument[RabbitLine]):
         numbers = [i + 1 for i in indexes]
         self._delete_lines(indexes)
         self._lines_changed()
-        return Edit(None, f"removed {key} from {describe_lines(numbers)}")
+        return Edit(None, removed_note(numbers))
 
     def _refused_note(self, key: str) -> str:
         lines = [p.line for p in self.problems
                  if getattr(self.info.get(p.line - 1), "key", "") == key]
-        if not lines:
-            return ""
-        return f"{key} on {describe_lines(lines)} may be misread by RabbitMQ and is left as it is"
+        return kept_note(key, lines) if lines else ""
 
 
 def _value_text(value: Any) -> str:

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from remediate.formats.base import ABSENT, Edit, Problem
-from remediate.formats.line_document import LineDocument, decode, describe_lines
+from remediate.formats.lines import LineDocument, decode, duplicate_note, kept_note, removed_note
 from remediate.formats.redis_args import parse_memory, quote_arg, split_args
 from remediate.formats.redis_directives import (
     ENUM_DIRECTIVES,
@@ -210,25 +210,19 @@ class RedisDocument(LineDocument[RedisLine]):
         numbers = [i + 1 for i in indexes]
         self._delete_lines(indexes)
         self._lines_changed()
-        return Edit(None, f"removed {key} from {describe_lines(numbers)}")
+        return Edit(None, removed_note(numbers))
 
     def _set_single(self, name: str, written: str, args: Args) -> Edit:
         indexes = self._entries.get(name, [])
         refused = self._refused_lines(name)
-        note = ""
-        if refused:
-            note = (f"{name} on {describe_lines(refused)} is refused by Redis and left as it is "
-                    "(see problems)")
+        note = kept_note(name, refused) if refused else ""
         if not indexes:
             start, end = self._append_lines([f"{written} {self._render(args)}"])
             return Edit((start, end), note)
         self._replace_args(indexes[-1], args)
         number = indexes[-1] + 1
-        if len(indexes) > 1:
-            numbers = [i + 1 for i in indexes]
-            twice = (f"{name} is set on {describe_lines(numbers)}; "
-                     f"edited line {number}, the one Redis uses")
-            note = f"{twice}; {note}" if note else twice
+        twice = duplicate_note([i + 1 for i in indexes], number)
+        note = "; ".join(part for part in (twice, note) if part)
         return Edit((number, number), note)
 
     def _set_entry(self, name: str, written: str, entry: str, args: Args) -> Edit:
@@ -240,11 +234,7 @@ class RedisDocument(LineDocument[RedisLine]):
             return Edit((start, end))
         self._replace_args(indexes[-1], args)
         number = indexes[-1] + 1
-        note = ""
-        if len(indexes) > 1:
-            note = (f"{name} {entry} is on {describe_lines([i + 1 for i in indexes])}; "
-                    f"edited line {number}, the last one")
-        return Edit((number, number), note)
+        return Edit((number, number), duplicate_note([i + 1 for i in indexes], number))
 
     def _set_all(self, name: str, written: str, wanted: list[Args]) -> Edit:
         """Make the lines of a repeatable directive exactly ``wanted``: keep equal lines,
@@ -275,7 +265,7 @@ class RedisDocument(LineDocument[RedisLine]):
         if remaining:
             start, end = self._append_lines([f"{written} {self._render(a)}" for a in remaining])
             touched += [start, end]
-        note = f"removed {describe_lines([i + 1 for i in surplus])}" if surplus else ""
+        note = removed_note([i + 1 for i in surplus]) if surplus else ""
         return Edit((min(touched), max(touched)) if touched else None, note)
 
     def _replace_args(self, index: int, args: Args) -> None:

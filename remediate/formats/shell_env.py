@@ -25,7 +25,13 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats.base import ABSENT, Document, Edit, Problem
-from remediate.formats.lines import LineBuffer, decode_text, duplicate_note
+from remediate.formats.lines import (
+    LineBuffer,
+    decode_text,
+    duplicate_note,
+    override_note,
+    removed_note,
+)
 from remediate.formats.shell_syntax import (
     NAME,
     Command,
@@ -252,8 +258,8 @@ class ShellDocument(Document):
             return Edit((target.line, target.line), duplicate_note(same, target.line))
         note = ""
         if deciding:
-            note = (f"line {deciding[-1].line} sets the {deciding[-1].flavour} open-file limit; "
-                    f"appended a ulimit after it that takes effect instead")
+            note = override_note(deciding[-1].line,
+                                 f"sets the {deciding[-1].flavour} open-file limit")
         self._check_appendable(_FLAVOUR_KEYS[flavour])
         line = f"ulimit {_FLAVOUR_OPTIONS[flavour]} {quote_like(text, '')}"
         first, _ = self._buffer.add_managed([line])
@@ -297,7 +303,7 @@ class ShellDocument(Document):
         if not lines:
             return None
         self._index()
-        return Edit(None, f"removed the definition(s) on line(s) {', '.join(map(str, lines))}")
+        return Edit(None, removed_note(lines))
 
     def _remove_ulimit(self, ulimit: UlimitNofile) -> None:
         if ulimit.only_nofile:

@@ -23,7 +23,13 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats.base import Document, Edit, Problem
-from remediate.formats.lines import ANY_LINE_ENDS, LineBuffer, decode_text, duplicate_note
+from remediate.formats.lines import (
+    ANY_LINE_ENDS,
+    LineBuffer,
+    decode_text,
+    duplicate_note,
+    removed_note,
+)
 
 _WHITESPACE = " \t\n\r"  # systemd's WHITESPACE
 _COMMENTS = "#;"
@@ -256,7 +262,7 @@ class UnitDocument(Document):
         doomed = [i for a in found for i in range(a.first, a.last + 1)]
         self._buffer.delete(doomed)
         self._index()
-        return Edit(None, f"removed line(s) {', '.join(str(a.first + 1) for a in found)}")
+        return Edit(None, removed_note([a.first + 1 for a in found]))
 
 
 def _limit_pair(value: str) -> str:

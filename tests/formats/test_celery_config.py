@@ -262,7 +262,7 @@ def test_the_spelling_celery_reads_first_is_the_one_edited() -> None:
     assert doc.current("broker_heartbeat") == 10
     edit = doc.set("broker_heartbeat", 60)
     assert doc.dump() == b"broker_heartbeat = 60\nBROKER_HEARTBEAT = 20\nworker_concurrency = 1\n"
-    assert edit.note == "defined 2 times (lines 1, 2): edited the effective one, line 1"
+    assert edit.note == "defined twice (lines 1 and 2): edited the effective one, line 1"
 
 
 # -- editing ---------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def test_chained_assignment_is_overridden_not_split() -> None:
     edit = doc.set("task_default_queue", "q")
     assert doc.dump().startswith(b"CELERY_DEFAULT_QUEUE = CELERY_DEFAULT_EXCHANGE = 'default'\n")
     assert b"\nCELERY_DEFAULT_QUEUE = 'q'\n" in doc.dump()
-    assert "chained assignment on line 1" in edit.note
+    assert edit.note.startswith("line 1 sets it by a chained assignment; appended")
     assert doc.current("task_default_queue") == "q"
     assert doc.current("task_default_exchange") == "default"
 
@@ -334,7 +334,7 @@ def test_managed_block_is_reused_and_final_newline_added() -> None:
     doc.set("broker_pool_limit", 0)
     doc = celery(doc.dump())
     doc.set("broker_connection_timeout", 10)
-    assert doc.dump() == (f"a = 1\n\n# {MANAGED_BEGIN}\nbroker_heartbeat = 60\n"
+    assert doc.dump() == (f"a = 1\n# {MANAGED_BEGIN}\nbroker_heartbeat = 60\n"
                           f"broker_pool_limit = 0\nbroker_connection_timeout = 10\n"
                           f"# {MANAGED_END}\n").encode()
 
@@ -351,7 +351,7 @@ def test_managed_block_is_reused_and_final_newline_added() -> None:
       'broker_transport_options = {"o": socket.SO_KEEPALIVE}\nimport os\n')),
     # only used in the managed block and no import at all: first line of the block
     ("x = 1\n",
-     (f"x = 1\n\n# {MANAGED_BEGIN}\nimport socket\nbroker_transport_options = {{\n"
+     (f"x = 1\n# {MANAGED_BEGIN}\nimport socket\nbroker_transport_options = {{\n"
       f"    'o': socket.SO_KEEPALIVE,\n}}\n# {MANAGED_END}\n")),
     # already imported: nothing added
     ("import socket as socket\nbroker_transport_options = {}\n",
@@ -368,7 +368,7 @@ def test_remove_every_definition_keeping_comments() -> None:
                  "a = BROKER_POOL_LIMIT = 3\nbroker_transport_options = {\n"
                  "    'a': 1,\n    'b': 2,\n}\n")
     edit = doc.remove("broker_pool_limit")
-    assert edit is not None and edit.note.endswith("(lines 2, 3, 4)")
+    assert edit is not None and edit.note == "removed lines 2, 3 and 4"
     doc.remove("broker_transport_options['b']")
     assert doc.dump() == b"# pool\nx = 2\na = 3\nbroker_transport_options = {\n    'a': 1,\n}\n"
     assert doc.remove("broker_pool_limit") is None
@@ -390,7 +390,7 @@ def test_remove_in_an_app_module() -> None:
 def test_crlf_file_gets_crlf_lines() -> None:
     doc = celery(b"# \xc3\xa9t\xc3\xa9\r\nBROKER_URL = 'redis://r'\r\n")
     doc.set("broker_transport_options['x']", {"y": 1})
-    assert doc.dump() == (b"# \xc3\xa9t\xc3\xa9\r\nBROKER_URL = 'redis://r'\r\n\r\n"
+    assert doc.dump() == (b"# \xc3\xa9t\xc3\xa9\r\nBROKER_URL = 'redis://r'\r\n"
                           + f"# {MANAGED_BEGIN}\r\nBROKER_TRANSPORT_OPTIONS = {{\r\n"
                             f"    'x': {{'y': 1}},\r\n}}\r\n# {MANAGED_END}\r\n".encode())
 
@@ -433,11 +433,10 @@ REALISTIC_DIFF = '''\
  }
  
  # -- results ------------------------------------------------------------
-@@ -27,3 +32,7 @@
+@@ -27,3 +32,6 @@
      Queue("billing.slow", routing_key="billing.slow"),
  )
  worker_prefetch_multiplier = 1
-+
 +# BEGIN remediate managed settings
 +broker_connection_retry_on_startup = True
 +# END remediate managed settings
@@ -454,7 +453,7 @@ LLNL_DIFF = '''\
  
  
  task_serializer = "pickle"
-@@ -19,9 +20,19 @@
+@@ -19,9 +20,18 @@
  broker_transport_options = {
      "visibility_timeout": 60 * 60 * 24,
      "max_connections": 100,
@@ -468,7 +467,6 @@ LLNL_DIFF = '''\
  worker_log_color = (True,)
  worker_log_format = (FORMATS["DEFAULT"],)
  worker_task_log_format = (FORMATS["WORKER"],)
-+
 +# BEGIN remediate managed settings
 +broker_connection_retry = True
 +broker_connection_retry_on_startup = True
@@ -498,11 +496,10 @@ DEALERTRACK_DIFF = '''\
  }
  
  CELERY_RESULT_BACKEND = 'redis-sentinel://redis-sentinel:26379/1'
-@@ -22,3 +26,9 @@
+@@ -22,3 +26,8 @@
  CELERY_ENABLE_UTC = True
  
  CELERY_REDIRECT_STDOUTS_LEVEL = 'INFO'
-+
 +# BEGIN remediate managed settings
 +BROKER_CONNECTION_RETRY = True
 +BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -521,11 +518,10 @@ OPEN_HUMANS_DIFF = '''\
  
  
  os.environ.setdefault("DJANGO_SETTINGS_MODULE", "open_humans.settings")
-@@ -35,3 +36,15 @@
+@@ -35,3 +36,14 @@
  @app.task(bind=True)
  def debug_task(self):
      print("Request: {0!r}".format(self.request))
-+
 +# BEGIN remediate managed settings
 +app.conf.BROKER_CONNECTION_RETRY = True
 +app.conf.BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -555,7 +551,7 @@ AMQP_DIFF = '''\
 CRLF_DIFF = '''\
 --- a/crlf-old-style.py
 +++ b/crlf-old-style.py
-@@ -1,11 +1,22 @@
+@@ -1,11 +1,21 @@
  # -*- coding: utf-8 -*-
 +import socket
  # Réglages Celery — ancien style (noms en majuscules)
@@ -574,7 +570,6 @@ CRLF_DIFF = '''\
 -    60
 \\\\ No newline at end of file
 +    60
-+
 +# BEGIN remediate managed settings
 +BROKER_CONNECTION_RETRY = True
 +BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -619,7 +614,7 @@ def test_seed_merge_changes_record_settings_values_and_new_lines() -> None:
     assert (retry.kind, retry.old, retry.new) == ("celery", False, True)
     assert lines[retry.lines[0] - 1] == "broker_connection_retry = True  # fail fast in CI"
     startup = by_key["broker_connection_retry_on_startup"]
-    assert startup.old is ABSENT and startup.note == "appended to the managed block"
+    assert startup.old is ABSENT and startup.note == ""
     assert lines[startup.lines[0] - 1] == "broker_connection_retry_on_startup = True"
     options = by_key["broker_transport_options['socket_keepalive_options']"]
     assert options.new == {Code("socket.TCP_KEEPIDLE"): 60, Code("socket.TCP_KEEPINTVL"): 10,

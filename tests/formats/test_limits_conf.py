@@ -166,7 +166,7 @@ def test_set_edits_the_effective_duplicate_and_says_so() -> None:
     doc = limits("* soft nofile 1\n* soft nofile 2\n")
     edit = doc.set("* soft nofile", "3")
     assert doc.dump() == b"* soft nofile 1\n* soft nofile 3\n"
-    assert edit.note == "defined twice (lines 1, 2): edited the effective one, line 2"
+    assert edit.note == "defined twice (lines 1 and 2): edited the effective one, line 2"
 
 
 def test_set_soft_after_a_dash_row_appends_instead_of_changing_hard() -> None:
@@ -261,7 +261,7 @@ def test_seed_fix_over_separate_soft_and_hard_rows_appends_one_that_wins() -> No
         "+rabbitmq        -       nofile         65536\n"
         f"+# {MANAGED_END}\n")
     assert changes[0].old == "soft 1024, hard 4096"
-    assert changes[0].note == ("line 4 sets 'rabbitmq hard nofile'; appended a row after it "
+    assert changes[0].note == ("line 4 sets 'rabbitmq hard nofile'; appended a line after it "
                                "that takes effect instead")
 
 

@@ -219,7 +219,7 @@ def test_set_edits_the_last_definition_and_says_so() -> None:
     assert doc.dump().decode().splitlines()[1:5] == [
         "heartbeat\t=\t30", "cluster_name\t= café-cluster\t# nom du cluster",
         "\t# commentaire indenté", "heartbeat = 60"]
-    assert edit.note == "heartbeat is set on lines 2 and 5; edited line 5, the one RabbitMQ uses"
+    assert edit.note == "defined twice (lines 2 and 5): edited the effective one, line 5"
 
 
 def test_set_quotes_when_cuttlefish_needs_it() -> None:

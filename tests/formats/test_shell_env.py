@@ -258,7 +258,7 @@ def test_set_changes_only_the_value_and_keeps_the_quoting_style(
 
 def test_set_edits_the_effective_duplicate_and_says_so() -> None:
     doc = shell("A=1\nA=2\n")
-    assert doc.set("A", "3").note == "defined twice (lines 1, 2): edited the effective one, line 2"
+    assert doc.set("A", "3").note == "defined twice (lines 1 and 2): edited the effective one, line 2"
     assert doc.dump() == b"A=1\nA=3\n"
 
 

@@ -313,7 +313,7 @@ def test_change_lines_point_into_the_new_document_after_every_edit() -> None:
     lines = new.dump().decode().split("\n")
     assert [(c.setting, c.note) for c in changes] == [
         ("Install.WantedBy", ""),
-        ("Service.LimitNOFILE", "defined twice (lines 15, 25): edited the effective one, line 25"),
+        ("Service.LimitNOFILE", "defined twice (lines 15 and 25): edited the effective one, line 25"),
         ("Service.ExecStart", ""), ("Service.TasksMax", "")]
     for change in changes:
         assert change.lines is not None
