@@ -99,7 +99,7 @@ def plan_text(plans: Sequence[HostPlan], summary: bool = False,
                 pair = f"{c.old} → {c.new}"
                 effect = "" if shared else f"    {_effect(c.effect, c.how)}"
                 out.append(("", f"    {c.setting.ljust(width)}  {pair.ljust(values + 3)}{effect}".rstrip()))
-                if c.note and not c.note.startswith("appended to the managed block"):
+                if c.note:
                     out.append(("yellow", f"      note: {c.note}"))
             if not summary:
                 out.extend(_diff_lines(f.diff))
