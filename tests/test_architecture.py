@@ -56,3 +56,14 @@ def test_commands_compute_no_exit_code_of_their_own() -> None:
             if literal == "Exit(1)" and module.name in ("apply_cmd.py", "rollback_cmd.py"):
                 continue  # a declined confirmation prompt: no run happened
             assert literal not in text, (module.name, literal)
+
+
+def test_the_readme_api_example_runs_as_written() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Python API: the fleet"):readme.index("## Layout")]
+    block = "\n".join(line[4:] for line in section.splitlines() if line.startswith("    "))
+    assert "api.select" in block and "api.plan" in block
+    done = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("example changed ["), done.stdout
