@@ -86,6 +86,7 @@ class CeleryDocument(Document):
         self.app_receiver: str | None = found.app_receiver
         self.is_app_module = found.is_app_module
         self._defs = [d for d in found.items if found.is_app_module or _PLAUSIBLE.match(d.key)]
+        self._variables = found.variables
         self.style = celery_settings.detect_style(d.key for d in self._defs)
         self._file_quote: str | None = None
         self._values: dict[int, Any] = {}
@@ -123,6 +124,29 @@ class CeleryDocument(Document):
     def settings(self) -> dict[str, Any]:
         """Key as the file spells it -> value (literal, container, or :class:`Code`)."""
         return {d.key: self._value(d.tree) for d in self._defs}
+
+    def variable(self, name: str) -> Any:
+        """The value of the module's last unconditional top-level ``name = ...`` (any name, a
+        helper such as ``_url`` or, in an app module, a plain variable), or ABSENT."""
+        for definition in reversed(self._variables):
+            if definition.key == name:
+                return self._value(definition.tree)
+        return ABSENT
+
+    def variable_lines(self) -> list[tuple[str, int]]:
+        """(name, first line) of every top-level ``name = ...``, in file order."""
+        return [(d.key, d.lines[0]) for d in self._variables]
+
+    def loaded_names(self) -> frozenset[str]:
+        """Names the module reads anywhere (``ast.Name`` in a load context)."""
+        return frozenset(node.id for node in ast.walk(self._tree)
+                         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+
+    def config_sources(self) -> list[Any]:
+        """The arguments of every ``<x>.config_from_object(arg)`` call (values, or Code)."""
+        return [evaluate(node.args[0]) for node in ast.walk(self._tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "config_from_object" and node.args]
 
     def key_lines(self) -> list[tuple[str, int]]:
         """Every definition in file order: (key as the file spells it, its first line)."""

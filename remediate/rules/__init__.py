@@ -34,6 +34,7 @@ from remediate.model.plans import Finding
 from remediate.rules import (
     celery_names,
     celery_rules,
+    celery_worker_rules,
     cross_rules,
     limits_rules,
     rabbitmq_rules,
@@ -44,7 +45,7 @@ from remediate.rules.suppress import apply_suppressions
 
 RULES: dict[str, RuleInfo] = {
     info.id: info
-    for module in (celery_names, celery_rules, redis_rules, rabbitmq_rules, limits_rules,
+    for module in (celery_names, celery_rules, celery_worker_rules, redis_rules, rabbitmq_rules, limits_rules,
                    cross_rules)
     for info in module.RULE_INFOS
 }

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from remediate.model.workers import PackageVersions, SocketFact, WorkerFact
 from remediate.rules import RULES, Facts
 from tests.rules.scenarios import DOMAIN, Scenario, one, only, rules_of
 
@@ -18,6 +19,12 @@ LIVE_DRIFTED = {"timeout": "0", "tcp-keepalive": "0", "maxclients": "4064",
 LIVE_BROKER = {"timeout": "0", "tcp-keepalive": "60", "maxclients": "10000",
                "maxmemory": "2147483648", "requirepass": "s3cret-orders",
                "save": "3600 1 300 100 60 10000"}
+
+def _worker(keepalive: bool, pool: str = "prefork", kombu: str = "5.7.0",
+            url: str = "redis://redis-01:6379/0") -> WorkerFact:
+    return WorkerFact(4242, pool, PackageVersions(celery="5.7.0", kombu=kombu), url,
+                      (SocketFact("10.0.0.5:6379", keepalive),))
+
 
 #: rule -> (trigger, compliant, a line the trigger's finding is on, or None for the file)
 CASES: dict[str, tuple[Scenario, Scenario, int | None]] = {
@@ -33,6 +40,11 @@ CASES: dict[str, tuple[Scenario, Scenario, int | None]] = {
     "CEL010": (one(C, "celery/cloudamqp.py"), one(C, "celery/seed-amqp.py"), 6),
     "CEL011": (one(C, "celery/popular-advice.py"), one(C, "celery/seed-redis.py"), 35),
     "CEL012": (one(C, "celery/billing-redis.py"), one(C, "celery/seed-redis.py"), 15),
+    "CEL013": (one(C, "celery/reports-redis.py"), one(C, "celery/seed-redis.py"), 16),
+    "CEL014": (one(C, "celery/popular-advice.py"), one(C, "celery/seed-redis.py"), 6),
+    "CEL015": (one(C, "celery/solo-amqp.py"), one(C, "celery/seed-amqp.py"), 6),
+    "CEL016": (one(C, "celery/seed-redis.py", workers=(_worker(False),)),
+               one(C, "celery/seed-redis.py", workers=(_worker(True),)), 10),
     "RDS001": (one(R, DRIFTED), one(R, BROKER), 8),
     "RDS002": (one(R, DRIFTED), one(R, BROKER), 11),
     "RDS003": (one(R, DRIFTED), one(R, BROKER), 27),
@@ -97,7 +109,7 @@ def _domain_table() -> list[tuple[str, str, str]]:
 
 #: DOMAIN.md rows added 2026-12 whose rules land with the worker-side issue: each must fail
 #: here until it exists (strict xfail), so the table can never silently outrun the code.
-PENDING = {"CEL013", "CEL014", "CEL015", "CEL016", "PKG001", "PKG002", "PKG003", "PKG004",
+PENDING = {"PKG001", "PKG002", "PKG003", "PKG004",
            "RMQ008", "RMQ009", "RDS008", "RDS009", "SYS002", "X004"}
 
 
