@@ -19,7 +19,9 @@ at a time as ``broker_transport_options['socket_keepalive']``.
 
 Appending: a missing setting goes to the one marked managed block at the end of the file, as
 ``name = value`` in a config module and ``app.conf.name = value`` in an app module, spelled in
-the file's dominant style. A value naming a module the file does not import
+the file's dominant style. An entry of a dict setting missing from an app module is written as
+``app.conf.name = {**app.conf.name, 'entry': value}``: the module's settings may come from
+``config_from_object`` (or the defaults), and a plain dict would replace all of their entries. A value naming a module the file does not import
 (``socket.TCP_KEEPIDLE``) gets ``import socket`` right after the last top-level import that
 precedes the first use; failing that, at the top of the managed block when every use is in
 it; failing that, at the top of the module (after a docstring and ``__future__`` imports).
@@ -214,7 +216,9 @@ class CeleryDocument(Document):
             if definition is not None:
                 notes = [(f"set by a chained assignment on line {definition.lines[0]}: "
                           "overridden in the managed block")]
-            self._append(name, entry_value, definition is not None and flat)
+            # an app module's dict setting may come from config_from_object: keep its keys
+            self._append(name, entry_value, flat and (definition is not None
+                                                     or self.is_app_module))
             notes.append("appended to the managed block")
         elif not flat:
             self._replace(definition.node, self._render_like(definition.node, value))

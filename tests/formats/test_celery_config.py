@@ -521,7 +521,7 @@ OPEN_HUMANS_DIFF = '''\
  
  
  os.environ.setdefault("DJANGO_SETTINGS_MODULE", "open_humans.settings")
-@@ -35,3 +36,15 @@
+@@ -35,3 +36,16 @@
  @app.task(bind=True)
  def debug_task(self):
      print("Request: {0!r}".format(self.request))
@@ -531,6 +531,7 @@ OPEN_HUMANS_DIFF = '''\
 +app.conf.BROKER_CONNECTION_RETRY_ON_STARTUP = True
 +app.conf.BROKER_CONNECTION_MAX_RETRIES = None
 +app.conf.BROKER_TRANSPORT_OPTIONS = {
++    **app.conf.BROKER_TRANSPORT_OPTIONS,
 +    "socket_keepalive": True,
 +    "socket_keepalive_options": {socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10, socket.TCP_KEEPCNT: 3},
 +    "socket_timeout": 30,
