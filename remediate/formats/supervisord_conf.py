@@ -109,7 +109,7 @@ class SupervisordDocument(Document):
                     body = following.strip()
                     comment = _INLINE_COMMENT.search(" " + body)
                     parts.append(body[:comment.start() - 1].rstrip() if comment else body)
-            option = Option(current, key, "\n".join(parts).strip("\n"), index, last, start, end)
+            option = Option(current, key, "\n".join(parts).rstrip(), index, last, start, end)
             options[option.name] = option  # the last one wins
             order.append(option)
             sections[current] = Section(current, sections[current].header, last)
