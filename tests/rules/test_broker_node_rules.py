@@ -6,7 +6,7 @@ import pytest
 
 from remediate.model.plans import Finding
 from remediate.rules import Facts, check, check_together
-from tests.rules.scenarios import doc_of, only, rules_of
+from tests.rules.scenarios import doc_of, only
 
 
 def redis(text: str, **facts: object) -> list[Finding]:
