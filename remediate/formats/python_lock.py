@@ -210,7 +210,7 @@ def _toml_lock(raw: list[str], path: str, flavor: str) -> list[LockedPackage]:
 
 def _dependencies(package: dict[str, Any]) -> list[tuple[str, set[str]]]:
     """(name, extras requested) of a locked package's dependencies (uv's inline tables)."""
-    out = []
+    out: list[tuple[str, set[str]]] = []
     for dependency in package.get("dependencies", []) or []:
         if isinstance(dependency, dict) and "name" in dependency:
             wanted = dependency.get("extra", []) or []
