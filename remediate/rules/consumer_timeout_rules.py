@@ -10,7 +10,9 @@ no Celery setting states their horizon, so RMQ008 does not guess one.
 
 From RabbitMQ 4.3 classic queues and streams never evaluate consumer timeouts: with the node's
 version known (``rabbitmq_version``) to be 4.3 or later, only a Celery file whose
-``task_default_queue_type`` is ``quorum`` is judged. Before 3.8.17 there is no default timeout.
+``task_default_queue_type`` is ``quorum`` is judged. The default (``deps/rabbit/Makefile``) is
+1800000 from 3.8.17, 900000 in 3.8.15 and 3.8.16, and none before 3.8.15; an unknown version is
+taken as a current one.
 """
 
 from __future__ import annotations
@@ -61,9 +63,11 @@ def consumer_timeout_below_tasks(docs: Sequence[Document], facts: Facts) -> list
         return []
     version = version_tuple(facts.rabbitmq_version)
     written, source = effective_consumer_timeout(nodes)
-    if written is None and version is not None and version < (3, 8, 17):
-        return []
-    timeout_ms = DEFAULT_CONSUMER_TIMEOUT_MS if written is None else written
+    if written is None and version is not None and version < (3, 8, 15):
+        return []  # no default timeout yet
+    default = (900_000 if version is not None and version < (3, 8, 17)
+               else DEFAULT_CONSUMER_TIMEOUT_MS)
+    timeout_ms = default if written is None else written
     findings = []
     for doc in docs:
         if doc.kind != "celery":

@@ -90,6 +90,15 @@ def test_consumer_timeout_on_rabbitmq_4_3_applies_to_quorum_queues_only() -> Non
     assert only(together(quorum, rabbitmq_version="4.3.0"), "RMQ008")
 
 
+def test_the_default_consumer_timeout_depends_on_the_version() -> None:
+    files = [("rabbitmq", "heartbeat = 60\n", "rabbitmq.conf"),
+             ("celery", AMQP_LONG.replace("7200", "1200"), "celeryconfig.py")]
+    assert not only(together(files), "RMQ008")  # 30 min default from 3.8.17
+    [old] = only(together(files, rabbitmq_version="3.8.16"), "RMQ008")  # 15 min then
+    assert "default consumer_timeout is 900 s" in old.message
+    assert not only(together(files, rabbitmq_version="3.8.14"), "RMQ008")  # no default
+
+
 def test_conf_d_overrides_consumer_timeout() -> None:
     files = [("rabbitmq", "consumer_timeout = 60000\n", "etc/rabbitmq/rabbitmq.conf"),
              ("rabbitmq", "consumer_timeout = 86400000\n", "etc/rabbitmq/conf.d/90-long.conf"),
