@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ Paths = Annotated[list[Path], typer.Argument(
     show_default=False, metavar="PATH")]
 Kind = Annotated[str, typer.Option(
     "--kind", help="auto (from name and content), or force one of redis, rabbitmq, celery, "
-                   "limits, systemd, shell for every file.")]
+                   "limits, systemd, shell, supervisord, python-lock for every file.")]
 LintFormat = Annotated[str, typer.Option("--format", help="text, json, sarif or junit.")]
 FailOn = Annotated[str, typer.Option(
     "--fail-on", help="Exit 2 when a finding is at or above this severity: info, warning, error.")]
@@ -24,6 +25,20 @@ Baseline = Annotated[Path | None, typer.Option(
 CeleryVersion = Annotated[str | None, typer.Option(
     "--celery-version", help="Celery X.Y whose setting names and defaults to judge against "
                              "(default: the newest supported).")]
+RabbitmqVersion = Annotated[str | None, typer.Option(
+    "--rabbitmq-version", help="The RabbitMQ X.Y.Z the broker runs: keys it ignores (RMQ009), "
+                               "consumer timeouts of 4.3+ (RMQ008), Celery/kombu against 4.3+ "
+                               "(PKG003). Default: unknown, those checks stay silent.")]
+RedisVersion = Annotated[str | None, typer.Option(
+    "--redis-version", help="The Redis X.Y the broker runs, for protected mode (RDS008). "
+                            "Default: 7 or newer.")]
+PathIdleTimeout = Annotated[int | None, typer.Option(
+    "--path-idle-timeout", min=1, help="Seconds after which the network path to the broker "
+                                       "drops an idle flow (AWS NLB 350, Azure Cache for Redis "
+                                       "600, Azure LB 240, GCP Cloud NAT 1200): X004.")]
+PathCountsData = Annotated[bool, typer.Option(
+    "--path-counts-data", help="The path has a proxy that counts data only: TCP keepalive "
+                               "alone does not keep a flow open (X004).")]
 Output = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write the report to FILE instead of standard output.")]
 
@@ -36,21 +51,31 @@ def lint(
     fail_on: FailOn = "warning",
     baseline: Baseline = None,
     celery_version: CeleryVersion = None,
+    rabbitmq_version: RabbitmqVersion = None,
+    redis_version: RedisVersion = None,
+    path_idle_timeout: PathIdleTimeout = None,
+    path_counts_data: PathCountsData = False,
     output: Output = None,
 ) -> None:
-    """Lint Redis, RabbitMQ, Celery, limits, systemd and /etc/default files for the settings
-    behind lost broker connections. Exit 2 on findings at or above --fail-on, 1 when a path
+    """Lint Redis, RabbitMQ, Celery, limits, systemd, /etc/default, supervisord and Python lock
+    files for the settings and versions behind lost broker connections. Exit 2 on findings at or above --fail-on, 1 when a path
     cannot be read, 64 on a usage error."""
     from remediate.lint.report import FORMATS, render, text_lines
-    from remediate.lint.run import KIND_CHOICES, SEVERITIES, lint_paths
+    from remediate.lint.run import KIND_CHOICES, SEVERITIES, LintTargets, lint_paths
 
     _choose("--kind", kind, KIND_CHOICES)
     _choose("--format", format, FORMATS)
     _choose("--fail-on", fail_on, SEVERITIES)
     if celery_version is not None:
         _check_celery_version(celery_version)
+    for option, version in (("--rabbitmq-version", rabbitmq_version),
+                            ("--redis-version", redis_version)):
+        if version is not None and not re.fullmatch(r"\d+(\.\d+){0,2}", version):
+            raise UsageError(f"{option} {version!r}: expected a version such as 4.3.0")
     earlier = _read_baseline(baseline) if baseline else None
-    run = lint_paths(paths, kind=kind, celery_version=celery_version, baseline=earlier)
+    targets = LintTargets(celery_version, rabbitmq_version, redis_version, path_idle_timeout,
+                          path_counts_data)
+    run = lint_paths(paths, kind=kind, baseline=earlier, targets=targets)
     code = run.exit_code(fail_on)
     if output is not None:
         from remediate.cli.output import write_atomic

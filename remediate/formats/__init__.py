@@ -12,7 +12,7 @@ from importlib import import_module
 from remediate.errors import ParseError
 from remediate.formats.base import ABSENT, Change, Document, Edit, Problem, merge
 
-KINDS = ("redis", "rabbitmq", "celery", "limits", "systemd", "shell")
+KINDS = ("redis", "rabbitmq", "celery", "limits", "systemd", "shell", "supervisord", "python-lock")
 _MODULES = {
     "redis": "remediate.formats.redis_conf",
     "rabbitmq": "remediate.formats.rabbitmq_conf",
@@ -20,6 +20,8 @@ _MODULES = {
     "limits": "remediate.formats.limits_conf",
     "systemd": "remediate.formats.systemd_unit",
     "shell": "remediate.formats.shell_env",
+    "supervisord": "remediate.formats.supervisord_conf",
+    "python-lock": "remediate.formats.python_lock",
 }
 
 

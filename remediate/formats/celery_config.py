@@ -19,7 +19,9 @@ at a time as ``broker_transport_options['socket_keepalive']``.
 
 Appending: a missing setting goes to the one marked managed block at the end of the file, as
 ``name = value`` in a config module and ``app.conf.name = value`` in an app module, spelled in
-the file's dominant style. A value naming a module the file does not import
+the file's dominant style. An entry of a dict setting missing from an app module is written as
+``app.conf.name = {**app.conf.name, 'entry': value}``: the module's settings may come from
+``config_from_object`` (or the defaults), and a plain dict would replace all of their entries. A value naming a module the file does not import
 (``socket.TCP_KEEPIDLE``) gets ``import socket`` right after the last top-level import that
 precedes the first use; failing that, at the top of the managed block when every use is in
 it; failing that, at the top of the module (after a docstring and ``__future__`` imports).
@@ -92,6 +94,7 @@ class CeleryDocument(Document):
         self.app_receiver: str | None = found.app_receiver
         self.is_app_module = found.is_app_module
         self._defs = [d for d in found.items if found.is_app_module or _PLAUSIBLE.match(d.key)]
+        self._variables = found.variables
         self.style = celery_settings.detect_style(d.key for d in self._defs)
         self._file_quote: str | None = None
         self._values: dict[int, Any] = {}
@@ -129,6 +132,29 @@ class CeleryDocument(Document):
     def settings(self) -> dict[str, Any]:
         """Key as the file spells it -> value (literal, container, or :class:`Code`)."""
         return {d.key: self._value(d.tree) for d in self._defs}
+
+    def variable(self, name: str) -> Any:
+        """The value of the module's last unconditional top-level ``name = ...`` (any name, a
+        helper such as ``_url`` or, in an app module, a plain variable), or ABSENT."""
+        for definition in reversed(self._variables):
+            if definition.key == name:
+                return self._value(definition.tree)
+        return ABSENT
+
+    def variable_lines(self) -> list[tuple[str, int]]:
+        """(name, first line) of every top-level ``name = ...``, in file order."""
+        return [(d.key, d.lines[0]) for d in self._variables]
+
+    def loaded_names(self) -> frozenset[str]:
+        """Names the module reads anywhere (``ast.Name`` in a load context)."""
+        return frozenset(node.id for node in ast.walk(self._tree)
+                         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+
+    def config_sources(self) -> list[Any]:
+        """The arguments of every ``<x>.config_from_object(arg)`` call (values, or Code)."""
+        return [evaluate(node.args[0]) for node in ast.walk(self._tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "config_from_object" and node.args]
 
     def key_lines(self) -> list[tuple[str, int]]:
         """Every definition in file order: (key as the file spells it, its first line)."""
@@ -193,7 +219,9 @@ class CeleryDocument(Document):
         if definition is None or definition.chained:
             if definition is not None:
                 notes = [override_note(definition.lines[0], "sets it by a chained assignment")]
-            self._append(name, entry_value, definition is not None and flat)
+            # an app module's dict setting may come from config_from_object: keep its keys
+            self._append(name, entry_value, flat and (definition is not None
+                                                     or self.is_app_module))
         elif not flat:
             self._replace(definition.node, self._render_like(definition.node, value))
         elif isinstance(definition.node, cst.Dict):

@@ -42,6 +42,9 @@ class FoundDefinitions:
     items: list[Definition] = field(default_factory=list)
     app_receiver: str | None = None  # "app" in app.conf.update(...) / app = Celery(...)
     is_app_module: bool = False
+    #: every unconditional top-level ``name = value`` (settings of a config module; plain
+    #: variables of an app module), private names included
+    variables: list[Definition] = field(default_factory=list)
 
 
 def _span(node: ast.AST) -> tuple[int, int]:
@@ -161,7 +164,7 @@ def find_definitions(module: cst.Module, tree: ast.Module) -> FoundDefinitions:
                                 in _update_items(module, small.value, statement.value))
     is_app = app_target is not None or bool(conf)
     receiver = receivers[0] if receivers else app_target
-    return FoundDefinitions(conf if is_app else plain, receiver, is_app)
+    return FoundDefinitions(conf if is_app else plain, receiver, is_app, plain)
 
 
 # ---------------------------------------------------------------- dict displays

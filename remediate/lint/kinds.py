@@ -3,12 +3,14 @@
     detect_kind("deploy/redis/6379.conf", data)        -> "redis"
     detect_kind("roles/rabbitmq/templates/rabbitmq-env.j2", data) -> "shell"
 
-Names decide when they are specific (``redis*.conf``, ``*sentinel*.conf``, ``*.acl``,
+Names decide when they are specific (``requirements*.txt``, ``poetry.lock``, ``uv.lock``,
+``Pipfile.lock``, ``pdm.lock``; ``redis*.conf``, ``*sentinel*.conf``, ``*.acl``,
 ``rabbitmq.conf``, ``conf.d/*.conf`` under a rabbitmq folder, ``limits.conf``, ``limits.d/*``,
 ``*.service``, ``*.service.d/*.conf``, ``/etc/default/*``, ``rabbitmq-env.conf``), after
 stripping template suffixes (``.j2``, ``.erb``, ``.tpl`` ...). Otherwise the content decides:
 most meaningful lines must look like one kind (redis directives, dotted ``key = value``,
-limits rows, systemd sections, shell assignments). Python is Celery config when it sets a
+limits rows, systemd sections, shell assignments; a ``[program:...]`` or ``[supervisord]``
+section makes a supervisord file). Python is Celery config when it sets a
 Celery setting at module level or through ``app.conf``. Pure functions, no I/O.
 """
 
@@ -23,7 +25,12 @@ from pathlib import Path
 TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".erb", ".tpl", ".tmpl", ".template",
                      ".example", ".sample", ".dist")
 #: extensions (after template suffixes) whose files may be config of an unnamed kind
-_SNIFFED_EXTENSIONS = frozenset({"", ".conf", ".cfg", ".acl", ".default", ".config"})
+_SNIFFED_EXTENSIONS = frozenset({"", ".conf", ".cfg", ".acl", ".default", ".config", ".ini"})
+_LOCK_NAMES = frozenset({"poetry.lock", "uv.lock", "pipfile.lock", "pdm.lock"})
+_REQUIREMENTS_NAME = re.compile(r"^(.*[-_.])?requirements([-_.].*)?\.(txt|in)$")
+_SUPERVISORD_SECTION = re.compile(r"^\[(program:[^\]]+|supervisord|supervisorctl|unix_http_server"
+                                  r"|inet_http_server|group:[^\]]+|include)\][ \t]*$",
+                                  re.MULTILINE)
 _STRONG_CELERY_PREFIXES = ("broker_", "result_", "task_", "worker_", "beat_", "redis_")
 _SHELL_NAME = re.compile(r"(^|[-_.])(rabbitmq-env(\.conf)?|(rabbitmq-server|redis-server"
                          r"|redis-sentinel)[-_.]default)$")
@@ -62,6 +69,13 @@ def detect_kind(path: str, data: bytes) -> str | None:
     name, parent = template_stem(parts[-1]), (parts[-2] if len(parts) > 1 else "")
     if name.endswith(".py"):
         return "celery" if has_celery_settings(data) else None
+    if name in _LOCK_NAMES or _REQUIREMENTS_NAME.match(name) or (
+            parent == "requirements" and name.endswith((".txt", ".in"))):
+        return "python-lock"
+    supervisor_named = "supervisor" in name or parent in ("supervisord.d", "supervisor") or (
+        parent == "conf.d" and any("supervisor" in p for p in parts[:-2]))
+    if supervisor_named and _SUPERVISORD_SECTION.search(data[:65536].decode("utf-8", "replace")):
+        return "supervisord"
     if parts[-1].endswith((".yaml", ".yml", ".tf")):  # manifests: Helm, Compose, k8s, Terraform
         from remediate.lint.manifests import detect_manifest
 
@@ -99,6 +113,8 @@ def kind_from_content(text: str) -> str | None:
     meaningful = [m.group(1) for m in islice(_MEANINGFUL_LINE.finditer(text), 200)]
     if not meaningful:
         return None
+    if _SUPERVISORD_SECTION.search(text):
+        return "supervisord"
     if any(_SYSTEMD_HEADER.match(line) for line in meaningful) and _SYSTEMD_SETTING.search(text):
         return "systemd"
     from remediate.formats.redis_directives import KNOWN_DIRECTIVES, SPECIAL_DIRECTIVES
@@ -195,4 +211,5 @@ def may_be_config(name: str) -> bool:
     suffix = Path(stem).suffix
     if name.lower().endswith((".yaml", ".yml", ".tf")):
         return True
-    return suffix in _SNIFFED_EXTENSIONS or suffix in (".py", ".service") or "limits" in stem
+    return (suffix in _SNIFFED_EXTENSIONS or suffix in (".py", ".service") or "limits" in stem
+            or stem in _LOCK_NAMES or bool(_REQUIREMENTS_NAME.match(stem)))

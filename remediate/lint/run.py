@@ -43,7 +43,7 @@ LINT_RULES: dict[str, RuleInfo] = {
     "KIND": RuleInfo(
         "KIND", "lint", "info", "not a config file of a kind this tool knows",
         "Named on the command line, but neither its name nor its content says redis, rabbitmq, "
-        "celery, limits, systemd or shell, so it was not linted.",
+        "celery, limits, systemd, shell, supervisord or python-lock, so it was not linted.",
         "pass --kind KIND to lint it as that kind, or leave it out"),
 }
 
@@ -182,7 +182,7 @@ def lint_sources(sources: Sequence[SourceFile], facts: Facts | None = None) -> l
     docs = [doc for _, doc in parsed] + manifests.documents
     for group in groups_linted_together([*docs, *manifests.holders]):
         documents = [doc for doc in group if doc.kind != "path"]
-        if len(documents) > 1:
+        if documents:  # one file may do (X004, SYS002)
             findings.extend(manifests.mapped(check_together(documents, facts)))
         findings.extend(manifests.together(group, facts))
     return fingerprint(set(findings), {s.path: s.data for s in sources})
@@ -305,11 +305,30 @@ class LintRun:
         return exit_code(failed=len(self.errors), drift=bool(self.failing(fail_on)))
 
 
+@dataclass(frozen=True)
+class LintTargets:
+    """What lint is told about the systems the files run on (its options), as rule Facts."""
+
+    celery_version: str | None = None  # --celery-version
+    rabbitmq_version: str | None = None  # --rabbitmq-version (RMQ009, RMQ008, PKG003)
+    redis_version: str | None = None  # --redis-version (RDS008; default: newest, 7+)
+    path_idle_timeout: int | None = None  # --path-idle-timeout (X004)
+    path_counts_data: bool = False  # --path-counts-data (X004)
+
+    def facts(self) -> Facts:
+        return Facts(celery_version=self.celery_version, rabbitmq_version=self.rabbitmq_version,
+                     redis_version=self.redis_version, path_idle_timeout=self.path_idle_timeout,
+                     path_counts_data=self.path_counts_data)
+
+
 def lint_paths(paths: Sequence[Path], kind: str = "auto", celery_version: str | None = None,
-               baseline: dict[str, Any] | None = None, cwd: Path | None = None) -> LintRun:
-    """Collect, lint and (with an earlier JSON report) drop the findings already known."""
+               baseline: dict[str, Any] | None = None, cwd: Path | None = None,
+               targets: LintTargets | None = None) -> LintRun:
+    """Collect, lint and (with an earlier JSON report) drop the findings already known.
+    ``targets`` (the versions and path facts lint is told) overrides ``celery_version``."""
     sources, errors = collect(paths, kind, cwd)
-    findings = lint_sources(sources, Facts(celery_version=celery_version))
+    targets = targets or LintTargets(celery_version=celery_version)
+    findings = lint_sources(sources, targets.facts())
     baselined = 0
     if baseline is not None:
         findings, baselined = without_baseline(findings, baseline)

@@ -14,49 +14,64 @@ suppressed findings are kept (SARIF reports them as suppressions), never dropped
 
 ``check`` runs the rules of one file: its settings, the lines its program refuses and, with
 ``Facts``, the runtime rules that compare that file with the running server (RDS004, RDS006).
-``check_together`` runs the rules that need several files of one host: the X rules, and the
+``check_together`` runs the rules that need several files of one host: the X rules, the
 RabbitMQ runtime rules (RMQ004, RMQ005), which judge the node's merged configuration
-(``rabbitmq.conf`` plus ``conf.d/*.conf``) once rather than once per file. Runtime rules stay
+(``rabbitmq.conf`` plus ``conf.d/*.conf``) once rather than once per file, RMQ008
+(consumer_timeout against the Celery files), SYS002 for systemd units (a unit with its
+drop-ins) and the PKG rules of lock files against the Celery files' broker. Runtime rules stay
 silent when the fact they need is None (``lint`` knows no runtime facts).
 
 Ids beyond DOMAIN.md's table: RMQ006 (a rabbitmq.conf line RabbitMQ refuses), RMQ007
-(LimitNOFILE below 65536 in a rabbitmq-server unit), LIM002 (a limits row pam skips), SYS001 (a
-unit line systemd ignores), SHL001 (a line the sourcing shell stops at), X001-X003 (cross).
-Modules: celery_names (CEL001-003), celery_rules, redis_rules, rabbitmq_rules, limits_rules
-(limits, systemd, /etc/default), cross_rules, suppress.
+(LimitNOFILE below 65536 in a rabbitmq-server unit), RMQ010 (``ulimit -n`` in rabbitmq-env.conf
+caps the node under every init system), LIM002 (a limits row pam skips), SYS001 (a unit line
+systemd ignores), SHL001 (a line the sourcing shell stops at), X001-X003 (cross).
+Modules: celery_names (CEL001-003), celery_rules, celery_worker_rules (CEL013-016),
+redis_rules, redis_access_rules (RDS008-009), rabbitmq_rules (with RMQ009),
+consumer_timeout_rules (RMQ008), limits_rules (limits, systemd, /etc/default, RMQ010),
+supervision_rules (SYS002), package_rules (PKG001-004), cross_rules, path_rules (X004),
+suppress.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from remediate.formats.base import Document
 from remediate.model.plans import Finding
 from remediate.rules import (
     celery_names,
     celery_rules,
+    celery_worker_rules,
+    consumer_timeout_rules,
     cross_rules,
     limits_rules,
+    package_rules,
+    path_rules,
     rabbitmq_rules,
+    redis_access_rules,
     redis_rules,
+    supervision_rules,
 )
 from remediate.rules.base import Facts, RuleInfo, finding, first_column, line_text
 from remediate.rules.suppress import apply_suppressions
 
 RULES: dict[str, RuleInfo] = {
     info.id: info
-    for module in (celery_names, celery_rules, redis_rules, rabbitmq_rules, limits_rules,
-                   cross_rules)
+    for module in (celery_names, celery_rules, celery_worker_rules, redis_rules, redis_access_rules, rabbitmq_rules, limits_rules,
+                   cross_rules, consumer_timeout_rules, path_rules, supervision_rules,
+                   package_rules)
     for info in module.RULE_INFOS
 }
 
-_CHECKS = {
-    "celery": celery_rules.check_celery,
-    "redis": redis_rules.check_redis,
-    "rabbitmq": rabbitmq_rules.check_rabbitmq,
-    "limits": limits_rules.check_limits,
-    "systemd": limits_rules.check_systemd,
-    "shell": limits_rules.check_shell,
+_CHECKS: dict[str, tuple[Callable[[Document, Facts], list[Finding]], ...]] = {
+    "celery": (celery_rules.check_celery, package_rules.check_celery_workers),
+    "redis": (redis_rules.check_redis, redis_access_rules.check_redis_access),
+    "rabbitmq": (rabbitmq_rules.check_rabbitmq,),
+    "limits": (limits_rules.check_limits,),
+    "systemd": (limits_rules.check_systemd,),
+    "shell": (limits_rules.check_shell,),
+    "supervisord": (supervision_rules.check_supervisord,),
+    "python-lock": (package_rules.check_lock,),
 }
 
 
@@ -69,7 +84,8 @@ def check(doc: Document, facts: Facts | None = None) -> list[Finding]:
     rules_of_kind = _CHECKS.get(doc.kind)
     if rules_of_kind is None:
         raise ValueError(f"no rules for documents of kind {doc.kind!r}")
-    findings = rules_of_kind(doc, facts or Facts())
+    facts = facts or Facts()
+    findings = [found for rules in rules_of_kind for found in rules(doc, facts)]
     return _ordered(apply_suppressions(doc, findings))
 
 
@@ -78,7 +94,11 @@ def check_together(docs: Sequence[Document], facts: Facts | None = None) -> list
     cross-component X rules and the RabbitMQ runtime rules over the merged node config."""
     facts = facts or Facts()
     findings = (cross_rules.check_cross(docs, facts)
-                + rabbitmq_rules.check_rabbitmq_node(docs, facts))
+                + rabbitmq_rules.check_rabbitmq_node(docs, facts)
+                + consumer_timeout_rules.consumer_timeout_below_tasks(docs, facts)
+                + path_rules.path_idle_limit(docs, facts)
+                + supervision_rules.worker_units_without_restart(docs, facts)
+                + package_rules.check_locks_with_celery(docs, facts))
     by_path: dict[str, Document] = {}
     for doc in docs:
         by_path.setdefault(doc.path, doc)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from remediate.formats.base import Document
 from remediate.model.plans import Finding
+from remediate.model.workers import WorkerFact
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,17 @@ class Facts:
     beam_nofile_soft: int | None = None  # soft "Max open files" of the running beam.smp
     rabbitmq_live_heartbeat: int | None = None  # application:get_env(rabbit, heartbeat)
     rabbitmq_running: bool | None = None
+    rabbitmq_version: str | None = None  # "4.3.0" of the running node (RMQ009, RMQ008, PKG003)
+    redis_version: str | None = None  # "7.2.4" of the running server; None = assume >= 7 (RDS008)
+    redis_used_memory: int | None = None  # INFO memory used_memory, bytes (RDS009)
+    #: the running Celery workers of the host (CEL015, CEL016, PKG001-PKG004); None: not gathered
+    workers: tuple[WorkerFact, ...] | None = None
+    #: the idle limit of the network path to the broker in seconds (host variable
+    #: ``remediate_path_idle_timeout``; lint --path-idle-timeout), for X004
+    path_idle_timeout: int | None = None
+    #: the path has a proxy or load balancer that counts data only, so TCP keepalive probes do
+    #: not keep a flow open (host variable ``remediate_path_counts_data``)
+    path_counts_data: bool = False
 
 
 def finding(rule: RuleInfo, path: str, line: int | None, message: str, fix: str = "",

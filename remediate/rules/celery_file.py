@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remediate.formats import celery_settings
-from remediate.formats.base import Document
+from remediate.formats.base import ABSENT, Document
 from remediate.formats.celery_values import Code
 from remediate.rules.base import Facts
 
@@ -31,6 +31,13 @@ DJANGO_MARKERS = frozenset({
 })
 #: prefixes of the names Celery can read from a Django settings module
 DJANGO_CELERY_PREFIXES = ("CELERY", "BROKER_")
+REDIS_SCHEMES = frozenset({"redis", "rediss", "sentinel", "redis+socket"})
+AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
+KEEPALIVE_OPTIONS = ("{socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10, "
+                     "socket.TCP_KEEPCNT: 3}")
+TRANSPORT = "broker_transport_options"
+_URL_IN_CODE = re.compile(r"""["']([A-Za-z][A-Za-z0-9+.-]*)://""")
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAMESPACE_ARGUMENT = re.compile(rb"\bnamespace\s*=\s*['\"]")
 
@@ -175,3 +182,48 @@ def is_old_spelling(key: str, cf: CeleryFile) -> bool:
     if not celery_settings.is_old_name(key, cf.version):
         return False
     return not cf.namespace_style or celery_settings.namespaced(key, version=cf.version) is None
+
+
+# ---------------------------------------------------------------- the broker
+
+
+@dataclass(frozen=True)
+class Broker:
+    scheme: str | None  # "redis", "amqp" ... None when it cannot be told
+    options: dict[Any, Any] | None  # broker_transport_options ({} unset; None not a literal)
+
+
+def schemes(value: Any) -> set[str]:
+    """URL schemes a value names: a URL literal, URL literals inside code (``os.environ.get(
+    "X", "redis://...")``, an f-string), or a list of URLs (failover)."""
+    if isinstance(value, str):
+        return {m.group(1).lower() for part in value.split(";") if (m := _SCHEME.match(part))}
+    if isinstance(value, Code):
+        return {scheme.lower() for scheme in _URL_IN_CODE.findall(value.source)}
+    if isinstance(value, (list, tuple)):
+        return set().union(*(schemes(item) for item in value)) if value else set()
+    return set()
+
+
+def resolved(value: Any, cf: CeleryFile) -> Any:
+    """A value that is just another top-level name of the file (a setting, or a helper
+    variable such as ``_url`` in a Django settings module), replaced by that name's value."""
+    variable = getattr(cf.doc, "variable", None)
+    for _ in range(3):
+        if not (isinstance(value, Code) and value.source.isidentifier()):
+            break
+        name = value.source
+        if name in cf.settings:
+            value = cf.settings[name]
+        elif callable(variable) and (found := variable(name)) is not ABSENT:
+            value = found
+        else:
+            break
+    return value
+
+
+def read_broker(cf: CeleryFile) -> Broker:
+    found = schemes(resolved(cf.value("broker_url"), cf))
+    options = resolved(cf.value(TRANSPORT), cf)
+    return Broker(next(iter(found)) if len(found) == 1 else None,
+                  {} if options is ABSENT else options if isinstance(options, dict) else None)

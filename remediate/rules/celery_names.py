@@ -11,7 +11,10 @@ How the rules judge the candidate names ``celery_file`` reads from a file:
   reported only when it is a near miss of a real name (a typo): a project constant such as
   ``OL_CONFIG`` is not Celery's business;
 * an *app module* (``app.conf.update(...)``, ``app.conf.x = ...``): every key written to
-  ``app.conf``, judged like a celeryconfig.py.
+  ``app.conf``, judged like a celeryconfig.py. Its module-level variables are code, except
+  that one spelled as a Celery setting (``BROKER_CONNECTION_TIMEOUT = 120`` beside
+  ``app = Celery(...)``) that the module never reads and that no ``config_from_object``
+  of the module itself (``__name__``) loads is a silent no-op: CEL001.
 
 CEL003 mirrors ``celery/app/utils.py`` ``detect_settings``: new names are those of
 ``celery/app/defaults.py``; when old names outnumber them the file is old-style, else new-style
@@ -165,12 +168,59 @@ def _unknown_name(key: str, line: int, cf: CeleryFile) -> Finding | None:
             key in cf.referenced or isinstance(cf.settings.get(key), Code)):
         return None  # a helper: other settings use it, or it holds an object (a logger...)
     message = f"{key} is not a Celery {cf.version} setting; Celery ignores it silently"
+    suggestion = suggestion or celery_settings.suggest(key, cf.version)  # difflib, looser
     if suggestion:
         real = canonical(suggestion, cf) or suggestion
         alias = f" ({real})" if real != suggestion else ""
         return finding(CEL001, cf.path, line, f"{message}: did you mean {suggestion}{alias}?",
                        f"rename it to {suggestion}", column=where)
     return finding(CEL001, cf.path, line, message, column=where)
+
+
+def _reads_itself(cf: CeleryFile) -> bool:
+    """Whether the app module loads its own variables (``config_from_object(__name__)``, its
+    own module name, or an object the file cannot name)."""
+    own = cf.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+    for source in cf.doc.config_sources():
+        if isinstance(source, str):
+            if source.split(":")[0].rsplit(".", 1)[-1] == own:
+                return True
+        elif not (isinstance(source, Code) and source.source.startswith(("'", '"'))):
+            return True  # __name__, a settings object, a variable: it may be this module
+    return False
+
+
+def _setting_spelled(key: str, cf: CeleryFile) -> str | None:
+    """The setting an app module variable is spelled as (any style), else None."""
+    if key.isupper():
+        if celery_settings.is_old_name(key, cf.version):
+            return celery_settings.new_name(key, cf.version)
+        return celery_settings.namespaced(key, version=cf.version)
+    return key if celery_settings.is_setting(key, cf.version) else None
+
+
+def app_module_variables(cf: CeleryFile) -> list[Finding]:
+    """CEL001 for a module variable of an app module spelled as a Celery setting that nothing
+    reads: config_from_object loads another module, so it is a silent no-op."""
+    doc = cf.doc
+    if not getattr(doc, "is_app_module", False) or _reads_itself(cf):
+        return []
+    loaded = doc.loaded_names()
+    findings = []
+    for key, line in doc.variable_lines():
+        name = _setting_spelled(key, cf)
+        if name is None or key in loaded:
+            continue
+        receiver = doc.app_receiver or "app"
+        source = ("config_from_object loads another module" if doc.config_sources()
+                  else f"the app reads {receiver}.conf and its Celery(...) arguments only")
+        findings.append(finding(
+            CEL001, cf.path, line,
+            f"{key} is a variable of this app module, not a setting: nothing reads it "
+            f"({source}), so Celery ignores it silently",
+            f"set it where the configuration is read ({receiver}.conf.{name} = ..., or in the "
+            "module config_from_object loads)", column=cf.column(line, key)))
+    return findings
 
 
 def unknown_names(cf: CeleryFile) -> list[Finding]:
@@ -262,4 +312,5 @@ def _old_style_file(cf: CeleryFile, old: list[tuple[str, int]]) -> Finding:
 
 def check_names(cf: CeleryFile) -> list[Finding]:
     mixed = mixed_styles(cf)
-    return unknown_names(cf) + old_names(cf, mixed) + list(mixed.values())
+    return (unknown_names(cf) + app_module_variables(cf) + old_names(cf, mixed)
+            + list(mixed.values()))

@@ -8,24 +8,28 @@ of the file it refers to. When it cannot be told, the rules that depend on it st
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from remediate.formats.base import ABSENT, Document
 from remediate.formats.celery_values import Code, flat_key
 from remediate.model.plans import Finding
 from remediate.rules.base import Facts, RuleInfo, finding
-from remediate.rules.celery_file import CeleryFile, canonical, read_celery_file
+from remediate.rules.celery_file import (
+    AMQP_SCHEMES,
+    KEEPALIVE_OPTIONS,
+    REDIS_SCHEMES,
+    TRANSPORT,
+    Broker,
+    CeleryFile,
+    canonical,
+    read_broker,
+    read_celery_file,
+    resolved,
+    schemes,
+)
 from remediate.rules.celery_names import check_names
+from remediate.rules.celery_worker_rules import check_worker_side
 
-REDIS_SCHEMES = frozenset({"redis", "rediss", "sentinel", "redis+socket"})
-AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
-KEEPALIVE_OPTIONS = ("{socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10, "
-                     "socket.TCP_KEEPCNT: 3}")
-_URL_IN_CODE = re.compile(r"""["']([A-Za-z][A-Za-z0-9+.-]*)://""")
-_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
-TRANSPORT = "broker_transport_options"
 #: result backend settings (new names) whose CELERY_REDIS_* old names people take for the broker's
 RESULT_BACKEND_REDIS = {
     "redis_socket_timeout": "socket_timeout",
@@ -93,39 +97,6 @@ CEL012 = RuleInfo(
     "that did reach Redis is published twice.",
     "leave retry_on_timeout unset, or accept duplicate publishes")
 RULE_INFOS = (CEL004, CEL005, CEL006, CEL007, CEL008, CEL009, CEL010, CEL011, CEL012)
-
-
-@dataclass(frozen=True)
-class Broker:
-    scheme: str | None  # "redis", "amqp" ... None when it cannot be told
-    options: dict[Any, Any] | None  # broker_transport_options ({} unset; None not a literal)
-
-
-def _schemes(value: Any) -> set[str]:
-    if isinstance(value, str):
-        return {m.group(1).lower() for part in value.split(";") if (m := _SCHEME.match(part))}
-    if isinstance(value, Code):
-        return {scheme.lower() for scheme in _URL_IN_CODE.findall(value.source)}
-    if isinstance(value, (list, tuple)):
-        return set().union(*(_schemes(item) for item in value)) if value else set()
-    return set()
-
-
-def _resolved(value: Any, settings: dict[str, Any]) -> Any:
-    """A value that is just another top-level name of the file, replaced by that name's value."""
-    for _ in range(3):
-        if not (isinstance(value, Code) and value.source.isidentifier()
-                and value.source in settings):
-            break
-        value = settings[value.source]
-    return value
-
-
-def read_broker(cf: CeleryFile) -> Broker:
-    schemes = _schemes(_resolved(cf.value("broker_url"), cf.settings))
-    options = _resolved(cf.value(TRANSPORT), cf.settings)
-    return Broker(next(iter(schemes)) if len(schemes) == 1 else None,
-                  {} if options is ABSENT else options if isinstance(options, dict) else None)
 
 
 def _literal(value: Any) -> bool:
@@ -246,8 +217,11 @@ def acks_late_without_cancel(cf: CeleryFile) -> list[Finding]:
             or cf.value(cancel) is True:
         return []
     key = cf.spelled("task_acks_late")
+    value = cf.value(cancel)
+    state = (f"with {cf.spelled(cancel)} = {_show(value)}" if value is not ABSENT
+             else f"without {cf.spelled(cancel)}")
     return [_at(cf, CEL009, "task_acks_late",
-                f"{key} = True without {cf.spelled(cancel)}: a task running when the broker "
+                f"{key} = True {state}: a task running when the broker "
                 "connection is lost is redelivered and runs twice",
                 f"{cf.spelled(cancel)} = True")]
 
@@ -272,15 +246,17 @@ def amqp_heartbeat_off(cf: CeleryFile, broker: Broker) -> list[Finding]:
 def result_backend_settings_for_broker(cf: CeleryFile, broker: Broker) -> list[Finding]:
     if broker.scheme not in REDIS_SCHEMES:
         return []
-    backend = _schemes(_resolved(cf.value("result_backend"), cf.settings))
+    backend = schemes(resolved(cf.value("result_backend"), cf))
     note = ""
-    if len(backend) == 1 and not next(iter(backend)).startswith(("redis", "sentinel")):
+    redis_backend = len(backend) == 1 and next(iter(backend)) in REDIS_SCHEMES
+    if len(backend) == 1 and not redis_backend:
         note = f" (and result_backend is {next(iter(backend))}://, so it does nothing at all)"
     findings = []
     for key, line in cf.keys().items():
-        option = RESULT_BACKEND_REDIS.get(canonical(key, cf) or "")
-        if option is None:
-            continue
+        name = canonical(key, cf) or ""
+        option = RESULT_BACKEND_REDIS.get(name)
+        if option is None or (redis_backend and key == name):
+            continue  # the new name beside a Redis result backend: meant for it (CEL014)
         fix = (f"for the broker use broker_transport_options['{option}']"
                if option != "retry_on_timeout"
                else "for the broker leave retry_on_timeout unset (it can duplicate publishes)")
@@ -318,4 +294,5 @@ def check_celery(doc: Document, facts: Facts) -> list[Finding]:
         *amqp_heartbeat_off(cf, broker),
         *result_backend_settings_for_broker(cf, broker),
         *retry_on_timeout_option(cf, broker),
+        *check_worker_side(cf, broker, facts),
     ]

@@ -53,7 +53,15 @@ SHL001 = RuleInfo(
     "The file is shell sourced by an init script: after a syntax error the shell runs nothing "
     "more, and with CRLF line ends every value ends in a carriage return (ulimit rejects it).",
     "fix the line (LF line ends, close every block)")
-RULE_INFOS = (LIM001, LIM002, SYS001, RMQ007, RMQ003, SHL001)
+RMQ010 = RuleInfo(
+    "RMQ010", "shell", "warning", "ulimit -n in rabbitmq-env.conf caps the node's open files",
+    "rabbitmq-env.conf is sourced by RabbitMQ's own start script (rabbitmq-server sources "
+    "rabbitmq-env, which sources the file, then execs the Erlang VM) under every init system, "
+    "systemd included: a ulimit -n there lowers the limit the unit's LimitNOFILE gave the node, "
+    "and RabbitMQ needs at least 65536 descriptors.",
+    "remove the ulimit line and set LimitNOFILE=65536 in a systemd drop-in "
+    "(/etc/systemd/system/rabbitmq-server.service.d/limits.conf)")
+RULE_INFOS = (LIM001, LIM002, SYS001, RMQ007, RMQ003, RMQ010, SHL001)
 
 
 def _problems(rule: RuleInfo, doc: Any) -> list[Finding]:
@@ -153,10 +161,34 @@ def ulimit_ignored_under_systemd(doc: Any) -> list[Finding]:
     return findings
 
 
+def is_rabbitmq_env(path: str) -> bool:
+    """/etc/rabbitmq/rabbitmq-env.conf (or a copy or template of it, by name)."""
+    name = posixpath.basename(path.replace("\\", "/")).lower()
+    return "rabbitmq-env" in name
+
+
+def ulimit_caps_the_node(doc: Any) -> list[Finding]:
+    if not is_rabbitmq_env(doc.path):
+        return []
+    findings = []
+    for ulimit in doc.ulimits:
+        value = str(ulimit.value)
+        if value == "unlimited" or (value.isdigit() and int(value) >= RABBITMQ_NOFILE):
+            continue
+        which = {"soft": "soft limit", "hard": "hard limit"}.get(ulimit.flavour, "limit")
+        findings.append(finding(
+            RMQ010, doc.path, ulimit.line,
+            f"ulimit sets the node's open-file {which} to {value}: RabbitMQ's start script "
+            f"sources this file under every init system, so the node gets {value}, not the "
+            f"unit's LimitNOFILE (it needs {RABBITMQ_NOFILE})",
+            column=_column_of(line_text(doc, ulimit.line), "ulimit")))
+    return findings
+
+
 def _column_of(text: str, word: str) -> int | None:
     at = text.find(word)
     return at + 1 if at >= 0 else None
 
 
 def check_shell(doc: Document, facts: Facts) -> list[Finding]:
-    return _problems(SHL001, doc) + ulimit_ignored_under_systemd(doc)
+    return _problems(SHL001, doc) + ulimit_ignored_under_systemd(doc) + ulimit_caps_the_node(doc)

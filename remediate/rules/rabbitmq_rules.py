@@ -7,6 +7,7 @@ LimitNOFILE) are in limits_rules with the other file-descriptor rules.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +50,23 @@ RMQ006 = RuleInfo(
     "A quoted value must not carry a trailing comment, a quote must be closed, and blanks "
     "after a value on a last line without a line break stay in the value.",
     "fix the line")
-RULE_INFOS = (RMQ001, RMQ002, RMQ004, RMQ005, RMQ006)
+RMQ009 = RuleInfo(
+    "RMQ009", "rabbitmq", "info", "a key the running RabbitMQ version ignores",
+    "RabbitMQ 4.0 removed classic queue mirroring: mirroring_sync_batch_size and "
+    "mirroring_sync_max_throughput (and ha-* policies) do nothing on 4.x. From 4.3.0 Khepri is "
+    "the only metadata store and the cluster_partition_handling keys are accepted but have no "
+    "effect (4.3.0 release notes). Judged only when the node's version is known "
+    "(rabbitmq_version; lint --rabbitmq-version).",
+    "remove the key; see the release notes of the running version")
+RULE_INFOS = (RMQ001, RMQ002, RMQ004, RMQ005, RMQ006, RMQ009)
+
+#: key prefix -> (first version that ignores it, why)
+IGNORED_KEYS: dict[str, tuple[tuple[int, int, int], str]] = {
+    "mirroring_sync_batch_size": ((4, 0, 0), "classic queue mirroring was removed in 4.0"),
+    "mirroring_sync_max_throughput": ((4, 0, 0), "classic queue mirroring was removed in 4.0"),
+    "cluster_partition_handling": ((4, 3, 0), ("4.3.0 removed Mnesia: partition handling keys "
+                                               "are accepted but have no effect")),
+}
 
 
 def _int(value: Any) -> int | None:
@@ -93,8 +110,33 @@ def refused_lines(doc: Any) -> list[Finding]:
             for problem in doc.problems]
 
 
+def version_tuple(version: str | None) -> tuple[int, int, int] | None:
+    """``"4.3.0"`` -> (4, 3, 0); None when it cannot be read."""
+    parts = re.findall(r"\d+", version or "")[:3]
+    if not parts:
+        return None
+    numbers = [int(part) for part in parts] + [0, 0]
+    return numbers[0], numbers[1], numbers[2]
+
+
+def ignored_keys(doc: Any, facts: Facts) -> list[Finding]:
+    version = version_tuple(facts.rabbitmq_version)
+    if version is None:
+        return []
+    findings = []
+    for key in doc.settings():
+        for prefix, (since, why) in IGNORED_KEYS.items():
+            if (key == prefix or key.startswith(prefix + ".")) and version >= since:
+                line = doc.line_of(key)
+                findings.append(finding(
+                    RMQ009, doc.path, line,
+                    f"{key} does nothing on RabbitMQ {facts.rabbitmq_version}: {why}",
+                    column=_column(doc, line)))
+    return findings
+
+
 def check_rabbitmq(doc: Document, facts: Facts) -> list[Finding]:
-    return refused_lines(doc) + server_heartbeat(doc)
+    return refused_lines(doc) + server_heartbeat(doc) + ignored_keys(doc, facts)
 
 
 # ---------------------------------------------------------------- the node's merged config

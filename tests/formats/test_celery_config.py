@@ -60,7 +60,8 @@ def test_templated_file_round_trips_or_fails_with_one_parse_error(path: Path) ->
     except ParseError as error:
         assert error.path == str(path)
         assert error.line is not None and error.line >= 1
-        assert str(error).startswith(f"{path}:{error.line}: ")
+        assert str(error).startswith(f"{path}:{error.line}:{error.column}: " if error.column
+                                     else f"{path}:{error.line}: ")
     else:
         assert doc.dump() == data
 
@@ -115,7 +116,8 @@ def test_parse_error_names_file_line_and_reason(data: bytes, line: int, reason: 
     assert caught.value.path == "/srv/app/celeryconfig.py"
     assert caught.value.line == line
     assert reason in caught.value.message
-    assert str(caught.value).startswith(f"/srv/app/celeryconfig.py:{line}: ")
+    assert str(caught.value).startswith(f"/srv/app/celeryconfig.py:{line}:")
+    assert caught.value.line == line
 
 
 # -- settings() semantics ------------------------------------------------------------
@@ -518,7 +520,7 @@ OPEN_HUMANS_DIFF = '''\
  
  
  os.environ.setdefault("DJANGO_SETTINGS_MODULE", "open_humans.settings")
-@@ -35,3 +36,14 @@
+@@ -35,3 +36,15 @@
  @app.task(bind=True)
  def debug_task(self):
      print("Request: {0!r}".format(self.request))
@@ -527,6 +529,7 @@ OPEN_HUMANS_DIFF = '''\
 +app.conf.BROKER_CONNECTION_RETRY_ON_STARTUP = True
 +app.conf.BROKER_CONNECTION_MAX_RETRIES = None
 +app.conf.BROKER_TRANSPORT_OPTIONS = {
++    **app.conf.BROKER_TRANSPORT_OPTIONS,
 +    "socket_keepalive": True,
 +    "socket_keepalive_options": {socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10, socket.TCP_KEEPCNT: 3},
 +    "socket_timeout": 30,

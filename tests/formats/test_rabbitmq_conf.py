@@ -104,7 +104,7 @@ def test_what_cuttlefish_refuses_is_one_parse_error(text: str, line: int, reason
         rabbit(data, "/etc/rabbitmq/rabbitmq.conf")
     assert (caught.value.path, caught.value.line) == ("/etc/rabbitmq/rabbitmq.conf", line)
     assert reason in caught.value.message
-    assert str(caught.value).startswith(f"/etc/rabbitmq/rabbitmq.conf:{line}: ")
+    assert str(caught.value).startswith(f"/etc/rabbitmq/rabbitmq.conf:{line}:")
 
 
 @given(st.lists(st.sampled_from(["a", "b.c", " ", "\t", "=", "#", "'", "\n", "\r\n", "1", "é",

@@ -13,6 +13,8 @@ Why each is true (reviewed by hand against the files):
 * CEL009: task_acks_late = True without worker_cancel_long_running_tasks_on_connection_loss.
 * CEL010: broker_heartbeat None with an amqp:// broker (CloudAMQP's old advice).
 * CEL011: webee sets redis_socket_* for a redis:// broker with an rpc:// result backend.
+* CEL014 (info): redis:// result backends (literal, f-string, or result_backend = broker_url)
+  with neither redis_backend_health_check_interval nor redis_socket_keepalive.
 * RDS002: tcp-keepalive 0. RMQ007: upstream's example unit sets LimitNOFILE=32768 (its own
   comment says to raise it to 65536); openstack's template sets 65535.
 * LIM001: every nofile row of limits.conf, once per domain (info: services ignore them).
@@ -49,6 +51,7 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
     "celery/FullStackProject-s__Full-StackCorporation-Backend__celery.py": {
         "CEL002": (3,),
         "CEL005": (3,),
+        "CEL014": (5,),
     },
     "celery/LLNL__merlin__celeryconfig.py": {"CEL009": (11,)},
     "celery/OpenHumans__open-humans__celery.py": {"CEL002": (15,)},
@@ -59,17 +62,23 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
     "celery/eldos-dl__executor__celery.py": {"CEL002": (12,)},
     "celery/fabianpersson__ACC_project__celeryconfig.py": {"CEL010": (3,)},
     "celery/galaxyproject__cloudlaunch__celeryconfig.py": {"CEL002": (1,)},
-    "celery/iDigBio__idb-backend__prod.py": {"CEL005": (4,)},
+    "celery/iDigBio__idb-backend__prod.py": {"CEL005": (4,), "CEL014": (9,)},
     "celery/internetarchive__openlibrary__celeryconfig.py": {"CEL002": (1,)},
-    "celery/inveniosoftware__invenio-celery__config.py": {"CEL002": (11,), "CEL005": (12,)},
+    "celery/inveniosoftware__invenio-celery__config.py": {
+        "CEL002": (11,),
+        "CEL005": (12,),
+        "CEL014": (15,),
+    },
     "celery/mrz001__celery_redis_sentinel_demo__celeryconfig.py": {"CEL002": (2,)},
     "celery/ngageoint__voxel-globe__celeryconfig.py": {"CEL002": (1,)},
     "celery/regvud__delivery-project__celery_config.py": {"CEL005": (1,)},
-    "celery/shonteag__redbeat-example__celeryconf.py": {"CEL005": (1,)},
-    "celery/voirinprof__gis_celery_automation_docker__celery_config.py": {"CEL001": (9, 10)},
+    "celery/shonteag__redbeat-example__celeryconf.py": {"CEL005": (1,), "CEL014": (2,)},
+    "celery/taigaio__taiga-back__celery.py": {"CEL014": (22,)},
+    "celery/voirinprof__gis_celery_automation_docker__celery_config.py": {
+        "CEL001": (9, 10),
+        "CEL014": (2,),
+    },
     "celery/webee__customer-service-api____init__.py": {"CEL005": (5,), "CEL011": (18, 19)},
-    "redis/3scale-archive__docker-redis__redis.conf": {"RDS002": (13,)},
-    "systemd/rabbitmq__rabbitmq-server__rabbitmq-server.service": {"RMQ007": (24,)},
     "limits/FishDDev__shadowsocks-python__limits.conf": {"LIM001": (51,)},
     "limits/Shellgate__tcp_optimization_bbr__limits.conf": {"LIM001": (1, 16)},
     "limits/VirtuBox__ubuntu-nginx-web-server__limits.conf": {"LIM001": (57, 59)},
@@ -77,6 +86,8 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
     "limits/iusrepo__redis6__redis-limit-init": {"LIM001": (5,)},
     "limits/kstm-su__isucon4q-practice__limits.conf": {"LIM001": (62, 64)},
     "limits/matsuu__isucon13f__limits.conf": {"LIM001": (57,)},
+    "redis/3scale-archive__docker-redis__redis.conf": {"RDS002": (13,)},
+    "systemd/rabbitmq__rabbitmq-server__rabbitmq-server.service": {"RMQ007": (24,)},
     "templated/redis/argoproj-labs__argocd-operator__redis.conf.tpl": {"RDS005": (2, 4, 12)},
     "templated/redis/argoproj-labs__argocd-operator__sentinel.conf.tpl": {"RDS005": (2,)},
     "templated/redis/gitlabhq__omnibus-gitlab__redis.conf.erb": {
