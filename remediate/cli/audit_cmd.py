@@ -28,11 +28,14 @@ def audit(
 ) -> None:
     """Plan, and stay silent when the fleet is clean (exit 0); a short summary on drift (exit 2)."""
     from remediate import api
+    from remediate.cli.output import warn
     from remediate.report.audit import audit_summary
 
-    doc = api.audit(api.select(o.select(inventory=inventory, playbook=playbook, limit=limit,
-                                        forks=forks, timeout=timeout, templates=templates,
-                                        shard=shard, accept_new_host_keys=accept_new_host_keys)))
+    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
+                                timeout=timeout, templates=templates, shard=shard,
+                                accept_new_host_keys=accept_new_host_keys))
+    warn(fleet.warnings)
+    doc = api.audit(fleet)
     _write_outputs(doc, report, metrics)
     summary = audit_summary(doc)
     if summary:

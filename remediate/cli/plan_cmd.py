@@ -27,13 +27,14 @@ def plan(
 ) -> None:
     """Show, per host and file, what would change (nothing is written to any host)."""
     from remediate import api
-    from remediate.cli.output import ProgressLine, print_lines, write_atomic
+    from remediate.cli.output import ProgressLine, print_lines, warn, write_atomic
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
     fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
                                 timeout=timeout, templates=templates, shard=shard,
                                 accept_new_host_keys=accept_new_host_keys))
+    warn(fleet.warnings)
     with ProgressLine("planning") as progress:
         plans = api.plan(fleet, progress)
     code = plan_exit_code(plans, detailed_exitcode)
