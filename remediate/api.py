@@ -157,5 +157,6 @@ def audit(fleet: Fleet) -> dict[str, Any]:
 
     plans = plan(fleet)
     return plan_json(plans, kind="audit", exit_code=audit_exit_code(plans),
-                     extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())})
+                     extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())},
+                     shard=fleet.select.shard)
 

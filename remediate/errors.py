@@ -48,6 +48,10 @@ class HostPatternError(RemediateError):
     no host to target: an error (exit 1), since an empty run would look like a clean fleet."""
 
 
+class ReportMergeError(RemediateError):
+    """Reports that do not merge: other kinds, overlapping hosts, a missing or repeated shard."""
+
+
 class ConnectionFailed(RemediateError):
     """A host could not be reached, authenticated, or timed out."""
 

@@ -62,7 +62,7 @@ def merge(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing; only the exit code.")] = False,
 ) -> None:
     """Join shard reports (from --shard K/N) into the report one run over the fleet would give."""
-    from remediate.errors import UsageError
+    from remediate.errors import ParseError, ReportMergeError
     from remediate.report.plans import dumps, merge_reports
 
     docs = []
@@ -70,11 +70,11 @@ def merge(
         try:
             docs.append(json.loads(path.read_text()))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: not a JSON report ({exc})") from None
+            raise ParseError(f"not a JSON report ({exc})", path=str(path)) from None
     try:
-        merged = merge_reports(docs)
+        merged = merge_reports(docs, [str(path) for path in reports])
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"cannot merge: {exc}") from None
+        raise ReportMergeError(f"cannot merge: {exc}") from None
     if out is not None or metrics is not None:
         _write_outputs(merged, out, metrics)
     if out is None and not quiet:

@@ -39,7 +39,8 @@ def plan(
         plans = api.plan(fleet, progress)
     code = plan_exit_code(plans, detailed_exitcode)
     if out is not None or format == "json":
-        doc = plan_json(plans, exit_code=code, extra={"inputs": fleet.select.inputs()})
+        doc = plan_json(plans, exit_code=code, extra={"inputs": fleet.select.inputs()},
+                        shard=fleet.select.shard)
         if out is not None:
             write_atomic(out, dumps(doc), 0o600)
     if format == "json":
