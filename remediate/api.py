@@ -76,21 +76,25 @@ class Fleet:
     select: Select
     targets: list[HostTarget]
     renderer: Renderer
+    warnings: tuple[str, ...] = ()  # e.g. a play whose hosts: matched nothing (others did)
 
 
 def select(sel: Select) -> Fleet:
     """Load inventory, playbook and templates and resolve the targets: no host is contacted,
-    and every input error (inventory, playbook, template) surfaces here."""
+    and every input error (inventory, playbook, template, a pattern that selects no host)
+    surfaces here."""
     from remediate.playbook.render import Renderer
     from remediate.playbook.schema import load_playbook
-    from remediate.playbook.targets import prepare
+    from remediate.playbook.targets import prepare, select_plays
 
     inventory = sel.load_inventory()
     playbook = load_playbook(sel.playbook)
     if not sel.templates.is_dir():
         raise UsageError(f"no templates directory {sel.templates} (use --templates DIR)")
     renderer = Renderer(sel.templates)
-    return Fleet(sel, prepare(inventory, playbook, renderer, sel.limit, sel.shard), renderer)
+    plays = select_plays(inventory, playbook, sel.limit)  # no host to target: HostPatternError
+    targets = prepare(inventory, playbook, renderer, sel.limit, sel.shard, plays)
+    return Fleet(sel, targets, renderer, tuple(plays.unmatched))
 
 
 def select_hosts(sel: Select) -> list[HostTarget]:
@@ -162,5 +166,6 @@ def audit(fleet: Fleet) -> dict[str, Any]:
 
     plans = plan(fleet)
     return plan_json(plans, kind="audit", exit_code=audit_exit_code(plans),
-                     extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())})
+                     extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())},
+                     shard=fleet.select.shard)
 

@@ -47,6 +47,15 @@ class UsageError(RemediateError):
     """Bad command-line usage: exit 64."""
 
 
+class HostPatternError(RemediateError):
+    """A host pattern (--limit, a play's hosts:) that is malformed, or a selection that leaves
+    no host to target: an error (exit 1), since an empty run would look like a clean fleet."""
+
+
+class ReportMergeError(RemediateError):
+    """Reports that do not merge: other kinds, overlapping hosts, a missing or repeated shard."""
+
+
 class ConnectionFailed(RemediateError):
     """A host could not be reached, authenticated, or timed out."""
 

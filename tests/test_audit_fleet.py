@@ -70,6 +70,14 @@ def test_two_shards_merge_into_the_single_run_report(project: Path, fleet: Fleet
     finally:
         fleet.restart(victim)
     assert {len(p["hosts"]) for p in parts} != {0} and sum(len(p["hosts"]) for p in parts) == len(fleet.hosts)
+    assert [p["shard"] for p in parts] == [{"index": 1, "count": 2}, {"index": 2, "count": 2}]
+    assert "shard" not in json.loads(whole.stdout)
+    alone = run_cli("report", "merge", str(project / "shard1.json"), env=fleet.env(), cwd=project)
+    assert (alone.returncode, alone.stdout) == (1, ""), alone.stderr
+    assert "shard 2/2 missing" in alone.stderr and "Traceback" not in alone.stderr
+    twice = run_cli("report", "merge", str(project / "shard1.json"), str(project / "shard1.json"),
+                    str(project / "shard2.json"), env=fleet.env(), cwd=project)
+    assert twice.returncode == 1 and "shard 1/2 given twice" in twice.stderr, twice.stderr
     merged = run_cli("report", "merge", str(project / "shard1.json"), str(project / "shard2.json"),
                      env=fleet.env(), cwd=project)
     assert merged.returncode == whole.returncode == 4

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from remediate.errors import UsageError
+from remediate.errors import HostPatternError, UsageError
 from remediate.inventory.loader import Inventory, load_inventory
 from remediate.inventory.patterns import (
     apply_subscript,
@@ -96,9 +96,20 @@ def test_limit_from_a_file(tmp_path: Path) -> None:
         inv.select(f"@{tmp_path / 'missing.retry'}")
 
 
-def test_an_invalid_regex_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="Invalid host pattern"):
+def test_an_invalid_regex_is_a_pattern_error() -> None:
+    with pytest.raises(HostPatternError, match="invalid regex in host pattern '~redis\\('"):
         inventory("example").select("~redis(")
+
+
+@pytest.mark.parametrize("pattern", ["redis-0[1", "~[", "redis:&", "&", "!", "redis:!",
+                                     "worker-01,redis-0[1", "redis]", "redis,&"])
+def test_a_malformed_pattern_is_an_error_naming_it(pattern: str) -> None:
+    """ansible-core drops the stray characters ('~[' becomes '~': every host); we refuse."""
+    with pytest.raises(HostPatternError, match="host pattern") as raised:
+        inventory("example").select(pattern)
+    assert any(part in str(raised.value) for part in (pattern, *pattern.split(",")))
+    with pytest.raises(HostPatternError):
+        inventory("example").select(within=pattern)
 
 
 @pytest.mark.parametrize(("entry", "names"), [

@@ -35,7 +35,7 @@ def apply(
 ) -> None:
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
     from remediate import api
-    from remediate.cli.output import ProgressLine, print_lines
+    from remediate.cli.output import ProgressLine, print_lines, warn
     from remediate.errors import UsageError
     from remediate.report.apply import apply_exit_code, apply_json, apply_lines
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
@@ -54,6 +54,7 @@ def apply(
                                 accept_new_host_keys=accept_new_host_keys,
                                 vault_id=vault_id, vault_password_file=vault_password_file,
                                 ask_vault_pass=ask_vault_pass))
+    warn(fleet.warnings)
     if expected is not None:
         fleet = replace(fleet, targets=[t for t in fleet.targets if t.host.name in expected])
     api.check_serial(fleet, serial)

@@ -31,13 +31,16 @@ def audit(
 ) -> None:
     """Plan, and stay silent when the fleet is clean (exit 0); a short summary on drift (exit 2)."""
     from remediate import api
+    from remediate.cli.output import warn
     from remediate.report.audit import audit_summary
 
-    doc = api.audit(api.select(o.select(inventory=inventory, playbook=playbook, limit=limit,
-                                        forks=forks, timeout=timeout, templates=templates,
-                                        shard=shard, accept_new_host_keys=accept_new_host_keys,
+    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
+                                timeout=timeout, templates=templates, shard=shard,
+                                accept_new_host_keys=accept_new_host_keys,
                                 vault_id=vault_id, vault_password_file=vault_password_file,
-                                ask_vault_pass=ask_vault_pass)))
+                                ask_vault_pass=ask_vault_pass))
+    warn(fleet.warnings)
+    doc = api.audit(fleet)
     _write_outputs(doc, report, metrics)
     summary = audit_summary(doc)
     if summary:
@@ -64,7 +67,7 @@ def merge(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing; only the exit code.")] = False,
 ) -> None:
     """Join shard reports (from --shard K/N) into the report one run over the fleet would give."""
-    from remediate.errors import UsageError
+    from remediate.errors import ParseError, ReportMergeError
     from remediate.report.plans import dumps, merge_reports
 
     docs = []
@@ -72,11 +75,11 @@ def merge(
         try:
             docs.append(json.loads(path.read_text()))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: not a JSON report ({exc})") from None
+            raise ParseError(f"not a JSON report ({exc})", path=str(path)) from None
     try:
-        merged = merge_reports(docs)
+        merged = merge_reports(docs, [str(path) for path in reports])
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"cannot merge: {exc}") from None
+        raise ReportMergeError(f"cannot merge: {exc}") from None
     if out is not None or metrics is not None:
         _write_outputs(merged, out, metrics)
     if out is None and not quiet:

@@ -24,7 +24,7 @@ def facts(
 ) -> None:
     """Show what each host runs with: managed settings in its files, live values, limits, health."""
     from remediate import api
-    from remediate.cli.output import ProgressLine, print_lines
+    from remediate.cli.output import ProgressLine, print_lines, warn
     from remediate.report.facts import facts_exit_code, facts_hosts, facts_json, facts_lines
     from remediate.report.plans import dumps
 
@@ -34,6 +34,7 @@ def facts(
                                 accept_new_host_keys=accept_new_host_keys,
                                 vault_id=vault_id, vault_password_file=vault_password_file,
                                 ask_vault_pass=ask_vault_pass))
+    warn(fleet.warnings)
     with ProgressLine("gathering facts") as progress:
         outcomes = api.facts(fleet, progress)
     code = facts_exit_code(outcomes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -46,10 +47,40 @@ def main(
     """Find and fix the config behind lost Celery broker connections across a fleet."""
     color = not no_color and "NO_COLOR" not in os.environ
     ctx.obj = Settings(debug=debug, color=color)
-    if debug:
-        import logging
+    configure_logging(debug)
 
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+def configure_logging(debug: bool) -> None:
+    """Set up logging once per process. With ``--debug`` every logger, libraries' too, writes
+    to stderr at DEBUG. Without it, only remediate's own warnings do, one line each: paramiko's
+    transport thread logs errors and whole tracebacks ("Exception (client): Error reading SSH
+    protocol banner", "Socket exception: Bad file descriptor (9)") that the report already
+    tells as one line per host. The root handler also keeps Python's last-resort handler
+    from printing them."""
+    root = logging.getLogger()
+    if any(isinstance(h, _StderrHandler) for h in root.handlers):
+        return
+    handler = _StderrHandler(sys.stderr)
+    logging.captureWarnings(True)  # library warnings (py.warnings) go the same way
+    if debug:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.setLevel(logging.DEBUG)
+    else:
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(lambda record: record.name.split(".")[0] == "remediate")
+        handler.setFormatter(_OneLine())
+    root.addHandler(handler)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler ``configure_logging`` installs."""
+
+
+class _OneLine(logging.Formatter):
+    """``remediate: warning: message`` on one line, without a traceback (``--debug`` has it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"remediate: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
 
 
 def _register() -> None:

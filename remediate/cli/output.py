@@ -23,6 +23,13 @@ def print_lines(lines: Iterable[tuple[str, str]], color: bool) -> None:
         sys.stdout.flush()
 
 
+def warn(messages: Iterable[str]) -> None:
+    """Warnings on stderr, one line each (Ansible's [WARNING]: the run goes on)."""
+    for message in messages:
+        sys.stderr.write(f"remediate: warning: {message}\n")
+    sys.stderr.flush()
+
+
 class ProgressLine:
     """A live ``hosts done/total`` line on stderr, only on a terminal."""
 

@@ -30,7 +30,7 @@ def plan(
 ) -> None:
     """Show, per host and file, what would change (nothing is written to any host)."""
     from remediate import api
-    from remediate.cli.output import ProgressLine, print_lines, write_atomic
+    from remediate.cli.output import ProgressLine, print_lines, warn, write_atomic
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
@@ -39,11 +39,13 @@ def plan(
                                 accept_new_host_keys=accept_new_host_keys,
                                 vault_id=vault_id, vault_password_file=vault_password_file,
                                 ask_vault_pass=ask_vault_pass))
+    warn(fleet.warnings)
     with ProgressLine("planning") as progress:
         plans = api.plan(fleet, progress)
     code = plan_exit_code(plans, detailed_exitcode)
     if out is not None or format == "json":
-        doc = plan_json(plans, exit_code=code, extra={"inputs": fleet.select.inputs()})
+        doc = plan_json(plans, exit_code=code, extra={"inputs": fleet.select.inputs()},
+                        shard=fleet.select.shard)
         if out is not None:
             write_atomic(out, dumps(doc), 0o600)
     if format == "json":

@@ -8,7 +8,9 @@ Selections (``--limit``, a play's ``hosts:``) follow ansible-core's rules:
 all unions first, then intersections, then exclusions; shell globs, ``~regex``,
 group and host names, ``all`` and ``*``, and subscripts (``redis[0]``,
 ``redis[1:2]``, ``redis[-1]``).  A pattern that matches nothing selects nothing;
-the caller reports it.
+the caller reports it.  A malformed pattern (an unclosed ``[``, a bare ``&`` or
+``!``, a bad regex) is a HostPatternError: ansible-core would drop the stray
+characters and select something else (``~[`` would become ``~``: every host).
 
 Everything here works on names and is pure.
 """
@@ -22,7 +24,7 @@ import string
 from collections.abc import Sequence
 from typing import Protocol
 
-from remediate.errors import UsageError
+from remediate.errors import HostPatternError
 
 # Names Ansible treats as the controller when no inventory host is called that.
 LOCALHOST_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -121,7 +123,10 @@ class _DescendingRange(Exception):
 
 
 def split_host_pattern(pattern: str) -> list[str]:
-    """'a,b[1], c[2:3] , d' -> ['a', 'b[1]', 'c[2:3]', 'd']; 'a:&b:!c' -> ['a', '&b', '!c']."""
+    """'a,b[1], c[2:3] , d' -> ['a', 'b[1]', 'c[2:3]', 'd']; 'a:&b:!c' -> ['a', '&b', '!c'].
+
+    Raises HostPatternError for a malformed pattern (see ``check_single_pattern``).
+    """
     if "," in pattern:
         parts = pattern.split(",")
     else:
@@ -130,7 +135,29 @@ def split_host_pattern(pattern: str) -> list[str]:
             parts = [pattern]
         except ValueError:
             parts = _COLON_SEPARATED.findall(pattern)
-    return [part.strip() for part in parts if part.strip()]
+            if re.sub(r"[:\s]", "", _COLON_SEPARATED.sub("", pattern)):
+                raise HostPatternError(f"malformed host pattern {pattern!r}: unbalanced '[' or ']'")
+    singles = [part.strip() for part in parts if part.strip()]
+    for single in singles:
+        check_single_pattern(single, pattern)
+    return singles
+
+
+def check_single_pattern(single: str, whole: str | None = None) -> None:
+    """Raise HostPatternError unless ``single`` (one part of ``whole``) is a usable pattern:
+    '&' or '!' must prefix something, brackets must pair, a ``~regex`` must compile."""
+    where = f" in {whole!r}" if whole is not None and whole != single else ""
+    body = single[1:] if single[:1] in ("&", "!") else single
+    if not body.strip():
+        raise HostPatternError(f"malformed host pattern {single!r}{where}: "
+                               f"{single[:1]!r} must be followed by a pattern")
+    if body.startswith("~"):
+        try:
+            re.compile(body[1:])
+        except re.error as error:
+            raise HostPatternError(f"invalid regex in host pattern {single!r}{where}: {error}") from None
+    elif _COLON_SEPARATED.sub("", body.replace(":", "")):
+        raise HostPatternError(f"malformed host pattern {single!r}{where}: unbalanced '[' or ']'")
 
 
 class HostUniverse(Protocol):
@@ -181,6 +208,7 @@ def evaluate_patterns(universe: HostUniverse, patterns: Sequence[str]) -> list[s
     known_hosts = set(universe.host_names)
     selected: list[str] = []
     for pattern in order_patterns(patterns):
+        check_single_pattern(pattern)
         if pattern in known_hosts:
             selected.append(pattern)
             continue
@@ -252,5 +280,5 @@ def _match_names(names: Sequence[str], expression: str) -> list[str]:
         else:
             regex = re.compile(fnmatch.translate(expression))
     except re.error as error:
-        raise UsageError(f"Invalid host pattern {expression!r}: {error}.") from None
+        raise HostPatternError(f"invalid regex in host pattern {expression!r}: {error}") from None
     return [name for name in names if regex.match(name)]

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.errors import PlaybookError
+from remediate.errors import HostPatternError, PlaybookError
 from remediate.formats import ABSENT
 from remediate.playbook.render import Renderer
-from remediate.playbook.schema import FileSpec, Handler, Playbook
+from remediate.playbook.schema import FileSpec, Handler, Play, Playbook
 
 #: broker URL settings a celery file may name, in the spellings Celery accepts
 BROKER_URL_NAMES = ("broker_url", "BROKER_URL", "CELERY_BROKER_URL")
@@ -28,6 +28,19 @@ class ManagedFile:
     remote_path: str
     handlers: Mapping[str, Handler]
     variables: Mapping[str, Any]  # what its template sees: play defaults < host vars < play vars
+
+
+@dataclass(frozen=True)
+class PlaySelection:
+    """The hosts each play reaches (in playbook order), and the plays that reach none."""
+
+    per_play: tuple[tuple[Play, tuple[Any, ...]], ...]
+
+    @property
+    def unmatched(self) -> list[str]:
+        """One line per play whose hosts: matched nothing (as Ansible warns, not an error)."""
+        return [f"play {play.name!r} (hosts: {play.hosts}) matches no host"
+                for play, hosts in self.per_play if not hosts]
 
 
 @dataclass(frozen=True)
@@ -49,13 +62,47 @@ def remote_path(root: str, path: str) -> str:
     return posixpath.join(root, path.lstrip("/"))
 
 
+def select_plays(inventory: Any, playbook: Playbook, limit: str | None = None) -> PlaySelection:
+    """The hosts each play reaches within ``limit``. A malformed pattern, or no host at all
+    to target, is a HostPatternError naming the pattern (an empty run is never "clean")."""
+    if limit:  # a malformed --limit is named as such, before any play
+        try:
+            inventory.select(limit, within="")
+        except HostPatternError as error:
+            raise HostPatternError(f"--limit: {error.message}") from None
+    per_play = []
+    for play in playbook.plays:
+        try:
+            hosts = inventory.select(limit, within=play.hosts) if limit else inventory.select(play.hosts)
+        except HostPatternError as error:
+            raise HostPatternError(f"play {play.name!r}: hosts: {error.message}",
+                                   path=playbook.path, line=play.line) from None
+        per_play.append((play, tuple(hosts)))
+    if not any(hosts for _, hosts in per_play):
+        patterns = ", ".join(dict.fromkeys(play.hosts for play in playbook.plays)) or "no plays"
+        if limit and not inventory.select(limit):
+            raise HostPatternError(f"--limit {limit!r} matches no host in the inventory: "
+                                   "no hosts to target")
+        if limit:
+            raise HostPatternError(f"--limit {limit!r} matches no host of any play "
+                                   f"(hosts: {patterns}): no hosts to target")
+        raise HostPatternError(f"no play's hosts: pattern matches a host in the inventory "
+                               f"(hosts: {patterns}): no hosts to target", path=playbook.path)
+    return PlaySelection(tuple(per_play))
+
+
 def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str | None = None,
-            shard: tuple[int, int] | None = None) -> list[HostTarget]:
-    """Resolve plays to hosts and pre-render every template: all input errors surface here."""
+            shard: tuple[int, int] | None = None,
+            selection: PlaySelection | None = None) -> list[HostTarget]:
+    """Resolve plays to hosts and pre-render every template: all input errors surface here.
+
+    ``selection``: the plays' hosts if already resolved (``select_plays``), else resolved here.
+    An empty shard of a non-empty selection is no error: its report still merges.
+    """
     per_host: dict[str, dict[str, ManagedFile]] = {}
     hosts: dict[str, Any] = {}
-    for play in playbook.plays:
-        for host in inventory.select(limit, within=play.hosts) if limit else inventory.select(play.hosts):
+    for play, play_hosts in (selection or select_plays(inventory, playbook, limit)).per_play:
+        for host in play_hosts:
             hosts[host.name] = host
             variables = {**play.defaults, **host.vars, **play.vars,
                          "inventory_hostname": host.name, "group_names": sorted(host.groups)}
@@ -110,8 +157,11 @@ def broker_scheme(settings: Mapping[str, Any]) -> str:
 
 def inventory_targets(inventory: Any, limit: str | None,
                       shard: tuple[int, int] | None = None) -> list[HostTarget]:
-    """Hosts of the inventory (for rollback and runs: no playbook needed)."""
+    """Hosts of the inventory (for rollback and runs: no playbook needed); none is an error."""
     hosts = inventory.select(limit) if limit else list(inventory.hosts.values())
+    if not hosts:
+        raise HostPatternError(f"--limit {limit!r} matches no host in the inventory: no hosts to target"
+                               if limit else "the inventory has no hosts: no hosts to target")
     if shard:
         hosts = [h for h in hosts if shard_of(h.name, shard[1]) == shard[0] - 1]
     return [HostTarget(h, ()) for h in hosts]

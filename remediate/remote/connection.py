@@ -201,6 +201,10 @@ class SSHConnection:
         self.host = host
         self.options = options
         self._client: Any = None
+        #: the SSH banner the peer sent on a failed attempt ("" none; None: no TCP connection)
+        self._peer_banner: str | None = None
+        #: ``address:port`` connected to (with ~/.ssh/config's HostName and Port once open)
+        self.endpoint = f"{host.address}:{host.port or 22}"
 
     # -- connecting -----------------------------------------------------------------
     def open(self) -> None:
@@ -227,26 +231,29 @@ class SSHConnection:
                                    host=self.host.name) from None
         for each in [client, *gateways]:  # jump hosts' keys are checked like the target's
             each.set_missing_host_key_policy(policy)
+        endpoint = self.endpoint = self._endpoint(ssh_config)
         try:
             connect()
         except paramiko.BadHostKeyException as exc:
             raise ConnectionFailed(
-                f"host key for {exc.hostname} has CHANGED (got {exc.key.get_name()} "
+                f"{endpoint}: host key for {exc.hostname} has CHANGED (got {exc.key.get_name()} "
                 f"{exc.key.fingerprint}); refusing to connect. If the host was rebuilt, remove "
                 f"its old entry with: ssh-keygen -R {exc.hostname}", host=self.host.name) from None
         except UnknownHost as exc:
-            raise ConnectionFailed(str(exc), host=self.host.name) from None
+            raise ConnectionFailed(f"{endpoint}: {exc}", host=self.host.name) from None
         except paramiko.AuthenticationException as exc:
-            raise ConnectionFailed(f"authentication failed for user {user}: {exc}",
-                                   host=self.host.name) from None
-        except TimeoutError:
-            raise ConnectionFailed(f"connection timed out after {self.options.timeout:g} s",
+            raise ConnectionFailed(f"{endpoint}: authentication failed for user {user}: {exc}",
                                    host=self.host.name) from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise ConnectionFailed(f"cannot connect to {self.host.address}: {reason}",
+            raise ConnectionFailed(connect_error(exc, self._peer_banner, endpoint, self.options.timeout),
                                    host=self.host.name) from None
         self._client = client
+
+    def _endpoint(self, ssh_config: dict[str, Any]) -> str:
+        """``address:port`` as connected to (``[v6]:port`` for an IPv6 address)."""
+        hostname = str(ssh_config.get("hostname", self.host.address))
+        port = self.host.port or int(ssh_config.get("port", 22))
+        return f"[{hostname}]:{port}" if ":" in hostname else f"{hostname}:{port}"
 
     def _hostkey_name(self, ssh_config: dict[str, Any]) -> str:
         """The name paramiko looks the host's key up under: host, or [host]:port."""
@@ -277,6 +284,9 @@ class SSHConnection:
                                auth_timeout=self.options.timeout, transport_factory=aead_transport(),
                                sock=sock)
             except BaseException:
+                transport = client.get_transport()
+                self._peer_banner = transport.remote_version if transport is not None else ""
+                client.close()  # stop its transport thread before the socket goes
                 sock.close()
                 raise
         return client, user, connect
@@ -327,9 +337,11 @@ class SSHConnection:
         except TimeoutError:
             raise CommandFailed(f"command timed out after {limit:g} s", host=self.host.name) from None
         except (OSError, EOFError) as exc:
-            raise ConnectionFailed(f"connection lost: {exc}", host=self.host.name) from None
+            raise ConnectionFailed(f"{self.endpoint}: connection lost: {_reason(exc)}",
+                                   host=self.host.name) from None
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
-            raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
+            raise ConnectionFailed(f"{self.endpoint}: SSH error: {_reason(exc)}",
+                                   host=self.host.name) from None
         return CommandResult(command, stdout, stderr, exited)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:
@@ -341,7 +353,8 @@ class SSHConnection:
             channel = self._client.get_transport().open_channel(
                 "direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=limit)
         except Exception as exc:  # noqa: BLE001  (paramiko raises several kinds: all mean no tunnel)
-            raise ConnectionFailed(f"cannot reach {address}:{port} through SSH: {exc}",
+            raise ConnectionFailed(f"cannot reach {address}:{port} through SSH to {self.endpoint}: "
+                                   f"{_reason(exc)}",
                                    host=self.host.name) from None
         channel.settimeout(limit)
         return channel
@@ -357,7 +370,8 @@ class SSHConnection:
             channel.exec_command(command)
             reader = channel.makefile("rb")
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
-            raise ConnectionFailed(f"SSH error: {exc}", host=self.host.name) from None
+            raise ConnectionFailed(f"{self.endpoint}: SSH error: {_reason(exc)}",
+                                   host=self.host.name) from None
         try:
             pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
             output = _read_until(reader.readline, until, self.host.name)
@@ -380,6 +394,33 @@ class SSHConnection:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def connect_error(exc: BaseException, peer_banner: str | None, endpoint: str,
+                  timeout: float) -> str:
+    """One line naming ``endpoint`` and why connecting failed.
+
+    paramiko's own words are often about its state, not the cause (a banner that never came
+    surfaces as "No existing session" when the negotiation wait ends first), so the cause is
+    read from what the peer sent: ``peer_banner`` "" is a TCP connection without an SSH banner,
+    None no TCP connection (or not known).
+    """
+    if peer_banner == "":
+        if isinstance(exc, (EOFError, ConnectionResetError)) or "reset" in str(exc).lower():
+            return f"{endpoint}: connection closed before the SSH protocol banner"
+        return f"{endpoint}: SSH protocol banner not received within {timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"cannot connect to {endpoint}: connection refused"
+    if isinstance(exc, TimeoutError):
+        return f"cannot connect to {endpoint}: connection timed out after {timeout:g} s"
+    return f"cannot connect to {endpoint}: {_reason(exc)}"
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one line of words (paramiko's can be empty or span lines)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _read_all(channel: Any, limit: float) -> bytes:

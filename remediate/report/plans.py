@@ -44,8 +44,10 @@ def audit_exit_code(plans: Sequence[HostPlan]) -> ExitCode:
 
 
 def plan_json(plans: Sequence[HostPlan], kind: str = "plan", exit_code: int | None = None,
-              extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The versioned, stable JSON document (``"schema": 1``)."""
+              extra: dict[str, Any] | None = None,
+              shard: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The versioned, stable JSON document (``"schema": 1``); a shard's report (``--shard K/N``)
+    says which it is, ``"shard": {"index": K, "count": N}``, so a merge can tell one is missing."""
     hosts = []
     for plan in sorted(plans, key=lambda p: p.host):  # by name: shards merge into the same document
         data = to_json(plan)
@@ -57,6 +59,8 @@ def plan_json(plans: Sequence[HostPlan], kind: str = "plan", exit_code: int | No
     doc = {"schema": SCHEMA, "kind": kind, "tool": f"remediate {__version__}", "hosts": hosts,
            "recap": to_json(recap),
            "exit_code": plan_exit_code(plans, detailed=True) if exit_code is None else exit_code}
+    if shard is not None:
+        doc["shard"] = {"index": shard[0], "count": shard[1]}
     doc.update(extra or {})
     return doc
 
@@ -164,13 +168,28 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
     return out
 
 
-def merge_reports(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Join the JSON reports of shards (``--shard K/N``) into the one a single run would give."""
+def merge_reports(docs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Join the JSON reports of shards (``--shard K/N``) into the one a single run would give.
+
+    Sharded reports must be the complete set 1/N..N/N, each once (``names``: where each
+    document came from, for the messages); a missing shard would merge into a report of a
+    smaller fleet that looks clean. Reports without a shard merge as they are.
+    """
     if not docs:
-        raise ValueError("nothing to merge")
+        raise ValueError("nothing to merge: no reports given")
+    names = list(names) if names is not None else [f"report {i + 1}" for i in range(len(docs))]
+    for doc, name in zip(docs, names):
+        if not isinstance(doc, dict):
+            raise TypeError(f"{name}: not a report (a JSON {type(doc).__name__}, "
+                             "expected the object `plan --format json` or `audit --report` writes)")
+        missing = [key for key in ("schema", "kind", "hosts", "exit_code") if key not in doc]
+        if missing:
+            raise ValueError(f"{name}: not a report of `plan --format json` or `audit --report` "
+                             f"(no {', '.join(missing)})")
     kinds = {d.get("kind") for d in docs}
     if len(kinds) != 1 or any(d.get("schema") != SCHEMA for d in docs):
         raise ValueError(f"can only merge reports of one kind and schema {SCHEMA} (got {sorted(map(str, kinds))})")
+    check_shards([shard_of_report(d) for d in docs], names)
     seen: dict[str, dict[str, Any]] = {}
     for doc in docs:
         for host in doc["hosts"]:
@@ -185,3 +204,39 @@ def merge_reports(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if any("timestamp" in d for d in docs):
         merged["timestamp"] = max(d.get("timestamp", 0) for d in docs)
     return merged
+
+
+def shard_of_report(doc: dict[str, Any]) -> tuple[int, int] | None:
+    """(K, N) of a shard's report: its ``shard``, or the ``inputs.shard`` "K/N" older ones have."""
+    shard = doc.get("shard")
+    if isinstance(shard, dict):
+        return int(shard["index"]), int(shard["count"])
+    text = (doc.get("inputs") or {}).get("shard")
+    if isinstance(text, str) and "/" in text:
+        index, count = text.split("/", 1)
+        return int(index), int(count)
+    return None
+
+
+def check_shards(shards: Sequence[tuple[int, int] | None], names: Sequence[str]) -> None:
+    """Raise ValueError unless the reports are all unsharded, or exactly shards 1/N..N/N."""
+    sharded = [(shard, name) for shard, name in zip(shards, names) if shard is not None]
+    if not sharded:
+        return
+    if len(sharded) != len(shards):
+        unsharded = [name for shard, name in zip(shards, names) if shard is None]
+        raise ValueError(f"cannot merge shard reports with unsharded ones ({', '.join(unsharded)})")
+    counts = sorted({count for (_, count), _ in sharded})
+    if len(counts) != 1:
+        raise ValueError("shard reports of different splits: "
+                         + ", ".join(f"{name} is {k}/{n}" for (k, n), name in sharded))
+    count = counts[0]
+    seen: dict[int, str] = {}
+    for (index, _), name in sharded:
+        if index in seen:
+            raise ValueError(f"shard {index}/{count} given twice ({seen[index]} and {name})")
+        seen[index] = name
+    missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in seen]
+    if missing:
+        raise ValueError(f"shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing "
+                         f"(got {', '.join(f'{k}/{count}' for k in sorted(seen))})")
