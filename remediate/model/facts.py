@@ -26,7 +26,6 @@ class FileFact:
         return self.exists and not self.error
 
 
-
 @dataclass(frozen=True)
 class ProcessLimit:
     pid: int
@@ -35,14 +34,12 @@ class ProcessLimit:
     hard: int | None
 
 
-
 @dataclass(frozen=True)
 class RabbitRuntime:
     running: bool
     heartbeat: int | None = None  # None: not set in the app env (the default applies)
     pid: int | None = None
     error: str = ""
-
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,6 @@ class RedisRuntime:
     error: str = ""
 
 
-
 @dataclass(frozen=True)
 class HostFacts:
     """Everything gathered from one host in one pass (values, not handles)."""
@@ -70,8 +66,13 @@ class HostFacts:
 
     def process_limit(self, name: str) -> ProcessLimit | None:
         """The limit of the server the host runs (by the pid the server reports)."""
-        pid = (self.redis.pid if name == "redis-server" and self.redis
-               else self.rabbitmq.pid if name == "beam.smp" and self.rabbitmq else None)
+        pid = (
+            self.redis.pid
+            if name == "redis-server" and self.redis
+            else self.rabbitmq.pid
+            if name == "beam.smp" and self.rabbitmq
+            else None
+        )
         if pid in self.limits:
             return self.limits[pid]
         candidates = [limit for limit in self.limits.values() if limit.name == name]

@@ -111,14 +111,26 @@ def _fields(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 def host_plan_from_json(data: dict[str, Any]) -> HostPlan:
     files = tuple(
-        FilePlan(**{**_fields(FilePlan, f), "changes": tuple(SettingChange(**{**c, "lines": tuple(c["lines"]) if c["lines"] else None})
-                                          for c in f["changes"]),
-                    "handlers": tuple(f["handlers"])})
-        for f in data["files"])
+        FilePlan(
+            **{
+                **_fields(FilePlan, f),
+                "changes": tuple(
+                    SettingChange(**{**c, "lines": tuple(c["lines"]) if c["lines"] else None})
+                    for c in f["changes"]
+                ),
+                "handlers": tuple(f["handlers"]),
+            }
+        )
+        for f in data["files"]
+    )
     return HostPlan(
-        host=data["host"], address=data["address"], files=files,
+        host=data["host"],
+        address=data["address"],
+        files=files,
         runtime_changes=tuple(RuntimeChange(**r) for r in data["runtime_changes"]),
         drift=tuple(RuntimeChange(**r) for r in data["drift"]),
         facts=data.get("facts", {}),
         findings=tuple(Finding(**f) for f in data.get("findings", [])),
-        unreachable=data.get("unreachable", ""), failed=data.get("failed", ""))
+        unreachable=data.get("unreachable", ""),
+        failed=data.get("failed", ""),
+    )

@@ -44,7 +44,9 @@ def parse_limits_probe(output: bytes) -> dict[int, ProcessLimit]:
         match = re.match(r"(\d+) (\S+) Max open files\s+(\S+)\s+(\S+)", line)
         if match:
             pid = int(match.group(1))
-            limits[pid] = ProcessLimit(pid, match.group(2), _limit(match.group(3)), _limit(match.group(4)))
+            limits[pid] = ProcessLimit(
+                pid, match.group(2), _limit(match.group(3)), _limit(match.group(4))
+            )
     return limits
 
 
@@ -62,8 +64,10 @@ def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
     if exited == 127:
         return RabbitRuntime(False, error="rabbitmqctl not installed")
     first = text.splitlines()[0] if text else f"rabbitmqctl exited {exited}"
-    return RabbitRuntime(False, error="not running" if "nodedown" in text or "unable to" in text.lower()
-                         else first[:200])
+    return RabbitRuntime(
+        False,
+        error="not running" if "nodedown" in text or "unable to" in text.lower() else first[:200],
+    )
 
 
 @functools.cache
@@ -79,7 +83,9 @@ def _no_client_setinfo() -> dict[str, None]:
 
     import redis
 
-    base = getattr(redis.connection, "AbstractConnection", redis.connection.Connection)  # Connection: **kwargs
+    base = getattr(
+        redis.connection, "AbstractConnection", redis.connection.Connection
+    )  # Connection: **kwargs
     if "driver_info" in inspect.signature(base.__init__).parameters:
         return {"driver_info": None}
     return {"lib_name": None, "lib_version": None}
@@ -104,10 +110,16 @@ def redis_client(conn: Any, endpoint: RedisEndpoint, timeout: float) -> Any:
     import redis
 
     connection_class = _ChannelConnection.make(
-        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout))
-    pool = redis.ConnectionPool(connection_class=connection_class, password=endpoint.password or None,
-                                socket_timeout=timeout, max_connections=1, protocol=2,
-                                **_no_client_setinfo())
+        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout)
+    )
+    pool = redis.ConnectionPool(
+        connection_class=connection_class,
+        password=endpoint.password or None,
+        socket_timeout=timeout,
+        max_connections=1,
+        protocol=2,
+        **_no_client_setinfo(),
+    )
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -120,13 +132,21 @@ def _bare_connection(conn: Any, endpoint: RedisEndpoint, timeout: float) -> Any:
     from redis.retry import Retry
 
     connection_class = _ChannelConnection.make(
-        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout))
-    return connection_class(password=endpoint.password or None, socket_timeout=timeout, protocol=2,
-                            decode_responses=True, retry=Retry(NoBackoff(), 0), **_no_client_setinfo())
+        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout)
+    )
+    return connection_class(
+        password=endpoint.password or None,
+        socket_timeout=timeout,
+        protocol=2,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+        **_no_client_setinfo(),
+    )
 
 
-def read_redis(conn: Any, endpoint: RedisEndpoint, settings: Iterable[str],
-               timeout: float = 10.0) -> RedisRuntime:
+def read_redis(
+    conn: Any, endpoint: RedisEndpoint, settings: Iterable[str], timeout: float = 10.0
+) -> RedisRuntime:
     """CONFIG GET ``settings`` plus health (PING, clients, maxclients, pid), sent in one write.
 
     Spoken on a bare redis-py Connection: a ``Redis`` client builds its table of ~170
@@ -137,19 +157,30 @@ def read_redis(conn: Any, endpoint: RedisEndpoint, settings: Iterable[str],
 
     connection = _bare_connection(conn, endpoint, timeout)
     names = sorted(set(settings) | {"maxclients"})
-    commands = [("PING",), *(("CONFIG", "GET", name) for name in names), ("INFO", "server"), ("INFO", "clients")]
+    commands = [
+        ("PING",),
+        *(("CONFIG", "GET", name) for name in names),
+        ("INFO", "server"),
+        ("INFO", "clients"),
+    ]
     try:
         connection.connect()  # AUTH, if there is a password
         connection.send_packed_command(connection.pack_commands(commands))
         replies = [connection.read_response() for _ in commands]
     except redis.AuthenticationError:
-        return RedisRuntime(True, error="authentication failed (set redis_password, or requirepass in the file)")
+        return RedisRuntime(
+            True, error="authentication failed (set redis_password, or requirepass in the file)"
+        )
     except redis.ResponseError as exc:
         return RedisRuntime(True, error=f"redis refused: {_first_line(exc)}")
     except (redis.ConnectionError, redis.TimeoutError, ConnectionFailed, OSError) as exc:
         reason = _first_line(exc)
-        return RedisRuntime(False, error="not running" if "refused" in reason.lower() or "cannot reach" in reason
-                            else reason)
+        return RedisRuntime(
+            False,
+            error="not running"
+            if "refused" in reason.lower() or "cannot reach" in reason
+            else reason,
+        )
     finally:
         connection.disconnect()
     ping, *config_replies, server, clients = replies
@@ -157,10 +188,14 @@ def read_redis(conn: Any, endpoint: RedisEndpoint, settings: Iterable[str],
     for reply in config_replies:  # RESP2: [name, value, name, value, ...]
         config.update({str(k): str(v) for k, v in zip(reply[::2], reply[1::2])})
     maxclients = config.get("maxclients")
-    return RedisRuntime(True, config={k: v for k, v in config.items() if k in settings},
-                        pid=_info_int(server, "process_id"), connected_clients=_info_int(clients, "connected_clients"),
-                        maxclients=int(maxclients) if maxclients and maxclients.isdigit() else None,
-                        ping=ping == "PONG")
+    return RedisRuntime(
+        True,
+        config={k: v for k, v in config.items() if k in settings},
+        pid=_info_int(server, "process_id"),
+        connected_clients=_info_int(clients, "connected_clients"),
+        maxclients=int(maxclients) if maxclients and maxclients.isdigit() else None,
+        ping=ping == "PONG",
+    )
 
 
 def _info_int(text: str, field: str) -> int | None:
@@ -172,8 +207,9 @@ def _info_int(text: str, field: str) -> int | None:
     return None
 
 
-def set_redis(conn: Any, endpoint: RedisEndpoint, values: dict[str, str],
-              timeout: float = 10.0) -> dict[str, str]:
+def set_redis(
+    conn: Any, endpoint: RedisEndpoint, values: dict[str, str], timeout: float = 10.0
+) -> dict[str, str]:
     """CONFIG SET each value, then read them back; returns what Redis now reports."""
     client = redis_client(conn, endpoint, timeout)
     try:
