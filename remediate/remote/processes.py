@@ -1,5 +1,6 @@
 """What really runs on a host: every redis-server, beam.smp and celery process, with its
-user, executable, argv, working directory and the TCP sockets it listens on.
+user, executable, argv, working directory and the TCP sockets it listens on (zombies are
+skipped: an exited server its parent has not reaped runs nothing).
 
 ``PROCESS_PROBE`` runs inside the gather round trip (POSIX ``sh``; shell builtins except one
 ``readlink`` for the executable, the working directory and the open files of each matching
@@ -31,8 +32,12 @@ PROCESS_PROBE = r"""found=
 for d in /proc/[0-9]*; do
   read -r c < "$d/comm" 2>/dev/null || continue
   case "$c" in redis-server|beam.smp|celery) ;; *) continue;; esac
-  found=1; uid=
-  while read -r k v rest; do [ "$k" = "Uid:" ] && { uid=$v; break; }; done < "$d/status" 2>/dev/null
+  uid=; st=
+  while read -r k v rest; do
+    case "$k" in State:) st=$v;; Uid:) uid=$v; break;; esac
+  done < "$d/status" 2>/dev/null
+  [ "$st" = Z ] && continue  # a zombie runs nothing
+  found=1
   printf '@P %s %s %s\n@E ' "${d#/proc/}" "${uid:--}" "$c"
   readlink "$d/exe" "$d/cwd" "$d"/fd/* 2>/dev/null
   printf '\n@A '; cat "$d/cmdline" 2>/dev/null; printf '\n'
