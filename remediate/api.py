@@ -114,14 +114,18 @@ def plan(fleet: Fleet, progress: Callable[[Progress], None] | None = None) -> li
 
 def apply(fleet: Fleet, *, serial: str | None = None, max_fail_percent: float | None = None,
           expected: dict[str, HostPlan] | None = None,
-          progress: Callable[[Progress], None] | None = None) -> list[HostApplyResult]:
-    """Apply on every host (batches of ``serial``); ``expected``: saved plans hosts must match."""
+          progress: Callable[[Progress], None] | None = None,
+          allow_pending_live: bool = False) -> list[HostApplyResult]:
+    """Apply on every host (batches of ``serial``); ``expected``: saved plans hosts must match.
+
+    ``allow_pending_live``: write files whose running instance's live state is unknown (the
+    host is ``pending restart``) instead of failing that host before any write."""
     from remediate.engine.batches import apply_fleet
 
     targets = fleet.targets if expected is None else [t for t in fleet.targets
                                                       if t.host.name in expected]
     return apply_fleet(targets, fleet.renderer, fleet.select.connect_options(), fleet.select.forks,
-                       serial, max_fail_percent, expected, progress)
+                       serial, max_fail_percent, expected, progress, allow_pending_live)
 
 
 def check_serial(fleet: Fleet, serial: str | None) -> None:

@@ -32,6 +32,7 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     serial: Annotated[str | None, typer.Option("--serial", help="Apply in batches of N hosts or N%.")] = None,
     max_fail_percent: Annotated[float | None, typer.Option("--max-fail-percent", min=0, max=100, help="Stop later batches when more than P% of a batch fails.")] = None,
+    allow_pending_live: Annotated[bool, typer.Option("--allow-pending-live", help="Write files even where the running server's live values cannot be read (the host is 'pending restart'); without it such a host fails before any write.")] = False,
 ) -> None:
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
     from remediate import api
@@ -82,7 +83,7 @@ def apply(
         raise UsageError("refusing to apply without --yes: there is no terminal to confirm on")
     with ProgressLine("applying") as progress:
         results = api.apply(fleet, serial=serial, max_fail_percent=max_fail_percent, expected=expected,
-                            progress=progress)
+                            progress=progress, allow_pending_live=allow_pending_live)
     code = apply_exit_code(results)
     if format == "json":
         typer.echo(dumps(apply_json(results, code)), nl=False)

@@ -37,7 +37,8 @@ def serial_batches(targets: Sequence[HostTarget], serial: str | None) -> list[li
 def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: ConnectOptions, forks: int,
                 serial: str | None = None, max_fail_percent: float | None = None,
                 expected: dict[str, HostPlan] | None = None,
-                progress: Callable[[Progress], None] | None = None) -> list[HostApplyResult]:
+                progress: Callable[[Progress], None] | None = None,
+                allow_pending_live: bool = False) -> list[HostApplyResult]:
     """Apply batch after batch; stop the batches that follow one that failed too much."""
     results: list[HostApplyResult] = []
     stopped = False
@@ -51,7 +52,7 @@ def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: Conn
 
         def work(conn: Connection, target: HostTarget) -> HostApplyResult:
             plan = (expected or {}).get(target.host.name)
-            return apply_target(conn, target, renderer, options.timeouts, plan, cache)
+            return apply_target(conn, target, renderer, options.timeouts, plan, cache, allow_pending_live)
 
         outcomes = fan_out(batch, work, options, forks, progress, warm=modules_for(batch))
         batch_results = [_apply_result(o, t) for o, t in zip(outcomes, batch)]
