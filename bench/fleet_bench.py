@@ -87,8 +87,9 @@ def log_tail(path: Path, lines: int = 3) -> str:
 class FleetBench:
     """The rounds of one fleet size: every tool, interleaved, on the same drifted fleet."""
 
-    def __init__(self, fleet: Fleet, work: Path, peer_tools: dict[str, peers.PeerTool],
-                 notes: list[str]) -> None:
+    def __init__(
+        self, fleet: Fleet, work: Path, peer_tools: dict[str, peers.PeerTool], notes: list[str]
+    ) -> None:
         self.fleet = fleet
         self.hosts = len(fleet.hosts)
         self.work = work / f"{self.hosts}-hosts"
@@ -98,29 +99,54 @@ class FleetBench:
         self.project = write_project(fleet, self.work / "project")
         self.env = fleet.env()
         self.peer_tools = peer_tools
-        tools = [BASELINE, PLAN, APPLY, ROLLBACK] + [{"ansible": ANSIBLE, "pyinfra": PYINFRA}[name]
-                                                     for name in peer_tools]
+        tools = [BASELINE, PLAN, APPLY, ROLLBACK] + [
+            {"ansible": ANSIBLE, "pyinfra": PYINFRA}[name] for name in peer_tools
+        ]
         self.series = {tool: Series(tool, self.hosts) for tool in tools}
         self.timeout = 120.0 + self.hosts
         self.notes = notes
         self.steps_beside_rabbitmq: set[str] = set()
 
     # -- one tool each -----------------------------------------------------------------------
-    def _checked(self, tool: str, argv: list[str], expect: int, label: str, cwd: Path | None = None,
-                 stdout: Path | None = None, timeout: float | None = None) -> Measurement:
+    def _checked(
+        self,
+        tool: str,
+        argv: list[str],
+        expect: int,
+        label: str,
+        cwd: Path | None = None,
+        stdout: Path | None = None,
+        timeout: float | None = None,
+    ) -> Measurement:
         err = self.logs / f"{label}.err"
-        m = measure(argv, env=self.env, cwd=cwd or self.project, timeout=timeout or self.timeout,
-                    stdout=stdout, stderr=err)
+        m = measure(
+            argv,
+            env=self.env,
+            cwd=cwd or self.project,
+            timeout=timeout or self.timeout,
+            stdout=stdout,
+            stderr=err,
+        )
         if m.timed_out:
             raise StepFailure(f"timed out after {timeout or self.timeout:.0f} s (log {err})")
         if m.returncode != expect:
-            raise StepFailure(f"exit {m.returncode}, expected {expect}: {log_tail(err)} (log {err})")
+            raise StepFailure(
+                f"exit {m.returncode}, expected {expect}: {log_tail(err)} (log {err})"
+            )
         return m
 
     def baseline(self, label: str) -> Measurement:
-        argv = [sys.executable, str(BENCH / "paramiko_floor.py"), "--key", str(self.fleet.client_key),
-                "--known-hosts", str(self.fleet.known_hosts), "--forks", str(FORKS),
-                *(h.address for h in self.fleet.hosts)]
+        argv = [
+            sys.executable,
+            str(BENCH / "paramiko_floor.py"),
+            "--key",
+            str(self.fleet.client_key),
+            "--known-hosts",
+            str(self.fleet.known_hosts),
+            "--forks",
+            str(FORKS),
+            *(h.address for h in self.fleet.hosts),
+        ]
         return self._checked(BASELINE, argv, 0, f"baseline-{label}")
 
     def plan(self, label: str) -> Measurement:
@@ -129,11 +155,16 @@ class FleetBench:
 
     def apply_and_rollback(self, label: str) -> tuple[Measurement, Measurement]:
         drift(self.fleet)  # every round applies the same changes to the same files
-        applied = self._checked(APPLY, [str(REMEDIATE), "apply", "--yes", "--forks", str(FORKS)], 0,
-                                f"apply-{label}")
+        applied = self._checked(
+            APPLY, [str(REMEDIATE), "apply", "--yes", "--forks", str(FORKS)], 0, f"apply-{label}"
+        )
         self.verify_applied()
-        rolled_back = self._checked(ROLLBACK, [str(REMEDIATE), "rollback", "--last", "--yes",
-                                               "--forks", str(FORKS)], 0, f"rollback-{label}")
+        rolled_back = self._checked(
+            ROLLBACK,
+            [str(REMEDIATE), "rollback", "--last", "--yes", "--forks", str(FORKS)],
+            0,
+            f"rollback-{label}",
+        )
         self.verify_rolled_back()
         drift(self.fleet)
         return applied, rolled_back
@@ -146,12 +177,16 @@ class FleetBench:
             run = peers.pyinfra_run(tool, self.fleet, self.work)
         out, err = self.logs / f"{name}-{label}.out", self.logs / f"{name}-{label}.err"
         try:
-            m = measure(run.argv, env=run.env, cwd=run.cwd, timeout=PEER_TIMEOUT, stdout=out, stderr=err)
+            m = measure(
+                run.argv, env=run.env, cwd=run.cwd, timeout=PEER_TIMEOUT, stdout=out, stderr=err
+            )
         finally:
             run.cleanup()
         if m.timed_out:
             raise StepFailure(f"timed out after {PEER_TIMEOUT:.0f} s (log {out})")
-        output = out.read_text(errors="replace") + err.read_text(errors="replace")  # pyinfra logs to stderr
+        output = out.read_text(errors="replace") + err.read_text(
+            errors="replace"
+        )  # pyinfra logs to stderr
         problem = run.check(output, m.returncode)
         if problem:
             raise StepFailure(f"{problem} (log {out})")
@@ -160,32 +195,53 @@ class FleetBench:
     # -- checks that the work was really done ---------------------------------------------------
     def verify_plan(self) -> None:
         """Once, untimed: the JSON plan finds every managed file drifted on every host."""
-        done = subprocess.run([str(REMEDIATE), "plan", "--format", "json", "--forks", str(FORKS)],
-                              check=False, env=self.env, cwd=self.project, capture_output=True,
-                              text=True, timeout=self.timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [str(REMEDIATE), "plan", "--format", "json", "--forks", str(FORKS)],
+            check=False,
+            env=self.env,
+            cwd=self.project,
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             hosts = json.loads(done.stdout)["hosts"]
         except (ValueError, KeyError):
-            raise StepFailure(f"plan --format json gave no plan (exit {done.returncode}): "
-                              f"{done.stderr.strip()[-300:]}") from None
-        changed = [h for h in hosts
-                   if sum(1 for f in h.get("files", []) if f.get("changed")) == MANAGED_FILES]
+            raise StepFailure(
+                f"plan --format json gave no plan (exit {done.returncode}): "
+                f"{done.stderr.strip()[-300:]}"
+            ) from None
+        changed = [
+            h
+            for h in hosts
+            if sum(1 for f in h.get("files", []) if f.get("changed")) == MANAGED_FILES
+        ]
         if len(changed) != self.hosts:
-            raise StepFailure(f"the plan found all {MANAGED_FILES} files drifted on {len(changed)} "
-                              f"of {self.hosts} hosts")
+            raise StepFailure(
+                f"the plan found all {MANAGED_FILES} files drifted on {len(changed)} "
+                f"of {self.hosts} hosts"
+            )
 
     def verify_applied(self) -> None:
         for host in self.fleet.hosts:
             redis_conf = host.path("/etc/redis/redis.conf").read_bytes()
             dropin = host.path(DROPIN)
-            if (b"\ntimeout 0\n" not in redis_conf or b"\ntcp-keepalive 60\n" not in redis_conf
-                    or not dropin.exists() or b"LimitNOFILE=65536" not in dropin.read_bytes()):
+            if (
+                b"\ntimeout 0\n" not in redis_conf
+                or b"\ntcp-keepalive 60\n" not in redis_conf
+                or not dropin.exists()
+                or b"LimitNOFILE=65536" not in dropin.read_bytes()
+            ):
                 raise StepFailure(f"apply exited 0 but {host.name}'s files are not fixed")
 
     def verify_rolled_back(self) -> None:
         drifted = drifted_redis_conf()
         for host in self.fleet.hosts:
-            if host.path("/etc/redis/redis.conf").read_bytes() != drifted or host.path(DROPIN).exists():
+            if (
+                host.path("/etc/redis/redis.conf").read_bytes() != drifted
+                or host.path(DROPIN).exists()
+            ):
                 raise StepFailure(f"rollback exited 0 but {host.name}'s files are not as before")
 
     # -- the rounds -------------------------------------------------------------------------------
@@ -209,6 +265,7 @@ class FleetBench:
             ((PLAN,), lambda _, label: record(PLAN, self.plan(label))),
             ((APPLY, ROLLBACK), apply_step),
         ]
+
         def peer_step(name: str, tool: str, i: int, label: str) -> None:
             record(tool, self.peer(name, label, i))
 
@@ -245,7 +302,8 @@ class FleetBench:
             self.notes.append(
                 f"{self.hosts} hosts: a RabbitMQ node (beam.smp) ran on the machine before some runs of "
                 f"{', '.join(sorted(self.steps_beside_rabbitmq))}; the fleet's hosts share the machine's "
-                "PID namespace, so remediate's rabbitmq probe then runs rabbitmqctl on every host")
+                "PID namespace, so remediate's rabbitmq probe then runs rabbitmqctl on every host"
+            )
         both = combined(APPLY_ROLLBACK, [self.series[APPLY], self.series[ROLLBACK]])
         return [*self.series.values(), both]
 
@@ -270,12 +328,16 @@ def progress(message: str) -> None:
 def tool_versions(peer_tools: dict[str, peers.PeerTool]) -> list[tuple[str, str]]:
     import paramiko
 
-    versions = [("remediate", peers.version_of([str(REMEDIATE), "--version"])),
-                ("Python (controller)", platform.python_version()),
-                ("paramiko (baseline, remediate)", paramiko.__version__)]
+    versions = [
+        ("remediate", peers.version_of([str(REMEDIATE), "--version"])),
+        ("Python (controller)", platform.python_version()),
+        ("paramiko (baseline, remediate)", paramiko.__version__),
+    ]
     versions += [(tool.name, tool.version) for tool in peer_tools.values()]
-    versions += [("OpenSSH", peers.version_of(["ssh", "-V"])),
-                 ("redis-server", peers.version_of(["redis-server", "--version"]))]
+    versions += [
+        ("OpenSSH", peers.version_of(["ssh", "-V"])),
+        ("redis-server", peers.version_of(["redis-server", "--version"])),
+    ]
     return versions
 
 
@@ -295,8 +357,15 @@ def lint_bench_output() -> str | None:
     if not script.exists():
         return None
     try:
-        done = subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT, capture_output=True,
-                              text=True, timeout=900, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return "bench/lint_bench.py timed out after 900 s"
     if done.returncode != 0:
@@ -305,15 +374,31 @@ def lint_bench_output() -> str | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="fleet_bench.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", default="50,200",
-                        help="comma-separated fleet sizes, 1 to 250 each (default 50,200)")
-    parser.add_argument("--runs", type=int, default=5, help="timed rounds per fleet size (default 5)")
-    parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
-                        help=f"also run ansible-core and pyinfra (fleets of up to {PEER_MAX_HOSTS} hosts)")
-    parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md",
-                        help="where to write the results (default bench/RESULTS.md)")
+    parser = argparse.ArgumentParser(
+        prog="fleet_bench.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--hosts",
+        default="50,200",
+        help="comma-separated fleet sizes, 1 to 250 each (default 50,200)",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=5, help="timed rounds per fleet size (default 5)"
+    )
+    parser.add_argument(
+        "--peers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"also run ansible-core and pyinfra (fleets of up to {PEER_MAX_HOSTS} hosts)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=BENCH / "RESULTS.md",
+        help="where to write the results (default bench/RESULTS.md)",
+    )
     args = parser.parse_args(argv)
     try:
         args.sizes = [int(n) for n in args.hosts.split(",") if n.strip()]
@@ -324,8 +409,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_sizes(args: argparse.Namespace, work: Path, peer_tools: dict[str, peers.PeerTool],
-              series: list[Series], notes: list[str]) -> None:
+def run_sizes(
+    args: argparse.Namespace,
+    work: Path,
+    peer_tools: dict[str, peers.PeerTool],
+    series: list[Series],
+    notes: list[str],
+) -> None:
     """Every fleet size in turn; each fleet is torn down before the next starts."""
     for size in args.sizes:
         progress(f"starting {size} hosts with redis-server on 127.0.{SUBNET}.0/24")
@@ -341,7 +431,9 @@ def run_sizes(args: argparse.Namespace, work: Path, peer_tools: dict[str, peers.
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if os.geteuid() != 0:
-        progress("fleet_bench.py needs root: the SSH test fleet uses mount namespaces (run it with sudo)")
+        progress(
+            "fleet_bench.py needs root: the SSH test fleet uses mount namespaces (run it with sudo)"
+        )
         return 2
     if not REMEDIATE.exists():
         progress(f"no {REMEDIATE}: run this with the project's .venv/bin/python")
@@ -349,11 +441,16 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="remediate-fleet-bench-", dir="/var/tmp"))
     load_before = os.getloadavg()[0]
     notes: list[str] = []
-    peer_tools = (peers.install_all(work / "peer-install.log", notes, progress)
-                  if args.peers and any(n <= PEER_MAX_HOSTS for n in args.sizes) else {})
+    peer_tools = (
+        peers.install_all(work / "peer-install.log", notes, progress)
+        if args.peers and any(n <= PEER_MAX_HOSTS for n in args.sizes)
+        else {}
+    )
     progress(f"remediate --help, {HELP_RUNS} times")
     help_runs = help_startup({**os.environ, "NO_COLOR": "1"}, work)
-    progress("bench/lint_bench.py" if (BENCH / "lint_bench.py").exists() else "no bench/lint_bench.py")
+    progress(
+        "bench/lint_bench.py" if (BENCH / "lint_bench.py").exists() else "no bench/lint_bench.py"
+    )
     lint_output = lint_bench_output()
     series: list[Series] = []
     try:
@@ -366,16 +463,32 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"logs kept in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    notes.append(f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
-                 "(other work on the machine adds noise; the rounds interleave the tools to share it)")
+    notes.append(
+        f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        "(other work on the machine adds noise; the rounds interleave the tools to share it)"
+    )
     help_median = statistics.median(help_runs) if help_runs else None
     targets = evaluate_targets(series, help_median)
     context = RunContext(
         date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        command=shlex.join(["sudo", ".venv/bin/python", "bench/fleet_bench.py", *(argv or sys.argv[1:])]),
-        machine=machine_description(), versions=tool_versions(peer_tools), runs=args.runs, notes=notes)
-    args.results.write_text(results_markdown(context, series, targets, help_runs, lint_output,
-                                             lambda: how_each_tool_ran(FORKS, list(peer_tools), peers.PEERS_HOME)))
+        command=shlex.join(
+            ["sudo", ".venv/bin/python", "bench/fleet_bench.py", *(argv or sys.argv[1:])]
+        ),
+        machine=machine_description(),
+        versions=tool_versions(peer_tools),
+        runs=args.runs,
+        notes=notes,
+    )
+    args.results.write_text(
+        results_markdown(
+            context,
+            series,
+            targets,
+            help_runs,
+            lint_output,
+            lambda: how_each_tool_ran(FORKS, list(peer_tools), peers.PEERS_HOME),
+        )
+    )
     print(results_table(series))
     print()
     print(targets_table(targets))

@@ -47,11 +47,16 @@ class Series:
 def combined(tool: str, parts: Sequence[Series]) -> Series:
     """Per round, the sum of the parts' times (and the larger of their memory peaks)."""
     rounds = min(len(p.runs) for p in parts)
-    runs = [Measurement(seconds=sum(p.runs[i].seconds for p in parts),
-                        returncode=max(p.runs[i].returncode for p in parts),
-                        max_rss=max(p.runs[i].max_rss for p in parts),
-                        tree_rss=max(p.runs[i].tree_rss for p in parts),
-                        timed_out=any(p.runs[i].timed_out for p in parts)) for i in range(rounds)]
+    runs = [
+        Measurement(
+            seconds=sum(p.runs[i].seconds for p in parts),
+            returncode=max(p.runs[i].returncode for p in parts),
+            max_rss=max(p.runs[i].max_rss for p in parts),
+            tree_rss=max(p.runs[i].tree_rss for p in parts),
+            timed_out=any(p.runs[i].timed_out for p in parts),
+        )
+        for i in range(rounds)
+    ]
     failure = next((p.failure for p in parts if p.failure), None)
     return Series(tool, parts[0].hosts, runs, failure)
 
@@ -60,21 +65,39 @@ def find(series: Sequence[Series], tool: str, hosts: int) -> Series | None:
     return next((s for s in series if s.tool == tool and s.hosts == hosts), None)
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
+def markdown_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()
+) -> str:
     widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                str(c).rjust(w) if i in right else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths))
+            )
+            + " |"
+        )
 
-    rule = "| " + " | ".join(("-" * (w - 1) + ":") if i in right else "-" * w
-                             for i, w in enumerate(widths)) + " |"
+    rule = (
+        "| "
+        + " | ".join(("-" * (w - 1) + ":") if i in right else "-" * w for i, w in enumerate(widths))
+        + " |"
+    )
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def results_table(series: Sequence[Series]) -> str:
-    headers = ("tool", "hosts", "median s", "x baseline", "peak RSS MiB (largest process)",
-               "peak RSS MiB (process tree)", "runs, s")
+    headers = (
+        "tool",
+        "hosts",
+        "median s",
+        "x baseline",
+        "peak RSS MiB (largest process)",
+        "peak RSS MiB (process tree)",
+        "runs, s",
+    )
     rows = []
     ordered = sorted(series, key=lambda s: (s.hosts, TOOLS_IN_TABLE_ORDER.index(s.tool)))
     for s in ordered:
@@ -84,9 +107,17 @@ def results_table(series: Sequence[Series]) -> str:
         runs = " ".join(f"{m.seconds:.2f}" for m in s.runs)
         if s.failure:
             runs = (runs + "; " if runs else "") + f"FAILED: {s.failure}"
-        rows.append((s.tool, str(s.hosts), f"{median:.2f}" if median is not None else "-", ratio,
-                     f"{s.peak_rss / 2**20:.0f}" if s.runs else "-",
-                     f"{s.peak_tree_rss / 2**20:.0f}" if s.runs else "-", runs))
+        rows.append(
+            (
+                s.tool,
+                str(s.hosts),
+                f"{median:.2f}" if median is not None else "-",
+                ratio,
+                f"{s.peak_rss / 2**20:.0f}" if s.runs else "-",
+                f"{s.peak_tree_rss / 2**20:.0f}" if s.runs else "-",
+                runs,
+            )
+        )
     return markdown_table(headers, rows, right=(1, 2, 3, 4, 5))
 
 
@@ -99,10 +130,19 @@ class Target:
     verdict: str  # "pass", "miss" or "not measured"
 
 
-def _ratio_target(name: str, series: Sequence[Series], hosts: int, numerator: str, denominator: str,
-                  limit: float, at_most: bool) -> Target:
+def _ratio_target(
+    name: str,
+    series: Sequence[Series],
+    hosts: int,
+    numerator: str,
+    denominator: str,
+    limit: float,
+    at_most: bool,
+) -> Target:
     top, bottom = find(series, numerator, hosts), find(series, denominator, hosts)
-    if not (top and bottom and top.median and bottom.median and not top.failure and not bottom.failure):
+    if not (
+        top and bottom and top.median and bottom.median and not top.failure and not bottom.failure
+    ):
         return Target(name, "-", "not measured")
     ratio = top.median / bottom.median
     good = ratio <= limit if at_most else ratio >= limit
@@ -113,29 +153,49 @@ def evaluate_targets(series: Sequence[Series], help_median: float | None) -> lis
     targets = [
         _ratio_target("plan <= 1.3x baseline at 50 hosts", series, 50, PLAN, BASELINE, 1.3, True),
         _ratio_target("plan <= 1.3x baseline at 200 hosts", series, 200, PLAN, BASELINE, 1.3, True),
-        _ratio_target("apply+rollback <= 3x baseline at 50 hosts", series, 50, APPLY_ROLLBACK, BASELINE,
-                      3.0, True),
-        _ratio_target("plan >= 2.7x faster than pyinfra at 50 hosts", series, 50, PYINFRA, PLAN, 2.7, False),
-        _ratio_target("plan >= 35x faster than Ansible at 50 hosts", series, 50, ANSIBLE, PLAN, 35.0, False),
+        _ratio_target(
+            "apply+rollback <= 3x baseline at 50 hosts",
+            series,
+            50,
+            APPLY_ROLLBACK,
+            BASELINE,
+            3.0,
+            True,
+        ),
+        _ratio_target(
+            "plan >= 2.7x faster than pyinfra at 50 hosts", series, 50, PYINFRA, PLAN, 2.7, False
+        ),
+        _ratio_target(
+            "plan >= 35x faster than Ansible at 50 hosts", series, 50, ANSIBLE, PLAN, 35.0, False
+        ),
     ]
     ours = [s for s in series if s.hosts == 200 and s.tool in REMEDIATE_FLEET_TOOLS and s.runs]
     name = "controller peak RSS at 200 hosts < 250 MB (plan, apply, rollback)"
     if ours:
         peak = max(s.peak_rss for s in ours)
-        targets.append(Target(name, f"{peak / 1e6:.0f} MB ({peak / 2**20:.0f} MiB)",
-                              "pass" if peak < 250e6 else "miss"))
+        targets.append(
+            Target(
+                name,
+                f"{peak / 1e6:.0f} MB ({peak / 2**20:.0f} MiB)",
+                "pass" if peak < 250e6 else "miss",
+            )
+        )
     else:
         targets.append(Target(name, "-", "not measured"))
     name = "`remediate --help` < 0.3 s (median of 20)"
     if help_median is None:
         targets.append(Target(name, "-", "not measured"))
     else:
-        targets.append(Target(name, f"{help_median:.3f} s", "pass" if help_median < 0.3 else "miss"))
+        targets.append(
+            Target(name, f"{help_median:.3f} s", "pass" if help_median < 0.3 else "miss")
+        )
     return targets
 
 
 def targets_table(targets: Sequence[Target]) -> str:
-    return markdown_table(("target", "measured", "verdict"), [(t.name, t.measured, t.verdict) for t in targets])
+    return markdown_table(
+        ("target", "measured", "verdict"), [(t.name, t.measured, t.verdict) for t in targets]
+    )
 
 
 @dataclass(frozen=True)
@@ -150,15 +210,26 @@ class RunContext:
     notes: Sequence[str]
 
 
-def results_markdown(context: RunContext, series: Sequence[Series], targets: Sequence[Target],
-                     help_runs: Sequence[float], lint_output: str | None,
-                     how: Callable[[], Sequence[str]]) -> str:
+def results_markdown(
+    context: RunContext,
+    series: Sequence[Series],
+    targets: Sequence[Target],
+    help_runs: Sequence[float],
+    lint_output: str | None,
+    how: Callable[[], Sequence[str]],
+) -> str:
     versions = "\n".join(f"- {name}: `{version}`" for name, version in context.versions)
-    help_line = (f"`remediate --help`: median {statistics.median(help_runs):.3f} s over {len(help_runs)} runs "
-                 f"(min {min(help_runs):.3f} s, max {max(help_runs):.3f} s)." if help_runs else
-                 "`remediate --help`: not measured.")
-    lint = (f"```\n{lint_output.rstrip()}\n```" if lint_output is not None
-            else "bench/lint_bench.py does not exist yet: not measured.")
+    help_line = (
+        f"`remediate --help`: median {statistics.median(help_runs):.3f} s over {len(help_runs)} runs "
+        f"(min {min(help_runs):.3f} s, max {max(help_runs):.3f} s)."
+        if help_runs
+        else "`remediate --help`: not measured."
+    )
+    lint = (
+        f"```\n{lint_output.rstrip()}\n```"
+        if lint_output is not None
+        else "bench/lint_bench.py does not exist yet: not measured."
+    )
     parts = [
         "# Fleet benchmark results",
         "",
@@ -204,14 +275,25 @@ def results_markdown(context: RunContext, series: Sequence[Series], targets: Seq
 
 
 def machine_description() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
     debian = Path("/etc/debian_version")
     system = f"Debian {debian.read_text().strip()}, " if debian.exists() else ""
-    return (f"{cpu}, {len(os.sched_getaffinity(0))} cores (nproc), {mem_kib / 2**20:.1f} GiB memory, "
-            f"{system}Linux {platform.release()}")
+    return (
+        f"{cpu}, {len(os.sched_getaffinity(0))} cores (nproc), {mem_kib / 2**20:.1f} GiB memory, "
+        f"{system}Linux {platform.release()}"
+    )
 
 
 def how_each_tool_ran(forks: int, peer_names: Sequence[str], peers_home: Path) -> list[str]:

@@ -29,27 +29,35 @@ DEBIAN_REDIS = ROOT / "tests" / "fixtures" / "redis" / "debian-redis.conf"
 SMALL_FILES: dict[str, tuple[str, str, str]] = {
     "redis": (
         "/etc/redis/redis.conf",
-        ("bind 127.0.0.1 -::1\nport 6379\ntimeout 300\ntcp-keepalive 0\nmaxmemory 2gb\n"
-         "maxmemory-policy noeviction\nsave 900 1\nsave 300 10\nappendonly yes\n"),
+        (
+            "bind 127.0.0.1 -::1\nport 6379\ntimeout 300\ntcp-keepalive 0\nmaxmemory 2gb\n"
+            "maxmemory-policy noeviction\nsave 900 1\nsave 300 10\nappendonly yes\n"
+        ),
         "timeout 0\ntcp-keepalive 60\n",
     ),
     "rabbitmq": (
         "/etc/rabbitmq/rabbitmq.conf",
-        ("listeners.tcp.default = 5672\nheartbeat = 0 # disabled\nconsumer_timeout = 1800000\n"
-         "default_user = celery\ndefault_pass = 'x9#Lq!2w'\nlog.file.level = info\n"),
+        (
+            "listeners.tcp.default = 5672\nheartbeat = 0 # disabled\nconsumer_timeout = 1800000\n"
+            "default_user = celery\ndefault_pass = 'x9#Lq!2w'\nlog.file.level = info\n"
+        ),
         "heartbeat = 60\n",
     ),
     "celery": (
         "/srv/app/celeryconfig.py",
-        ('broker_url = "redis://127.0.0.1:6379/0"\nbroker_connection_retry = False\n'
-         "broker_connection_max_retries = 10\ntask_acks_late = True\n"
-         "broker_transport_options = {'visibility_timeout': 3600}\n"),
+        (
+            'broker_url = "redis://127.0.0.1:6379/0"\nbroker_connection_retry = False\n'
+            "broker_connection_max_retries = 10\ntask_acks_late = True\n"
+            "broker_transport_options = {'visibility_timeout': 3600}\n"
+        ),
         "broker_connection_retry = True\nbroker_connection_max_retries = 100\n",
     ),
     "limits": (
         "/etc/security/limits.d/rabbitmq.conf",
-        ("# raise the open file limit\n*        soft    nofile    1024\n"
-         "*        hard    nofile    4096\nrabbitmq -       nofile    8192\n"),
+        (
+            "# raise the open file limit\n*        soft    nofile    1024\n"
+            "*        hard    nofile    4096\nrabbitmq -       nofile    8192\n"
+        ),
         "rabbitmq - nofile 65536\n",
     ),
     "systemd": (
@@ -59,8 +67,10 @@ SMALL_FILES: dict[str, tuple[str, str, str]] = {
     ),
     "shell": (
         "/etc/default/rabbitmq-server",
-        ("# This file is sourced by /bin/sh from /etc/init.d/rabbitmq-server.\n"
-         "ulimit -n 1024\nNODENAME=rabbit@mq1\n"),
+        (
+            "# This file is sourced by /bin/sh from /etc/init.d/rabbitmq-server.\n"
+            "ulimit -n 1024\nNODENAME=rabbit@mq1\n"
+        ),
         "ulimit -n 65536\n",
     ),
 }
@@ -104,8 +114,9 @@ def main() -> None:
     rows.append(("Debian redis.conf, parse only", runs, ms, ""))
     appended = seed + b"maxmemory-policy noeviction\n"
     runs_append = 30
-    ms = median_ms(lambda: round_trip("redis", "/etc/redis/redis.conf", debian, appended),
-                   runs_append)
+    ms = median_ms(
+        lambda: round_trip("redis", "/etc/redis/redis.conf", debian, appended), runs_append
+    )
     rows.append(("Debian redis.conf, seed fix + 1 appended", runs_append, ms, ""))
 
     kinds, skipped = usable_kinds()
@@ -125,8 +136,14 @@ def main() -> None:
         runs_small = 7
         ms = median_ms(thousand, runs_small)
         per_file_us = ms  # total ms over 1,000 files is the per-file time in µs
-        rows.append((f"1,000 small files ({', '.join(kinds)})", runs_small, ms,
-                     f"{per_file_us:.0f} µs per file"))
+        rows.append(
+            (
+                f"1,000 small files ({', '.join(kinds)})",
+                runs_small,
+                ms,
+                f"{per_file_us:.0f} µs per file",
+            )
+        )
 
     width = max(len(row[0]) for row in rows)
     print(f"{'case':<{width}}  {'runs':>5}  {'median ms':>10}  note")

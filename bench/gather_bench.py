@@ -26,8 +26,12 @@ from remediate.remote.connection import ConnectOptions
 from remediate.remote.gather import gather
 from tests.fleet import Fleet
 
-PATHS = ["/etc/redis/redis.conf", "/etc/rabbitmq/rabbitmq.conf", "/etc/default/rabbitmq-server",
-         "/srv/app/celeryconfig.py"]
+PATHS = [
+    "/etc/redis/redis.conf",
+    "/etc/rabbitmq/rabbitmq.conf",
+    "/etc/default/rabbitmq-server",
+    "/srv/app/celeryconfig.py",
+]
 
 
 def baseline(fleet: Fleet) -> float:

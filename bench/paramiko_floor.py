@@ -40,8 +40,13 @@ class AeadFirstTransport(paramiko.Transport):
     )
 
 
-def read_managed_files(address: str, key: paramiko.PKey, known_hosts: paramiko.HostKeys, timeout: float,
-                       paths: tuple[str, ...] = MANAGED_PATHS) -> int:
+def read_managed_files(
+    address: str,
+    key: paramiko.PKey,
+    known_hosts: paramiko.HostKeys,
+    timeout: float,
+    paths: tuple[str, ...] = MANAGED_PATHS,
+) -> int:
     """Connect, `cat` the files (a missing one is skipped), return the bytes read."""
     client = paramiko.SSHClient()
     accepted = client.get_host_keys()
@@ -51,8 +56,16 @@ def read_managed_files(address: str, key: paramiko.PKey, known_hosts: paramiko.H
     try:
         sock = socket.create_connection((address, 22), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client.connect(address, username="root", pkey=key, timeout=timeout, sock=sock,
-                       allow_agent=False, look_for_keys=False, transport_factory=AeadFirstTransport)
+        client.connect(
+            address,
+            username="root",
+            pkey=key,
+            timeout=timeout,
+            sock=sock,
+            allow_agent=False,
+            look_for_keys=False,
+            transport_factory=AeadFirstTransport,
+        )
         command = "cat " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null"
         _, stdout, _ = client.exec_command(command, timeout=timeout)
         return len(stdout.read())
@@ -65,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("addresses", nargs="+", metavar="ADDRESS")
     parser.add_argument("--key", required=True, help="private key file")
     parser.add_argument("--known-hosts", required=True, help="known_hosts file")
-    parser.add_argument("--forks", type=int, default=50, help="sessions at once (remediate's default)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="connect and read timeout, seconds")
+    parser.add_argument(
+        "--forks", type=int, default=50, help="sessions at once (remediate's default)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="connect and read timeout, seconds"
+    )
     args = parser.parse_args(argv)
 
     known_hosts = paramiko.HostKeys(args.known_hosts)
@@ -75,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     def one(address: str) -> tuple[str, int | str]:
         try:
             return address, read_managed_files(address, key, known_hosts, args.timeout)
-        except (OSError, EOFError, paramiko.SSHException) as exc:  # reported, never silently counted
+        except (
+            OSError,
+            EOFError,
+            paramiko.SSHException,
+        ) as exc:  # reported, never silently counted
             return address, f"{type(exc).__name__}: {exc}"
 
     with ThreadPoolExecutor(max_workers=min(args.forks, len(args.addresses))) as pool:

@@ -78,7 +78,9 @@ def process_tree(root: int) -> list[int]:
             continue
         for tid in tids:
             try:
-                queue += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+                queue += [
+                    int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+                ]
             except (OSError, ValueError):
                 pass
     return found
@@ -111,8 +113,15 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-def measure(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float,
-            stdout: Path | None = None, stderr: Path | None = None) -> Measurement:
+def measure(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
+    stdout: Path | None = None,
+    stderr: Path | None = None,
+) -> Measurement:
     """Run ``argv`` to completion (or ``timeout``) with stdin closed; output to files or /dev/null."""
     timed_out = threading.Event()
     with contextlib.ExitStack() as files:
@@ -121,9 +130,16 @@ def measure(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: flo
         start = time.perf_counter()
         # The hook only calls a libc function resolved before the fork, and the previous run's
         # sampler and timer threads are joined, so the usual preexec_fn deadlock cannot happen.
-        proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=err, start_new_session=True,
-                                preexec_fn=_SUBREAPER)  # noqa: PLW1509
+        proc = subprocess.Popen(
+            list(argv),
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=_SUBREAPER,  # noqa: PLW1509
+        )
         sampler = TreeSampler(proc.pid)
         sampler.start()
 
@@ -147,8 +163,13 @@ def measure(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: flo
             timer.join()
             sampler.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measurement(seconds=seconds, returncode=proc.returncode, max_rss=usage.ru_maxrss * 1024,
-                       tree_rss=max(sampler.peak, usage.ru_maxrss * 1024), timed_out=timed_out.is_set())
+    return Measurement(
+        seconds=seconds,
+        returncode=proc.returncode,
+        max_rss=usage.ru_maxrss * 1024,
+        tree_rss=max(sampler.peak, usage.ru_maxrss * 1024),
+        timed_out=timed_out.is_set(),
+    )
 
 
 def _kill(pid: int) -> None:

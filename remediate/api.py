@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from remediate.playbook.targets import HostTarget
     from remediate.remote.connection import ConnectOptions
 
+
 @dataclass(frozen=True)
 class Select:
     """DESIGN.md's SELECT options, as values."""
@@ -54,8 +55,9 @@ class Select:
         from remediate.inventory.loader import load_inventory
         from remediate.inventory.vault_passwords import VaultOptions, load_vault_secrets
 
-        return load_inventory(list(self.inventory),
-                              vault=load_vault_secrets(self.vault or VaultOptions()))
+        return load_inventory(
+            list(self.inventory), vault=load_vault_secrets(self.vault or VaultOptions())
+        )
 
     def connect_options(self) -> ConnectOptions:
         from remediate.remote.connection import ConnectOptions
@@ -64,9 +66,13 @@ class Select:
 
     def inputs(self) -> dict[str, object]:
         """What a saved plan was made from, so `apply --plan` can re-derive the same files."""
-        return {"inventory": [str(p) for p in self.inventory], "playbook": str(self.playbook),
-                "templates": str(self.templates), "limit": self.limit,
-                "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None}
+        return {
+            "inventory": [str(p) for p in self.inventory],
+            "playbook": str(self.playbook),
+            "templates": str(self.templates),
+            "limit": self.limit,
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -108,24 +114,40 @@ def plan(fleet: Fleet, progress: Callable[[Progress], None] | None = None) -> li
     """Gather every host and plan its changes (nothing is written)."""
     from remediate.engine.survey import plan_fleet
 
-    return plan_fleet(fleet.targets, fleet.renderer, fleet.select.connect_options(),
-                      fleet.select.forks, progress)
+    return plan_fleet(
+        fleet.targets, fleet.renderer, fleet.select.connect_options(), fleet.select.forks, progress
+    )
 
 
-def apply(fleet: Fleet, *, serial: str | None = None, max_fail_percent: float | None = None,
-          expected: dict[str, HostPlan] | None = None,
-          progress: Callable[[Progress], None] | None = None,
-          allow_pending_live: bool = False) -> list[HostApplyResult]:
+def apply(
+    fleet: Fleet,
+    *,
+    serial: str | None = None,
+    max_fail_percent: float | None = None,
+    expected: dict[str, HostPlan] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    allow_pending_live: bool = False,
+) -> list[HostApplyResult]:
     """Apply on every host (batches of ``serial``); ``expected``: saved plans hosts must match.
 
     ``allow_pending_live``: write files whose running instance's live state is unknown (the
     host is ``pending restart``) instead of failing that host before any write."""
     from remediate.engine.batches import apply_fleet
 
-    targets = fleet.targets if expected is None else [t for t in fleet.targets
-                                                      if t.host.name in expected]
-    return apply_fleet(targets, fleet.renderer, fleet.select.connect_options(), fleet.select.forks,
-                       serial, max_fail_percent, expected, progress, allow_pending_live)
+    targets = (
+        fleet.targets if expected is None else [t for t in fleet.targets if t.host.name in expected]
+    )
+    return apply_fleet(
+        targets,
+        fleet.renderer,
+        fleet.select.connect_options(),
+        fleet.select.forks,
+        serial,
+        max_fail_percent,
+        expected,
+        progress,
+        allow_pending_live,
+    )
 
 
 def check_serial(fleet: Fleet, serial: str | None) -> None:
@@ -135,13 +157,20 @@ def check_serial(fleet: Fleet, serial: str | None) -> None:
     serial_batches(fleet.targets, serial)
 
 
-def rollback(sel: Select, run_id: str | None, *, force: bool = False, dry_run: bool = False,
-             progress: Callable[[Progress], None] | None = None) -> list[RollbackResult]:
+def rollback(
+    sel: Select,
+    run_id: str | None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+) -> list[RollbackResult]:
     """Undo ``run_id`` (or each host's last run) on the selected hosts."""
     from remediate.engine.batches import rollback_fleet
 
-    return rollback_fleet(select_hosts(sel), run_id, force, dry_run, sel.connect_options(),
-                          sel.forks, progress)
+    return rollback_fleet(
+        select_hosts(sel), run_id, force, dry_run, sel.connect_options(), sel.forks, progress
+    )
 
 
 def runs(sel: Select) -> list[HostOutcome[list[Manifest]]]:
@@ -151,17 +180,21 @@ def runs(sel: Select) -> list[HostOutcome[list[Manifest]]]:
     return runs_fleet(select_hosts(sel), sel.connect_options(), sel.forks)
 
 
-def facts(fleet: Fleet,
-          progress: Callable[[Progress], None] | None = None) -> list[HostOutcome[dict[str, Any]]]:
+def facts(
+    fleet: Fleet, progress: Callable[[Progress], None] | None = None
+) -> list[HostOutcome[dict[str, Any]]]:
     """What each host runs with: managed settings, live values, limits and broker health."""
     from remediate.engine.fanout import fan_out
     from remediate.engine.survey import survey_facts, survey_target
 
     timeouts = fleet.select.connect_options().timeouts
-    return fan_out(fleet.targets,
-                   lambda conn, target: survey_facts(survey_target(conn, target, fleet.renderer,
-                                                                   timeouts)),
-                   fleet.select.connect_options(), fleet.select.forks, progress)
+    return fan_out(
+        fleet.targets,
+        lambda conn, target: survey_facts(survey_target(conn, target, fleet.renderer, timeouts)),
+        fleet.select.connect_options(),
+        fleet.select.forks,
+        progress,
+    )
 
 
 def audit(fleet: Fleet) -> dict[str, Any]:
@@ -169,7 +202,10 @@ def audit(fleet: Fleet) -> dict[str, Any]:
     from remediate.report.plans import audit_exit_code, plan_json
 
     plans = plan(fleet)
-    return plan_json(plans, kind="audit", exit_code=audit_exit_code(plans),
-                     extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())},
-                     shard=fleet.select.shard)
-
+    return plan_json(
+        plans,
+        kind="audit",
+        exit_code=audit_exit_code(plans),
+        extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())},
+        shard=fleet.select.shard,
+    )

@@ -6,8 +6,15 @@ from __future__ import annotations
 class RemediateError(Exception):
     """Root of every error the CLI turns into a one-line message."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 host: str | None = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        host: str | None = None,
+        column: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
@@ -20,8 +27,11 @@ class RemediateError(Exception):
         if self.path:
             where = f"{self.path}: "
             if self.line:
-                where = (f"{self.path}:{self.line}:{self.column}: " if self.column
-                         else f"{self.path}:{self.line}: ")
+                where = (
+                    f"{self.path}:{self.line}:{self.column}: "
+                    if self.column
+                    else f"{self.path}:{self.line}: "
+                )
         if self.host:
             where = f"{self.host}: {where}"
         return f"{where}{self.message}"

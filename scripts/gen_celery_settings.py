@@ -52,8 +52,12 @@ class SettingInfo:
     deprecate_by: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"default": self.default, "type": self.type,
-                                "old": sorted(self.old), "source": self.source}
+        data: dict[str, Any] = {
+            "default": self.default,
+            "type": self.type,
+            "old": sorted(self.old),
+            "source": self.source,
+        }
         if self.deprecate_by:
             data["deprecate_by"] = self.deprecate_by
         return data
@@ -80,8 +84,10 @@ def _evaluate(node: ast.expr, constants: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Dict):
         if any(key is None for key in node.keys):
             raise _Unevaluable("dict unpacking")
-        return {_evaluate(k, constants): _evaluate(v, constants)  # type: ignore[arg-type]
-                for k, v in zip(node.keys, node.values)}
+        return {
+            _evaluate(k, constants): _evaluate(v, constants)  # type: ignore[arg-type]
+            for k, v in zip(node.keys, node.values)
+        }
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Name) and func.id == "old_ns" and len(node.args) == 1:
@@ -97,8 +103,11 @@ def _module_constants(tree: ast.Module) -> dict[str, Any]:
     """Top-level ``NAME = <value>`` assignments of defaults.py that evaluate (the first wins)."""
     constants: dict[str, Any] = {}
     for statement in tree.body:
-        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)):
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):
             name = statement.targets[0].id
             if name in constants:
                 continue
@@ -140,13 +149,21 @@ def _option(call: ast.Call, constants: Mapping[str, Any]) -> SettingInfo:
     """An ``Option(default, type=..., old={...})`` call; ``old`` holds its name patterns."""
     default_node = call.args[0] if call.args else _keyword(call, "default")
     type_node = _keyword(call, "type")
-    type_name = ("string" if type_node is None else str(type_node.value)
-                 if isinstance(type_node, ast.Constant) else ast.unparse(type_node))
+    type_name = (
+        "string"
+        if type_node is None
+        else str(type_node.value)
+        if isinstance(type_node, ast.Constant)
+        else ast.unparse(type_node)
+    )
     old_node, deprecate_node = _keyword(call, "old"), _keyword(call, "deprecate_by")
     return SettingInfo(
-        _default_source(default_node, constants), type_name,
-        sorted(_evaluate(old_node, constants)) if old_node is not None else [], "defaults",
-        _evaluate(deprecate_node, constants) if deprecate_node is not None else None)
+        _default_source(default_node, constants),
+        type_name,
+        sorted(_evaluate(old_node, constants)) if old_node is not None else [],
+        "defaults",
+        _evaluate(deprecate_node, constants) if deprecate_node is not None else None,
+    )
 
 
 def _namespace(call: ast.Call, constants: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,10 +194,13 @@ def parse_defaults(source: str) -> tuple[dict[str, SettingInfo], dict[str, dict[
     constants = _module_constants(tree)
     root: dict[str, Any] | None = None
     for statement in tree.body:
-        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)
-                and statement.targets[0].id == "NAMESPACES"
-                and _call_name(statement.value) == "Namespace"):
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id == "NAMESPACES"
+            and _call_name(statement.value) == "Namespace"
+        ):
             root = _namespace(statement.value, constants)  # type: ignore[arg-type]
     if root is None:
         raise ValueError("defaults.py: no NAMESPACES = Namespace(...) assignment")
@@ -192,13 +212,16 @@ def parse_defaults(source: str) -> tuple[dict[str, SettingInfo], dict[str, dict[
             if key == "__old__":
                 continue
             if isinstance(member, dict):
-                namespaces[prefix + key] = {"old": [p.upper() for p in member["__old__"]],
-                                            "prefix": prefix + key + "_"}
+                namespaces[prefix + key] = {
+                    "old": [p.upper() for p in member["__old__"]],
+                    "prefix": prefix + key + "_",
+                }
                 walk(prefix + key + "_", member)
                 continue
             # the old names as celery.app.defaults._to_compat computes them
-            member.old = ([pattern.format(key).upper() for pattern in member.old]
-                          or [(prefix + key).upper()])
+            member.old = [pattern.format(key).upper() for pattern in member.old] or [
+                (prefix + key).upper()
+            ]
             settings[prefix + key] = member
 
     walk("", root)
@@ -236,10 +259,13 @@ def conf_reads(tree: ast.Module) -> dict[str, str | None]:
     """Names a module reads from the app configuration -> source of the default it passes."""
     get_aliases = {
         target.id
-        for node in ast.walk(tree) if isinstance(node, ast.Assign)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
         for target in node.targets
-        if isinstance(target, ast.Name) and isinstance(node.value, ast.Attribute)
-        and node.value.attr == "get" and _is_conf(node.value.value)
+        if isinstance(target, ast.Name)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "get"
+        and _is_conf(node.value.value)
     }
     reads: dict[str, str | None] = {}
 
@@ -250,11 +276,16 @@ def conf_reads(tree: ast.Module) -> dict[str, str | None]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args:
             func, first = node.func, node.args[0]
-            conf_get = (isinstance(func, ast.Attribute) and func.attr == "get"
-                        and _is_conf(func.value))
+            conf_get = (
+                isinstance(func, ast.Attribute) and func.attr == "get" and _is_conf(func.value)
+            )
             alias_get = isinstance(func, ast.Name) and func.id in get_aliases
-            getattr_conf = (isinstance(func, ast.Name) and func.id == "getattr"
-                            and len(node.args) >= 2 and _is_conf(first))
+            getattr_conf = (
+                isinstance(func, ast.Name)
+                and func.id == "getattr"
+                and len(node.args) >= 2
+                and _is_conf(first)
+            )
             if (conf_get or alias_get) and isinstance(first, ast.Constant):
                 note(first.value, node.args[1] if len(node.args) > 1 else None)
             elif getattr_conf and isinstance(node.args[1], ast.Constant):
@@ -270,8 +301,11 @@ def conf_reads(tree: ast.Module) -> dict[str, str | None]:
 def daemon_settings(sources: Mapping[str, str]) -> set[str]:
     """``<command>_<option>`` names celery/bin/base.py reads for daemon commands, if it does."""
     base = sources.get(DAEMON_BASE_PATH, "")
-    if not re.search(r"getattr\(\s*ctx\.obj\.app\.conf,\s*f[\"']\{ctx\.command\.name\}_"
-                     r"\{self\.name\}", base):
+    if not re.search(
+        r"getattr\(\s*ctx\.obj\.app\.conf,\s*f[\"']\{ctx\.command\.name\}_"
+        r"\{self\.name\}",
+        base,
+    ):
         return set()
     options = set(re.findall(r"DaemonOption\(\s*[\"']--([a-z-]+)[\"']", base))
     commands: set[str] = set()
@@ -280,9 +314,11 @@ def daemon_settings(sources: Mapping[str, str]) -> set[str]:
             continue
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.FunctionDef) and any(
-                    isinstance(deco, ast.Call) and isinstance(_keyword(deco, "cls"), ast.Name)
-                    and _keyword(deco, "cls").id == "CeleryDaemonCommand"  # type: ignore[union-attr]
-                    for deco in node.decorator_list):
+                isinstance(deco, ast.Call)
+                and isinstance(_keyword(deco, "cls"), ast.Name)
+                and _keyword(deco, "cls").id == "CeleryDaemonCommand"  # type: ignore[union-attr]
+                for deco in node.decorator_list
+            ):
                 commands.add(node.name)
     return {f"{command}_{option.replace('-', '_')}" for command in commands for option in options}
 
@@ -294,8 +330,15 @@ def _infer_type(default: str | None) -> str:
         value = ast.literal_eval(default)
     except (ValueError, SyntaxError):
         return "any"
-    names = {bool: "bool", int: "int", float: "float", str: "string", dict: "dict",
-             list: "list", tuple: "tuple"}
+    names = {
+        bool: "bool",
+        int: "int",
+        float: "float",
+        str: "string",
+        dict: "dict",
+        list: "list",
+        tuple: "tuple",
+    }
     return names.get(type(value), "any")
 
 
@@ -326,8 +369,18 @@ def analyse_release(sources: Mapping[str, str]) -> dict[str, Any]:
 def _pip_download(series: str, dest: Path) -> Path:
     major, minor = series.split(".")
     spec = f"celery>={series},<{major}.{int(minor) + 1}"
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "celery",
-               "--dest", str(dest), spec]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        "celery",
+        "--dest",
+        str(dest),
+        spec,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         constraints = dest / "old-build-tools.txt"
@@ -336,8 +389,9 @@ def _pip_download(series: str, dest: Path) -> Path:
         result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"pip could not download {spec}:\n{result.stdout}{result.stderr}")
-    saved = re.findall(r"(?:Saved|File was already downloaded) (\S+celery-[^\s/]+\.tar\.gz)",
-                       result.stdout)
+    saved = re.findall(
+        r"(?:Saved|File was already downloaded) (\S+celery-[^\s/]+\.tar\.gz)", result.stdout
+    )
     if not saved:
         raise RuntimeError(f"pip downloaded no celery sdist for {spec}:\n{result.stdout}")
     return Path(saved[-1])
@@ -368,8 +422,8 @@ def generate(series: Iterable[str], work_dir: Path) -> dict[str, Any]:
         print(f"celery {release}: {len(block['settings'])} settings", file=sys.stderr)
     return {
         "about": "Celery setting names per release series, generated by "
-                 "scripts/gen_celery_settings.py from each sdist's celery/app/defaults.py, "
-                 "documented conf reads and daemon options. Do not edit by hand.",
+        "scripts/gen_celery_settings.py from each sdist's celery/app/defaults.py, "
+        "documented conf reads and daemon options. Do not edit by hand.",
         "schema": 1,
         "versions": versions,
     }
@@ -379,28 +433,36 @@ def render_json(data: Mapping[str, Any]) -> str:
     """Sorted, stable JSON with one line per setting and per namespace (small, readable diffs)."""
 
     def block(mapping: Mapping[str, Any], indent: str) -> str:
-        rows = [f"{indent}  {json.dumps(key)}: {json.dumps(mapping[key], sort_keys=True)}"
-                for key in sorted(mapping)]
+        rows = [
+            f"{indent}  {json.dumps(key)}: {json.dumps(mapping[key], sort_keys=True)}"
+            for key in sorted(mapping)
+        ]
         return "{\n" + ",\n".join(rows) + f"\n{indent}}}"
 
     versions = []
     for name in sorted(data["versions"], key=lambda v: tuple(int(p) for p in v.split("."))):
         version = data["versions"][name]
         versions.append(
-            f'  {json.dumps(name)}: {{\n'
+            f"  {json.dumps(name)}: {{\n"
             f'   "namespaces": {block(version["namespaces"], "   ")},\n'
             f'   "release": {json.dumps(version["release"])},\n'
-            f'   "settings": {block(version["settings"], "   ")}\n  }}')
-    head = ",\n".join(f" {json.dumps(key)}: {json.dumps(data[key])}"
-                       for key in sorted(data) if key != "versions")
+            f'   "settings": {block(version["settings"], "   ")}\n  }}'
+        )
+    head = ",\n".join(
+        f" {json.dumps(key)}: {json.dumps(data[key])}" for key in sorted(data) if key != "versions"
+    )
     return "{\n" + head + ',\n "versions": {\n' + ",\n".join(versions) + "\n }\n}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "remediate/data/celery_settings.json")
-    parser.add_argument("--work-dir", type=Path, default=None,
-                        help="where to keep the downloaded sdists (default: a temporary dir)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="where to keep the downloaded sdists (default: a temporary dir)",
+    )
     parser.add_argument("--series", nargs="*", default=list(SERIES))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as temporary:

@@ -40,9 +40,18 @@ def ansible_bin(requirements: tuple[str, ...] = REQUIREMENTS) -> Path:
         if not Path(SYSTEM_PYTHON).exists():
             raise AnsibleEnvError(f"{SYSTEM_PYTHON} is missing (Debian's python3 builds the venv)")
         subprocess.run(["rm", "-rf", str(venv)], check=True)
-        steps = ([SYSTEM_PYTHON, "-m", "venv", str(venv)],
-                 [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                  *requirements])
+        steps = (
+            [SYSTEM_PYTHON, "-m", "venv", str(venv)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+        )
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -56,8 +65,13 @@ def ansible_env(**extra: str) -> dict[str, str]:
     """An environment for ansible-core's programs: no ANSIBLE_* of the caller (run them in a
     directory without ansible.cfg), no colour, warnings that do not matter here off."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-               ANSIBLE_HOME=str(ROOT / "home"), LC_ALL="C.UTF-8")
+    env.update(
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        ANSIBLE_HOME=str(ROOT / "home"),
+        LC_ALL="C.UTF-8",
+    )
     env.update(extra)
     return env

@@ -43,9 +43,18 @@ def celery_python(requirements: tuple[str, ...] = CURRENT) -> Path:
         if not Path(SYSTEM_PYTHON).exists():
             raise CeleryEnvError(f"{SYSTEM_PYTHON} is missing (Debian's python3 builds the venvs)")
         subprocess.run(["rm", "-rf", str(venv)], check=True)
-        steps = ([SYSTEM_PYTHON, "-m", "venv", str(venv)],
-                 [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                  *requirements])
+        steps = (
+            [SYSTEM_PYTHON, "-m", "venv", str(venv)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+        )
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True, check=False)
             if done.returncode != 0:

@@ -38,9 +38,22 @@ def small_fleet(request: pytest.FixtureRequest) -> Iterator[Fleet]:
         yield running
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | str | None = None,
-            input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``remediate`` console script as a user would."""
     exe = Path(sys.executable).with_name("remediate")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, check=False,
-                          cwd=cwd or ROOT, input=input, timeout=timeout)
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=cwd or ROOT,
+        input=input,
+        timeout=timeout,
+    )

@@ -57,13 +57,16 @@ PRIVATE_FILES = ("/etc/hosts",)
 ALIVE = """alive() { kill -0 "$1" 2>/dev/null && read -r _ _ s _ < "/proc/$1/stat" && [ "$s" != Z ]; }
 """
 
-RESTART_REDIS = ALIVE.replace("{", "{{").replace("}", "}}") + """pid=$(cat /run/redis/redis-server.pid 2>/dev/null)
+RESTART_REDIS = (
+    ALIVE.replace("{", "{{").replace("}", "}}")
+    + """pid=$(cat /run/redis/redis-server.pid 2>/dev/null)
 if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
   while alive "$pid"; do sleep 0.05; done
 fi
 exec redis-server /etc/redis/redis.conf --daemonize yes --bind {address} \\
   --pidfile /run/redis/redis-server.pid --dir /var/lib/redis --logfile /var/log/redis/redis-server.log
 """
+)
 
 
 #: Starts the host's RabbitMQ node and waits until it runs (Debian's scripts su to rabbitmq).
@@ -78,12 +81,17 @@ class FleetError(RuntimeError):
 
 
 def require_fleet_support() -> None:
-    missing = [tool for tool in (SSHD, "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/ssh-keygen")
-               if not os.path.exists(tool)]
+    missing = [
+        tool
+        for tool in (SSHD, "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/ssh-keygen")
+        if not os.path.exists(tool)
+    ]
     if os.geteuid() != 0:
         raise FleetError("the SSH test fleet needs root (mount namespaces)")
     if missing:
-        raise FleetError(f"the SSH test fleet needs {', '.join(missing)} (apt-get install openssh-server)")
+        raise FleetError(
+            f"the SSH test fleet needs {', '.join(missing)} (apt-get install openssh-server)"
+        )
 
 
 @dataclass
@@ -103,16 +111,22 @@ class FleetHost:
             return self.dir / remote.lstrip("/")
         for private, _ in PRIVATE_DIRS:
             if remote == private or remote.startswith(private + "/"):
-                return self.dir / private.lstrip("/") / remote[len(private):].lstrip("/")
+                return self.dir / private.lstrip("/") / remote[len(private) :].lstrip("/")
         raise ValueError(f"{remote} is not private to the test host")
 
-    def exec(self, argv: list[str], check: bool = True, timeout: float = 60,
-             input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    def exec(
+        self, argv: list[str], check: bool = True, timeout: float = 60, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run ``argv`` inside this host's namespaces (not through SSH)."""
         if not self.init:
             raise FleetError(f"{self.name} is not running")
-        return subprocess.run(["nsenter", "-t", str(self.init), "-m", "-u", "-p", "--", *argv],
-                              check=check, capture_output=True, timeout=timeout, input=input)
+        return subprocess.run(
+            ["nsenter", "-t", str(self.init), "-m", "-u", "-p", "--", *argv],
+            check=check,
+            capture_output=True,
+            timeout=timeout,
+            input=input,
+        )
 
     def proc(self, pid: int) -> Path:
         """/proc/<pid> of a process of this host, by its pid as the host sees it."""
@@ -137,8 +151,17 @@ class FleetHost:
 
     def stop_redis(self) -> None:
         if self.redis_pid():
-            self.exec(["sh", "-c", ALIVE + ('pid=$(cat /run/redis/redis-server.pid); kill "$pid"; '
-                                           'while alive "$pid"; do sleep 0.05; done')])
+            self.exec(
+                [
+                    "sh",
+                    "-c",
+                    ALIVE
+                    + (
+                        'pid=$(cat /run/redis/redis-server.pid); kill "$pid"; '
+                        'while alive "$pid"; do sleep 0.05; done'
+                    ),
+                ]
+            )
 
     # -- rabbitmq ----------------------------------------------------------------------
     def start_rabbitmq(self) -> None:
@@ -185,8 +208,10 @@ class FleetHost:
 
 def sshd_command(host: FleetHost) -> str:
     key_opt = f" -o HostKey={host.host_key}" if host.host_key else ""
-    return (f"{SSHD} -D -e -o ListenAddress={host.address}:22 -o UsePAM=no -o PidFile=none "
-            f"-o StrictModes=no -o MaxStartups=1000 -o MaxSessions=100 -o LogLevel=ERROR{key_opt}")
+    return (
+        f"{SSHD} -D -e -o ListenAddress={host.address}:22 -o UsePAM=no -o PidFile=none "
+        f"-o StrictModes=no -o MaxStartups=1000 -o MaxSessions=100 -o LogLevel=ERROR{key_opt}"
+    )
 
 
 @dataclass
@@ -225,8 +250,10 @@ class Fleet:
             os.makedirs(private, exist_ok=True)
         self._make_client()
         assert self.base is not None
-        self.hosts = [FleetHost(i, f"host{i}", f"127.0.{self.subnet}.{i}", self.base / f"host{i}")
-                      for i in range(1, self.count + 1)]
+        self.hosts = [
+            FleetHost(i, f"host{i}", f"127.0.{self.subnet}.{i}", self.base / f"host{i}")
+            for i in range(1, self.count + 1)
+        ]
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(self._prepare, self.hosts))
         try:
@@ -294,8 +321,11 @@ class Fleet:
         lines = []
         for group, members in groups.items():
             lines.append(f"[{group}]")
-            lines += [f"{h.name} ansible_host={h.address} ansible_user=root "
-                      f"ansible_ssh_private_key_file={self.client_key}" for h in members]
+            lines += [
+                f"{h.name} ansible_host={h.address} ansible_user=root "
+                f"ansible_ssh_private_key_file={self.client_key}"
+                for h in members
+            ]
             lines.append("")
         return "\n".join(lines) + extra
 
@@ -304,12 +334,16 @@ class Fleet:
         ssh = self.client_home / ".ssh"
         ssh.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self.client_key.exists():
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.client_key)],
-                           check=True)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.client_key)],
+                check=True,
+            )
         host_keys = machine_host_keys()
         if not host_keys:
             raise FleetError("no /etc/ssh/ssh_host_*_key.pub: run ssh-keygen -A")
-        lines = [f"127.0.{self.subnet}.{i} {key}" for i in range(1, self.count + 1) for key in host_keys]
+        lines = [
+            f"127.0.{self.subnet}.{i} {key}" for i in range(1, self.count + 1) for key in host_keys
+        ]
         self.known_hosts.write_text("\n".join(lines) + "\n")
 
     def _prepare(self, host: FleetHost) -> None:
@@ -328,18 +362,28 @@ class Fleet:
         (tools / "restart-redis").write_text(RESTART_REDIS.format(address=host.address))
         (tools / "start-rabbitmq").write_text(START_RABBITMQ.format(name=host.name))
         (tools / "restart-rabbitmq").write_text(
-            "rabbitmqctl -q stop >/dev/null 2>&1\nexec sh /srv/fleet/start-rabbitmq\n")
+            "rabbitmqctl -q stop >/dev/null 2>&1\nexec sh /srv/fleet/start-rabbitmq\n"
+        )
         hosts = Path("/etc/hosts").read_text() if Path("/etc/hosts").exists() else ""
         host.path("/etc/hosts").write_text(f"{hosts}\n{host.address} {host.name}\n")
         octets = host.address.split(".")
-        env = "\n".join([
-            f"NODENAME=rabbit@{host.name}", f"NODE_IP_ADDRESS={host.address}", "NODE_PORT=5672",
-            f"DIST_PORT={30000 + 256 * self.subnet + host.index}",
-            f"ERL_EPMD_ADDRESS={host.address}", f"ERL_EPMD_PORT={40000 + 256 * self.subnet + host.index}",
-            f'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"',
-            f'CTL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"', ""])
+        env = "\n".join(
+            [
+                f"NODENAME=rabbit@{host.name}",
+                f"NODE_IP_ADDRESS={host.address}",
+                "NODE_PORT=5672",
+                f"DIST_PORT={30000 + 256 * self.subnet + host.index}",
+                f"ERL_EPMD_ADDRESS={host.address}",
+                f"ERL_EPMD_PORT={40000 + 256 * self.subnet + host.index}",
+                f'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"',
+                f'CTL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"',
+                "",
+            ]
+        )
         host.path("/etc/rabbitmq/rabbitmq-env.conf").write_text(env)
-        host.path("/etc/rabbitmq/rabbitmq.conf").write_text(f"listeners.tcp.default = {host.address}:5672\n")
+        host.path("/etc/rabbitmq/rabbitmq.conf").write_text(
+            f"listeners.tcp.default = {host.address}:5672\n"
+        )
         for private in ("/var/lib/rabbitmq", "/var/log/rabbitmq"):
             _chown_to(host.path(private), "rabbitmq")
 
@@ -347,13 +391,32 @@ class Fleet:
         files = [f for f in PRIVATE_FILES if os.path.exists(f)]
         mounts = "".join(f'mount --bind "$1{private}" {private}\n' for private in files)
         mounts += "".join(f'mount --bind "$1{private}" {private}\n' for private, _ in PRIVATE_DIRS)
-        script = ("set -e\n" + mounts + f"hostname {host.name}\n"
-                  f"{sshd_command(host)} </dev/null &\n"
-                  "exec sleep infinity\n")  # PID 1 of the host: keeps its namespaces alive
+        script = (
+            "set -e\n" + mounts + f"hostname {host.name}\n"
+            f"{sshd_command(host)} </dev/null &\n"
+            "exec sleep infinity\n"
+        )  # PID 1 of the host: keeps its namespaces alive
         log = open(host.dir / "sshd.log", "ab")  # noqa: SIM115 (sshd writes to it after we return)
         host.sshd = subprocess.Popen(
-            ["unshare", "-m", "-u", "-p", "--fork", "--mount-proc", "--propagation", "private",
-             "sh", "-c", script, "fleet-host", str(host.dir)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            [
+                "unshare",
+                "-m",
+                "-u",
+                "-p",
+                "--fork",
+                "--mount-proc",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "fleet-host",
+                str(host.dir),
+            ],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
         log.close()
 
     def _await(self, host: FleetHost) -> None:
@@ -362,7 +425,9 @@ class Fleet:
             _wait_for_port(host.address, 22, 15, host.sshd)
         except FleetError:
             log = (host.dir / "sshd.log").read_text(errors="replace")[-2000:]
-            raise FleetError(f"{host.name}: sshd did not start on {host.address}:22\n{log}") from None
+            raise FleetError(
+                f"{host.name}: sshd did not start on {host.address}:22\n{log}"
+            ) from None
         host.init = _child_of(host.sshd.pid)
         host.ns = os.readlink(f"/proc/{host.init}/ns/mnt")
         if self.redis:
@@ -395,7 +460,9 @@ def reap_stale_hosts(subnet: int) -> None:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if SSHD in cmdline and marker in cmdline:  # sshd rewrites its title: "sshd: /usr/sbin/sshd -D ..."
+        if (
+            SSHD in cmdline and marker in cmdline
+        ):  # sshd rewrites its title: "sshd: /usr/sbin/sshd -D ..."
             ns = os.readlink(f"/proc/{pid}/ns/mnt")
             victims = _pids_in_ns(ns)
             for victim in victims:
@@ -470,7 +537,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait_for_port(address: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_for_port(
+    address: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -484,8 +553,11 @@ def _wait_for_port(address: str, port: int, timeout: float, proc: subprocess.Pop
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fleet", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fleet",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["start"])
     parser.add_argument("count", type=int)
     parser.add_argument("--redis", action="store_true", help="run a redis-server in every host")

@@ -12,10 +12,12 @@ def files(folder: Path) -> list[Path]:
 
 def unified(name: str, before: bytes, after: bytes) -> str:
     """A unified diff like GNU diff's, "\\ No newline at end of file" included."""
+
     def lines(data: bytes) -> list[str]:
         text = data.decode("utf-8", "surrogateescape")
         tail = [text.rsplit("\n", 1)[-1]] if text and not text.endswith("\n") else []
         return [part + "\n" for part in text.split("\n")[:-1]] + tail
+
     out = []
     for line in difflib.unified_diff(lines(before), lines(after), f"a/{name}", f"b/{name}"):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")

@@ -22,7 +22,7 @@ from tests.fleet import Fleet, FleetHost
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Sup3r-s3cret-r3dis-pw"
 RABBIT_PASSWORD = "R4bbit-s3cret-pw"
-DEBIAN_REDIS = (ROOT / "tests" / "fixtures" / "redis" / "debian-redis.conf")
+DEBIAN_REDIS = ROOT / "tests" / "fixtures" / "redis" / "debian-redis.conf"
 
 RABBITMQ_CONF = f"""# RabbitMQ for the Celery workers
 listeners.tcp.default = 5672
@@ -61,19 +61,29 @@ def make_celery_clean(fleet: Fleet) -> None:
 
 
 def debian_redis_conf() -> bytes:
-    data = DEBIAN_REDIS.read_bytes() if DEBIAN_REDIS.exists() else Path("/etc/redis/redis.conf").read_bytes()
+    data = (
+        DEBIAN_REDIS.read_bytes()
+        if DEBIAN_REDIS.exists()
+        else Path("/etc/redis/redis.conf").read_bytes()
+    )
     return data
 
 
 def drifted_redis_conf() -> bytes:
     text = debian_redis_conf().decode()
-    text = text.replace("\ntimeout 0\n", "\ntimeout 300\n").replace("\ntcp-keepalive 300\n", "\ntcp-keepalive 0\n")
-    text = text.replace("\n# requirepass foobared\n", f"\n# requirepass foobared\nrequirepass {PASSWORD}\n")
+    text = text.replace("\ntimeout 0\n", "\ntimeout 300\n").replace(
+        "\ntcp-keepalive 300\n", "\ntcp-keepalive 0\n"
+    )
+    text = text.replace(
+        "\n# requirepass foobared\n", f"\n# requirepass foobared\nrequirepass {PASSWORD}\n"
+    )
     assert "timeout 300" in text and "tcp-keepalive 0" in text and f"requirepass {PASSWORD}" in text
     return text.encode()
 
 
-def write(host: FleetHost, path: str, content: bytes | str, mode: int = 0o644, owner: str = "root") -> None:
+def write(
+    host: FleetHost, path: str, content: bytes | str, mode: int = 0o644, owner: str = "root"
+) -> None:
     local = host.path(path)
     local.parent.mkdir(parents=True, exist_ok=True)
     local.write_bytes(content.encode() if isinstance(content, str) else content)
@@ -92,8 +102,9 @@ def _ids(owner: str) -> tuple[int, int]:
 def redis_client(host: FleetHost) -> redis.Redis:
     """Straight to the host's redis (for assertions): tries our password, then none."""
     for password in (PASSWORD, None):
-        client = redis.Redis(host=host.address, port=6379, password=password, socket_timeout=5,
-                             decode_responses=True)
+        client = redis.Redis(
+            host=host.address, port=6379, password=password, socket_timeout=5, decode_responses=True
+        )
         try:
             client.ping()
             return client
@@ -112,7 +123,9 @@ def drift(fleet: Fleet, hosts: list[FleetHost] | None = None) -> None:
         write(host, "/etc/rabbitmq/rabbitmq.conf", RABBITMQ_CONF, 0o640, "rabbitmq")
         default = Path("/etc/default/rabbitmq-server")
         text = default.read_text() if default.exists() else "#ulimit -n 1024\n"
-        write(host, "/etc/default/rabbitmq-server", text.replace("#ulimit -n 1024", "ulimit -n 65536"))
+        write(
+            host, "/etc/default/rabbitmq-server", text.replace("#ulimit -n 1024", "ulimit -n 65536")
+        )
         write(host, "/srv/app/celeryconfig.py", CELERYCONFIG, 0o640)
         dropin = host.path("/etc/systemd/system/rabbitmq-server.service.d")
         shutil.rmtree(dropin, ignore_errors=True)
@@ -125,14 +138,31 @@ def drift(fleet: Fleet, hosts: list[FleetHost] | None = None) -> None:
             client.config_set("requirepass", PASSWORD)
 
 
-def write_project(fleet: Fleet, directory: Path, hosts: list[FleetHost] | None = None,
-                  playbook: str | None = None) -> Path:
+def write_project(
+    fleet: Fleet, directory: Path, hosts: list[FleetHost] | None = None, playbook: str | None = None
+) -> Path:
     """An inventory (groups redis, rabbitmq, workers), the shipped playbook and templates."""
     hosts = hosts or fleet.hosts
     (directory / "inventory").mkdir(parents=True, exist_ok=True)
-    lines = ["[fleet]"] + [f"{h.name} ansible_host={h.address} redis_host={h.address}" for h in hosts]
-    lines += ["", "[redis:children]", "fleet", "", "[rabbitmq:children]", "fleet", "", "[workers:children]",
-              "fleet", "", "[all:vars]", "ansible_user=root", f"ansible_ssh_private_key_file={fleet.client_key}", ""]
+    lines = ["[fleet]"] + [
+        f"{h.name} ansible_host={h.address} redis_host={h.address}" for h in hosts
+    ]
+    lines += [
+        "",
+        "[redis:children]",
+        "fleet",
+        "",
+        "[rabbitmq:children]",
+        "fleet",
+        "",
+        "[workers:children]",
+        "fleet",
+        "",
+        "[all:vars]",
+        "ansible_user=root",
+        f"ansible_ssh_private_key_file={fleet.client_key}",
+        "",
+    ]
     (directory / "inventory" / "hosts.ini").write_text("\n".join(lines))
     shutil.copytree(ROOT / "templates", directory / "templates", dirs_exist_ok=True)
     (directory / "playbooks").mkdir(exist_ok=True)
@@ -145,9 +175,9 @@ def fleet_playbook() -> str:
     text = (ROOT / "playbooks" / "site.yml").read_text()
     replacements = {
         "command: systemctl restart redis-server": "command: sh /srv/fleet/restart-redis",
-        "command: systemctl daemon-reload && systemctl restart rabbitmq-server": "command: \"true\"",
+        "command: systemctl daemon-reload && systemctl restart rabbitmq-server": 'command: "true"',
         "      check: rabbitmq_running\n": "",
-        "command: systemctl restart celery": "command: \"true\"",
+        "command: systemctl restart celery": 'command: "true"',
     }
     for old, new in replacements.items():
         assert old in text, old

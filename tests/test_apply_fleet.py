@@ -21,8 +21,12 @@ from tests.scenario import (
     write_project,
 )
 
-MANAGED = ["/etc/redis/redis.conf", "/etc/rabbitmq/rabbitmq.conf", "/srv/app/celeryconfig.py",
-           "/etc/systemd/system/rabbitmq-server.service.d/limits.conf"]
+MANAGED = [
+    "/etc/redis/redis.conf",
+    "/etc/rabbitmq/rabbitmq.conf",
+    "/srv/app/celeryconfig.py",
+    "/etc/systemd/system/rabbitmq-server.service.d/limits.conf",
+]
 
 
 @pytest.fixture
@@ -44,7 +48,11 @@ def snapshot(host: FleetHost) -> dict[str, tuple[bytes, int, int, int] | None]:
             out[path] = (local.read_bytes(), st.st_mode & 0o7777, st.st_uid, st.st_gid)
         else:
             out[path] = None
-    out["dropin dir"] = (b"", 0, 0, 0) if host.path("/etc/systemd/system/rabbitmq-server.service.d").exists() else None
+    out["dropin dir"] = (
+        (b"", 0, 0, 0)
+        if host.path("/etc/systemd/system/rabbitmq-server.service.d").exists()
+        else None
+    )
     return out
 
 
@@ -66,9 +74,21 @@ def test_apply_then_rollback_then_rollback_the_rollback(project: Path, fleet: Fl
         assert host.redis_pid() == pids[host.name]
         old, new = before[host.name]["/etc/redis/redis.conf"], after["/etc/redis/redis.conf"]
         assert old and new and old[1:] == new[1:] == (0o640, *new[2:])  # mode and owner kept
-        diff = [line for line in difflib.unified_diff(old[0].decode().splitlines(), new[0].decode().splitlines(),
-                                                      lineterm="", n=0) if line[:1] in "+-"]
-        assert diff == ["--- ", "+++ ", "-timeout 300", "+timeout 0", "-tcp-keepalive 0", "+tcp-keepalive 60"]
+        diff = [
+            line
+            for line in difflib.unified_diff(
+                old[0].decode().splitlines(), new[0].decode().splitlines(), lineterm="", n=0
+            )
+            if line[:1] in "+-"
+        ]
+        assert diff == [
+            "--- ",
+            "+++ ",
+            "-timeout 300",
+            "+timeout 0",
+            "-tcp-keepalive 0",
+            "+tcp-keepalive 60",
+        ]
         dropin = after["/etc/systemd/system/rabbitmq-server.service.d/limits.conf"]
         assert dropin and b"LimitNOFILE=65536" in dropin[0] and dropin[1] == 0o644
     again = cli(project, fleet, "plan", "--detailed-exitcode")
@@ -77,7 +97,9 @@ def test_apply_then_rollback_then_rollback_the_rollback(project: Path, fleet: Fl
     undo = cli(project, fleet, "rollback", "--last", "--yes")
     assert undo.returncode == 0, undo.stdout + undo.stderr
     for host in fleet.hosts:
-        assert snapshot(host) == before[host.name]  # byte-identical, modes, owners; created dirs gone
+        assert (
+            snapshot(host) == before[host.name]
+        )  # byte-identical, modes, owners; created dirs gone
         assert live(host) == {"timeout": "300", "tcp-keepalive": "0"}
 
     redo = cli(project, fleet, "rollback", "--last", "--yes")
@@ -93,13 +115,21 @@ def test_apply_then_rollback_then_rollback_the_rollback(project: Path, fleet: Fl
         assert host["runs"][2]["of_run"] == host["runs"][1]["run_id"]
 
 
-def test_validate_and_health_check_failures_roll_their_host_back(fleet: Fleet, tmp_path: Path) -> None:
+def test_validate_and_health_check_failures_roll_their_host_back(
+    fleet: Fleet, tmp_path: Path
+) -> None:
     drift(fleet)
-    playbook = fleet_playbook().replace(
-        "      template: rabbitmq.conf.j2\n",
-        "      template: rabbitmq.conf.j2\n      validate: test ! -e /srv/fleet/fail-validate && grep -q heartbeat %s\n"
-    ).replace('    restart rabbitmq:\n      command: "true"\n',
-              '    restart rabbitmq:\n      command: "true"\n      check: test ! -e /srv/fleet/fail-check\n')
+    playbook = (
+        fleet_playbook()
+        .replace(
+            "      template: rabbitmq.conf.j2\n",
+            "      template: rabbitmq.conf.j2\n      validate: test ! -e /srv/fleet/fail-validate && grep -q heartbeat %s\n",
+        )
+        .replace(
+            '    restart rabbitmq:\n      command: "true"\n',
+            '    restart rabbitmq:\n      command: "true"\n      check: test ! -e /srv/fleet/fail-check\n',
+        )
+    )
     assert "fail-validate" in playbook and "fail-check" in playbook
     project = write_project(fleet, tmp_path, playbook=playbook)
     bad_validate, bad_check = fleet.hosts[1], fleet.hosts[2]
@@ -134,7 +164,9 @@ def test_stale_saved_plan_is_refused_for_the_changed_host(project: Path, fleet: 
     result = cli(project, fleet, "apply", "--plan", str(saved), "--yes", "--format", "json")
     assert result.returncode == 1
     hosts = {h["host"]: h for h in json.loads(result.stdout)["hosts"]}
-    assert hosts[changed.name]["status"] == "failed" and "stale plan" in hosts[changed.name]["error"]
+    assert (
+        hosts[changed.name]["status"] == "failed" and "stale plan" in hosts[changed.name]["error"]
+    )
     assert conf.read_bytes().endswith(b"# edited by someone after the plan\n")
     assert live(changed)["timeout"] == "300"
     assert all(h["status"] == "changed" for name, h in hosts.items() if name != changed.name)
@@ -142,12 +174,20 @@ def test_stale_saved_plan_is_refused_for_the_changed_host(project: Path, fleet: 
 
 def test_concurrent_applies_to_one_host_never_interleave(fleet: Fleet, tmp_path: Path) -> None:
     drift(fleet)
-    slow = fleet_playbook().replace('    restart rabbitmq:\n      command: "true"\n',
-                                    '    restart rabbitmq:\n      command: "sleep 2"\n')
+    slow = fleet_playbook().replace(
+        '    restart rabbitmq:\n      command: "true"\n',
+        '    restart rabbitmq:\n      command: "sleep 2"\n',
+    )
     project = write_project(fleet, tmp_path, playbook=slow)
     results: list[subprocess.CompletedProcess[str]] = []
-    threads = [threading.Thread(target=lambda: results.append(
-        cli(project, fleet, "apply", "--yes", "-l", "host1", "--format", "json"))) for _ in range(2)]
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                cli(project, fleet, "apply", "--yes", "-l", "host1", "--format", "json")
+            )
+        )
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -162,11 +202,14 @@ def test_a_host_killed_mid_run_keeps_old_or_new_and_recovers(fleet: Fleet, tmp_p
     drift(fleet)
     victim = fleet.hosts[3]
     # the validate step runs after the backups and the manifest: kill every sshd of that host there
-    killer = ("validate: test ! -e /srv/fleet/die || { me=$(readlink /proc/self/ns/mnt); for d in /proc/[0-9]*; do "
-              "[ \"$(cat $d/comm 2>/dev/null)\" = sshd ] && [ \"$(readlink $d/ns/mnt)\" = \"$me\" ] && "
-              "kill -9 ${d#/proc/}; done; sleep 5; }; true %s\n")
-    playbook = fleet_playbook().replace("      template: redis.conf.j2\n",
-                                       "      template: redis.conf.j2\n      " + killer)
+    killer = (
+        "validate: test ! -e /srv/fleet/die || { me=$(readlink /proc/self/ns/mnt); for d in /proc/[0-9]*; do "
+        '[ "$(cat $d/comm 2>/dev/null)" = sshd ] && [ "$(readlink $d/ns/mnt)" = "$me" ] && '
+        "kill -9 ${d#/proc/}; done; sleep 5; }; true %s\n"
+    )
+    playbook = fleet_playbook().replace(
+        "      template: redis.conf.j2\n", "      template: redis.conf.j2\n      " + killer
+    )
     project = write_project(fleet, tmp_path, playbook=playbook)
     original = victim.path("/etc/redis/redis.conf").read_bytes()
     victim.path("/srv/fleet/die").write_text("")
@@ -177,8 +220,12 @@ def test_a_host_killed_mid_run_keeps_old_or_new_and_recovers(fleet: Fleet, tmp_p
         fleet.restart(victim)
     assert result.returncode in (1, 4), result.stdout
     now = victim.path("/etc/redis/redis.conf").read_bytes()
-    assert now in (original, drifted_redis_conf().replace(b"timeout 300", b"timeout 0")
-                   .replace(b"tcp-keepalive 0\n", b"tcp-keepalive 60\n"))
+    assert now in (
+        original,
+        drifted_redis_conf()
+        .replace(b"timeout 300", b"timeout 0")
+        .replace(b"tcp-keepalive 0\n", b"tcp-keepalive 60\n"),
+    )
     leftovers = [p.name for p in victim.path("/etc/redis").iterdir() if ".remediate-" in p.name]
     runs = json.loads(cli(project, fleet, "runs", "-l", victim.name, "--format", "json").stdout)
     assert [r["status"] for r in runs["hosts"][0]["runs"]] == ["started"]
@@ -186,7 +233,9 @@ def test_a_host_killed_mid_run_keeps_old_or_new_and_recovers(fleet: Fleet, tmp_p
     assert again.returncode == 0, again.stdout + again.stderr
     final = cli(project, fleet, "plan", "-l", victim.name, "--detailed-exitcode")
     assert final.returncode == 0, again.stdout + final.stdout
-    assert not [p.name for p in victim.path("/etc/redis").iterdir() if ".remediate-" in p.name], leftovers
+    assert not [p.name for p in victim.path("/etc/redis").iterdir() if ".remediate-" in p.name], (
+        leftovers
+    )
 
 
 def test_a_bind_mounted_file_is_copied_in_place_and_said_so(project: Path, fleet: Fleet) -> None:
@@ -215,17 +264,30 @@ def test_serial_batches_stop_after_a_batch_fails_too_much(fleet: Fleet, tmp_path
     drift(fleet)
     playbook = fleet_playbook().replace(
         "      template: rabbitmq.conf.j2\n",
-        "      template: rabbitmq.conf.j2\n      validate: test ! -e /srv/fleet/fail-validate && grep -q heartbeat %s\n")
+        "      template: rabbitmq.conf.j2\n      validate: test ! -e /srv/fleet/fail-validate && grep -q heartbeat %s\n",
+    )
     project = write_project(fleet, tmp_path, playbook=playbook)
     first = fleet.hosts[0]
     first.path("/srv/fleet/fail-validate").write_text("")
     try:
-        result = cli(project, fleet, "apply", "--yes", "--serial", "1", "--max-fail-percent", "0",
-                     "--format", "json")
+        result = cli(
+            project,
+            fleet,
+            "apply",
+            "--yes",
+            "--serial",
+            "1",
+            "--max-fail-percent",
+            "0",
+            "--format",
+            "json",
+        )
     finally:
         first.path("/srv/fleet/fail-validate").unlink()
     assert result.returncode == 1
-    statuses = [h["status"] for h in sorted(json.loads(result.stdout)["hosts"], key=lambda h: h["host"])]
+    statuses = [
+        h["status"] for h in sorted(json.loads(result.stdout)["hosts"], key=lambda h: h["host"])
+    ]
     assert statuses == ["rolled back", "skipped", "skipped", "skipped"]
     for host in fleet.hosts[1:]:
         assert live(host)["timeout"] == "300"  # never touched
@@ -249,13 +311,16 @@ def test_old_runs_are_pruned_to_remediate_keep_runs(fleet: Fleet, tmp_path: Path
     assert [r["kind"] for r in runs["hosts"][0]["runs"]] == ["apply", "rollback"]
 
 
-def test_a_handler_that_changes_a_written_file_fails_verification(fleet: Fleet, tmp_path: Path) -> None:
+def test_a_handler_that_changes_a_written_file_fails_verification(
+    fleet: Fleet, tmp_path: Path
+) -> None:
     """The run records "applied" only after the files are checked against what was written."""
     drift(fleet)
     host = fleet.hosts[0]
     playbook = fleet_playbook().replace(
         '    restart celery:\n      command: "true"\n',
-        '    restart celery:\n      command: "echo \'# touched by a handler\' >> /srv/app/celeryconfig.py"\n')
+        "    restart celery:\n      command: \"echo '# touched by a handler' >> /srv/app/celeryconfig.py\"\n",
+    )
     assert "touched by a handler" in playbook
     project = write_project(fleet, tmp_path, [host], playbook=playbook)
     before = snapshot(host)
@@ -266,8 +331,13 @@ def test_a_handler_that_changes_a_written_file_fails_verification(fleet: Fleet, 
     assert report["error"] == "verify: /srv/app/celeryconfig.py is not what was written"
     after = snapshot(host)
     celery = before["/srv/app/celeryconfig.py"]
-    assert celery is not None  # restored, then the handler ran again after the restore, as rollback does:
-    assert after.pop("/srv/app/celeryconfig.py") == (celery[0] + b"# touched by a handler\n", *celery[1:])
+    assert (
+        celery is not None
+    )  # restored, then the handler ran again after the restore, as rollback does:
+    assert after.pop("/srv/app/celeryconfig.py") == (
+        celery[0] + b"# touched by a handler\n",
+        *celery[1:],
+    )
     assert after == {k: v for k, v in before.items() if k != "/srv/app/celeryconfig.py"}
     assert live(host) == {"timeout": "300", "tcp-keepalive": "0"}
     runs = json.loads(cli(project, fleet, "runs", "--format", "json").stdout)

@@ -29,17 +29,28 @@ def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 def test_audit_of_a_drifted_fleet_writes_report_and_metrics(project: Path, fleet: Fleet) -> None:
     report, prom = project / "out" / "audit.json", project / "out" / "audit.prom"
-    result = run_cli("audit", "--report", str(report), "--metrics", str(prom), env=fleet.env(), cwd=project)
+    result = run_cli(
+        "audit", "--report", str(report), "--metrics", str(prom), env=fleet.env(), cwd=project
+    )
     assert result.returncode == 2, result.stderr
-    assert result.stdout.strip().splitlines()[-1].startswith(f"{len(fleet.hosts)} hosts: {len(fleet.hosts)} drifted")
+    assert (
+        result.stdout.strip()
+        .splitlines()[-1]
+        .startswith(f"{len(fleet.hosts)} hosts: {len(fleet.hosts)} drifted")
+    )
     doc = json.loads(report.read_text())
     assert doc["kind"] == "audit" and doc["schema"] == 1 and len(doc["hosts"]) == len(fleet.hosts)
     samples = metric_samples(prom.read_text())
     for host in fleet.hosts:
         assert samples[("remediate_host_reachable", (("host", host.name),))] == 1
-        key = ("remediate_drift", (("file", "/etc/redis/redis.conf"), ("host", host.name), ("kind", "redis")))
+        key = (
+            "remediate_drift",
+            (("file", "/etc/redis/redis.conf"), ("host", host.name), ("kind", "redis")),
+        )
         assert samples[key] == 1
-        assert samples[("remediate_runtime_drift", (("host", host.name), ("setting", "timeout")))] == 1
+        assert (
+            samples[("remediate_runtime_drift", (("host", host.name), ("setting", "timeout")))] == 1
+        )
     assert samples[("remediate_audit_timestamp_seconds", ())] > 1.7e9
     for blob in (result.stdout, result.stderr, report.read_text(), prom.read_text()):
         assert PASSWORD not in blob and RABBIT_PASSWORD not in blob
@@ -59,38 +70,70 @@ def test_two_shards_merge_into_the_single_run_report(project: Path, fleet: Fleet
     victim = fleet.hosts[2]
     victim.stop_sshd()  # an unreachable host must merge the same way too
     try:
-        whole = run_cli("plan", "--format", "json", "--detailed-exitcode", env=fleet.env(), cwd=project)
+        whole = run_cli(
+            "plan", "--format", "json", "--detailed-exitcode", env=fleet.env(), cwd=project
+        )
         parts = []
         for k in (1, 2):
-            part = run_cli("plan", "--format", "json", "--detailed-exitcode", "--shard", f"{k}/2",
-                           env=fleet.env(), cwd=project)
+            part = run_cli(
+                "plan",
+                "--format",
+                "json",
+                "--detailed-exitcode",
+                "--shard",
+                f"{k}/2",
+                env=fleet.env(),
+                cwd=project,
+            )
             path = project / f"shard{k}.json"
             path.write_text(part.stdout)
             parts.append(json.loads(part.stdout))
     finally:
         fleet.restart(victim)
-    assert {len(p["hosts"]) for p in parts} != {0} and sum(len(p["hosts"]) for p in parts) == len(fleet.hosts)
+    assert {len(p["hosts"]) for p in parts} != {0} and sum(len(p["hosts"]) for p in parts) == len(
+        fleet.hosts
+    )
     assert [p["shard"] for p in parts] == [{"index": 1, "count": 2}, {"index": 2, "count": 2}]
     assert "shard" not in json.loads(whole.stdout)
     alone = run_cli("report", "merge", str(project / "shard1.json"), env=fleet.env(), cwd=project)
     assert (alone.returncode, alone.stdout) == (1, ""), alone.stderr
     assert "shard 2/2 missing" in alone.stderr and "Traceback" not in alone.stderr
-    twice = run_cli("report", "merge", str(project / "shard1.json"), str(project / "shard1.json"),
-                    str(project / "shard2.json"), env=fleet.env(), cwd=project)
+    twice = run_cli(
+        "report",
+        "merge",
+        str(project / "shard1.json"),
+        str(project / "shard1.json"),
+        str(project / "shard2.json"),
+        env=fleet.env(),
+        cwd=project,
+    )
     assert twice.returncode == 1 and "shard 1/2 given twice" in twice.stderr, twice.stderr
-    merged = run_cli("report", "merge", str(project / "shard1.json"), str(project / "shard2.json"),
-                     env=fleet.env(), cwd=project)
+    merged = run_cli(
+        "report",
+        "merge",
+        str(project / "shard1.json"),
+        str(project / "shard2.json"),
+        env=fleet.env(),
+        cwd=project,
+    )
     assert merged.returncode == whole.returncode == 4
     expected, got = json.loads(whole.stdout), json.loads(merged.stdout)
-    for doc in (expected, got):  # the facts hold process ids and client counts: they move between runs
+    for doc in (
+        expected,
+        got,
+    ):  # the facts hold process ids and client counts: they move between runs
         for host in doc["hosts"]:
             host["facts"] = {}
     assert got == expected
     metrics_whole, metrics_merged = project / "whole.prom", project / "merged.prom"
     (project / "whole.json").write_text(json.dumps(expected))
     (project / "merged.json").write_text(json.dumps(got))
-    run_cli("report", "merge", str(project / "whole.json"), "--quiet", "--metrics", str(metrics_whole))
-    run_cli("report", "merge", str(project / "merged.json"), "--quiet", "--metrics", str(metrics_merged))
+    run_cli(
+        "report", "merge", str(project / "whole.json"), "--quiet", "--metrics", str(metrics_whole)
+    )
+    run_cli(
+        "report", "merge", str(project / "merged.json"), "--quiet", "--metrics", str(metrics_merged)
+    )
     assert metrics_whole.read_text() == metrics_merged.read_text()
 
 

@@ -56,8 +56,13 @@ def app_files(port: int = 6379, run: str = "t1") -> CanaryFiles:
 
 def test_copies_the_broker_settings_and_nothing_else() -> None:
     files = app_files(6390)
-    assert files.copied == ("broker_connection_max_retries", "broker_connection_retry_on_startup",
-                            "broker_heartbeat", "broker_transport_options", "broker_url")
+    assert files.copied == (
+        "broker_connection_max_retries",
+        "broker_connection_retry_on_startup",
+        "broker_heartbeat",
+        "broker_transport_options",
+        "broker_url",
+    )
     namespace: dict[str, object] = {}
     code = compile(files.config_source, "remediate_canary_config.py", "exec")
     exec(code, namespace)  # noqa: S102 (our own generated module, as Celery would import it)
@@ -68,8 +73,13 @@ def test_copies_the_broker_settings_and_nothing_else() -> None:
     assert options["visibility_timeout"] == 3600
     assert namespace["task_default_queue"] == "remediate.verify.t1"
     assert namespace["worker_prefetch_multiplier"] == 1
-    for not_copied in ("task_acks_late", "worker_concurrency", "imports", "redis_host",
-                       "CERT_REQUIRED"):
+    for not_copied in (
+        "task_acks_late",
+        "worker_concurrency",
+        "imports",
+        "redis_host",
+        "CERT_REQUIRED",
+    ):
         assert not_copied not in namespace, not_copied
     assert "_app_redis_host" in namespace  # a helper comes along under a private name
     compile(files.tasks_source, "remediate_canary_tasks.py", "exec")
@@ -83,28 +93,38 @@ def test_the_password_never_shows() -> None:
     assert "masked" in repr(files) and "********" in files.masked_config()
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    (b"task_acks_late = True\n", "no broker_url"),
-    (b"from .base import *\n\nbroker_url = BASE_URL\n",
-     "celeryconfig.py:3: broker_url uses 'BASE_URL'"),
-])
-def test_what_cannot_be_copied_is_an_error_naming_file_and_line(source: bytes,
-                                                                message: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (b"task_acks_late = True\n", "no broker_url"),
+        (
+            b"from .base import *\n\nbroker_url = BASE_URL\n",
+            "celeryconfig.py:3: broker_url uses 'BASE_URL'",
+        ),
+    ],
+)
+def test_what_cannot_be_copied_is_an_error_naming_file_and_line(
+    source: bytes, message: str
+) -> None:
     with pytest.raises(CanaryError, match=message):
         canary_files(formats.parse("celery", source, path="celeryconfig.py"), "t1")
 
 
 def test_old_and_django_spellings_are_copied_as_new_names() -> None:
-    django = (b"INSTALLED_APPS = []\nimport environ\nenv = environ.Env()\n"
-              b"CELERY_BROKER_URL = env('REDIS_URL')\nCELERY_BROKER_HEARTBEAT = 10\n")
+    django = (
+        b"INSTALLED_APPS = []\nimport environ\nenv = environ.Env()\n"
+        b"CELERY_BROKER_URL = env('REDIS_URL')\nCELERY_BROKER_HEARTBEAT = 10\n"
+    )
     files = canary_files(formats.parse("celery", django, path="settings.py"), "t1")
     assert files.copied == ("broker_heartbeat", "broker_url")
     assert "import environ\n" in files.config_source
     assert "broker_url = _app_env('REDIS_URL')" in files.config_source
     # an upper-case helper that is also an old setting name (REDIS_HOST) would make Celery
     # refuse the canary's module for mixing old and new names: it comes along renamed
-    django = (b"INSTALLED_APPS = []\nREDIS_HOST = 'cache.internal'\n"
-              b"CELERY_BROKER_URL = f'redis://{REDIS_HOST}:6379/0'\n")
+    django = (
+        b"INSTALLED_APPS = []\nREDIS_HOST = 'cache.internal'\n"
+        b"CELERY_BROKER_URL = f'redis://{REDIS_HOST}:6379/0'\n"
+    )
     files = canary_files(formats.parse("celery", django, path="settings.py"), "t1")
     assert "_app_REDIS_HOST = 'cache.internal'" in files.config_source
     assert "broker_url = f'redis://{_app_REDIS_HOST}:6379/0'" in files.config_source
@@ -161,28 +181,43 @@ def test_a_real_worker_runs_the_canary_from_its_own_queue_only(tmp_path: Path) -
 
         def producer(code: str) -> str:
             """A fresh producer from the canary's interpreter and modules."""
-            done = subprocess.run([python, "-c", code], cwd=canary_dir, env=env, timeout=60,
-                                  capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                [python, "-c", code],
+                cwd=canary_dir,
+                env=env,
+                timeout=60,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             assert done.returncode == 0, done.stderr[-2000:]
             return done.stdout.strip()
 
         broker = server.client()
         # the app's own work, waiting in the app's queue: the canary must leave it there
-        producer("from remediate_canary_tasks import app\n"
-                 "app.send_task('myapp.tasks.work', args=[1], queue='celery')")
+        producer(
+            "from remediate_canary_tasks import app\n"
+            "app.send_task('myapp.tasks.work', args=[1], queue='celery')"
+        )
         assert broker.llen("celery") == 1
 
         log = canary_dir / "worker.log"
-        worker = subprocess.Popen([python, "-m", "celery", *files.worker_args(),
-                                   "--logfile", str(log)],
-                                  cwd=canary_dir, env=env, start_new_session=True,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [python, "-m", "celery", *files.worker_args(), "--logfile", str(log)],
+            cwd=canary_dir,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             assert _wait_for_text(log, " ready.", 60), log.read_text()[-3000:]
             nonce = f"n{time.time_ns()}"
             started = time.monotonic()
-            task_id = producer("from remediate_canary_tasks import remediate_canary\n"
-                               f"print(remediate_canary.apply_async(args=[{nonce!r}]).id)")
+            task_id = producer(
+                "from remediate_canary_tasks import remediate_canary\n"
+                f"print(remediate_canary.apply_async(args=[{nonce!r}]).id)"
+            )
             succeeded = f"Task {TASK_NAME}[{task_id}] succeeded"
             assert _wait_for_text(log, succeeded, 15), log.read_text()[-3000:]
             assert time.monotonic() - started < 15

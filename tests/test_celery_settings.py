@@ -19,8 +19,9 @@ DATA = ROOT / "remediate" / "data" / "celery_settings.json"
 
 
 def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_celery_settings",
-                                                  ROOT / "scripts" / "gen_celery_settings.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_celery_settings", ROOT / "scripts" / "gen_celery_settings.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -29,6 +30,7 @@ def generator() -> ModuleType:
 
 
 # -- the data --------------------------------------------------------------------------
+
 
 def test_data_covers_every_supported_series_with_its_release() -> None:
     data = json.loads(DATA.read_text())
@@ -43,25 +45,47 @@ def test_data_file_is_in_the_generators_stable_layout() -> None:
     assert generator().render_json(json.loads(text)) == text
 
 
-@pytest.mark.parametrize("name", ["broker_heartbeat", "broker_transport_options",
-                                  "broker_connection_retry", "broker_connection_max_retries",
-                                  "task_acks_late", "worker_concurrency", "result_backend",
-                                  "redis_socket_timeout", "visibility_timeout"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "broker_heartbeat",
+        "broker_transport_options",
+        "broker_connection_retry",
+        "broker_connection_max_retries",
+        "task_acks_late",
+        "worker_concurrency",
+        "result_backend",
+        "redis_socket_timeout",
+        "visibility_timeout",
+    ],
+)
 def test_known_names(name: str) -> None:
     assert cs.is_setting(name) is (name != "visibility_timeout")  # only a transport option
 
 
-@pytest.mark.parametrize("name", ["broker_connection_retry_delay",
-                                  "broker_connection_retry_on_timeout",
-                                  "worker_heartbeat_interval", "worker_heartbeat_expire",
-                                  "BROKER_HEARTBEAT", "CELERY_BROKER_HEARTBEAT"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "broker_connection_retry_delay",
+        "broker_connection_retry_on_timeout",
+        "worker_heartbeat_interval",
+        "worker_heartbeat_expire",
+        "BROKER_HEARTBEAT",
+        "CELERY_BROKER_HEARTBEAT",
+    ],
+)
 def test_popular_names_that_are_not_settings(name: str) -> None:
     assert not cs.is_setting(name)
 
 
 def test_documented_conf_get_settings_are_real_names() -> None:
-    for name in ("redis_backend_health_check_interval", "redis_client_name",
-                 "result_backend_thread_safe", "override_backends", "worker_logfile"):
+    for name in (
+        "redis_backend_health_check_interval",
+        "redis_client_name",
+        "result_backend_thread_safe",
+        "override_backends",
+        "worker_logfile",
+    ):
         assert cs.is_setting(name), name
     assert cs.default("result_backend_thread_safe") is False
     assert not cs.is_setting("redis_client_name", "5.5")  # documented and read from 5.6 on
@@ -90,15 +114,22 @@ def test_versions_are_matched_by_series() -> None:
         cs.is_setting("broker_url", "five")
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("BROKER_HEARTBEAT", "broker_heartbeat"), ("CELERY_ACKS_LATE", "task_acks_late"),
-    ("CELERYD_CONCURRENCY", "worker_concurrency"),
-    ("CELERY_REDIS_SOCKET_TIMEOUT", "redis_socket_timeout"),
-    ("CELERY_TASK_RESULT_EXPIRES", "result_expires"), ("CELERYBEAT_SCHEDULE", "beat_schedule"),
-    ("CELERY_RESULT_BACKEND", "result_backend"), ("CELERY_RESULT_DBURI", "database_url"),
-    ("BROKER_CONNECTION_RETRY_ON_STARTUP", "broker_connection_retry_on_startup"),
-    ("CELERY_TASK_SERIALIZER", "task_serializer"), ("ENABLE_UTC", "enable_utc"),
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("BROKER_HEARTBEAT", "broker_heartbeat"),
+        ("CELERY_ACKS_LATE", "task_acks_late"),
+        ("CELERYD_CONCURRENCY", "worker_concurrency"),
+        ("CELERY_REDIS_SOCKET_TIMEOUT", "redis_socket_timeout"),
+        ("CELERY_TASK_RESULT_EXPIRES", "result_expires"),
+        ("CELERYBEAT_SCHEDULE", "beat_schedule"),
+        ("CELERY_RESULT_BACKEND", "result_backend"),
+        ("CELERY_RESULT_DBURI", "database_url"),
+        ("BROKER_CONNECTION_RETRY_ON_STARTUP", "broker_connection_retry_on_startup"),
+        ("CELERY_TASK_SERIALIZER", "task_serializer"),
+        ("ENABLE_UTC", "enable_utc"),
+    ],
+)
 def test_old_and_new_names(old: str, new: str) -> None:
     assert cs.new_name(old) == new and cs.old_name(new) == old and cs.is_old_name(old)
 
@@ -125,18 +156,26 @@ def test_defaults() -> None:
 
 
 def test_dict_settings() -> None:
-    assert {"broker_transport_options", "result_backend_transport_options",
-            "redis_backend_use_ssl"} <= cs.dict_settings()
+    assert {
+        "broker_transport_options",
+        "result_backend_transport_options",
+        "redis_backend_use_ssl",
+    } <= cs.dict_settings()
     assert "broker_url" not in cs.dict_settings()
 
 
-@pytest.mark.parametrize(("typo", "meant"), [
-    ("broker_hearbeat", "broker_heartbeat"), ("broker_conection_retry", "broker_connection_retry"),
-    ("broker_transport_option", "broker_transport_options"), ("task_ack_late", "task_acks_late"),
-    ("BROKER_HEARTBEET", "BROKER_HEARTBEAT"),
-    ("CELERY_BROKER_HEARTBEET", "CELERY_BROKER_HEARTBEAT"),
-    ("broker_connection_retry_delay", "broker_connection_retry"),
-])
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("broker_hearbeat", "broker_heartbeat"),
+        ("broker_conection_retry", "broker_connection_retry"),
+        ("broker_transport_option", "broker_transport_options"),
+        ("task_ack_late", "task_acks_late"),
+        ("BROKER_HEARTBEET", "BROKER_HEARTBEAT"),
+        ("CELERY_BROKER_HEARTBEET", "CELERY_BROKER_HEARTBEAT"),
+        ("broker_connection_retry_delay", "broker_connection_retry"),
+    ],
+)
 def test_suggest(typo: str, meant: str) -> None:
     assert cs.suggest(typo) == meant
 
@@ -157,15 +196,19 @@ def test_namespaced() -> None:
 
 # -- name styles (the one place the format asks) ---------------------------------------
 
-@pytest.mark.parametrize(("keys", "style"), [
-    (["broker_url", "result_backend"], "new"),
-    (["BROKER_URL", "CELERYD_CONCURRENCY", "result_backend"], "old"),
-    (["BROKER_URL", "result_backend"], "new"),  # a tie goes to the new style, as in Celery
-    (["CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_TASK_ACKS_LATE"], "django"),
-    (["CELERY_BROKER_URL", "result_backend", "accept_content", "task_serializer"], "new"),
-    (["BROKER_URL", "CELERY_ENABLE_UTC", "CELERY_IGNORE_RESULT", "CELERYD_LOG_FORMAT"], "old"),
-    (["INSTALLED_APPS", "DEBUG"], "new"),
-])
+
+@pytest.mark.parametrize(
+    ("keys", "style"),
+    [
+        (["broker_url", "result_backend"], "new"),
+        (["BROKER_URL", "CELERYD_CONCURRENCY", "result_backend"], "old"),
+        (["BROKER_URL", "result_backend"], "new"),  # a tie goes to the new style, as in Celery
+        (["CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_TASK_ACKS_LATE"], "django"),
+        (["CELERY_BROKER_URL", "result_backend", "accept_content", "task_serializer"], "new"),
+        (["BROKER_URL", "CELERY_ENABLE_UTC", "CELERY_IGNORE_RESULT", "CELERYD_LOG_FORMAT"], "old"),
+        (["INSTALLED_APPS", "DEBUG"], "new"),
+    ],
+)
 def test_detect_style(keys: list[str], style: str) -> None:
     assert cs.detect_style(keys) == style
 
@@ -240,12 +283,19 @@ NAMESPACES = Namespace(
 def test_parse_defaults_without_importing_celery() -> None:
     settings, namespaces = generator().parse_defaults(DEFAULTS_SNIPPET)
     got = {name: info.as_json() for name, info in settings.items()}
-    assert got["accept_content"] == {"default": "('json',)", "type": "list",
-                                     "old": ["CELERY_ACCEPT_CONTENT"], "source": "defaults"}
+    assert got["accept_content"] == {
+        "default": "('json',)",
+        "type": "list",
+        "old": ["CELERY_ACCEPT_CONTENT"],
+        "source": "defaults",
+    }
     assert got["enable_utc"]["old"] == ["ENABLE_UTC"]
-    assert got["beat_cron_starting_deadline"] == {"default": None, "type": "int",
-                                                  "old": ["CELERYBEAT_CRON_STARTING_DEADLINE"],
-                                                  "source": "defaults"}
+    assert got["beat_cron_starting_deadline"] == {
+        "default": None,
+        "type": "int",
+        "old": ["CELERYBEAT_CRON_STARTING_DEADLINE"],
+        "source": "defaults",
+    }
     assert got["broker_heartbeat"]["old"] == ["BROKER_HEARTBEAT"]
     assert got["broker_native_delayed_delivery_queue_type"]["default"] == "'quorum'"
     assert got["redis_socket_timeout"]["old"] == ["CELERY_REDIS_SOCKET_TIMEOUT"]
@@ -270,7 +320,8 @@ def test_conf_reads_found_in_package_code() -> None:
         "override = self._conf['override_backends']\n"
         "limit = app.conf.broker_pool_limit\n"
         "other = options.get('result_chord_ordered', True)\n"
-        "name = getattr(self.app.conf, 'worker_state_db', None)\n")
+        "name = getattr(self.app.conf, 'worker_state_db', None)\n"
+    )
     reads = generator().conf_reads(tree)
     assert reads["result_backend_thread_safe"] == "False"
     assert reads["redis_backend_health_check_interval"] is None
@@ -285,24 +336,31 @@ def test_daemon_settings_and_analyse_release() -> None:
             "class DaemonOption(CeleryOption):\n"
             "    def daemon_setting(self, ctx, opt, value):\n"
             "        return value or getattr(ctx.obj.app.conf,\n"
-            "                                f\"{ctx.command.name}_{self.name}\", None)\n"
+            '                                f"{ctx.command.name}_{self.name}", None)\n'
             "class CeleryDaemonCommand(CeleryCommand):\n"
             "    def __init__(self):\n"
-            "        self.params.extend((DaemonOption(\"--logfile\", \"-f\"),\n"
-            "                            DaemonOption(\"--pidfile\")))\n"),
-        "celery/bin/worker.py": ("@click.command(cls=CeleryDaemonCommand)\n"
-                                 "def worker(ctx):\n    pass\n"),
+            '        self.params.extend((DaemonOption("--logfile", "-f"),\n'
+            '                            DaemonOption("--pidfile")))\n'
+        ),
+        "celery/bin/worker.py": (
+            "@click.command(cls=CeleryDaemonCommand)\ndef worker(ctx):\n    pass\n"
+        ),
         "celery/backends/base.py": "x = conf.get('result_backend_thread_safe', False)\n"
-                                   "y = conf.get('undocumented_thing')\n",
+        "y = conf.get('undocumented_thing')\n",
         "docs/userguide/configuration.rst": (
             ".. setting:: broker_heartbeat\n\n.. setting:: result_backend_thread_safe\n\n"
-            ".. setting:: worker_logfile\n\n.. setting:: beat_logfile\n"),
+            ".. setting:: worker_logfile\n\n.. setting:: beat_logfile\n"
+        ),
     }
     gen = generator()
     assert gen.daemon_settings(sources) == {"worker_logfile", "worker_pidfile"}
     block = gen.analyse_release(sources)
     assert block["settings"]["result_backend_thread_safe"] == {
-        "default": "False", "type": "bool", "old": [], "source": "conf"}
+        "default": "False",
+        "type": "bool",
+        "old": [],
+        "source": "conf",
+    }
     assert block["settings"]["worker_logfile"]["source"] == "cli"
     assert "undocumented_thing" not in block["settings"]  # read, but not documented
     assert "beat_logfile" not in block["settings"]  # documented, but no beat daemon command here

@@ -17,13 +17,32 @@ def test_version_and_help() -> None:
     assert run_cli("--version").stdout.startswith("remediate ")
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("plan", "apply", "rollback", "runs", "facts", "audit", "inventory", "lint", "report"):
+    for command in (
+        "plan",
+        "apply",
+        "rollback",
+        "runs",
+        "facts",
+        "audit",
+        "inventory",
+        "lint",
+        "report",
+    ):
         assert re.search(rf"^\s+{command}\b", result.stdout, re.MULTILINE), command
 
 
-@pytest.mark.parametrize("args", [["plan", "--bogus"], ["plan", "--forks", "zero"], ["inventory"],
-                                  ["plan", "--shard", "3/2"], ["plan", "--format", "yaml"],
-                                  ["rollback"], ["nosuchcommand"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--bogus"],
+        ["plan", "--forks", "zero"],
+        ["inventory"],
+        ["plan", "--shard", "3/2"],
+        ["plan", "--format", "yaml"],
+        ["rollback"],
+        ["nosuchcommand"],
+    ],
+)
 def test_usage_errors_exit_64_never_2(args: list[str]) -> None:
     result = run_cli(*args)
     assert result.returncode == 64, (args, result.stdout, result.stderr)
@@ -72,8 +91,13 @@ def test_readme_commands_parse() -> None:
         command = words[0] if words[0] != "report" else "report"
         if "|" in line or "&&" in line or "<" in line:
             continue
-        result = subprocess.run([str(ROOT / ".venv" / "bin" / "remediate"), *words, "--help"],
-                                capture_output=True, text=True, cwd=ROOT, check=False)
+        result = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "remediate"), *words, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
         assert result.returncode == 0, (line, result.stderr)
         assert command
 
@@ -83,5 +107,6 @@ def test_the_shared_corpus_is_found() -> None:
     from tests.paths import CORPUS, SHARED
 
     assert CORPUS.is_dir() and (SHARED / "DOMAIN.md").is_file(), (
-        f"{CORPUS} not found: put shared/ beside the checkout or set REMEDIATE_SHARED")
+        f"{CORPUS} not found: put shared/ beside the checkout or set REMEDIATE_SHARED"
+    )
     assert len(list(CORPUS.rglob("*"))) > 10

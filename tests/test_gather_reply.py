@@ -26,7 +26,9 @@ def reply(entries: list[tuple[str, bytes, str]], probes: bytes = b"") -> bytes:
     if readable:
         out += b"".join(f"{meta} {len(content)}\n".encode() for content, meta in readable)
         out += f"\n{B} H\n".encode()
-        out += b"".join(f"{hashlib.sha256(c).hexdigest()}  /some/path\n".encode() for c, _ in readable)
+        out += b"".join(
+            f"{hashlib.sha256(c).hexdigest()}  /some/path\n".encode() for c, _ in readable
+        )
         out += f"\n{B} C\n".encode() + b"".join(c for c, _ in readable)
     return out + probes + f"\n{B} END\n".encode()
 
@@ -37,12 +39,29 @@ def F(content: bytes, meta: str = "644 0 0 root root") -> tuple[str, bytes, str]
 
 def test_files_missing_unreadable_and_probes_round_trip() -> None:
     got = parse_gather_reply(
-        reply([F(b"timeout 300\n", "640 0 110 root redis"), F(b""), F(b"no newline"), ("M", b"", ""),
-               ("D", b"", ""), ("N", b"", "")], probes=f"\n{B} P hostname\nhost1\n\n{B} X 0".encode())[1:],
-        B, ["/a", "/b", "/c", "/d", "/e", "/f"])  # the real reply starts with the newline
+        reply(
+            [
+                F(b"timeout 300\n", "640 0 110 root redis"),
+                F(b""),
+                F(b"no newline"),
+                ("M", b"", ""),
+                ("D", b"", ""),
+                ("N", b"", ""),
+            ],
+            probes=f"\n{B} P hostname\nhost1\n\n{B} X 0".encode(),
+        )[1:],
+        B,
+        ["/a", "/b", "/c", "/d", "/e", "/f"],
+    )  # the real reply starts with the newline
     a = got.files["/a"]
-    assert (a.content, a.mode, a.uid, a.gid, a.owner, a.group) == (b"timeout 300\n", "0640", 0, 110,
-                                                                   "root", "redis")
+    assert (a.content, a.mode, a.uid, a.gid, a.owner, a.group) == (
+        b"timeout 300\n",
+        "0640",
+        0,
+        110,
+        "root",
+        "redis",
+    )
     assert a.sha256 == hashlib.sha256(b"timeout 300\n").hexdigest()
     assert got.files["/b"].content == b"" and got.files["/b"].exists
     assert got.files["/c"].content == b"no newline"
@@ -86,8 +105,17 @@ def test_a_missing_checksum_line_flags_every_readable_file() -> None:
     assert all("changed while" in got.files[p].error for p in ("/x", "/y"))
 
 
-@pytest.mark.parametrize("bad", [b"", b"garbage", f"\n{B} M\n".encode(), f"\n{B} S F\n{B} END\n".encode(),
-                                 f"\n{B} S FF\n\n{B} END\n".encode(), f"\n{B} S Q\n\n{B} END\n".encode()])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"",
+        b"garbage",
+        f"\n{B} M\n".encode(),
+        f"\n{B} S F\n{B} END\n".encode(),
+        f"\n{B} S FF\n\n{B} END\n".encode(),
+        f"\n{B} S Q\n\n{B} END\n".encode(),
+    ],
+)
 def test_truncated_or_garbled_replies_are_errors(bad: bytes) -> None:
     with pytest.raises(ValueError):
         parse_gather_reply(bad, B, ["/x"])
@@ -100,7 +128,9 @@ def test_paths_travel_as_arguments_not_script() -> None:
 
 
 def run_script(paths: list[str], probes: dict[str, str] | None = None) -> bytes:
-    return subprocess.run(gather_command(paths, probes or {}, B), check=True, capture_output=True).stdout
+    return subprocess.run(
+        gather_command(paths, probes or {}, B), check=True, capture_output=True
+    ).stdout
 
 
 def test_the_real_script_reads_odd_files_exactly(tmp_path: Path) -> None:
@@ -111,12 +141,20 @@ def test_the_real_script_reads_odd_files_exactly(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.write_bytes(b"secret\n")
     locked.chmod(0o000)
-    paths = [str(odd), str(tmp_path / "empty"), str(tmp_path / "missing"), str(tmp_path),
-             str(tmp_path / "-dash")]
+    paths = [
+        str(odd),
+        str(tmp_path / "empty"),
+        str(tmp_path / "missing"),
+        str(tmp_path),
+        str(tmp_path / "-dash"),
+    ]
     got = parse_gather_reply(run_script(paths, {"echo": "echo hi"}), B, paths)
     assert got.files[str(odd)].content == odd.read_bytes()
     assert got.files[str(odd)].mode == "0" + oct(odd.stat().st_mode & 0o777)[2:]
-    assert got.files[str(tmp_path / "empty")].content == b"" and got.files[str(tmp_path / "empty")].readable
+    assert (
+        got.files[str(tmp_path / "empty")].content == b""
+        and got.files[str(tmp_path / "empty")].readable
+    )
     assert not got.files[str(tmp_path / "missing")].exists
     assert got.files[str(tmp_path)].error == "not a regular file"
     assert got.files[str(tmp_path / "-dash")].content == b"dash\n"

@@ -32,8 +32,10 @@ def known_hosts(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["web1", "10.0.0.1", "[web1]:2222", "secret.example", "web4", "web5",
-                                  "unknown", "[web1]:22"])
+@pytest.mark.parametrize(
+    "name",
+    ["web1", "10.0.0.1", "[web1]:2222", "secret.example", "web4", "web5", "unknown", "[web1]:22"],
+)
 def test_lookups_match_paramiko(known_hosts: Path, name: str) -> None:
     theirs = paramiko.HostKeys(str(known_hosts)).lookup(name)
     mine = KnownHosts(str(known_hosts)).lookup(name)
@@ -41,13 +43,17 @@ def test_lookups_match_paramiko(known_hosts: Path, name: str) -> None:
         assert mine is None
     else:
         assert mine is not None
-        assert {k: v.get_base64() for k, v in mine.items()} == {k: theirs[k].get_base64() for k in theirs}
+        assert {k: v.get_base64() for k, v in mine.items()} == {
+            k: theirs[k].get_base64() for k in theirs
+        }
 
 
 def test_lines_paramiko_cannot_read_are_skipped(known_hosts: Path) -> None:
     good = known_hosts.read_text()
     key = good.splitlines()[3].split(" ", 1)[1]  # web1's first ecdsa key
-    known_hosts.write_text(f"@cert-authority *.example {key}\nweb1 ssh-ed25519 not-base64!!\n" + good)
+    known_hosts.write_text(
+        f"@cert-authority *.example {key}\nweb1 ssh-ed25519 not-base64!!\n" + good
+    )
     with pytest.raises(paramiko.hostkeys.InvalidHostKey):
         paramiko.HostKeys(str(known_hosts))
     mine = KnownHosts(str(known_hosts)).lookup("web1")
@@ -61,7 +67,9 @@ def test_a_revoked_key_is_never_trusted(known_hosts: Path) -> None:
     known_hosts.write_text(good + f"@revoked web1,10.0.0.9 {first_ecdsa}\n")
     mine = KnownHosts(str(known_hosts)).lookup("web1")
     assert mine is not None and sorted(mine) == ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384"]
-    assert mine["ecdsa-sha2-nistp256"].get_base64() == second_ecdsa  # the next key of the type, not the revoked one
+    assert (
+        mine["ecdsa-sha2-nistp256"].get_base64() == second_ecdsa
+    )  # the next key of the type, not the revoked one
     assert KnownHosts(str(known_hosts)).lookup("10.0.0.9") is None
 
 

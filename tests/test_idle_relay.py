@@ -39,8 +39,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
 def through(relay: IdleRelay, name: str, timeout: float = 1.5) -> redis.Redis:
     """A redis-py client through the relay that never retries (a retry would open a new flow)."""
     host, port = relay.address
-    return redis.Redis(host=host, port=port, socket_timeout=timeout, client_name=name,
-                       retry=Retry(NoBackoff(), 0), single_connection_client=True)
+    return redis.Redis(
+        host=host,
+        port=port,
+        socket_timeout=timeout,
+        client_name=name,
+        retry=Retry(NoBackoff(), 0),
+        single_connection_client=True,
+    )
 
 
 def raw_client(relay: IdleRelay, name: str, *, keepalive: bool = False) -> socket.socket:
@@ -107,8 +113,13 @@ def test_an_idle_flow_goes_dark_without_fin_or_rst(server: LocalRedis) -> None:
         client = through(relay, "idle-victim")
         raw = raw_client(relay, "raw-victim")
         # redis-py's own connection, kept open after its timeout so its socket can be looked at
-        low = redis.Connection(host=relay.address[0], port=relay.address[1], socket_timeout=1.5,
-                               client_name="conn-victim", retry=Retry(NoBackoff(), 0))
+        low = redis.Connection(
+            host=relay.address[0],
+            port=relay.address[1],
+            socket_timeout=1.5,
+            client_name="conn-victim",
+            retry=Retry(NoBackoff(), 0),
+        )
         low.connect()
         assert client.ping()
         time.sleep(2.0)  # longer than the idle limit, no byte either way
@@ -161,8 +172,12 @@ def test_tcp_keepalive_alone_does_not_keep_a_flow(server: LocalRedis) -> None:
         sock = raw_client(relay, "keepalive-only", keepalive=True)
         local_port = sock.getsockname()[1]
         time.sleep(1.5)
-        ss = subprocess.run(["ss", "-tnoH", "state", "established", f"( sport = :{local_port} )"],
-                            capture_output=True, text=True, check=False)
+        ss = subprocess.run(
+            ["ss", "-tnoH", "state", "established", f"( sport = :{local_port} )"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert "timer:(keepalive" in ss.stdout, ss.stdout  # the kernel probes this socket
         time.sleep(2.5)
         # Unanswered probes would have reset the socket after 1 + 2 × 1 s: they were answered,
@@ -175,8 +190,9 @@ def test_tcp_keepalive_alone_does_not_keep_a_flow(server: LocalRedis) -> None:
 
 
 def test_the_relay_never_outlives_max_seconds(server: LocalRedis) -> None:
-    relay = IdleRelay(("127.0.0.1", 0), (server.host, server.port), idle_seconds=30,
-                      max_seconds=1.0)
+    relay = IdleRelay(
+        ("127.0.0.1", 0), (server.host, server.port), idle_seconds=30, max_seconds=1.0
+    )
     started = time.monotonic()
     with relay:
         address = relay.address
@@ -224,9 +240,21 @@ def test_cli_forwards_and_stops_on_sigint_with_exit_0(server: LocalRedis) -> Non
     port = free_port()
     exe = Path(sys.executable).with_name("remediate")
     process = subprocess.Popen(
-        [str(exe), "relay", "--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{server.port}",
-         "--idle", "5", "--max-seconds", "60"],
-        stderr=subprocess.PIPE, text=True)
+        [
+            str(exe),
+            "relay",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--to",
+            f"127.0.0.1:{server.port}",
+            "--idle",
+            "5",
+            "--max-seconds",
+            "60",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stderr is not None
         first = process.stderr.readline()
@@ -249,8 +277,18 @@ def test_cli_forwards_and_stops_on_sigint_with_exit_0(server: LocalRedis) -> Non
 
 def test_cli_max_seconds_and_usage_errors(server: LocalRedis) -> None:
     started = time.monotonic()
-    done = run_cli("relay", "--listen", f"127.0.0.1:{free_port()}", "--to",
-                   f"127.0.0.1:{server.port}", "--idle", "1", "--max-seconds", "1", timeout=20)
+    done = run_cli(
+        "relay",
+        "--listen",
+        f"127.0.0.1:{free_port()}",
+        "--to",
+        f"127.0.0.1:{server.port}",
+        "--idle",
+        "1",
+        "--max-seconds",
+        "1",
+        timeout=20,
+    )
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 10
     assert "stopped after --max-seconds 1" in done.stderr
@@ -261,6 +299,7 @@ def test_cli_max_seconds_and_usage_errors(server: LocalRedis) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        busy = run_cli("relay", "--listen", f"127.0.0.1:{taken.getsockname()[1]}",
-                       "--to", "127.0.0.1:6379")
+        busy = run_cli(
+            "relay", "--listen", f"127.0.0.1:{taken.getsockname()[1]}", "--to", "127.0.0.1:6379"
+        )
     assert busy.returncode == 1 and "cannot listen" in busy.stderr, busy.stderr

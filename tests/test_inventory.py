@@ -27,7 +27,9 @@ ERRORS = FIXTURES / "errors"
 
 def sources(fixture: Path) -> list[str]:
     """The -i arguments of a fixture (host lists, with a comma, are passed as they are)."""
-    return [arg if "," in arg else str(fixture / arg) for arg in (fixture / "args").read_text().split()]
+    return [
+        arg if "," in arg else str(fixture / arg) for arg in (fixture / "args").read_text().split()
+    ]
 
 
 @cache
@@ -54,7 +56,9 @@ def test_the_fixtures_cover_at_least_six_inventories() -> None:
 
 @pytest.mark.parametrize("fixture", by_name(INVENTORIES))
 def test_list_is_what_ansible_inventory_list_prints(fixture: Path) -> None:
-    assert as_json(inventory(fixture.name).to_list_json()) == expected(fixture, "expected-list.json")
+    assert as_json(inventory(fixture.name).to_list_json()) == expected(
+        fixture, "expected-list.json"
+    )
 
 
 @pytest.mark.parametrize("fixture", by_name(INVENTORIES))
@@ -74,8 +78,9 @@ def test_graph_of_one_group(graph: Path) -> None:
 HOST_OUTPUTS = sorted(FIXTURES.glob("*/expected-host-*.json"))
 
 
-@pytest.mark.parametrize("output", [pytest.param(p, id=f"{p.parent.name}:{p.name}")
-                                    for p in HOST_OUTPUTS])
+@pytest.mark.parametrize(
+    "output", [pytest.param(p, id=f"{p.parent.name}:{p.name}") for p in HOST_OUTPUTS]
+)
 def test_host_vars_are_what_ansible_inventory_host_prints(output: Path) -> None:
     name = output.name.removeprefix("expected-host-").removesuffix(".json")
     wanted = expected(output.parent, output.name)
@@ -98,8 +103,16 @@ def test_precedence_of_every_level_for_one_variable() -> None:
     """x_N is defined at levels 1..N of Ansible's precedence; the highest level wins."""
     variables = inventory("precedence").hosts["h1"].vars
     winners = [variables[f"x_{n}"] for n in range(1, 9)]
-    assert winners == ["all-inv", "parent-inv", "child-inv", "all-file", "parent-file",
-                       "child-file", "host-inv", "host-file"]
+    assert winners == [
+        "all-inv",
+        "parent-inv",
+        "child-inv",
+        "all-file",
+        "parent-file",
+        "child-file",
+        "host-inv",
+        "host-file",
+    ]
     # Ansible's surprise: group_vars files beat every group of the inventory file.
     assert variables["child_inv_vs_all_file"] == "all-file"
     assert variables["child_inv_vs_parent_file"] == "parent-file"
@@ -138,12 +151,23 @@ def test_ini_values_are_python_literals_where_they_can_be() -> None:
 
 def test_hosts_keep_ansible_definition_order_and_ranges() -> None:
     inv = inventory("ini-ranges")
-    assert list(inv.hosts)[:6] == ["lonely.example.com", "redis03", "redis01", "redis02",
-                                   "redis-extra", "rabbit-a.mq.lan"]
+    assert list(inv.hosts)[:6] == [
+        "lonely.example.com",
+        "redis03",
+        "redis01",
+        "redis02",
+        "redis-extra",
+        "rabbit-a.mq.lan",
+    ]
     assert inv.groups["ungrouped"].hosts == ("lonely.example.com", "orphan")
     assert inv.groups["redis"].hosts[:3] == ("redis01", "redis02", "redis03")
-    assert inv.groups["workers"].hosts[5:] == ("worker010", "worker012", "10.0.0.1",
-                                                "10.0.0.2", "10.0.0.3")
+    assert inv.groups["workers"].hosts[5:] == (
+        "worker010",
+        "worker012",
+        "10.0.0.1",
+        "10.0.0.2",
+        "10.0.0.3",
+    )
 
 
 def test_host_in_several_groups_lists_all_of_them() -> None:
@@ -155,41 +179,75 @@ def test_host_in_several_groups_lists_all_of_them() -> None:
 def test_connection_properties_of_the_example_inventory() -> None:
     inv = inventory("example")
     redis = inv.hosts["redis-01"]
-    assert (redis.address, redis.port, redis.user, redis.connection) == ("127.0.1.1", None, "root", "ssh")
-    assert (redis.become, redis.become_user, redis.root, redis.key_file) == (False, "root", "/", None)
+    assert (redis.address, redis.port, redis.user, redis.connection) == (
+        "127.0.1.1",
+        None,
+        "root",
+        "ssh",
+    )
+    assert (redis.become, redis.become_user, redis.root, redis.key_file) == (
+        False,
+        "root",
+        "/",
+        None,
+    )
     example = inv.hosts["example"]
-    assert (example.connection, example.root, example.address) == ("local", "examples/host", "example")
+    assert (example.connection, example.root, example.address) == (
+        "local",
+        "examples/host",
+        "example",
+    )
     assert example.groups == ("brokers", "local", "rabbitmq", "redis", "workers")
 
 
 def test_connection_properties_from_ini() -> None:
     inv = inventory("ini-ranges")
-    extra, rabbit, worker = inv.hosts["redis-extra"], inv.hosts["rabbit-b.mq.lan"], inv.hosts["worker3"]
+    extra, rabbit, worker = (
+        inv.hosts["redis-extra"],
+        inv.hosts["rabbit-b.mq.lan"],
+        inv.hosts["worker3"],
+    )
     assert (extra.address, extra.port, extra.user) == ("192.0.2.40", 2222, "deploy")
     assert (rabbit.port, rabbit.key_file) == (5722, "~/.ssh/mq_ed25519")
-    assert inv.hosts["redis02"].become is True and inv.hosts["redis02"].vars["ansible_become"] == "yes"
+    assert (
+        inv.hosts["redis02"].become is True and inv.hosts["redis02"].vars["ansible_become"] == "yes"
+    )
     assert (worker.become, worker.become_user) == (True, "celery")
     assert inv.hosts["localhost"].connection == "local"
     assert inventory("yaml-deep").hosts["bastion"].port == 2022
 
 
-@pytest.mark.parametrize(("variables", "attribute", "fragment"), [
-    ({"ansible_port": "ssh"}, "port", "not a TCP port"),
-    ({"ansible_port": 70000}, "port", "not a TCP port"),
-    ({"ansible_connection": "winrm"}, "connection", "not supported"),
-    ({"ansible_become": "maybe"}, "become", "not a boolean"),
-    ({"ansible_host": "{{ lookup('env', 'IP') }}"}, "address", "Jinja template"),
-    ({"ansible_user": VaultValue("$ANSIBLE_VAULT;1.1;AES256\n6162")}, "user", "vault"),
-])
-def test_bad_connection_variables_fail_for_that_host(variables: dict[str, Any], attribute: str,
-                                                     fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("variables", "attribute", "fragment"),
+    [
+        ({"ansible_port": "ssh"}, "port", "not a TCP port"),
+        ({"ansible_port": 70000}, "port", "not a TCP port"),
+        ({"ansible_connection": "winrm"}, "connection", "not supported"),
+        ({"ansible_become": "maybe"}, "become", "not a boolean"),
+        ({"ansible_host": "{{ lookup('env', 'IP') }}"}, "address", "Jinja template"),
+        ({"ansible_user": VaultValue("$ANSIBLE_VAULT;1.1;AES256\n6162")}, "user", "vault"),
+    ],
+)
+def test_bad_connection_variables_fail_for_that_host(
+    variables: dict[str, Any], attribute: str, fragment: str
+) -> None:
     with pytest.raises(InventoryError, match=fragment) as caught:
         getattr(Host("db-9", variables), attribute)
     assert caught.value.host == "db-9"
 
 
-@pytest.mark.parametrize(("value", "become"), [("yes", True), ("True", True), (1, True), ("on", True),
-                                                ("no", False), ("0", False), (False, False)])
+@pytest.mark.parametrize(
+    ("value", "become"),
+    [
+        ("yes", True),
+        ("True", True),
+        (1, True),
+        ("on", True),
+        ("no", False),
+        ("0", False),
+        (False, False),
+    ],
+)
 def test_become_accepts_what_ansible_accepts(value: object, become: bool) -> None:
     assert Host("h", {"ansible_become": value}).become is become
 
@@ -228,8 +286,10 @@ def test_yaml_file_holding_ini_is_read_as_ini_like_ansible_does(tmp_path: Path) 
     inv = load_inventory([tmp_path])
     assert inv.groups["web"].hosts == ("web1", "web2")
     assert inv.hosts["web1"].vars == {"port": 1}
-    warning = (f"{tmp_path / 'warn.yml'}:4: Skipping unexpected key 'bogus_key' in group 'web'; "
-               "only 'vars', 'children' and 'hosts' are valid.")
+    warning = (
+        f"{tmp_path / 'warn.yml'}:4: Skipping unexpected key 'bogus_key' in group 'web'; "
+        "only 'vars', 'children' and 'hosts' are valid."
+    )
     assert inv.warnings == (warning,)
 
 
@@ -267,10 +327,12 @@ def test_every_error_input_has_a_case() -> None:
     assert sorted(case[0] for case in ERROR_CASES) == sorted(p.name for p in ERRORS.iterdir())
 
 
-@pytest.mark.parametrize(("source", "path", "line", "fragment"), ERROR_CASES,
-                         ids=[case[0] for case in ERROR_CASES])
-def test_malformed_inventory_is_one_error_naming_file_and_line(source: str, path: str,
-                                                              line: int | None, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "path", "line", "fragment"), ERROR_CASES, ids=[case[0] for case in ERROR_CASES]
+)
+def test_malformed_inventory_is_one_error_naming_file_and_line(
+    source: str, path: str, line: int | None, fragment: str
+) -> None:
     with pytest.raises(InventoryError) as caught:
         load_inventory([ERRORS / source])
     error = caught.value

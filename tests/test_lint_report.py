@@ -35,6 +35,7 @@ def _validate_sarif(doc: dict[str, object]) -> None:
 
 # -- text ----------------------------------------------------------------------------------
 
+
 def test_text_is_one_line_per_finding_with_the_fix_below(host_run: LintRun) -> None:
     lines = render(host_run, "text", "warning").splitlines()
     shown = [f.finding for f in host_run.findings if not f.finding.suppressed]
@@ -42,16 +43,23 @@ def test_text_is_one_line_per_finding_with_the_fix_below(host_run: LintRun) -> N
     assert len(finding_lines) == len(shown) == 5
     for line, finding in zip(finding_lines, shown):
         assert re.fullmatch(r"[^:]+:\d+:\d+: [A-Z]+\d+ (info|warning|error) .+", line), line
-        assert line.startswith(f"{finding.path}:{finding.line}:{finding.column or 1}: "
-                               f"{finding.rule} {finding.severity} ")
+        assert line.startswith(
+            f"{finding.path}:{finding.line}:{finding.column or 1}: "
+            f"{finding.rule} {finding.severity} "
+        )
     assert lines[1].startswith("    fix: ")
-    assert lines[-1] == ("3 files linted: 5 findings (1 error, 2 warnings, 2 info), 1 suppressed; "
-                         "3 at or above warning (exit 2)")
+    assert lines[-1] == (
+        "3 files linted: 5 findings (1 error, 2 warnings, 2 info), 1 suppressed; "
+        "3 at or above warning (exit 2)"
+    )
 
 
 def test_text_styles_follow_severity(host_run: LintRun) -> None:
-    styles = {text.split()[2]: style for style, text in text_lines(host_run, "warning")
-              if re.match(r"\S+:\d+:\d+: ", text)}
+    styles = {
+        text.split()[2]: style
+        for style, text in text_lines(host_run, "warning")
+        if re.match(r"\S+:\d+:\d+: ", text)
+    }
     assert styles == {"error": "red", "warning": "yellow", "info": "blue"}
 
 
@@ -59,21 +67,42 @@ def test_a_finding_without_a_line_prints_the_path_alone() -> None:
     finding = Finding("KIND", "info", "", "notes.txt", None, "not a file of a known kind")
     run = LintRun((("notes.txt", None),), (LintFinding(finding, "f" * 32),))
     assert render(run, "text", "warning").splitlines()[0] == (
-        "notes.txt: KIND info not a file of a known kind")
+        "notes.txt: KIND info not a file of a known kind"
+    )
 
 
 # -- JSON ----------------------------------------------------------------------------------
 
+
 def test_json_is_versioned_sorted_and_stable(host_run: LintRun) -> None:
     doc = lint_json(host_run, "warning")
     assert (doc["schema"], doc["kind"], doc["exit_code"]) == (1, "lint", 2)
-    assert doc["summary"] == {"files": 3, "findings": 5, "error": 1, "warning": 2, "info": 2,
-                              "suppressed": 1, "baselined": 0, "errors": 0, "failing": 3,
-                              "fail_on": "warning"}
+    assert doc["summary"] == {
+        "files": 3,
+        "findings": 5,
+        "error": 1,
+        "warning": 2,
+        "info": 2,
+        "suppressed": 1,
+        "baselined": 0,
+        "errors": 0,
+        "failing": 3,
+        "fail_on": "warning",
+    }
     keys = [(f["path"], f["line"], f["column"], f["rule"]) for f in doc["findings"]]
     assert keys == sorted(keys)
-    assert set(doc["findings"][0]) == {"rule", "severity", "kind", "path", "line", "column",
-                                       "message", "fix", "suppressed", "fingerprint"}
+    assert set(doc["findings"][0]) == {
+        "rule",
+        "severity",
+        "kind",
+        "path",
+        "line",
+        "column",
+        "message",
+        "fix",
+        "suppressed",
+        "fingerprint",
+    }
     again = lint_paths([LINT / "clean", LINT / "host"], cwd=LINT)  # other argument order
     assert render(again, "json", "warning") == render(host_run, "json", "warning")
 
@@ -86,6 +115,7 @@ def test_json_exit_code_follows_fail_on(host_run: LintRun) -> None:
 
 
 # -- SARIF ---------------------------------------------------------------------------------
+
 
 def test_sarif_validates_against_the_official_schema(host_run: LintRun) -> None:
     _validate_sarif(lint_sarif(host_run))
@@ -121,8 +151,10 @@ def test_sarif_results_point_into_the_source_tree(host_run: LintRun) -> None:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == item.finding.rule
         location = result["locations"][0]["physicalLocation"]
         assert location["artifactLocation"] == {"uri": item.finding.path, "uriBaseId": "%SRCROOT%"}
-        assert location["region"] == {"startLine": item.finding.line,
-                                      "startColumn": item.finding.column or 1}
+        assert location["region"] == {
+            "startLine": item.finding.line,
+            "startColumn": item.finding.column or 1,
+        }
         assert result["partialFingerprints"] == {"remediate/v1": item.fingerprint}
         assert ("suppressions" in result) == item.finding.suppressed
     [suppressed] = [r for r in run["results"] if "suppressions" in r]
@@ -140,8 +172,11 @@ def test_sarif_fingerprints_are_stable_across_runs_and_line_moves(tmp_path: Path
         return {r["partialFingerprints"]["remediate/v1"]: r["ruleId"] for r in results}
 
     assert prints(before) == prints(after)
-    moved = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in after
-             if r["ruleId"] == "RDS002"]
+    moved = [
+        r["locations"][0]["physicalLocation"]["region"]["startLine"]
+        for r in after
+        if r["ruleId"] == "RDS002"
+    ]
     assert moved == [9]
 
 
@@ -153,12 +188,16 @@ def test_sarif_paths_need_escaping_and_unreadable_paths_are_notifications(tmp_pa
     doc = lint_sarif(run)
     _validate_sarif(doc)
     [result] = doc["runs"][0]["results"]
-    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        "my%20configs/redis.conf"
+    assert (
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        == "my%20configs/redis.conf"
+    )
     [invocation] = doc["runs"][0]["invocations"]
     assert invocation["executionSuccessful"] is False
-    assert invocation["toolExecutionNotifications"][0]["message"]["text"] == \
-        "missing.conf: no such file or directory"
+    assert (
+        invocation["toolExecutionNotifications"][0]["message"]["text"]
+        == "missing.conf: no such file or directory"
+    )
 
 
 def test_sarif_of_the_whole_corpus_validates() -> None:
@@ -177,6 +216,7 @@ def test_sarif_through_the_cli_is_the_same_document() -> None:
 
 # -- JUnit ---------------------------------------------------------------------------------
 
+
 def _suites(xml: str) -> dict[str, ElementTree.Element]:
     root = ElementTree.fromstring(xml)
     assert root.tag == "testsuites"
@@ -187,13 +227,19 @@ def test_junit_has_one_suite_per_file_and_failures_at_fail_on(host_run: LintRun)
     xml = lint_junit(host_run, "warning")
     assert xml.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
     suites = _suites(xml)
-    assert sorted(suites) == ["clean/redis.conf", "host/etc/redis/redis.conf",
-                              "host/srv/app/celeryconfig.py"]
+    assert sorted(suites) == [
+        "clean/redis.conf",
+        "host/etc/redis/redis.conf",
+        "host/srv/app/celeryconfig.py",
+    ]
     celery = suites["host/srv/app/celeryconfig.py"]
     cases = celery.findall("testcase")
     assert [c.get("name") for c in cases] == [
-        "CEL005 host/srv/app/celeryconfig.py:4", "X001 host/srv/app/celeryconfig.py:4",
-        "CEL006 host/srv/app/celeryconfig.py:5", "CEL008 host/srv/app/celeryconfig.py:5"]
+        "CEL005 host/srv/app/celeryconfig.py:4",
+        "X001 host/srv/app/celeryconfig.py:4",
+        "CEL006 host/srv/app/celeryconfig.py:5",
+        "CEL008 host/srv/app/celeryconfig.py:5",
+    ]
     failed = [c.get("name", "").split()[0] for c in cases if c.find("failure") is not None]
     assert failed == ["CEL005", "CEL006"]
     assert (celery.get("tests"), celery.get("failures"), celery.get("skipped")) == ("4", "2", "0")
@@ -214,8 +260,11 @@ def test_junit_failures_follow_fail_on(host_run: LintRun) -> None:
 
 def test_junit_escapes_text_and_reports_unreadable_paths() -> None:
     finding = Finding("CEL001", "warning", "celery", "a&b/<c>.py", 3, 'name "x" & <y> is unknown')
-    run = LintRun((("a&b/<c>.py", "celery"),), (LintFinding(finding, "0" * 32),),
-                  (PathError("gone.conf", "no such file or directory"),))
+    run = LintRun(
+        (("a&b/<c>.py", "celery"),),
+        (LintFinding(finding, "0" * 32),),
+        (PathError("gone.conf", "no such file or directory"),),
+    )
     suites = _suites(lint_junit(run, "warning"))
     failure = suites["a&b/<c>.py"].find("testcase/failure")
     assert failure is not None and failure.get("message") == 'name "x" & <y> is unknown'

@@ -13,7 +13,7 @@ from remediate.lint.kinds import detect_kind, may_be_config
 from remediate.lint.run import LintTargets, lint_paths
 from tests.conftest import run_cli
 
-CELERYCONFIG = '''import socket
+CELERYCONFIG = """import socket
 broker_url = "redis://redis-01:6379/0"
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
@@ -22,7 +22,7 @@ broker_transport_options = {
     "socket_keepalive_options": {socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10},
     "socket_timeout": 30,
 }
-'''
+"""
 UNIT = """[Service]
 ExecStart=/srv/app/venv/bin/celery -A app worker
 Restart=on-failure
@@ -46,18 +46,24 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("path", "data", "kind"), [
-    ("requirements.txt", b"celery\n", "python-lock"),
-    ("requirements/prod.txt", b"celery\n", "python-lock"),
-    ("dev-requirements.in", b"celery\n", "python-lock"),
-    ("poetry.lock", b"", "python-lock"),
-    ("Pipfile.lock", b"{}", "python-lock"),
-    ("etc/supervisor/conf.d/celery.conf", b"[program:w]\ncommand=celery worker\n",
-     "supervisord"),
-    ("etc/supervisord.d/celery.ini", b"[program:w]\ncommand=celery worker\n", "supervisord"),
-    ("deploy/worker.conf", b"; worker\n[program:w]\ncommand=celery worker\n", "supervisord"),
-    ("notes.txt", b"celery==5\n", None),
-])
+@pytest.mark.parametrize(
+    ("path", "data", "kind"),
+    [
+        ("requirements.txt", b"celery\n", "python-lock"),
+        ("requirements/prod.txt", b"celery\n", "python-lock"),
+        ("dev-requirements.in", b"celery\n", "python-lock"),
+        ("poetry.lock", b"", "python-lock"),
+        ("Pipfile.lock", b"{}", "python-lock"),
+        (
+            "etc/supervisor/conf.d/celery.conf",
+            b"[program:w]\ncommand=celery worker\n",
+            "supervisord",
+        ),
+        ("etc/supervisord.d/celery.ini", b"[program:w]\ncommand=celery worker\n", "supervisord"),
+        ("deploy/worker.conf", b"; worker\n[program:w]\ncommand=celery worker\n", "supervisord"),
+        ("notes.txt", b"celery==5\n", None),
+    ],
+)
 def test_new_kinds_are_detected(path: str, data: bytes, kind: str | None) -> None:
     assert detect_kind(path, data) == kind
 
@@ -89,8 +95,19 @@ def test_targets_reach_the_rules(tmp_path: Path) -> None:
 
 def test_cli_options(tmp_path: Path) -> None:
     root = project(tmp_path)
-    done = run_cli("lint", str(root), "--format", "json", "--path-idle-timeout", "20",
-                   "--rabbitmq-version", "4.3.0", "--redis-version", "7.2", cwd=tmp_path)
+    done = run_cli(
+        "lint",
+        str(root),
+        "--format",
+        "json",
+        "--path-idle-timeout",
+        "20",
+        "--rabbitmq-version",
+        "4.3.0",
+        "--redis-version",
+        "7.2",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     rules = {f["rule"] for f in json.loads(done.stdout)["findings"]}
     assert {"X004", "PKG001", "SYS002", "RMQ010"} <= rules

@@ -16,10 +16,12 @@ from tests.conftest import _subnet, run_cli
 from tests.fleet import ALIVE, Fleet, FleetHost
 from tests.scenario import PASSWORD, drift, drifted_redis_conf, write, write_project
 
-START = ALIVE.replace("{", "{{").replace("}", "}}") + ("pid=$(cat /run/redis/redis-server.pid 2>/dev/null); [ -n \"$pid\" ] && kill \"$pid\" && "
-         "while alive \"$pid\"; do sleep 0.05; done; "
-         "redis-server /etc/redis/redis.conf --daemonize yes --bind {address} --pidfile /run/redis/redis-server.pid "
-         "--dir /var/lib/redis --logfile /var/log/redis/redis-server.log {extra}")
+START = ALIVE.replace("{", "{{").replace("}", "}}") + (
+    'pid=$(cat /run/redis/redis-server.pid 2>/dev/null); [ -n "$pid" ] && kill "$pid" && '
+    'while alive "$pid"; do sleep 0.05; done; '
+    "redis-server /etc/redis/redis.conf --daemonize yes --bind {address} --pidfile /run/redis/redis-server.pid "
+    "--dir /var/lib/redis --logfile /var/log/redis/redis-server.log {extra}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,9 @@ def restart_redis(host: FleetHost, extra: str = "", port: int = 6379) -> None:
 
 def client(host: FleetHost, port: int = 6379, command: str = "CONFIG") -> redis.Redis:
     for _ in range(100):
-        c = redis.Redis(host=host.address, port=port, password=PASSWORD, socket_timeout=5, decode_responses=True)
+        c = redis.Redis(
+            host=host.address, port=port, password=PASSWORD, socket_timeout=5, decode_responses=True
+        )
         try:
             c.ping()
             return c
@@ -66,12 +70,15 @@ def cli(project: Path, fleet: Fleet, *args: str):  # type: ignore[no-untyped-def
     return run_cli(*args, env=fleet.env(), cwd=project)
 
 
-def test_a_port_override_is_found_read_fixed_and_rolled_back(live_fleet: Fleet, host: FleetHost,
-                                                             tmp_path: Path) -> None:
+def test_a_port_override_is_found_read_fixed_and_rolled_back(
+    live_fleet: Fleet, host: FleetHost, tmp_path: Path
+) -> None:
     restart_redis(host, "--port 6390", 6390)
     pid = host.redis_pid()
     project = project_with(live_fleet, tmp_path)
-    facts = json.loads(cli(project, live_fleet, "facts", "--format", "json").stdout)["hosts"][0]["runtime"]
+    facts = json.loads(cli(project, live_fleet, "facts", "--format", "json").stdout)["hosts"][0][
+        "runtime"
+    ]
     assert facts["redis"]["state"] == "read" and facts["redis"]["pid"] == pid
     assert facts["redis"]["config_file"] == "/etc/redis/redis.conf"
     assert facts["redis"]["listener"] == f"{host.address}:6390"
@@ -81,7 +88,9 @@ def test_a_port_override_is_found_read_fixed_and_rolled_back(live_fleet: Fleet, 
     assert f"pid {pid}, /etc/redis/redis.conf, listener {host.address}:6390" in text
     plan = json.loads(cli(project, live_fleet, "plan", "--format", "json").stdout)["hosts"][0]
     assert {(r["setting"], r["live"], r["desired"]) for r in plan["runtime_changes"]} == {
-        ("timeout", "300", "0"), ("tcp-keepalive", "0", "60")}
+        ("timeout", "300", "0"),
+        ("tcp-keepalive", "0", "60"),
+    }
     applied = cli(project, live_fleet, "apply", "--yes")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert host.redis_pid() == pid  # set on the running server, not restarted
@@ -93,16 +102,26 @@ def test_a_port_override_is_found_read_fixed_and_rolled_back(live_fleet: Fleet, 
     assert host.redis_pid() == pid
 
 
-@pytest.mark.parametrize(("setup", "extra_vars", "reason"), [
-    ("", "redis_password=not-the-password", "unknown: authentication failed"),
-    ("", "redis_port=6391", "unknown: no redis-server process listens on"),
-    ("config-disabled", "", "unknown: CONFIG is disabled"),
-    ("config-renamed", "", "unknown: CONFIG GET refused"),
-])
-def test_an_unreadable_live_state_is_unknown_and_fails(live_fleet: Fleet, host: FleetHost, tmp_path: Path,
-                                                        setup: str, extra_vars: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("setup", "extra_vars", "reason"),
+    [
+        ("", "redis_password=not-the-password", "unknown: authentication failed"),
+        ("", "redis_port=6391", "unknown: no redis-server process listens on"),
+        ("config-disabled", "", "unknown: CONFIG is disabled"),
+        ("config-renamed", "", "unknown: CONFIG GET refused"),
+    ],
+)
+def test_an_unreadable_live_state_is_unknown_and_fails(
+    live_fleet: Fleet, host: FleetHost, tmp_path: Path, setup: str, extra_vars: str, reason: str
+) -> None:
     if setup == "config-disabled":
-        write(host, "/etc/redis/redis.conf", drifted_redis_conf() + b'rename-command CONFIG ""\n', 0o640, "redis")
+        write(
+            host,
+            "/etc/redis/redis.conf",
+            drifted_redis_conf() + b'rename-command CONFIG ""\n',
+            0o640,
+            "redis",
+        )
         restart_redis(host)
     elif setup == "config-renamed":  # the running server renamed CONFIG; its file does not say so
         restart_redis(host, "--rename-command CONFIG OTHERNAME")
@@ -113,7 +132,9 @@ def test_an_unreadable_live_state_is_unknown_and_fails(live_fleet: Fleet, host: 
     doc = json.loads(plan.stdout)["hosts"][0]
     assert doc["facts"]["redis"]["state"].startswith(reason), doc["facts"]["redis"]
     assert doc["runtime_changes"] == []  # nothing planned from a value that was not read
-    assert doc["facts"]["redis"]["pending"] == {"/etc/redis/redis.conf": ["tcp-keepalive", "timeout"]}
+    assert doc["facts"]["redis"]["pending"] == {
+        "/etc/redis/redis.conf": ["tcp-keepalive", "timeout"]
+    }
     text = cli(project, live_fleet, "plan")
     assert f"redis: live state {reason}" in text.stdout and "pending" in text.stdout
     prom = tmp_path / "audit.prom"
@@ -131,8 +152,16 @@ def test_an_unreadable_live_state_is_unknown_and_fails(live_fleet: Fleet, host: 
         assert client(host).config_get("timeout") == {"timeout": "300"}  # never claimed, never set
 
 
-def test_a_renamed_config_in_the_file_is_used(live_fleet: Fleet, host: FleetHost, tmp_path: Path) -> None:
-    write(host, "/etc/redis/redis.conf", drifted_redis_conf() + b"rename-command CONFIG R3CONF\n", 0o640, "redis")
+def test_a_renamed_config_in_the_file_is_used(
+    live_fleet: Fleet, host: FleetHost, tmp_path: Path
+) -> None:
+    write(
+        host,
+        "/etc/redis/redis.conf",
+        drifted_redis_conf() + b"rename-command CONFIG R3CONF\n",
+        0o640,
+        "redis",
+    )
     restart_redis(host)
     project = project_with(live_fleet, tmp_path)
     applied = cli(project, live_fleet, "apply", "--yes")
@@ -140,7 +169,9 @@ def test_a_renamed_config_in_the_file_is_used(live_fleet: Fleet, host: FleetHost
     assert client(host).execute_command("R3CONF", "GET", "timeout") == {"timeout": "0"}
 
 
-def test_port_squatting_gets_no_password(live_fleet: Fleet, host: FleetHost, tmp_path: Path) -> None:
+def test_port_squatting_gets_no_password(
+    live_fleet: Fleet, host: FleetHost, tmp_path: Path
+) -> None:
     host.stop_redis()
     received: list[bytes] = []
     server = socket.create_server((host.address, 6379))

@@ -19,7 +19,9 @@ SPEC = FileSpec("redis", "/etc/redis/redis.conf", "redis.conf.j2")
 
 
 def facts(content: bytes = LIVE, timeout: str = "300") -> HostFacts:
-    fact = FileFact("/etc/redis/redis.conf", True, content, hashlib.sha256(content).hexdigest(), "0640")
+    fact = FileFact(
+        "/etc/redis/redis.conf", True, content, hashlib.sha256(content).hexdigest(), "0640"
+    )
     return HostFacts({fact.path: fact}, redis=RedisRuntime(True, config={"timeout": timeout}))
 
 

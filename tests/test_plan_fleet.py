@@ -40,8 +40,13 @@ def test_drifted_fleet_plans_the_seed_fix_and_hides_secrets(project: Path, fleet
     assert [h["host"] for h in doc["hosts"]] == [h.name for h in fleet.hosts]
     for host in doc["hosts"]:
         redis_changes = changes_of(host, "/etc/redis/redis.conf")
-        assert redis_changes == {"timeout": ("300", "0", "live"), "tcp-keepalive": ("0", "60", "live")}
-        assert changes_of(host, "/etc/rabbitmq/rabbitmq.conf") == {"heartbeat": ("580", "60", "restart")}
+        assert redis_changes == {
+            "timeout": ("300", "0", "live"),
+            "tcp-keepalive": ("0", "60", "live"),
+        }
+        assert changes_of(host, "/etc/rabbitmq/rabbitmq.conf") == {
+            "heartbeat": ("580", "60", "restart")
+        }
         dropin = changes_of(host, "/etc/systemd/system/rabbitmq-server.service.d/limits.conf")
         assert next(iter(dropin.values()))[1] == "65536"
         celery = changes_of(host, "/srv/app/celeryconfig.py")
@@ -52,8 +57,15 @@ def test_drifted_fleet_plans_the_seed_fix_and_hides_secrets(project: Path, fleet
         runtime = {(r["setting"], r["live"], r["desired"]) for r in host["runtime_changes"]}
         assert runtime == {("timeout", "300", "0"), ("tcp-keepalive", "0", "60")}
         assert host["facts"]["redis"]["running"] and host["facts"]["redis"]["ping"]
-        assert "-timeout 300\n+timeout 0\n" in {f["path"]: f for f in host["files"]}["/etc/redis/redis.conf"]["diff"]
-    assert "timeout        300 → 0" in text.stdout or "timeout  300 → 0" in text.stdout or "300 → 0" in text.stdout
+        assert (
+            "-timeout 300\n+timeout 0\n"
+            in {f["path"]: f for f in host["files"]}["/etc/redis/redis.conf"]["diff"]
+        )
+    assert (
+        "timeout        300 → 0" in text.stdout
+        or "timeout  300 → 0" in text.stdout
+        or "300 → 0" in text.stdout
+    )
     assert "DEBUG" in text.stderr  # the debug log was on, and it holds no secret either
     for blob in (text.stdout, text.stderr, result.stdout, result.stderr, out.read_text()):
         assert PASSWORD not in blob and RABBIT_PASSWORD not in blob
@@ -83,14 +95,19 @@ def test_a_stopped_host_gives_exit_4_and_the_rest_are_planned(project: Path, fle
     assert all(h["status"] == "changed" for name, h in hosts.items() if name != victim.name)
 
 
-@pytest.mark.parametrize("pattern, expected", [
-    ("host1", ["host1"]),
-    ("host1:host3", ["host1", "host3"]),
-    ("fleet:!host2", ["host1", "host3", "host4"]),
-    ("host*:&redis:!host4", ["host1", "host2", "host3"]),
-    ("~host[23]", ["host2", "host3"]),
-])
-def test_limit_selects_hosts(project: Path, fleet: Fleet, pattern: str, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("host1", ["host1"]),
+        ("host1:host3", ["host1", "host3"]),
+        ("fleet:!host2", ["host1", "host3", "host4"]),
+        ("host*:&redis:!host4", ["host1", "host2", "host3"]),
+        ("~host[23]", ["host2", "host3"]),
+    ],
+)
+def test_limit_selects_hosts(
+    project: Path, fleet: Fleet, pattern: str, expected: list[str]
+) -> None:
     result = plan(project, fleet, "--format", "json", "--summary", "-l", pattern)
     assert [h["host"] for h in json.loads(result.stdout)["hosts"]] == expected
 
@@ -124,32 +141,41 @@ class Listener:
         self.sock.close()
 
 
-@pytest.mark.parametrize("breakage, message", [
-    ("playbook_unknown_key", "site.yml:3: unknown play key 'hostz'"),
-    ("playbook_missing_handler", "no such handler"),
-    ("template_undefined", "redis.conf.j2:3: undefined variable"),
-    ("template_syntax", "redis.conf.j2:2: template syntax error"),
-    ("inventory_bad_range", "hosts.ini:2:"),
-])
-def test_broken_inputs_give_one_error_and_contact_no_host(tmp_path: Path, breakage: str, message: str,
-                                                          fleet: Fleet) -> None:
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        ("playbook_unknown_key", "site.yml:3: unknown play key 'hostz'"),
+        ("playbook_missing_handler", "no such handler"),
+        ("template_undefined", "redis.conf.j2:3: undefined variable"),
+        ("template_syntax", "redis.conf.j2:2: template syntax error"),
+        ("inventory_bad_range", "hosts.ini:2:"),
+    ],
+)
+def test_broken_inputs_give_one_error_and_contact_no_host(
+    tmp_path: Path, breakage: str, message: str, fleet: Fleet
+) -> None:
     listener = Listener()
     try:
         project = write_project(fleet, tmp_path)
         (project / "inventory" / "hosts.ini").write_text(
-            f"[redis]\nr1 ansible_host=127.0.0.1 ansible_port={listener.port}\n[rabbitmq]\n[workers]\n")
+            f"[redis]\nr1 ansible_host=127.0.0.1 ansible_port={listener.port}\n[rabbitmq]\n[workers]\n"
+        )
         play = project / "playbooks" / "site.yml"
         template = project / "templates" / "redis.conf.j2"
         if breakage == "playbook_unknown_key":
             play.write_text("- name: x\n  hosts: redis\n  hostz: 1\n")
         elif breakage == "playbook_missing_handler":
-            play.write_text(play.read_text().replace("notify: restart redis ", "notify: reboot everything "))
+            play.write_text(
+                play.read_text().replace("notify: restart redis ", "notify: reboot everything ")
+            )
         elif breakage == "template_undefined":
             template.write_text("# managed\ntimeout 0\ntcp-keepalive {{ no_such_variable }}\n")
         elif breakage == "template_syntax":
             template.write_text("# managed\ntimeout {{ redis_timeout \n")
         else:
-            (project / "inventory" / "hosts.ini").write_text(f"[redis]\nr[1:x] ansible_port={listener.port}\n")
+            (project / "inventory" / "hosts.ini").write_text(
+                f"[redis]\nr[1:x] ansible_port={listener.port}\n"
+            )
         result = run_cli("plan", env=fleet.env(), cwd=project)
     finally:
         listener.close()
@@ -164,13 +190,18 @@ def test_facts_show_live_values_limits_and_health(project: Path, fleet: Fleet) -
     assert result.returncode == 0, result.stderr
     text = run_cli("facts", env=fleet.env(), cwd=project)
     for host, spec in zip(json.loads(result.stdout)["hosts"], fleet.hosts):
-        assert host["files"]["/etc/redis/redis.conf"]["settings"] == {"timeout": "300", "tcp-keepalive": "0"}
+        assert host["files"]["/etc/redis/redis.conf"]["settings"] == {
+            "timeout": "300",
+            "tcp-keepalive": "0",
+        }
         assert host["files"]["/etc/redis/redis.conf"]["mode"] == "0640"
         redis = host["runtime"]["redis"]
         assert redis["running"] and redis["ping"] and redis["pid"] == spec.redis_pid()
         assert redis["config"]["timeout"] == "300" and redis["maxclients"] == 10000
         limits = (spec.proc(spec.redis_pid()) / "limits").read_text()
-        hard = next(line.split()[4] for line in limits.splitlines() if line.startswith("Max open files"))
+        hard = next(
+            line.split()[4] for line in limits.splitlines() if line.startswith("Max open files")
+        )
         assert str(redis["nofile_hard"]) == hard
         assert host["runtime"]["rabbitmq"]["running"] is False
     assert "PING ok" in text.stdout

@@ -40,8 +40,17 @@ def facts_of(case: dict[str, Any]) -> HostFacts:
             files[path] = FileFact(path, False)
             continue
         content = (FIXTURES / recorded["fixture"]).read_bytes()
-        files[path] = FileFact(path, True, content, hashlib.sha256(content).hexdigest(),
-                               recorded["mode"], 0, 0, "root", "root")
+        files[path] = FileFact(
+            path,
+            True,
+            content,
+            hashlib.sha256(content).hexdigest(),
+            recorded["mode"],
+            0,
+            0,
+            "root",
+            "root",
+        )
     redis = RedisRuntime(**case["redis"]) if "redis" in case else None
     rabbit = RabbitRuntime(**case["rabbitmq"]) if "rabbitmq" in case else None
     return HostFacts(files, redis, rabbit)
@@ -52,17 +61,26 @@ def plan_case(case: dict[str, Any]) -> dict[str, Any]:
     playbook = load_playbook(ROOT / "playbooks" / "site.yml")
     [play] = [p for p in playbook.plays if p.name == case["play"]]
     renderer = Renderer(ROOT / "templates")
-    variables = {**play.defaults, **case.get("vars", {}), **play.vars,
-                 "inventory_hostname": "host1", "group_names": []}
+    variables = {
+        **play.defaults,
+        **case.get("vars", {}),
+        **play.vars,
+        "inventory_hostname": "host1",
+        "group_names": [],
+    }
     facts, cache, masker = facts_of(case), MergeCache(), Masker(secret_vars(variables))
     planned = []
     for spec in play.files:
         fact = facts.files[spec.path]
-        live_settings = (cache.settings("celery", spec.path, fact.content)
-                         if spec.kind == "celery" and fact.exists else {})
+        live_settings = (
+            cache.settings("celery", spec.path, fact.content)
+            if spec.kind == "celery" and fact.exists
+            else {}
+        )
         rendered = renderer.render(spec.template, template_vars(variables, live_settings))
-        planned.append(plan_file(DesiredFile(spec, spec.path, rendered, play.handlers), facts,
-                                 masker, cache))
+        planned.append(
+            plan_file(DesiredFile(spec, spec.path, rendered, play.handlers), facts, masker, cache)
+        )
     plan = host_plan("host1", "127.0.0.1", planned, facts, masker)
     findings = host_findings(planned, facts, variables, masker, cache)
     data = to_json(plan)
@@ -97,5 +115,7 @@ def test_the_table_covers_each_kind_and_each_way_a_change_takes_effect() -> None
 
 def test_no_secret_of_a_recorded_file_reaches_a_plan() -> None:
     case = json.loads((FIXTURES / "planner" / "celery-redis-drift.json").read_text())
-    assert b"s3cret" in (FIXTURES / case["files"]["/srv/app/celeryconfig.py"]["fixture"]).read_bytes()
+    assert (
+        b"s3cret" in (FIXTURES / case["files"]["/srv/app/celeryconfig.py"]["fixture"]).read_bytes()
+    )
     assert "s3cret" not in json.dumps(plan_case(case))

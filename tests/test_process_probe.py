@@ -13,15 +13,18 @@ from remediate.remote.processes import PROCESS_PROBE, decode_address, parse_proc
 RECORDED = Path(__file__).parent / "fixtures" / "probes" / "processes-debian.txt"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("0100007F:18EB", ("127.0.0.1", 6379)),
-    ("00000000:18EC", ("0.0.0.0", 6380)),
-    ("050B007F:0016", ("127.0.11.5", 22)),
-    ("00000000000000000000000001000000:18EB", ("::1", 6379)),
-    ("00000000000000000000000000000000:18EB", ("::", 6379)),
-    ("0000000000000000FFFF00000100007F:18EB", ("127.0.0.1", 6379)),  # IPv4-mapped
-    ("B80D0120000000000000000001000000:1538", ("2001:db8::1", 5432)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0100007F:18EB", ("127.0.0.1", 6379)),
+        ("00000000:18EC", ("0.0.0.0", 6380)),
+        ("050B007F:0016", ("127.0.11.5", 22)),
+        ("00000000000000000000000001000000:18EB", ("::1", 6379)),
+        ("00000000000000000000000000000000:18EB", ("::", 6379)),
+        ("0000000000000000FFFF00000100007F:18EB", ("127.0.0.1", 6379)),  # IPv4-mapped
+        ("B80D0120000000000000000001000000:1538", ("2001:db8::1", 5432)),
+    ],
+)
 def test_proc_net_addresses_decode(text: str, expected: tuple[str, int]) -> None:
     assert decode_address(text) == expected
 
@@ -34,21 +37,37 @@ def test_decode_rejects_garbage() -> None:
 def test_recorded_debian_output_gives_processes_with_their_own_listeners() -> None:
     processes = parse_process_probe(RECORDED.read_bytes())
     assert processes == (
-        ProcessFact(10625, "redis-server", 0, "/usr/bin/redis-check-rdb", ("redis-server 127.0.11.3:6379",),
-                    "/var/lib/redis", (Listener("127.0.11.3", 6379, 132186),)),
-        ProcessFact(10633, "redis-server", 0, "/usr/bin/redis-check-rdb", ("redis-server 127.0.11.2:6379",),
-                    "/var/lib/redis", (Listener("127.0.11.2", 6379, 132203),)),
+        ProcessFact(
+            10625,
+            "redis-server",
+            0,
+            "/usr/bin/redis-check-rdb",
+            ("redis-server 127.0.11.3:6379",),
+            "/var/lib/redis",
+            (Listener("127.0.11.3", 6379, 132186),),
+        ),
+        ProcessFact(
+            10633,
+            "redis-server",
+            0,
+            "/usr/bin/redis-check-rdb",
+            ("redis-server 127.0.11.2:6379",),
+            "/var/lib/redis",
+            (Listener("127.0.11.2", 6379, 132203),),
+        ),
     )  # the other LISTEN rows (sshd on :22, a redis of another host) belong to no process found
 
 
 def test_ipv6_rows_argv_and_unreadable_fds() -> None:
-    output = (b"@P 42 999 redis-server\n@E /usr/bin/redis-server\n/\nsocket:[7]\nsocket:[8]\nsocket:[9]\n"
-              b"\n@A /usr/bin/redis-server\0/etc/redis/redis-6380.conf\0--port\x006380\0\n"
-              b"@P 43 - beam.smp\n@E \n@A \n"  # another user's process: nothing readable
-              b"@T\n"
-              b"00000000000000000000000001000000:18EC 00000000:00000000 00:00000000 00000000 0 0 8 1\n"
-              b"0100007F:18EC 00000000:00000000 00:00000000 00000000 0 0 7 1\n"
-              b"00000000:18EB 00000000:00000000 00:00000000 00000000 0 0 99 1\n")
+    output = (
+        b"@P 42 999 redis-server\n@E /usr/bin/redis-server\n/\nsocket:[7]\nsocket:[8]\nsocket:[9]\n"
+        b"\n@A /usr/bin/redis-server\0/etc/redis/redis-6380.conf\0--port\x006380\0\n"
+        b"@P 43 - beam.smp\n@E \n@A \n"  # another user's process: nothing readable
+        b"@T\n"
+        b"00000000000000000000000001000000:18EC 00000000:00000000 00:00000000 00000000 0 0 8 1\n"
+        b"0100007F:18EC 00000000:00000000 00:00000000 00000000 0 0 7 1\n"
+        b"00000000:18EB 00000000:00000000 00:00000000 00000000 0 0 99 1\n"
+    )
     redis, beam = parse_process_probe(output)
     assert redis.argv == ("/usr/bin/redis-server", "/etc/redis/redis-6380.conf", "--port", "6380")
     assert redis.uid == 999 and redis.cwd == "/"

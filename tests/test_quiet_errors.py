@@ -58,9 +58,15 @@ def broken_project(small_fleet: Fleet, tmp_path: Path) -> Iterator[tuple[Path, d
     small_fleet.hosts[1].stop_sshd()
     project = write_project(small_fleet, tmp_path, hosts=small_fleet.hosts[:2])
     inventory = project / "inventory" / "hosts.ini"
-    inventory.write_text(inventory.read_text().replace("[redis:children]", (
-        f"silent ansible_host={silent.address} ansible_port={silent.port}\n"
-        f"hangup ansible_host={hangup.address} ansible_port={hangup.port}\n\n[redis:children]")))
+    inventory.write_text(
+        inventory.read_text().replace(
+            "[redis:children]",
+            (
+                f"silent ansible_host={silent.address} ansible_port={silent.port}\n"
+                f"hangup ansible_host={hangup.address} ansible_port={hangup.port}\n\n[redis:children]"
+            ),
+        )
+    )
     expected = {
         "host2": f"cannot connect to {small_fleet.hosts[1].address}:22: connection refused",
         "silent": f"{silent.address}:{silent.port}: SSH protocol banner not received within 2 s",
@@ -76,12 +82,19 @@ def broken_project(small_fleet: Fleet, tmp_path: Path) -> Iterator[tuple[Path, d
 
 @pytest.mark.parametrize("command", [["plan"], ["audit"], ["facts"], ["runs"]])
 def test_unreachable_hosts_are_one_line_each_without_library_noise(
-        broken_project: tuple[Path, dict[str, str]], small_fleet: Fleet, command: list[str]) -> None:
+    broken_project: tuple[Path, dict[str, str]], small_fleet: Fleet, command: list[str]
+) -> None:
     project, expected = broken_project
     report = project / "audit.json"
-    result = run_cli(*command, "--timeout", "2", "--accept-new-host-keys",
-                     *(["--report", str(report)] if command == ["audit"] else []),
-                     env=small_fleet.env(), cwd=project)
+    result = run_cli(
+        *command,
+        "--timeout",
+        "2",
+        "--accept-new-host-keys",
+        *(["--report", str(report)] if command == ["audit"] else []),
+        env=small_fleet.env(),
+        cwd=project,
+    )
     assert result.returncode == 4, (result.stdout, result.stderr)
     for line in result.stderr.splitlines():
         assert not any(word in line for word in NOISE), result.stderr
@@ -90,12 +103,20 @@ def test_unreachable_hosts_are_one_line_each_without_library_noise(
         assert message in told, (host, message, told)
 
 
-def test_with_debug_paramiko_speaks(broken_project: tuple[Path, dict[str, str]],
-                                    small_fleet: Fleet) -> None:
+def test_with_debug_paramiko_speaks(
+    broken_project: tuple[Path, dict[str, str]], small_fleet: Fleet
+) -> None:
     """The routing is real: the same run with --debug shows paramiko's transport log."""
     project, expected = broken_project
-    result = run_cli("--debug", "plan", "--timeout", "2", "--accept-new-host-keys",
-                     env=small_fleet.env(), cwd=project)
+    result = run_cli(
+        "--debug",
+        "plan",
+        "--timeout",
+        "2",
+        "--accept-new-host-keys",
+        env=small_fleet.env(),
+        cwd=project,
+    )
     assert result.returncode == 4
     assert "paramiko.transport" in result.stderr
     assert any(word in result.stderr for word in ("Exception (client)", "Traceback")), result.stderr

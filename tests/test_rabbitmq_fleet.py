@@ -40,19 +40,24 @@ def rabbit_fleet() -> Iterator[Fleet]:
 
 
 def live_heartbeat(fleet: Fleet) -> tuple[str, str]:
-    out = fleet.hosts[0].exec(["rabbitmqctl", "-q", "eval", "{application:get_env(rabbit, heartbeat), os:getpid()}."])
+    out = fleet.hosts[0].exec(
+        ["rabbitmqctl", "-q", "eval", "{application:get_env(rabbit, heartbeat), os:getpid()}."]
+    )
     match = re.search(r'\{ok,(\d+)\},"(\d+)"', out.stdout.decode())
     assert match, out.stdout
     return match.group(1), match.group(2)
 
 
-def test_heartbeat_is_planned_applied_with_a_restart_and_read_back(rabbit_fleet: Fleet, tmp_path: Path) -> None:
+def test_heartbeat_is_planned_applied_with_a_restart_and_read_back(
+    rabbit_fleet: Fleet, tmp_path: Path
+) -> None:
     fleet = rabbit_fleet
     host = fleet.hosts[0]
     (tmp_path / "inventory").mkdir()
     (tmp_path / "inventory" / "hosts.ini").write_text(
         f"[rabbitmq]\n{host.name} ansible_host={host.address} ansible_user=root "
-        f"ansible_ssh_private_key_file={fleet.client_key}\n")
+        f"ansible_ssh_private_key_file={fleet.client_key}\n"
+    )
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "site.yml").write_text(PLAYBOOK)
     (tmp_path / "templates").symlink_to(Path(__file__).resolve().parents[1] / "templates")
@@ -63,7 +68,9 @@ def test_heartbeat_is_planned_applied_with_a_restart_and_read_back(rabbit_fleet:
     facts = json.loads(plan.stdout)["hosts"][0]["facts"]["rabbitmq"]
     assert facts["running"] and facts["heartbeat"] == 580 and str(facts["pid"]) == pid_before
 
-    result = run_cli("apply", "--yes", "--format", "json", env=fleet.env(), cwd=tmp_path, timeout=300)
+    result = run_cli(
+        "apply", "--yes", "--format", "json", env=fleet.env(), cwd=tmp_path, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["hosts"][0]["status"] == "changed"
     heartbeat, pid_after = live_heartbeat(fleet)

@@ -34,13 +34,17 @@ def test_a_complete_set_merges_and_the_merge_is_not_a_shard(tmp_path: Path) -> N
     assert "shard" not in json.loads(out)
 
 
-@pytest.mark.parametrize(("shards", "message"), [
-    ([(1, 2)], "shard 2/2 missing (got 1/2)"),
-    ([(2, 4), (4, 4)], "shards 1/4, 3/4 missing (got 2/4, 4/4)"),
-    ([(1, 2), (2, 3), (2, 2)], "shard reports of different splits"),
-])
-def test_an_incomplete_or_mixed_set_is_refused(tmp_path: Path, shards: list[tuple[int, int]],
-                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("shards", "message"),
+    [
+        ([(1, 2)], "shard 2/2 missing (got 1/2)"),
+        ([(2, 4), (4, 4)], "shards 1/4, 3/4 missing (got 2/4, 4/4)"),
+        ([(1, 2), (2, 3), (2, 2)], "shard reports of different splits"),
+    ],
+)
+def test_an_incomplete_or_mixed_set_is_refused(
+    tmp_path: Path, shards: list[tuple[int, int]], message: str
+) -> None:
     code, out, err = merge(*(shard_report(tmp_path, k, n) for k, n in shards))
     assert (code, out) == (1, "")
     assert err.startswith("remediate: error: cannot merge: ") and message in err, err
@@ -73,9 +77,11 @@ def test_an_empty_list_or_no_file_is_one_clear_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("[]\n")
     code, _, err = merge(empty)
-    assert code == 1 and err == (f"remediate: error: cannot merge: {empty}: not a report (a JSON "
-                                 "list, expected the object `plan --format json` or `audit "
-                                 "--report` writes)\n")
+    assert code == 1 and err == (
+        f"remediate: error: cannot merge: {empty}: not a report (a JSON "
+        "list, expected the object `plan --format json` or `audit "
+        "--report` writes)\n"
+    )
     none = run_cli("report", "merge")
     assert none.returncode == 64 and "Missing argument" in none.stderr
     assert "Traceback" not in none.stderr + err

@@ -35,8 +35,9 @@ def project(fleet: Fleet, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_a_limit_that_selects_no_host_is_an_error_naming_it(project: Path, fleet: Fleet,
-                                                            command: str, pattern: str) -> None:
+def test_a_limit_that_selects_no_host_is_an_error_naming_it(
+    project: Path, fleet: Fleet, command: str, pattern: str
+) -> None:
     before = {h.name: h.path("/etc/redis/redis.conf").read_bytes() for h in fleet.hosts}
     result = run_cli(*COMMANDS[command], "-l", pattern, env=fleet.env(), cwd=project)
     assert result.returncode == 1, (command, pattern, result.stdout, result.stderr)
@@ -48,18 +49,31 @@ def test_a_limit_that_selects_no_host_is_an_error_naming_it(project: Path, fleet
     assert {h.name: h.path("/etc/redis/redis.conf").read_bytes() for h in fleet.hosts} == before
 
 
-def test_audit_with_no_host_leaves_the_old_report_and_metrics_untouched(project: Path,
-                                                                        fleet: Fleet) -> None:
+def test_audit_with_no_host_leaves_the_old_report_and_metrics_untouched(
+    project: Path, fleet: Fleet
+) -> None:
     """An empty audit must not replace yesterday's metrics with all zeros: staleness fires."""
     metrics, report = project / "audit.prom", project / "audit.json"
-    metrics.write_bytes(b'remediate_audit_timestamp_seconds 1700000000\nremediate_drift{host="a"} 1\n')
+    metrics.write_bytes(
+        b'remediate_audit_timestamp_seconds 1700000000\nremediate_drift{host="a"} 1\n'
+    )
     report.write_bytes(b'{"kind": "audit", "old": true}\n')
     for pattern in ("hots1", "host[1"):
-        result = run_cli("audit", "-l", pattern, "--metrics", str(metrics), "--report", str(report),
-                         env=fleet.env(), cwd=project)
+        result = run_cli(
+            "audit",
+            "-l",
+            pattern,
+            "--metrics",
+            str(metrics),
+            "--report",
+            str(report),
+            env=fleet.env(),
+            cwd=project,
+        )
         assert result.returncode == 1 and repr(pattern) in result.stderr, result.stderr
-    assert metrics.read_bytes() == (b'remediate_audit_timestamp_seconds 1700000000\n'
-                                    b'remediate_drift{host="a"} 1\n')
+    assert metrics.read_bytes() == (
+        b'remediate_audit_timestamp_seconds 1700000000\nremediate_drift{host="a"} 1\n'
+    )
     assert report.read_bytes() == b'{"kind": "audit", "old": true}\n'
 
 
@@ -82,12 +96,15 @@ def test_a_malformed_play_pattern_names_the_playbook_line(fleet: Fleet, tmp_path
     assert "'redis:&'" in result.stderr and "IndexError" not in result.stderr
 
 
-def test_a_play_that_matches_nothing_is_a_warning_when_others_match(fleet: Fleet,
-                                                                    tmp_path: Path) -> None:
+def test_a_play_that_matches_nothing_is_a_warning_when_others_match(
+    fleet: Fleet, tmp_path: Path
+) -> None:
     playbook = fleet_playbook().replace("hosts: rabbitmq\n", "hosts: rabbitmq-typo\n", 1)
     project = write_project(fleet, tmp_path, hosts=fleet.hosts[:1], playbook=playbook)
     result = run_cli("plan", env=fleet.env(), cwd=project)
     assert result.returncode == 0, result.stderr
-    assert ("remediate: warning: play 'RabbitMQ suggests a 60 s heartbeat and gets enough file "
-            "descriptors' (hosts: rabbitmq-typo) matches no host") in result.stderr
+    assert (
+        "remediate: warning: play 'RabbitMQ suggests a 60 s heartbeat and gets enough file "
+        "descriptors' (hosts: rabbitmq-typo) matches no host"
+    ) in result.stderr
     assert fleet.hosts[0].name in result.stdout

@@ -48,15 +48,19 @@ def tampered(text: str, part: int | None, index: int = 0) -> str:
         digits[index] = ord("0") if digits[index] != ord("0") else ord("1")
         parts[part] = bytes(digits)
     hexed = b"\n".join(parts).hex()
-    return "\n".join([header, *(hexed[i:i + 80] for i in range(0, len(hexed), 80))]) + "\n"
+    return "\n".join([header, *(hexed[i : i + 80] for i in range(0, len(hexed), 80))]) + "\n"
 
 
 # --- the format ----------------------------------------------------------------------------
 
+
 def test_format_1_1_file_decrypts_to_what_was_encrypted() -> None:
     data = load_vars_file(FIXTURES / "vault-1.1.yml", secrets(DEFAULT))
-    assert data == {"redis_password": "s3cr3t-redis",
-                    "redis_requirepass_hint": "not-a-secret-name", "port": 6379}
+    assert data == {
+        "redis_password": "s3cr3t-redis",
+        "redis_requirepass_hint": "not-a-secret-name",
+        "port": 6379,
+    }
     assert isinstance(data["redis_requirepass_hint"], SecretText)  # every string is a secret
     assert data["port"] == 6379 and type(data["port"]) is int
 
@@ -75,8 +79,11 @@ def test_a_whole_block_of_padding_is_removed() -> None:
 
 def test_inline_values_of_both_formats_decrypt() -> None:
     data = load_vars_file(FIXTURES / "inline.yml", secrets(DEFAULT, PROD))
-    assert data == {"plain": "visible", "api_key": "inline-default",
-                    "broker_url_secret": "inline-prod"}
+    assert data == {
+        "plain": "visible",
+        "api_key": "inline-default",
+        "broker_url_secret": "inline-prod",
+    }
     assert isinstance(data["api_key"], SecretText) and not isinstance(data["plain"], SecretText)
 
 
@@ -93,12 +100,15 @@ def test_wrong_password_for_an_inline_value_names_its_line() -> None:
     assert text[caught.value.line - 1].startswith("broker_url_secret: !vault")
 
 
-@pytest.mark.parametrize(("part", "index", "what"), [
-    (2, 10, "ciphertext"),
-    (2, -1, "last ciphertext digit"),
-    (1, 5, "hmac"),
-    (0, 3, "salt"),          # other keys, so the HMAC fails too
-])
+@pytest.mark.parametrize(
+    ("part", "index", "what"),
+    [
+        (2, 10, "ciphertext"),
+        (2, -1, "last ciphertext digit"),
+        (1, 5, "hmac"),
+        (0, 3, "salt"),  # other keys, so the HMAC fails too
+    ],
+)
 def test_a_tampered_payload_is_refused(tmp_path: Path, part: int, index: int, what: str) -> None:
     original = (FIXTURES / "vault-1.1.yml").read_text()
     assert tampered(original, None) == original  # the helper changes only the one digit
@@ -110,13 +120,18 @@ def test_a_tampered_payload_is_refused(tmp_path: Path, part: int, index: int, wh
         load_vars_file(path, secrets(DEFAULT))
 
 
-@pytest.mark.parametrize(("payload", "fragment"), [
-    ("$ANSIBLE_VAULT;1.1;AES256\nzz11\n", "not what ansible-vault writes"),
-    ("$ANSIBLE_VAULT;1.1;AES256\n", "no encrypted text"),
-    ("$ANSIBLE_VAULT;1.1\n6162\n", "no version and cipher"),
-    ("$ANSIBLE_VAULT;1.0;AES\n6162\n", "cipher 'AES'"),
-])
-def test_malformed_payloads_are_one_clear_error(tmp_path: Path, payload: str, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ("$ANSIBLE_VAULT;1.1;AES256\nzz11\n", "not what ansible-vault writes"),
+        ("$ANSIBLE_VAULT;1.1;AES256\n", "no encrypted text"),
+        ("$ANSIBLE_VAULT;1.1\n6162\n", "no version and cipher"),
+        ("$ANSIBLE_VAULT;1.0;AES\n6162\n", "cipher 'AES'"),
+    ],
+)
+def test_malformed_payloads_are_one_clear_error(
+    tmp_path: Path, payload: str, fragment: str
+) -> None:
     path = tmp_path / "vault.yml"
     path.write_text(payload)
     with pytest.raises(InventoryError, match=fragment) as caught:
@@ -134,6 +149,7 @@ def test_without_a_password_the_error_says_which_option_gives_it() -> None:
 
 # --- which secret is tried -----------------------------------------------------------------
 
+
 def test_the_secret_with_the_payloads_label_is_tried_first() -> None:
     wrong_default = VaultSecret("default", b"wrong")
     other = VaultSecret("other", b"x")
@@ -145,15 +161,19 @@ def test_the_secret_with_the_payloads_label_is_tried_first() -> None:
 def test_any_secret_decrypts_when_labels_do_not_match() -> None:
     # Ansible: the label is a hint; other secrets are tried after the matching ones
     mislabelled = VaultSecret("staging", PROD_PASSWORD)
-    data = load_vars_file(FIXTURES / "vault-1.2-prod.yml",
-                          secrets(VaultSecret("prod", b"wrong"), mislabelled))
+    data = load_vars_file(
+        FIXTURES / "vault-1.2-prod.yml", secrets(VaultSecret("prod", b"wrong"), mislabelled)
+    )
     assert data["rabbitmq_password"] == "rabbit-pässwörd"
     with pytest.raises(InventoryError, match="vault ids: prod"):
-        load_vars_file(FIXTURES / "vault-1.2-prod.yml",
-                       secrets(VaultSecret("prod", b"wrong"), mislabelled, id_match=True))
+        load_vars_file(
+            FIXTURES / "vault-1.2-prod.yml",
+            secrets(VaultSecret("prod", b"wrong"), mislabelled, id_match=True),
+        )
 
 
 # --- password sources ----------------------------------------------------------------------
+
 
 def executable(path: Path, text: str) -> Path:
     path.write_text(text)
@@ -162,8 +182,9 @@ def executable(path: Path, text: str) -> Path:
 
 
 def test_password_file_is_its_whole_content_stripped() -> None:
-    loaded = load_vault_secrets(VaultOptions(password_files=(str(FIXTURES / "prod-password.txt"),)),
-                                environ={})
+    loaded = load_vault_secrets(
+        VaultOptions(password_files=(str(FIXTURES / "prod-password.txt"),)), environ={}
+    )
     assert [(s.label, s.password) for s in loaded.secrets] == [("default", PROD_PASSWORD)]
 
 
@@ -174,19 +195,24 @@ def test_executable_password_file_is_run(tmp_path: Path) -> None:
 
 
 def test_client_script_is_asked_for_its_vault_id(tmp_path: Path) -> None:
-    script = executable(tmp_path / "vault-client.sh",
-                        '#!/bin/sh\n[ "$1 $2" = "--vault-id prod" ] && echo prod-secret && exit 0\n'
-                        'echo "no $2" >&2; exit 2\n')
+    script = executable(
+        tmp_path / "vault-client.sh",
+        '#!/bin/sh\n[ "$1 $2" = "--vault-id prod" ] && echo prod-secret && exit 0\n'
+        'echo "no $2" >&2; exit 2\n',
+    )
     loaded = load_vault_secrets(VaultOptions(vault_ids=(f"prod@{script}",)), environ={})
     assert loaded.secrets[0].password == PROD_PASSWORD
     with pytest.raises(InventoryError, match="no secret for vault id 'dev': no dev"):
         load_vault_secrets(VaultOptions(vault_ids=(f"dev@{script}",)), environ={})
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ("#!/bin/sh\necho oops >&2\nexit 3\n", "exited with 3"),
-    ("#!/bin/sh\necho\n", "printed no password"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("#!/bin/sh\necho oops >&2\nexit 3\n", "exited with 3"),
+        ("#!/bin/sh\necho\n", "printed no password"),
+    ],
+)
 def test_failing_password_scripts_are_errors(tmp_path: Path, body: str, fragment: str) -> None:
     script = executable(tmp_path / "pass.sh", body)
     with pytest.raises(InventoryError, match=fragment) as caught:
@@ -217,26 +243,42 @@ def test_order_is_identity_list_vault_ids_files_env_file_prompt(tmp_path: Path) 
         return "  typed \n"
 
     loaded = load_vault_secrets(
-        VaultOptions(vault_ids=(f"two@{tmp_path}/b", "three@prompt"),
-                     password_files=(f"{tmp_path}/c",), ask_vault_pass=True),
-        environ={"ANSIBLE_VAULT_IDENTITY_LIST": f"one@{tmp_path}/a, {tmp_path}/d",
-                 "ANSIBLE_VAULT_PASSWORD_FILE": f"{tmp_path}/e"},
-        prompt=prompt)
+        VaultOptions(
+            vault_ids=(f"two@{tmp_path}/b", "three@prompt"),
+            password_files=(f"{tmp_path}/c",),
+            ask_vault_pass=True,
+        ),
+        environ={
+            "ANSIBLE_VAULT_IDENTITY_LIST": f"one@{tmp_path}/a, {tmp_path}/d",
+            "ANSIBLE_VAULT_PASSWORD_FILE": f"{tmp_path}/e",
+        },
+        prompt=prompt,
+    )
     assert [(s.label, s.password) for s in loaded.secrets] == [
-        ("one", b"a"), ("default", b"d"), ("two", b"b"), ("three", b"typed"),
-        ("default", b"c"), ("default", b"e"), ("default", b"typed")]
+        ("one", b"a"),
+        ("default", b"d"),
+        ("two", b"b"),
+        ("three", b"typed"),
+        ("default", b"c"),
+        ("default", b"e"),
+        ("default", b"typed"),
+    ]
     assert prompts == ["Vault password (three): ", "Vault password: "]
 
 
 def test_a_vaulted_password_file_is_decrypted_with_earlier_passwords(tmp_path: Path) -> None:
     # the 1.1 fixture's plaintext is YAML, but any text is a password to Ansible
     loaded = load_vault_secrets(
-        VaultOptions(password_files=(str(FIXTURES / "password.txt"), str(FIXTURES / "one-block.vault"))),
-        environ={})
+        VaultOptions(
+            password_files=(str(FIXTURES / "password.txt"), str(FIXTURES / "one-block.vault"))
+        ),
+        environ={},
+    )
     assert loaded.secrets[1].password == b"0123456789abcdef"
 
 
 # --- masking -------------------------------------------------------------------------------
+
 
 def test_vaulted_values_are_masked_whatever_their_name() -> None:
     data = load_vars_file(FIXTURES / "vault-1.1.yml", secrets(DEFAULT))
@@ -254,21 +296,41 @@ def test_inventory_cli_masks_vaulted_values_and_refuses_wrong_password(tmp_path:
     shutil.copy(FIXTURES / "vault-1.1.yml", inventory / "group_vars" / "all" / "vault.yml")
     shutil.copy(FIXTURES / "inline.yml", inventory / "group_vars" / "redis.yml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_VAULT")}
-    done = run_cli("inventory", "-i", str(inventory), "--host", "r1",
-                   "--vault-password-file", str(FIXTURES / "password.txt"),
-                   "--vault-id", f"prod@{FIXTURES / 'prod-password.txt'}", env=env)
+    done = run_cli(
+        "inventory",
+        "-i",
+        str(inventory),
+        "--host",
+        "r1",
+        "--vault-password-file",
+        str(FIXTURES / "password.txt"),
+        "--vault-id",
+        f"prod@{FIXTURES / 'prod-password.txt'}",
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
-        "ansible_host": "192.0.2.1", "port": 6379, "plain": "visible",
+        "ansible_host": "192.0.2.1",
+        "port": 6379,
+        "plain": "visible",
         "redis_password": masked("s3cr3t-redis"),
         "redis_requirepass_hint": masked("not-a-secret-name"),
-        "api_key": masked("inline-default"), "broker_url_secret": masked("inline-prod")}
+        "api_key": masked("inline-default"),
+        "broker_url_secret": masked("inline-prod"),
+    }
     for secret in ("s3cr3t-redis", "not-a-secret-name", "inline-default", "inline-prod"):
         assert secret not in done.stdout + done.stderr
 
     (tmp_path / "wrong").write_text("wrong\n")
-    done = run_cli("inventory", "-i", str(inventory), "--list",
-                   "--vault-password-file", str(tmp_path / "wrong"), env=env)
+    done = run_cli(
+        "inventory",
+        "-i",
+        str(inventory),
+        "--list",
+        "--vault-password-file",
+        str(tmp_path / "wrong"),
+        env=env,
+    )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert str(inventory / "group_vars" / "all" / "vault.yml") in done.stderr
@@ -278,8 +340,15 @@ def test_inventory_cli_masks_vaulted_values_and_refuses_wrong_password(tmp_path:
 def test_no_terminal_for_ask_vault_pass_is_refused(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_VAULT")}
     (tmp_path / "hosts.ini").write_text("h1\n")
-    done = run_cli("inventory", "-i", str(tmp_path / "hosts.ini"), "--list", "--ask-vault-pass",
-                   env=env, input="")
+    done = run_cli(
+        "inventory",
+        "-i",
+        str(tmp_path / "hosts.ini"),
+        "--list",
+        "--ask-vault-pass",
+        env=env,
+        input="",
+    )
     assert done.returncode == 64 and "Traceback" not in done.stderr
     assert "needs a terminal" in done.stderr and "--vault-password-file" in done.stderr
 
@@ -287,8 +356,11 @@ def test_no_terminal_for_ask_vault_pass_is_refused(tmp_path: Path) -> None:
 def test_vaulted_inventory_file_values_are_secrets() -> None:
     inv = load_inventory(FIXTURES / "hosts.ini", vault=secrets(DEFAULT))
     host = inv.hosts["r1"]
-    assert (host.address, host.vars["redis_auth"], host.groups) == ("192.0.2.7", "inventory-secret",
-                                                                    ("redis",))
+    assert (host.address, host.vars["redis_auth"], host.groups) == (
+        "192.0.2.7",
+        "inventory-secret",
+        ("redis",),
+    )
     assert isinstance(host.vars["redis_auth"], SecretText) and "r1" in inv.hosts
     with pytest.raises(InventoryError, match="Inventory file is encrypted"):
         load_inventory(FIXTURES / "hosts.ini")
@@ -298,8 +370,11 @@ def test_json_export_vault_markers_are_decrypted(tmp_path: Path) -> None:
     text = (FIXTURES / "inline.yml").read_text()
     block = text.split("api_key: !vault |\n", 1)[1].split("broker_url_secret")[0]
     payload = "".join(line.strip() + "\n" for line in block.splitlines())
-    export = {"_meta": {"hostvars": {"h1": {"api_key": {"__ansible_vault": payload}}}},
-              "all": {"children": ["ungrouped"]}, "ungrouped": {"hosts": ["h1"]}}
+    export = {
+        "_meta": {"hostvars": {"h1": {"api_key": {"__ansible_vault": payload}}}},
+        "all": {"children": ["ungrouped"]},
+        "ungrouped": {"hosts": ["h1"]},
+    }
     (tmp_path / "fleet.json").write_text(json.dumps(export))
     inv = load_inventory(tmp_path / "fleet.json", vault=secrets(DEFAULT))
     assert inv.hosts["h1"].vars["api_key"] == "inline-default"
@@ -331,10 +406,14 @@ def test_ask_vault_pass_prompts_on_the_terminal(tmp_path: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_VAULT")}
     exe = Path(sys.executable).with_name("remediate")
-    child = subprocess.Popen([str(exe), "inventory", "-i", str(inventory), "--host", "h1",
-                              "--ask-vault-pass"], stdin=terminal, stdout=subprocess.PIPE,
-                             stderr=terminal, env=env,
-                             preexec_fn=own_terminal)  # noqa: PLW1509 (setsid + ioctl only)
+    child = subprocess.Popen(
+        [str(exe), "inventory", "-i", str(inventory), "--host", "h1", "--ask-vault-pass"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=env,
+        preexec_fn=own_terminal,  # noqa: PLW1509
+    )
     os.close(terminal)
     seen, deadline = b"", time.monotonic() + 30
     while b"Vault password: " not in seen and time.monotonic() < deadline:

@@ -41,9 +41,19 @@ def project(fleet: Fleet, tmp_path: Path) -> Iterator[Path]:
     vault_file = tmp_path / "inventory" / "group_vars" / "all" / "vault.yml"
     vault_file.parent.mkdir(parents=True)
     vault_file.write_text(f"redis_password: {LIVE_PASSWORD}\n")
-    done = subprocess.run([str(ansible_bin() / "ansible-vault"), "encrypt",
-                           "--vault-password-file", str(tmp_path / "vault.pw"), str(vault_file)],
-                          env=ansible_env(), capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            str(ansible_bin() / "ansible-vault"),
+            "encrypt",
+            "--vault-password-file",
+            str(tmp_path / "vault.pw"),
+            str(vault_file),
+        ],
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert vault_file.read_text().startswith("$ANSIBLE_VAULT;1.1;AES256")
     set_live_password(fleet, PASSWORD, LIVE_PASSWORD)
@@ -60,8 +70,16 @@ def environment(fleet: Fleet) -> dict[str, str]:
 
 
 def test_plan_authenticates_with_the_vaulted_redis_password(project: Path, fleet: Fleet) -> None:
-    result = run_cli("plan", "--detailed-exitcode", "--format", "json", "--vault-password-file", "vault.pw",
-                     env=environment(fleet), cwd=project)
+    result = run_cli(
+        "plan",
+        "--detailed-exitcode",
+        "--format",
+        "json",
+        "--vault-password-file",
+        "vault.pw",
+        env=environment(fleet),
+        cwd=project,
+    )
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr
     doc = json.loads(result.stdout)
     assert [h["host"] for h in doc["hosts"]] == [h.name for h in fleet.hosts]
@@ -73,8 +91,14 @@ def test_plan_authenticates_with_the_vaulted_redis_password(project: Path, fleet
     for blob in (result.stdout, result.stderr):
         assert LIVE_PASSWORD not in blob and PASSWORD not in blob
 
-    listed = run_cli("inventory", "--list", "--vault-password-file", "vault.pw",
-                     env=environment(fleet), cwd=project)
+    listed = run_cli(
+        "inventory",
+        "--list",
+        "--vault-password-file",
+        "vault.pw",
+        env=environment(fleet),
+        cwd=project,
+    )
     hostvars = json.loads(listed.stdout)["_meta"]["hostvars"]
     assert {v["redis_password"] for v in hostvars.values()} == {masked(LIVE_PASSWORD)}
 
@@ -82,11 +106,14 @@ def test_plan_authenticates_with_the_vaulted_redis_password(project: Path, fleet
 def test_without_the_vault_password_nothing_is_contacted(project: Path, fleet: Fleet) -> None:
     result = run_cli("plan", env=environment(fleet), cwd=project)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines() == [(
-        "remediate: error: inventory/group_vars/all/vault.yml: Vars file is encrypted with "
-        "ansible-vault and no vault password was given; give the vault password with "
-        "--vault-password-file FILE, --vault-id LABEL@FILE or --ask-vault-pass (or set "
-        "ANSIBLE_VAULT_PASSWORD_FILE).")]
+    assert result.stderr.splitlines() == [
+        (
+            "remediate: error: inventory/group_vars/all/vault.yml: Vars file is encrypted with "
+            "ansible-vault and no vault password was given; give the vault password with "
+            "--vault-password-file FILE, --vault-id LABEL@FILE or --ask-vault-pass (or set "
+            "ANSIBLE_VAULT_PASSWORD_FILE)."
+        )
+    ]
 
 
 def test_control_the_file_password_alone_does_not_authenticate(project: Path, fleet: Fleet) -> None:
@@ -94,7 +121,8 @@ def test_control_the_file_password_alone_does_not_authenticate(project: Path, fl
     # requirepass, which the live servers no longer accept, so the vault value mattered above
     os.unlink(project / "inventory" / "group_vars" / "all" / "vault.yml")
     first = fleet.hosts[0].name
-    result = run_cli("plan", "--format", "json", "--limit", first, env=environment(fleet),
-                     cwd=project)
+    result = run_cli(
+        "plan", "--format", "json", "--limit", first, env=environment(fleet), cwd=project
+    )
     doc = json.loads(result.stdout)
     assert "authentication failed" in json.dumps(doc["hosts"][0]), result.stdout[-3000:]

@@ -25,12 +25,16 @@ DEFAULT_PASSWORD = "oracle default password"
 PROD_PASSWORD = "oracle prod password"
 #: variables of the vaulted files, by file
 VAULT_FILE_VARS = {
-    "group_vars/all/vault.yml": {"vault_redis_password": "all-redis-pw",
-                                 "remediate_banner": "from the default vault",
-                                 "maxclients": 4096,
-                                 "vault_nested": {"users": ["alice-vault", "bob-vault"]}},
-    "host_vars/redis-01/vault.yml": {"redis_password": "redis-01-pw",
-                                     "redis_maxmemory_policy": "volatile-lru"},
+    "group_vars/all/vault.yml": {
+        "vault_redis_password": "all-redis-pw",
+        "remediate_banner": "from the default vault",
+        "maxclients": 4096,
+        "vault_nested": {"users": ["alice-vault", "bob-vault"]},
+    },
+    "host_vars/redis-01/vault.yml": {
+        "redis_password": "redis-01-pw",
+        "redis_maxmemory_policy": "volatile-lru",
+    },
 }
 #: inline !vault values: (file, variable, plaintext, vault id or None)
 INLINE_VALUES = [
@@ -41,8 +45,14 @@ INLINE_VALUES = [
 
 
 def vault(bin_dir: Path, cwd: Path, *args: str) -> str:
-    done = subprocess.run([str(bin_dir / "ansible-vault"), *args], cwd=cwd, env=ansible_env(),
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(bin_dir / "ansible-vault"), *args],
+        cwd=cwd,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -59,17 +69,24 @@ def vaulted(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (inventory / sub).mkdir(parents=True)
     (inventory / "hosts.ini").write_text(
         "[redis]\nredis-01 ansible_host=192.0.2.11\nredis-02 ansible_host=192.0.2.12\n"
-        "[workers]\nworker-01 ansible_host=192.0.2.21 ansible_user=celery\n")
+        "[workers]\nworker-01 ansible_host=192.0.2.21 ansible_user=celery\n"
+    )
     (inventory / "group_vars/all/vars.yml").write_text("redis_port: 6379\nplain_text: visible\n")
     for name, variables in VAULT_FILE_VARS.items():
         (inventory / name).write_text(json.dumps(variables))
-        ident = ["--vault-id", "prod@../prod.pw"] if name.startswith("host_vars") else \
-            ["--vault-password-file", "../default.pw"]
+        ident = (
+            ["--vault-id", "prod@../prod.pw"]
+            if name.startswith("host_vars")
+            else ["--vault-password-file", "../default.pw"]
+        )
         vault(bin_dir, inventory, "encrypt", *ident, name)
         assert (inventory / name).read_text().startswith("$ANSIBLE_VAULT;")
     for name, variable, plaintext, label in INLINE_VALUES:
-        ident = ["--vault-id", f"{label}@../prod.pw"] if label else \
-            ["--vault-password-file", "../default.pw"]
+        ident = (
+            ["--vault-id", f"{label}@../prod.pw"]
+            if label
+            else ["--vault-password-file", "../default.pw"]
+        )
         text = vault(bin_dir, inventory, "encrypt_string", *ident, plaintext, "--name", variable)
         with open(inventory / name, "a") as handle:
             handle.write(text)
@@ -77,9 +94,14 @@ def vaulted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def ansible_list(root: Path, *args: str, **env: str) -> dict[str, Any]:
-    done = subprocess.run([str(ansible_bin() / "ansible-inventory"), "-i", "inventory", "--list",
-                           *args], cwd=root, env=ansible_env(**env), capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [str(ansible_bin() / "ansible-inventory"), "-i", "inventory", "--list", *args],
+        cwd=root,
+        env=ansible_env(**env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -143,12 +165,14 @@ def check_against_oracle(oracle: dict[str, Any], ours: dict[str, Any]) -> None:
     assert hostvars["redis-01"]["redis_password"] == "redis-01-pw"
     assert hostvars["worker-01"]["vault_redis_password"] == "all-redis-pw"
     assert hostvars["worker-01"]["celery_hint"]["__ansible_vault"].startswith(
-        "$ANSIBLE_VAULT;1.2;AES256;prod")
+        "$ANSIBLE_VAULT;1.2;AES256;prod"
+    )
     assert ours == expected_from(oracle)
     # a vaulted value whose name does not look secret is still masked; plain ones are not
     assert ours["_meta"]["hostvars"]["worker-01"]["celery_hint"] == masked("not-named-secret")
     assert ours["_meta"]["hostvars"]["redis-02"]["remediate_banner"] == masked(
-        "from the default vault")
+        "from the default vault"
+    )
     assert ours["_meta"]["hostvars"]["redis-02"]["plain_text"] == "visible"
 
 
@@ -161,17 +185,24 @@ def test_executable_password_file_and_environment_match_ansible_inventory(vaulte
     script = vaulted / "default-pass.sh"
     script.write_text(f"#!/bin/sh\necho '{DEFAULT_PASSWORD}'\n")
     script.chmod(0o700)
-    env = {"ANSIBLE_VAULT_PASSWORD_FILE": str(script),
-           "ANSIBLE_VAULT_IDENTITY_LIST": f"prod@{vaulted / 'prod.pw'}"}
+    env = {
+        "ANSIBLE_VAULT_PASSWORD_FILE": str(script),
+        "ANSIBLE_VAULT_IDENTITY_LIST": f"prod@{vaulted / 'prod.pw'}",
+    }
     check_against_oracle(ansible_list(vaulted, **env), remediate_list(vaulted, **env))
 
 
 def test_wrong_password_fails_in_both_and_names_the_file(vaulted: Path) -> None:
     (vaulted / "wrong.pw").write_text("not the password\n")
     args = ("--vault-password-file", "wrong.pw", "--vault-id", "prod@prod.pw")
-    oracle = subprocess.run([str(ansible_bin() / "ansible-inventory"), "-i", "inventory",
-                             "--list", *args], cwd=vaulted, env=ansible_env(),
-                            capture_output=True, text=True, check=False)
+    oracle = subprocess.run(
+        [str(ansible_bin() / "ansible-inventory"), "-i", "inventory", "--list", *args],
+        cwd=vaulted,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "Decryption failed" in oracle.stdout + oracle.stderr
     base = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_VAULT")}
     done = run_cli("inventory", "-i", "inventory", "--list", *args, cwd=vaulted, env=base)

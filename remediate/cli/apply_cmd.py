@@ -27,12 +27,33 @@ def apply(
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
-    plan_file: Annotated[Path | None, typer.Option("--plan", help="Execute exactly this saved plan (from plan --out).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Execute exactly this saved plan (from plan --out)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    serial: Annotated[str | None, typer.Option("--serial", help="Apply in batches of N hosts or N%.")] = None,
-    max_fail_percent: Annotated[float | None, typer.Option("--max-fail-percent", min=0, max=100, help="Stop later batches when more than P% of a batch fails.")] = None,
-    allow_pending_live: Annotated[bool, typer.Option("--allow-pending-live", help="Write files even where the running server's live values cannot be read (the host is 'pending restart'); without it such a host fails before any write.")] = False,
+    serial: Annotated[
+        str | None, typer.Option("--serial", help="Apply in batches of N hosts or N%.")
+    ] = None,
+    max_fail_percent: Annotated[
+        float | None,
+        typer.Option(
+            "--max-fail-percent",
+            min=0,
+            max=100,
+            help="Stop later batches when more than P% of a batch fails.",
+        ),
+    ] = None,
+    allow_pending_live: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pending-live",
+            help="Write files even where the running server's live values cannot be read (the host is 'pending restart'); without it such a host fails before any write.",
+        ),
+    ] = False,
 ) -> None:
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
     from remediate import api
@@ -50,11 +71,21 @@ def apply(
         playbook, templates = Path(inputs["playbook"]), Path(inputs["templates"])
         limit, shard = inputs.get("limit"), inputs.get("shard")
         expected = {p.host: p for p in saved["plans"]}
-    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
-                                timeout=timeout, templates=templates, shard=shard,
-                                accept_new_host_keys=accept_new_host_keys,
-                                vault_id=vault_id, vault_password_file=vault_password_file,
-                                ask_vault_pass=ask_vault_pass))
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+        )
+    )
     warn(fleet.warnings)
     if expected is not None:
         fleet = replace(fleet, targets=[t for t in fleet.targets if t.host.name in expected])
@@ -65,8 +96,12 @@ def apply(
         with ProgressLine("planning") as progress:
             plans = api.plan(fleet, progress)
         if format == "json" and dry_run:
-            typer.echo(dumps(plan_json(plans, kind="apply-dry-run", exit_code=plan_exit_code(plans, False))),
-                       nl=False)
+            typer.echo(
+                dumps(
+                    plan_json(plans, kind="apply-dry-run", exit_code=plan_exit_code(plans, False))
+                ),
+                nl=False,
+            )
         else:
             print_lines(plan_text(plans), ctx.obj.color)
         if dry_run:
@@ -82,8 +117,14 @@ def apply(
     elif not yes and not sys.stdin.isatty():
         raise UsageError("refusing to apply without --yes: there is no terminal to confirm on")
     with ProgressLine("applying") as progress:
-        results = api.apply(fleet, serial=serial, max_fail_percent=max_fail_percent, expected=expected,
-                            progress=progress, allow_pending_live=allow_pending_live)
+        results = api.apply(
+            fleet,
+            serial=serial,
+            max_fail_percent=max_fail_percent,
+            expected=expected,
+            progress=progress,
+            allow_pending_live=allow_pending_live,
+        )
     code = apply_exit_code(results)
     if format == "json":
         typer.echo(dumps(apply_json(results, code)), nl=False)

@@ -10,8 +10,12 @@ import typer
 
 from remediate.cli import options as o
 
-report_app = typer.Typer(help="Work with JSON reports of plan and audit runs.", no_args_is_help=True,
-                         add_completion=False, rich_markup_mode=None)
+report_app = typer.Typer(
+    help="Work with JSON reports of plan and audit runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
 
 
 def audit(
@@ -26,19 +30,34 @@ def audit(
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the full JSON report here (atomically).")] = None,
-    metrics: Annotated[Path | None, typer.Option("--metrics", help="Write Prometheus textfile metrics here (atomically).")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the full JSON report here (atomically).")
+    ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option("--metrics", help="Write Prometheus textfile metrics here (atomically)."),
+    ] = None,
 ) -> None:
     """Plan, and stay silent when the fleet is clean (exit 0); a short summary on drift (exit 2)."""
     from remediate import api
     from remediate.cli.output import warn
     from remediate.report.audit import audit_summary
 
-    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
-                                timeout=timeout, templates=templates, shard=shard,
-                                accept_new_host_keys=accept_new_host_keys,
-                                vault_id=vault_id, vault_password_file=vault_password_file,
-                                ask_vault_pass=ask_vault_pass))
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+        )
+    )
     warn(fleet.warnings)
     doc = api.audit(fleet)
     _write_outputs(doc, report, metrics)
@@ -62,9 +81,16 @@ def _write_outputs(doc: dict[str, Any], report: Path | None, metrics: Path | Non
 @report_app.command("merge")
 def merge(
     reports: Annotated[list[Path], typer.Argument(help="JSON reports of plan or audit shards.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Write the merged JSON here (else stdout).")] = None,
-    metrics: Annotated[Path | None, typer.Option("--metrics", help="Also write Prometheus metrics of the merged report.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing; only the exit code.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the merged JSON here (else stdout).")
+    ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option("--metrics", help="Also write Prometheus metrics of the merged report."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Print nothing; only the exit code.")
+    ] = False,
 ) -> None:
     """Join shard reports (from --shard K/N) into the report one run over the fleet would give."""
     from remediate.errors import ParseError, ReportMergeError

@@ -29,11 +29,21 @@ def facts(
     from remediate.report.plans import dumps
 
     o.check_format(format, ("text", "json"))
-    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
-                                timeout=timeout, templates=templates, shard=shard,
-                                accept_new_host_keys=accept_new_host_keys,
-                                vault_id=vault_id, vault_password_file=vault_password_file,
-                                ask_vault_pass=ask_vault_pass))
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+        )
+    )
     warn(fleet.warnings)
     with ProgressLine("gathering facts") as progress:
         outcomes = api.facts(fleet, progress)

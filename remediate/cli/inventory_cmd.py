@@ -12,12 +12,20 @@ from remediate.errors import UsageError
 
 
 def inventory(
-    inventory: list[Path] = typer.Option([Path("inventory")], "-i", "--inventory",  # noqa: B008 (typer style)
-                                         help="Inventory file, directory or script (repeatable)."),
-    list_: bool = typer.Option(False, "--list", help="All groups and hosts as ansible-inventory --list JSON."),
+    inventory: list[Path] = typer.Option(  # noqa: B008
+        [Path("inventory")],
+        "-i",
+        "--inventory",
+        help="Inventory file, directory or script (repeatable).",
+    ),
+    list_: bool = typer.Option(
+        False, "--list", help="All groups and hosts as ansible-inventory --list JSON."
+    ),
     graph: bool = typer.Option(False, "--graph", help="The group tree."),
     host: str | None = typer.Option(None, "--host", help="One host's variables as JSON."),
-    limit: str | None = typer.Option(None, "-l", "--limit", help="Host pattern (with --list/--graph)."),
+    limit: str | None = typer.Option(
+        None, "-l", "--limit", help="Host pattern (with --list/--graph)."
+    ),
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,

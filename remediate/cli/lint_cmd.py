@@ -11,36 +11,82 @@ import typer
 
 from remediate.errors import ParseError, RemediateError, UsageError
 
-Paths = Annotated[list[Path], typer.Argument(
-    help="Files or directories (walked recursively; .git, caches and venvs skipped).",
-    show_default=False, metavar="PATH")]
-Kind = Annotated[str, typer.Option(
-    "--kind", help="auto (from name and content), or force one of redis, rabbitmq, celery, "
-                   "limits, systemd, shell, supervisord, python-lock for every file.")]
+Paths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Files or directories (walked recursively; .git, caches and venvs skipped).",
+        show_default=False,
+        metavar="PATH",
+    ),
+]
+Kind = Annotated[
+    str,
+    typer.Option(
+        "--kind",
+        help="auto (from name and content), or force one of redis, rabbitmq, celery, "
+        "limits, systemd, shell, supervisord, python-lock for every file.",
+    ),
+]
 LintFormat = Annotated[str, typer.Option("--format", help="text, json, sarif or junit.")]
-FailOn = Annotated[str, typer.Option(
-    "--fail-on", help="Exit 2 when a finding is at or above this severity: info, warning, error.")]
-Baseline = Annotated[Path | None, typer.Option(
-    "--baseline", help="An earlier `lint --format json` report: show only findings not in it.")]
-CeleryVersion = Annotated[str | None, typer.Option(
-    "--celery-version", help="Celery X.Y whose setting names and defaults to judge against "
-                             "(default: the newest supported).")]
-RabbitmqVersion = Annotated[str | None, typer.Option(
-    "--rabbitmq-version", help="The RabbitMQ X.Y.Z the broker runs: keys it ignores (RMQ009), "
-                               "consumer timeouts of 4.3+ (RMQ008), Celery/kombu against 4.3+ "
-                               "(PKG003). Default: unknown, those checks stay silent.")]
-RedisVersion = Annotated[str | None, typer.Option(
-    "--redis-version", help="The Redis X.Y the broker runs, for protected mode (RDS008). "
-                            "Default: 7 or newer.")]
-PathIdleTimeout = Annotated[int | None, typer.Option(
-    "--path-idle-timeout", min=1, help="Seconds after which the network path to the broker "
-                                       "drops an idle flow (AWS NLB 350, Azure Cache for Redis "
-                                       "600, Azure LB 240, GCP Cloud NAT 1200): X004.")]
-PathCountsData = Annotated[bool, typer.Option(
-    "--path-counts-data", help="The path has a proxy that counts data only: TCP keepalive "
-                               "alone does not keep a flow open (X004).")]
-Output = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Write the report to FILE instead of standard output.")]
+FailOn = Annotated[
+    str,
+    typer.Option(
+        "--fail-on",
+        help="Exit 2 when a finding is at or above this severity: info, warning, error.",
+    ),
+]
+Baseline = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline", help="An earlier `lint --format json` report: show only findings not in it."
+    ),
+]
+CeleryVersion = Annotated[
+    str | None,
+    typer.Option(
+        "--celery-version",
+        help="Celery X.Y whose setting names and defaults to judge against "
+        "(default: the newest supported).",
+    ),
+]
+RabbitmqVersion = Annotated[
+    str | None,
+    typer.Option(
+        "--rabbitmq-version",
+        help="The RabbitMQ X.Y.Z the broker runs: keys it ignores (RMQ009), "
+        "consumer timeouts of 4.3+ (RMQ008), Celery/kombu against 4.3+ "
+        "(PKG003). Default: unknown, those checks stay silent.",
+    ),
+]
+RedisVersion = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-version",
+        help="The Redis X.Y the broker runs, for protected mode (RDS008). Default: 7 or newer.",
+    ),
+]
+PathIdleTimeout = Annotated[
+    int | None,
+    typer.Option(
+        "--path-idle-timeout",
+        min=1,
+        help="Seconds after which the network path to the broker "
+        "drops an idle flow (AWS NLB 350, Azure Cache for Redis "
+        "600, Azure LB 240, GCP Cloud NAT 1200): X004.",
+    ),
+]
+PathCountsData = Annotated[
+    bool,
+    typer.Option(
+        "--path-counts-data",
+        help="The path has a proxy that counts data only: TCP keepalive "
+        "alone does not keep a flow open (X004).",
+    ),
+]
+Output = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the report to FILE instead of standard output."),
+]
 
 
 def lint(
@@ -68,13 +114,16 @@ def lint(
     _choose("--fail-on", fail_on, SEVERITIES)
     if celery_version is not None:
         _check_celery_version(celery_version)
-    for option, version in (("--rabbitmq-version", rabbitmq_version),
-                            ("--redis-version", redis_version)):
+    for option, version in (
+        ("--rabbitmq-version", rabbitmq_version),
+        ("--redis-version", redis_version),
+    ):
         if version is not None and not re.fullmatch(r"\d+(\.\d+){0,2}", version):
             raise UsageError(f"{option} {version!r}: expected a version such as 4.3.0")
     earlier = _read_baseline(baseline) if baseline else None
-    targets = LintTargets(celery_version, rabbitmq_version, redis_version, path_idle_timeout,
-                          path_counts_data)
+    targets = LintTargets(
+        celery_version, rabbitmq_version, redis_version, path_idle_timeout, path_counts_data
+    )
     run = lint_paths(paths, kind=kind, baseline=earlier, targets=targets)
     code = run.exit_code(fail_on)
     if output is not None:
@@ -83,8 +132,9 @@ def lint(
         try:
             write_atomic(output, render(run, format, fail_on))
         except OSError as exc:
-            raise RemediateError(f"cannot write the report: {exc.strerror or exc}",
-                                 path=str(output)) from None
+            raise RemediateError(
+                f"cannot write the report: {exc.strerror or exc}", path=str(output)
+            ) from None
     elif format == "text":
         from remediate.cli.output import print_lines
 
@@ -107,18 +157,22 @@ def _check_celery_version(version: str) -> None:
     try:
         names(version)
     except ValueError:
-        raise UsageError(f"--celery-version {version!r}: expected X.Y, one of "
-                         f"{', '.join(VERSIONS)} (or newer)") from None
+        raise UsageError(
+            f"--celery-version {version!r}: expected X.Y, one of {', '.join(VERSIONS)} (or newer)"
+        ) from None
 
 
 def _read_baseline(path: Path) -> dict[str, object]:
     try:
         data = json.loads(path.read_bytes())
     except OSError as exc:
-        raise ParseError(f"cannot read the baseline: {exc.strerror or exc}", path=str(path)) from None
+        raise ParseError(
+            f"cannot read the baseline: {exc.strerror or exc}", path=str(path)
+        ) from None
     except ValueError as exc:
         raise ParseError(f"the baseline is not JSON ({exc})", path=str(path)) from None
     if not isinstance(data, dict) or data.get("schema") != 1 or data.get("kind") != "lint":
-        raise ParseError("the baseline is not a `remediate lint --format json` report",
-                         path=str(path))
+        raise ParseError(
+            "the baseline is not a `remediate lint --format json` report", path=str(path)
+        )
     return data

@@ -39,9 +39,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs (secrets masked)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks and debug logs (secrets masked)."
+    ),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output (also: NO_COLOR=1)."),
 ) -> None:
     """Find and fix the config behind lost Celery broker connections across a fleet."""
@@ -132,8 +135,9 @@ def run(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so, briefly, unless --debug
         if debug:
             raise
-        typer.echo(f"remediate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-                   err=True)
+        typer.echo(
+            f"remediate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True
+        )
         code = ExitCode.ERROR
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
 

@@ -24,9 +24,15 @@ def plan(
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON for `apply --plan`.")] = None,
-    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is drift.")] = False,
-    summary: Annotated[bool, typer.Option("--summary", help="Only the per-setting lines and the recap, no diffs.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Save the plan as JSON for `apply --plan`.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is drift.")
+    ] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Only the per-setting lines and the recap, no diffs.")
+    ] = False,
 ) -> None:
     """Show, per host and file, what would change (nothing is written to any host)."""
     from remediate import api
@@ -34,18 +40,29 @@ def plan(
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
-    fleet = api.select(o.select(inventory=inventory, playbook=playbook, limit=limit, forks=forks,
-                                timeout=timeout, templates=templates, shard=shard,
-                                accept_new_host_keys=accept_new_host_keys,
-                                vault_id=vault_id, vault_password_file=vault_password_file,
-                                ask_vault_pass=ask_vault_pass))
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+        )
+    )
     warn(fleet.warnings)
     with ProgressLine("planning") as progress:
         plans = api.plan(fleet, progress)
     code = plan_exit_code(plans, detailed_exitcode)
     if out is not None or format == "json":
-        doc = plan_json(plans, exit_code=code, extra={"inputs": fleet.select.inputs()},
-                        shard=fleet.select.shard)
+        doc = plan_json(
+            plans, exit_code=code, extra={"inputs": fleet.select.inputs()}, shard=fleet.select.shard
+        )
         if out is not None:
             write_atomic(out, dumps(doc), 0o600)
     if format == "json":

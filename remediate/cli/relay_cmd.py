@@ -9,14 +9,30 @@ from typing import Annotated
 
 import typer
 
-Listen = Annotated[str, typer.Option(
-    "--listen", help="Loopback HOST:PORT to accept connections on (point the client here).")]
-Target = Annotated[str, typer.Option(
-    "--to", help="HOST:PORT of the real server (e.g. redis-server); the only place it connects.")]
-Idle = Annotated[float, typer.Option(
-    "--idle", help="Seconds without a byte in either direction after which a flow goes dark.")]
-MaxSeconds = Annotated[float | None, typer.Option(
-    "--max-seconds", help="Stop by itself after this many seconds (default: until Ctrl-C).")]
+Listen = Annotated[
+    str,
+    typer.Option(
+        "--listen", help="Loopback HOST:PORT to accept connections on (point the client here)."
+    ),
+]
+Target = Annotated[
+    str,
+    typer.Option(
+        "--to", help="HOST:PORT of the real server (e.g. redis-server); the only place it connects."
+    ),
+]
+Idle = Annotated[
+    float,
+    typer.Option(
+        "--idle", help="Seconds without a byte in either direction after which a flow goes dark."
+    ),
+]
+MaxSeconds = Annotated[
+    float | None,
+    typer.Option(
+        "--max-seconds", help="Stop by itself after this many seconds (default: until Ctrl-C)."
+    ),
+]
 
 
 def relay(
@@ -34,8 +50,13 @@ def relay(
     def show(event: RelayEvent) -> None:
         typer.echo(f"{time.strftime('%H:%M:%S')} relay: {event.line()}", err=True)
 
-    proxy = IdleRelay(parse_endpoint(listen, what="--listen"), parse_endpoint(to, what="--to"),
-                      idle, max_seconds=max_seconds, on_event=show)
+    proxy = IdleRelay(
+        parse_endpoint(listen, what="--listen"),
+        parse_endpoint(to, what="--to"),
+        idle,
+        max_seconds=max_seconds,
+        on_event=show,
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         proxy.stop(timeout=0)

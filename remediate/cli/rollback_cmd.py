@@ -12,7 +12,9 @@ from remediate.cli import options as o
 
 def rollback(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Argument(help="The run to undo (see `remediate runs`).")] = None,
+    run_id: Annotated[
+        str | None, typer.Argument(help="The run to undo (see `remediate runs`).")
+    ] = None,
     last: Annotated[bool, typer.Option("--last", help="Undo each host's most recent run.")] = False,
     inventory: o.Inventory = o.DEFAULT_INVENTORY,
     limit: o.Limit = None,
@@ -24,8 +26,12 @@ def rollback(
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
     format: o.Format = "text",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Restore files even if they changed since the run.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore files even if they changed since the run.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restore the files and live values a run changed (a rollback is a run too: it can be undone)."""
@@ -40,12 +46,21 @@ def rollback(
         raise UsageError("give a RUN_ID or --last (not both)")
     if not (yes or dry_run) and not sys.stdin.isatty():
         raise UsageError("refusing to roll back without --yes: there is no terminal to confirm on")
-    if not (yes or dry_run) and not typer.confirm(f"Roll back {run_id or 'the last run'} on the selected hosts?"):
+    if not (yes or dry_run) and not typer.confirm(
+        f"Roll back {run_id or 'the last run'} on the selected hosts?"
+    ):
         raise typer.Exit(1)
-    sel = o.select(inventory=inventory, limit=limit, forks=forks, timeout=timeout, shard=shard,
-                   accept_new_host_keys=accept_new_host_keys,
-                                vault_id=vault_id, vault_password_file=vault_password_file,
-                                ask_vault_pass=ask_vault_pass)
+    sel = o.select(
+        inventory=inventory,
+        limit=limit,
+        forks=forks,
+        timeout=timeout,
+        shard=shard,
+        accept_new_host_keys=accept_new_host_keys,
+        vault_id=vault_id,
+        vault_password_file=vault_password_file,
+        ask_vault_pass=ask_vault_pass,
+    )
     with ProgressLine("rolling back") as progress:
         results = api.rollback(sel, run_id, force=force, dry_run=dry_run, progress=progress)
     code = rollback_exit_code(results)
@@ -76,10 +91,19 @@ def runs(
     from remediate.report.runs import runs_exit_code, runs_json, runs_lines
 
     o.check_format(format, ("text", "json"))
-    outcomes = api.runs(o.select(inventory=inventory, limit=limit, forks=forks, timeout=timeout,
-                                 shard=shard, accept_new_host_keys=accept_new_host_keys,
-                                vault_id=vault_id, vault_password_file=vault_password_file,
-                                ask_vault_pass=ask_vault_pass))
+    outcomes = api.runs(
+        o.select(
+            inventory=inventory,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+        )
+    )
     code = runs_exit_code(outcomes)
     if format == "json":
         typer.echo(dumps(runs_json(outcomes, code)), nl=False)

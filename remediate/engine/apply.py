@@ -75,7 +75,9 @@ class ChangeSet:
     runtime: tuple[RuntimeEntry, ...] = ()
     handlers: tuple[Handler, ...] = ()
     redis: RedisEndpoint | None = None  # for health checks, and live values without their own
-    redis_by_source: Mapping[str, RedisEndpoint] = field(default_factory=dict)  # redis.conf -> its instance
+    redis_by_source: Mapping[str, RedisEndpoint] = field(
+        default_factory=dict
+    )  # redis.conf -> its instance
 
     def runtime_groups(self) -> list[tuple[RedisEndpoint, tuple[RuntimeEntry, ...]]]:
         """The live values to set, per instance (each redis.conf's own, else ``redis``)."""
@@ -96,17 +98,27 @@ def keep_runs(target: HostTarget) -> int:
     return max(1, int(target.host.vars.get("remediate_keep_runs") or 10))
 
 
-def host_lock(conn: Connection, target: HostTarget, timeouts: Timeouts,
-              then: Sequence[str] = ()) -> Held:
+def host_lock(
+    conn: Connection, target: HostTarget, timeouts: Timeouts, then: Sequence[str] = ()
+) -> Held:
     """Take the host's lock; ``then`` runs once it is held, its output in ``Held.output``."""
     marker = new_boundary("done-") if then else ""
-    return conn.hold(lock_script(posixpath.join(backup_dir(target), "lock"), int(timeouts.lock_wait),
-                                 then, marker),
-                     timeout=timeouts.lock, until=marker.encode())
+    return conn.hold(
+        lock_script(
+            posixpath.join(backup_dir(target), "lock"), int(timeouts.lock_wait), then, marker
+        ),
+        timeout=timeouts.lock,
+        until=marker.encode(),
+    )
 
 
-def locked_gather(conn: Connection, target: HostTarget, timeouts: Timeouts,
-                  paths: Sequence[str], probes: Mapping[str, str] | None = None) -> tuple[Held, GatherReply]:
+def locked_gather(
+    conn: Connection,
+    target: HostTarget,
+    timeouts: Timeouts,
+    paths: Sequence[str],
+    probes: Mapping[str, str] | None = None,
+) -> tuple[Held, GatherReply]:
     """Take the host's lock and gather ``paths`` in the same round trip."""
     boundary = new_boundary()
     held = host_lock(conn, target, timeouts, gather_command(paths, probes or {}, boundary))
@@ -117,9 +129,15 @@ def locked_gather(conn: Connection, target: HostTarget, timeouts: Timeouts,
         raise
 
 
-def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeouts: Timeouts,
-                 expected: HostPlan | None = None, cache: MergeCache | None = None,
-                 allow_pending_live: bool = False) -> HostApplyResult:
+def apply_target(
+    conn: Connection,
+    target: HostTarget,
+    renderer: Renderer,
+    timeouts: Timeouts,
+    expected: HostPlan | None = None,
+    cache: MergeCache | None = None,
+    allow_pending_live: bool = False,
+) -> HostApplyResult:
     """Apply on one host under its lock. ``expected``: a saved plan the host must still match.
 
     A file with ``live: true`` whose running instance could not be read fails the host before
@@ -132,22 +150,35 @@ def apply_target(conn: Connection, target: HostTarget, renderer: Renderer, timeo
         if expected is not None:
             stale = stale_reason(expected, plan)
             if stale:
-                return HostApplyResult(plan.host, plan.address, "failed", plan, error=f"stale plan: {stale}")
+                return HostApplyResult(
+                    plan.host, plan.address, "failed", plan, error=f"stale plan: {stale}"
+                )
         pending = plan.facts.get("redis", {}).get("pending", {})
         unknown = "; ".join(f"{c}: {s}" for c, s in plan.unknown.items())
         if pending and not allow_pending_live:
             names = "; ".join(f"{path} ({', '.join(n)})" for path, n in pending.items())
-            return HostApplyResult(plan.host, plan.address, "failed", plan, error=(
-                f"live state {unknown}: cannot set {names} on the running server; nothing was written "
-                "(--allow-pending-live writes the files and leaves the live values pending a restart)"))
+            return HostApplyResult(
+                plan.host,
+                plan.address,
+                "failed",
+                plan,
+                error=(
+                    f"live state {unknown}: cannot set {names} on the running server; nothing was written "
+                    "(--allow-pending-live writes the files and leaves the live values pending a restart)"
+                ),
+            )
         if not plan.changed:
             return HostApplyResult(plan.host, plan.address, "ok", plan)
-        status, run_id, messages, error = execute(conn, target, change_set(target, survey), "apply", "",
-                                                  timeouts, held.pid)
+        status, run_id, messages, error = execute(
+            conn, target, change_set(target, survey), "apply", "", timeouts, held.pid
+        )
         if pending and status == "changed":
             status = "pending restart"
-            messages += tuple(f"{path}: live values not set ({unknown}): {', '.join(n)} take effect at the "
-                              "next restart" for path, n in pending.items())
+            messages += tuple(
+                f"{path}: live values not set ({unknown}): {', '.join(n)} take effect at the "
+                "next restart"
+                for path, n in pending.items()
+            )
         return HostApplyResult(plan.host, plan.address, status, plan, run_id, messages, error)
     finally:
         held.release()
@@ -161,9 +192,11 @@ def stale_reason(expected: HostPlan, now: HostPlan) -> str:
         if saved is None:
             return f"{current.path} was not in the saved plan"
         if saved.sha256_before != current.sha256_before:
-            return (f"{current.path} changed since the plan was made "
-                    f"(sha256 now {current.sha256_before[:12] or 'absent'}, planned "
-                    f"{saved.sha256_before[:12] or 'absent'})")
+            return (
+                f"{current.path} changed since the plan was made "
+                f"(sha256 now {current.sha256_before[:12] or 'absent'}, planned "
+                f"{saved.sha256_before[:12] or 'absent'})"
+            )
         if saved.sha256_after != current.sha256_after:
             return f"{current.path} would now be written differently than planned (inputs changed)"
     return ""
@@ -176,10 +209,20 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
         if not planned.plan.changed:
             continue
         fact = survey.facts.files[planned.plan.path]
-        writes.append(FileWrite(planned.plan.path, planned.new_content, planned.plan.mode,
-                                fact.uid if fact.exists else 0, fact.gid if fact.exists else 0,
-                                planned.plan.owner, planned.plan.group, fact.exists, fact.sha256,
-                                planned.plan.validate))
+        writes.append(
+            FileWrite(
+                planned.plan.path,
+                planned.new_content,
+                planned.plan.mode,
+                fact.uid if fact.exists else 0,
+                fact.gid if fact.exists else 0,
+                planned.plan.owner,
+                planned.plan.group,
+                fact.exists,
+                fact.sha256,
+                planned.plan.validate,
+            )
+        )
     by_path = {p.plan.path: p for p in survey.planned if p.plan.kind == "redis"}
     first = next(iter(by_path), "")
     runtime = []
@@ -189,11 +232,23 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
         endpoint = survey.endpoints.get(source) or survey.redis
         conf = by_path.get(source)
         desired = conf.new_doc.settings() if conf else {}
-        runtime.append(RuntimeEntry(r.service, r.setting, live.config.get(r.setting, "") if live else "",
-                                    str(desired.get(r.setting, "")),
-                                    *((endpoint.address, endpoint.port) if endpoint else ("", 0)), source=source))
-    return ChangeSet(tuple(writes), tuple(runtime), tuple(_notified(target, survey)), survey.redis,
-                     dict(survey.endpoints))
+        runtime.append(
+            RuntimeEntry(
+                r.service,
+                r.setting,
+                live.config.get(r.setting, "") if live else "",
+                str(desired.get(r.setting, "")),
+                *((endpoint.address, endpoint.port) if endpoint else ("", 0)),
+                source=source,
+            )
+        )
+    return ChangeSet(
+        tuple(writes),
+        tuple(runtime),
+        tuple(_notified(target, survey)),
+        survey.redis,
+        dict(survey.endpoints),
+    )
 
 
 def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
@@ -207,8 +262,15 @@ def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
     return ordered
 
 
-def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str, of_run: str,
-            timeouts: Timeouts, holder: int) -> tuple[str, str, tuple[str, ...], str]:
+def execute(
+    conn: Connection,
+    target: HostTarget,
+    changes: ChangeSet,
+    kind: str,
+    of_run: str,
+    timeouts: Timeouts,
+    holder: int,
+) -> tuple[str, str, tuple[str, ...], str]:
     """Back up, write, set runtime values, run handlers, verify, record; roll back on failure.
 
     Returns (status, run id, messages, error). The caller holds the host lock.
@@ -216,64 +278,161 @@ def execute(conn: Connection, target: HostTarget, changes: ChangeSet, kind: str,
     base = backup_dir(target)
     run_id = new_run_id()
     run_dir = posixpath.join(base, "runs", run_id)
-    ops = [WriteOp(i, w.path, w.content, w.mode, w.uid, w.gid, w.exists_now, w.validate, w.remove_dirs)
-           for i, w in enumerate(changes.writes)]
-    files = [ManifestFile(w.path, w.exists_now, w.sha_now, w.sha_after, w.mode, w.uid, w.gid, w.owner, w.group,
-                          posixpath.join(run_dir, "files", str(i)) if w.exists_now else None)
-             for i, w in enumerate(changes.writes)]
-    manifest = Manifest(run_id, target.host.name, kind, "started", iso_now(), of_run=of_run,
-                        files=tuple(files), runtime=changes.runtime)
-    reply = conn.run(["sh", "-s"], stdin=write_script(run_dir, run_id, ops, manifest.to_bytes(), holder).encode(),
-                     timeout=timeouts.write)
+    ops = [
+        WriteOp(i, w.path, w.content, w.mode, w.uid, w.gid, w.exists_now, w.validate, w.remove_dirs)
+        for i, w in enumerate(changes.writes)
+    ]
+    files = [
+        ManifestFile(
+            w.path,
+            w.exists_now,
+            w.sha_now,
+            w.sha_after,
+            w.mode,
+            w.uid,
+            w.gid,
+            w.owner,
+            w.group,
+            posixpath.join(run_dir, "files", str(i)) if w.exists_now else None,
+        )
+        for i, w in enumerate(changes.writes)
+    ]
+    manifest = Manifest(
+        run_id,
+        target.host.name,
+        kind,
+        "started",
+        iso_now(),
+        of_run=of_run,
+        files=tuple(files),
+        runtime=changes.runtime,
+    )
+    reply = conn.run(
+        ["sh", "-s"],
+        stdin=write_script(run_dir, run_id, ops, manifest.to_bytes(), holder).encode(),
+        timeout=timeouts.write,
+    )
     results = parse_write_reply(reply.stdout)
-    files = [replace(f, created_dirs=results[i].created_dirs, how=_how(results[i].status)) if i in results else f
-             for i, f in enumerate(files)]
+    files = [
+        replace(f, created_dirs=results[i].created_dirs, how=_how(results[i].status))
+        if i in results
+        else f
+        for i, f in enumerate(files)
+    ]
     manifest = manifest.with_(files=tuple(files))
-    messages = tuple(f"{f.path}: rename failed (a mount point?); copied in place instead"
-                     for f in files if f.how.startswith("copied"))
-    written = [i for i, r in results.items() if i >= 0 and r.status in ("renamed", "copied", "removed")]
+    messages = tuple(
+        f"{f.path}: rename failed (a mount point?); copied in place instead"
+        for f in files
+        if f.how.startswith("copied")
+    )
+    written = [
+        i for i, r in results.items() if i >= 0 and r.status in ("renamed", "copied", "removed")
+    ]
     if reply.exited != 0 or len(written) != len(ops):
         problem = _write_problem(results, ops, reply.exited, reply.stderr)
         validate_failed = any(r.status == "validate-failed" for r in results.values())
         if not written:
             status = "rolled back" if validate_failed else "failed"
-            _finish(conn, target, manifest.with_(status=status, finished=iso_now(), notes=(problem,)),
-                    run_dir, timeouts)
+            _finish(
+                conn,
+                target,
+                manifest.with_(status=status, finished=iso_now(), notes=(problem,)),
+                run_dir,
+                timeouts,
+            )
             return status, run_id, messages, problem
-        return _roll_back(conn, target, changes, manifest, written, (), (), run_dir, problem, messages,
-                          holder, timeouts)
+        return _roll_back(
+            conn,
+            target,
+            changes,
+            manifest,
+            written,
+            (),
+            (),
+            run_dir,
+            problem,
+            messages,
+            holder,
+            timeouts,
+        )
 
     applied_runtime: tuple[RuntimeEntry, ...] = ()
     ran: list[HandlerResult] = []
     try:
         for endpoint, entries in changes.runtime_groups():
             applied_runtime += entries  # before the SET: a failed SET may have taken some values
-            now = set_redis(conn, endpoint, {r.setting: r.after for r in entries}, timeouts.exchange)
+            now = set_redis(
+                conn, endpoint, {r.setting: r.after for r in entries}, timeouts.exchange
+            )
             wrong = [r.setting for r in entries if not _same(now.get(r.setting, ""), r.after)]
             if wrong:
-                raise ApplyFailed(f"Redis at {endpoint} did not take {', '.join(wrong)} "
-                                  "(CONFIG GET after CONFIG SET says otherwise)")
+                raise ApplyFailed(
+                    f"Redis at {endpoint} did not take {', '.join(wrong)} "
+                    "(CONFIG GET after CONFIG SET says otherwise)"
+                )
         for result in run_handlers(conn, changes.handlers, changes.redis, timeouts):
             ran.append(result)
             if not result.ok:
                 raise ApplyFailed(f"handler {result.name!r} failed: {result.output}")
         verify_runtime(conn, changes, timeouts)
     except RemediateError as exc:
-        return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, exc.message, messages, holder, timeouts)
+        return _roll_back(
+            conn,
+            target,
+            changes,
+            manifest.with_(handlers=tuple(ran)),
+            written,
+            applied_runtime,
+            ran,
+            run_dir,
+            exc.message,
+            messages,
+            holder,
+            timeouts,
+        )
     except Exception as exc:  # noqa: BLE001  (redis errors and the like: still restore the host)
-        return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, f"{type(exc).__name__}: {exc}", messages, holder, timeouts)
+        return _roll_back(
+            conn,
+            target,
+            changes,
+            manifest.with_(handlers=tuple(ran)),
+            written,
+            applied_runtime,
+            ran,
+            run_dir,
+            f"{type(exc).__name__}: {exc}",
+            messages,
+            holder,
+            timeouts,
+        )
     expected = [(w.path, w.sha_after) for w in changes.writes]
-    if not _finish(conn, target, manifest.with_(status="applied", finished=iso_now(), handlers=tuple(ran)),
-                   run_dir, timeouts, expected):
+    if not _finish(
+        conn,
+        target,
+        manifest.with_(status="applied", finished=iso_now(), handlers=tuple(ran)),
+        run_dir,
+        timeouts,
+        expected,
+    ):
         problem = "verify: the files are not what was written"
         try:
             verify(conn, changes, timeouts)  # which file: only on this rare path
         except RemediateError as exc:
             problem = exc.message
-        return _roll_back(conn, target, changes, manifest.with_(handlers=tuple(ran)), written, applied_runtime,
-                          ran, run_dir, problem, messages, holder, timeouts)
+        return _roll_back(
+            conn,
+            target,
+            changes,
+            manifest.with_(handlers=tuple(ran)),
+            written,
+            applied_runtime,
+            ran,
+            run_dir,
+            problem,
+            messages,
+            holder,
+            timeouts,
+        )
     return "changed", run_id, messages, ""
 
 
@@ -318,48 +477,87 @@ def verify_runtime(conn: Connection, changes: ChangeSet, timeouts: Timeouts) -> 
         now = read_redis(conn, endpoint, [r.setting for r in entries], timeouts.exchange)
         for entry in entries:
             if not _same(now.config.get(entry.setting, ""), entry.after):
-                raise ApplyFailed(f"verify: Redis {entry.setting} at {endpoint} is "
-                                  f"{now.config.get(entry.setting)!r} ({now.live_state})")
+                raise ApplyFailed(
+                    f"verify: Redis {entry.setting} at {endpoint} is "
+                    f"{now.config.get(entry.setting)!r} ({now.live_state})"
+                )
 
 
-def _roll_back(conn: Connection, target: HostTarget, changes: ChangeSet, manifest: Manifest,
-               written: Sequence[int], runtime: Sequence[RuntimeEntry], ran: Sequence[HandlerResult],
-               run_dir: str, problem: str, messages: tuple[str, ...],
-               holder: int, timeouts: Timeouts) -> tuple[str, str, tuple[str, ...], str]:
+def _roll_back(
+    conn: Connection,
+    target: HostTarget,
+    changes: ChangeSet,
+    manifest: Manifest,
+    written: Sequence[int],
+    runtime: Sequence[RuntimeEntry],
+    ran: Sequence[HandlerResult],
+    run_dir: str,
+    problem: str,
+    messages: tuple[str, ...],
+    holder: int,
+    timeouts: Timeouts,
+) -> tuple[str, str, tuple[str, ...], str]:
     """Undo everything this run changed on the host; say what could not be undone."""
     notes = [problem]
     originals = _originals(conn, [manifest.files[i] for i in written], timeouts)
     restore = []
     for i in written:
         w, f = changes.writes[i], manifest.files[i]
-        restore.append(WriteOp(i, w.path, originals.get(f.path) if w.exists_now else None, f.mode,
-                               f.uid, f.gid, True, None, f.created_dirs))
+        restore.append(
+            WriteOp(
+                i,
+                w.path,
+                originals.get(f.path) if w.exists_now else None,
+                f.mode,
+                f.uid,
+                f.gid,
+                True,
+                None,
+                f.created_dirs,
+            )
+        )
     if restore:
-        reply = conn.run(["sh", "-s"], stdin=write_script(run_dir + "/restore", manifest.run_id, restore,
-                                                          manifest.to_bytes(), holder).encode(),
-                         timeout=timeouts.restore)
+        reply = conn.run(
+            ["sh", "-s"],
+            stdin=write_script(
+                run_dir + "/restore", manifest.run_id, restore, manifest.to_bytes(), holder
+            ).encode(),
+            timeout=timeouts.restore,
+        )
         done = parse_write_reply(reply.stdout)
         for op in restore:
-            if op.index not in done or done[op.index].status not in ("renamed", "copied", "removed"):
+            if op.index not in done or done[op.index].status not in (
+                "renamed",
+                "copied",
+                "removed",
+            ):
                 notes.append(f"could not restore {op.path}")
     undo = replace(changes, runtime=tuple(runtime))
     for endpoint, entries in undo.runtime_groups():
         try:
             set_redis(conn, endpoint, {r.setting: r.before for r in entries}, timeouts.exchange)
         except Exception as exc:  # noqa: BLE001  (report it and keep restoring the rest)
-            notes.append(f"could not restore Redis runtime values at {endpoint}: {type(exc).__name__}")
+            notes.append(
+                f"could not restore Redis runtime values at {endpoint}: {type(exc).__name__}"
+            )
     handlers = {h.name: h for h in changes.handlers}
     for result in ran:
         again = run_handler(conn, handlers[result.name], changes.redis, timeouts)
         if not again.ok:
             notes.append(f"handler {result.name!r} failed after the restore: {again.output}")
-    _finish(conn, target, manifest.with_(status="rolled back", finished=iso_now(), notes=tuple(notes)),
-            run_dir, timeouts)
+    _finish(
+        conn,
+        target,
+        manifest.with_(status="rolled back", finished=iso_now(), notes=tuple(notes)),
+        run_dir,
+        timeouts,
+    )
     return "rolled back", manifest.run_id, messages + tuple(notes[1:]), problem
 
 
-def _originals(conn: Connection, files: Sequence[ManifestFile],
-               timeouts: Timeouts) -> dict[str, bytes]:
+def _originals(
+    conn: Connection, files: Sequence[ManifestFile], timeouts: Timeouts
+) -> dict[str, bytes]:
     """The bytes files had before a run, from its backups on the host (one round trip)."""
     backups = {f.backup: f for f in files if f.backup}
     if not backups:
@@ -374,11 +572,23 @@ def _originals(conn: Connection, files: Sequence[ManifestFile],
     return out
 
 
-def _finish(conn: Connection, target: HostTarget, manifest: Manifest, run_dir: str,
-            timeouts: Timeouts, verify: Sequence[tuple[str, str]] = ()) -> bool:
+def _finish(
+    conn: Connection,
+    target: HostTarget,
+    manifest: Manifest,
+    run_dir: str,
+    timeouts: Timeouts,
+    verify: Sequence[tuple[str, str]] = (),
+) -> bool:
     """Record ``manifest`` (after checking ``verify``'s files); False if a file was not as expected."""
     base = backup_dir(target)
-    script = finish_script(run_dir, posixpath.join(base, "runs"), keep_runs(target), manifest.to_bytes(),
-                           manifest.run_id, verify)
+    script = finish_script(
+        run_dir,
+        posixpath.join(base, "runs"),
+        keep_runs(target),
+        manifest.to_bytes(),
+        manifest.run_id,
+        verify,
+    )
     reply = conn.run(["sh", "-s"], stdin=script.encode(), timeout=timeouts.record)
     return not (reply.exited == 7 and b"@BAD" in reply.stdout)

@@ -31,28 +31,42 @@ def serial_batches(targets: Sequence[HostTarget], serial: str | None) -> list[li
     size = int(match.group(1))
     if match.group(2):
         size = max(1, math.ceil(len(targets) * min(size, 100) / 100))
-    return [list(targets[i:i + size]) for i in range(0, len(targets), size)]
+    return [list(targets[i : i + size]) for i in range(0, len(targets), size)]
 
 
-def apply_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: ConnectOptions, forks: int,
-                serial: str | None = None, max_fail_percent: float | None = None,
-                expected: dict[str, HostPlan] | None = None,
-                progress: Callable[[Progress], None] | None = None,
-                allow_pending_live: bool = False) -> list[HostApplyResult]:
+def apply_fleet(
+    targets: Sequence[HostTarget],
+    renderer: Renderer,
+    options: ConnectOptions,
+    forks: int,
+    serial: str | None = None,
+    max_fail_percent: float | None = None,
+    expected: dict[str, HostPlan] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    allow_pending_live: bool = False,
+) -> list[HostApplyResult]:
     """Apply batch after batch; stop the batches that follow one that failed too much."""
     results: list[HostApplyResult] = []
     stopped = False
     cache = MergeCache()
     for batch in serial_batches(targets, serial):
         if stopped:
-            results += [HostApplyResult(t.host.name, t.host.address, "skipped",
-                                        error="not attempted: an earlier batch failed past --max-fail-percent")
-                        for t in batch]
+            results += [
+                HostApplyResult(
+                    t.host.name,
+                    t.host.address,
+                    "skipped",
+                    error="not attempted: an earlier batch failed past --max-fail-percent",
+                )
+                for t in batch
+            ]
             continue
 
         def work(conn: Connection, target: HostTarget) -> HostApplyResult:
             plan = (expected or {}).get(target.host.name)
-            return apply_target(conn, target, renderer, options.timeouts, plan, cache, allow_pending_live)
+            return apply_target(
+                conn, target, renderer, options.timeouts, plan, cache, allow_pending_live
+            )
 
         outcomes = fan_out(batch, work, options, forks, progress, warm=modules_for(batch))
         batch_results = [_apply_result(o, t) for o, t in zip(outcomes, batch)]
@@ -68,22 +82,38 @@ def _apply_result(outcome: HostOutcome[HostApplyResult], target: HostTarget) -> 
         return outcome.value
     masker = Masker(secret_vars(target.host.vars))
     if outcome.unreachable:
-        return HostApplyResult(outcome.host, target.host.address, "unreachable", error=masker(outcome.unreachable))
-    return HostApplyResult(outcome.host, target.host.address, "failed", error=masker(outcome.failed))
+        return HostApplyResult(
+            outcome.host, target.host.address, "unreachable", error=masker(outcome.unreachable)
+        )
+    return HostApplyResult(
+        outcome.host, target.host.address, "failed", error=masker(outcome.failed)
+    )
 
 
-def rollback_fleet(targets: Sequence[HostTarget], run_id: str | None, force: bool, dry_run: bool,
-                   options: ConnectOptions, forks: int,
-                   progress: Callable[[Progress], None] | None = None) -> list[RollbackResult]:
+def rollback_fleet(
+    targets: Sequence[HostTarget],
+    run_id: str | None,
+    force: bool,
+    dry_run: bool,
+    options: ConnectOptions,
+    forks: int,
+    progress: Callable[[Progress], None] | None = None,
+) -> list[RollbackResult]:
     def work(conn: Connection, target: HostTarget) -> RollbackResult:
         return rollback_target(conn, target, run_id, force, dry_run, options.timeouts)
 
     outcomes = fan_out(targets, work, options, forks, progress)
-    return [o.value if o.value is not None else
-            RollbackResult(o.host, "unreachable" if o.unreachable else "failed", error=o.unreachable or o.failed)
-            for o in outcomes]
+    return [
+        o.value
+        if o.value is not None
+        else RollbackResult(
+            o.host, "unreachable" if o.unreachable else "failed", error=o.unreachable or o.failed
+        )
+        for o in outcomes
+    ]
 
 
-def runs_fleet(targets: Sequence[HostTarget], options: ConnectOptions,
-               forks: int) -> list[HostOutcome[list[Manifest]]]:
+def runs_fleet(
+    targets: Sequence[HostTarget], options: ConnectOptions, forks: int
+) -> list[HostOutcome[list[Manifest]]]:
     return fan_out(targets, read_manifests, options, forks)

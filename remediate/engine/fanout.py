@@ -22,10 +22,15 @@ I = TypeVar("I")
 log = logging.getLogger(__name__)
 
 
-def fan_out(items: Sequence[I], work: Callable[[Connection, I], T], options: ConnectOptions,
-            forks: int = 50, progress: Callable[[Progress], None] | None = None,
-            warm: Sequence[str] = (), host_of: Callable[[I], HostLike] | None = None,
-            ) -> list[HostOutcome[T]]:
+def fan_out(
+    items: Sequence[I],
+    work: Callable[[Connection, I], T],
+    options: ConnectOptions,
+    forks: int = 50,
+    progress: Callable[[Progress], None] | None = None,
+    warm: Sequence[str] = (),
+    host_of: Callable[[I], HostLike] | None = None,
+) -> list[HostOutcome[T]]:
     """Run ``work(connection, item)`` for every item, ``forks`` at a time; results in item order.
 
     Each worker is handed its own item (a target, a host): nothing is looked up by name.
@@ -44,8 +49,10 @@ def fan_out(items: Sequence[I], work: Callable[[Connection, I], T], options: Con
     outcomes: list[HostOutcome[T] | None] = [None] * len(items)
     failures = done = 0
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(items)))) as pool:
-        futures = {pool.submit(_run_one, host, item, work, options): index
-                   for index, (host, item) in enumerate(zip(hosts, items))}
+        futures = {
+            pool.submit(_run_one, host, item, work, options): index
+            for index, (host, item) in enumerate(zip(hosts, items))
+        }
         for future in as_completed(futures):
             outcome = future.result()
             outcomes[futures[future]] = outcome
@@ -56,12 +63,24 @@ def fan_out(items: Sequence[I], work: Callable[[Connection, I], T], options: Con
     return [o for o in outcomes if o is not None]
 
 
-def run_on_hosts(hosts: Sequence[HostLike], work: Callable[[Connection], T], options: ConnectOptions,
-                 forks: int = 50, progress: Callable[[Progress], None] | None = None,
-                 warm: Sequence[str] = ()) -> list[HostOutcome[T]]:
+def run_on_hosts(
+    hosts: Sequence[HostLike],
+    work: Callable[[Connection], T],
+    options: ConnectOptions,
+    forks: int = 50,
+    progress: Callable[[Progress], None] | None = None,
+    warm: Sequence[str] = (),
+) -> list[HostOutcome[T]]:
     """``fan_out`` over bare hosts, for work that needs only the connection."""
-    return fan_out(hosts, lambda conn, _host: work(conn), options, forks, progress, warm,
-                   host_of=lambda host: host)
+    return fan_out(
+        hosts,
+        lambda conn, _host: work(conn),
+        options,
+        forks,
+        progress,
+        warm,
+        host_of=lambda host: host,
+    )
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
@@ -74,8 +93,9 @@ def _import_all(modules: tuple[str, ...]) -> None:
             pass
 
 
-def _run_one(host: HostLike, item: I, work: Callable[[Connection, I], T],
-             options: ConnectOptions) -> HostOutcome[T]:
+def _run_one(
+    host: HostLike, item: I, work: Callable[[Connection, I], T], options: ConnectOptions
+) -> HostOutcome[T]:
     start = time.monotonic()
     conn: Connection | None = None
     try:
@@ -88,8 +108,11 @@ def _run_one(host: HostLike, item: I, work: Callable[[Connection, I], T],
         return HostOutcome(host.name, failed=str(exc), elapsed=time.monotonic() - start)
     except Exception as exc:  # a bug on one host must not stop the fleet
         log.debug("unexpected error on %s", host.name, exc_info=True)
-        return HostOutcome(host.name, failed=f"internal error: {type(exc).__name__}: {exc}",
-                           elapsed=time.monotonic() - start)
+        return HostOutcome(
+            host.name,
+            failed=f"internal error: {type(exc).__name__}: {exc}",
+            elapsed=time.monotonic() - start,
+        )
     finally:
         if conn is not None:
             conn.close()

@@ -24,19 +24,23 @@ from remediate.remote.runtime import redis_ping
 CHECK_WAIT = Timeouts().check_wait  # the rabbitmq_running script's own wait, seconds
 
 
-def run_handler(conn: Connection, handler: Handler, redis: RedisEndpoint | None,
-                timeouts: Timeouts) -> HandlerResult:
+def run_handler(
+    conn: Connection, handler: Handler, redis: RedisEndpoint | None, timeouts: Timeouts
+) -> HandlerResult:
     """Run a handler's command, then its health check."""
     result = conn.run(["sh", "-c", handler.command], timeout=timeouts.handler)
     output = (result.stdout + result.stderr).decode("utf-8", "replace").strip()[-500:]
     if not result.ok:
-        return HandlerResult(handler.name, handler.command, handler.check, False, f"exit {result.exited}: {output}")
+        return HandlerResult(
+            handler.name, handler.command, handler.check, False, f"exit {result.exited}: {output}"
+        )
     ok, detail = health_check(conn, handler.check, redis, timeouts)
     return HandlerResult(handler.name, handler.command, handler.check, ok, detail or output)
 
 
-def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: RedisEndpoint | None,
-                 timeouts: Timeouts) -> list[HandlerResult]:
+def run_handlers(
+    conn: Connection, handlers: Sequence[Handler], redis: RedisEndpoint | None, timeouts: Timeouts
+) -> list[HandlerResult]:
     """Run ``handlers`` in order and check each; stops after the first that fails."""
     results: list[HandlerResult] = []
     start = 0
@@ -44,7 +48,9 @@ def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: RedisEndp
         end = start
         while end < len(handlers) and handlers[end].check != "redis_ping":
             end += 1
-        batch = list(handlers[start:min(end + 1, len(handlers))])  # the redis_ping one runs its command here too
+        batch = list(
+            handlers[start : min(end + 1, len(handlers))]
+        )  # the redis_ping one runs its command here too
         results += _run_batch(conn, batch, timeouts)
         if not results[-1].ok:
             return results
@@ -58,7 +64,9 @@ def run_handlers(conn: Connection, handlers: Sequence[Handler], redis: RedisEndp
     return results
 
 
-def _run_batch(conn: Connection, batch: Sequence[Handler], timeouts: Timeouts) -> list[HandlerResult]:
+def _run_batch(
+    conn: Connection, batch: Sequence[Handler], timeouts: Timeouts
+) -> list[HandlerResult]:
     """One script for ``batch``: each command, then its shell-level check, until one fails."""
     boundary = new_boundary()
     lines = [f"B={boundary}"]
@@ -73,19 +81,39 @@ def _run_batch(conn: Connection, batch: Sequence[Handler], timeouts: Timeouts) -
     results: list[HandlerResult] = []
     for i, handler in enumerate(batch):
         if f"C{i}" not in steps:  # the script died before it got here
-            return [*results, HandlerResult(handler.name, handler.command, handler.check, False,
-                                            f"handler script stopped (exit {reply.exited})")]
+            return [
+                *results,
+                HandlerResult(
+                    handler.name,
+                    handler.command,
+                    handler.check,
+                    False,
+                    f"handler script stopped (exit {reply.exited})",
+                ),
+            ]
         status, output = steps[f"C{i}"]
         text = output.decode("utf-8", "replace").strip()
         if status != 0:
-            return [*results, HandlerResult(handler.name, handler.command, handler.check, False,
-                                            f"exit {status}: {text[-500:]}")]
+            return [
+                *results,
+                HandlerResult(
+                    handler.name,
+                    handler.command,
+                    handler.check,
+                    False,
+                    f"exit {status}: {text[-500:]}",
+                ),
+            ]
         if not _check_script(handler.check):  # none, or redis_ping (the caller's)
-            results.append(HandlerResult(handler.name, handler.command, handler.check, True, text[-500:]))
+            results.append(
+                HandlerResult(handler.name, handler.command, handler.check, True, text[-500:])
+            )
             continue
         status, check_output = steps.get(f"K{i}", (-1, b"check did not run"))
         ok, detail = _check_outcome(handler.check or "", status, check_output)
-        results.append(HandlerResult(handler.name, handler.command, handler.check, ok, detail or text[-500:]))
+        results.append(
+            HandlerResult(handler.name, handler.command, handler.check, ok, detail or text[-500:])
+        )
         if not ok:
             return results
     return results
@@ -98,9 +126,11 @@ def _framed(label: str, command: str) -> str:
     like ``sh -c`` it cannot reach into the script (quotes, comments, ``exit`` stay its own),
     without an exec of another shell.
     """
-    return (f"c={shlex.quote(command)}; printf '\\n%s O {label}\\n' \"$B\"; "
-            f"( eval \"$c\" ) 2>&1 </dev/null; st=$?; "
-            f"printf '\\n%s S {label} %s\\n' \"$B\" $st; [ $st -eq 0 ] || exit 0")
+    return (
+        f"c={shlex.quote(command)}; printf '\\n%s O {label}\\n' \"$B\"; "
+        f'( eval "$c" ) 2>&1 </dev/null; st=$?; '
+        f"printf '\\n%s S {label} %s\\n' \"$B\" $st; [ $st -eq 0 ] || exit 0"
+    )
 
 
 def _parse_batch(stdout: bytes, boundary: str) -> dict[str, tuple[int, bytes]]:
@@ -128,17 +158,23 @@ def _check_script(check: str | None) -> str | None:
 
 def _check_outcome(check: str, status: int, output: bytes) -> tuple[bool, str]:
     if check == "rabbitmq_running":
-        return status == 0, "rabbitmq_running: node up" if status == 0 else "rabbitmq_running: node not running"
+        return (
+            status == 0,
+            "rabbitmq_running: node up" if status == 0 else "rabbitmq_running: node not running",
+        )
     text = output.decode("utf-8", "replace").strip()[-300:]
     return status == 0, text if status == 0 else f"check exit {status}: {text}"
 
 
-_RABBITMQ_RUNNING = (f"end=$(( $(date +%s) + {int(CHECK_WAIT)} )); while [ $(date +%s) -lt $end ]; do "
-                     "rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
+_RABBITMQ_RUNNING = (
+    f"end=$(( $(date +%s) + {int(CHECK_WAIT)} )); while [ $(date +%s) -lt $end ]; do "
+    "rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1"
+)
 
 
-def health_check(conn: Connection, check: str | None, redis: RedisEndpoint | None,
-                 timeouts: Timeouts) -> tuple[bool, str]:
+def health_check(
+    conn: Connection, check: str | None, redis: RedisEndpoint | None, timeouts: Timeouts
+) -> tuple[bool, str]:
     """``redis_ping``, ``rabbitmq_running`` (both wait for the service), or a shell command."""
     if not check:
         return True, ""
@@ -154,5 +190,8 @@ def health_check(conn: Connection, check: str | None, redis: RedisEndpoint | Non
         return False, f"redis_ping: no answer from {redis} within {wait:g} s"
     script = _check_script(check)
     assert script is not None
-    result = conn.run(["sh", "-c", script], timeout=timeouts.check if check != "rabbitmq_running" else timeouts.check_wait + 30)
+    result = conn.run(
+        ["sh", "-c", script],
+        timeout=timeouts.check if check != "rabbitmq_running" else timeouts.check_wait + 30,
+    )
     return _check_outcome(check, result.exited, result.stdout + result.stderr)

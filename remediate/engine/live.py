@@ -40,7 +40,11 @@ def config_command(settings: Mapping[str, Any]) -> str:
     """The name CONFIG has under ``rename-command CONFIG <name>`` ("" = disabled)."""
     name = "CONFIG"
     for entry in settings.get("rename-command") or ():
-        if isinstance(entry, tuple | list) and len(entry) == 2 and str(entry[0]).upper() == "CONFIG":
+        if (
+            isinstance(entry, tuple | list)
+            and len(entry) == 2
+            and str(entry[0]).upper() == "CONFIG"
+        ):
             name = str(entry[1])
     return name
 
@@ -54,8 +58,13 @@ def _endpoint(address: str, port: int, file: RedisFile) -> RedisEndpoint:
     return RedisEndpoint(address, port, _password(file), config_command(file.settings))
 
 
-def live_redis(conn: Any, files: Sequence[RedisFile], processes: Iterable[ProcessFact],
-               names: Iterable[str], timeout: float) -> dict[str, LiveRedis]:
+def live_redis(
+    conn: Any,
+    files: Sequence[RedisFile],
+    processes: Iterable[ProcessFact],
+    names: Iterable[str],
+    timeout: float,
+) -> dict[str, LiveRedis]:
     """Per managed path: the live state of the instance that runs from it."""
     servers = [p for p in processes if p.name == "redis-server"]
     names = sorted(set(names))
@@ -81,11 +90,19 @@ def _identify(process: ProcessFact, files: Sequence[RedisFile], read: Any) -> Re
     turn (the file whose ``port`` is the socket's first), until one is accepted."""
     listener = process.connect_listener()
     if listener is None:
-        return RedisRuntime(True, pid=process.pid, state="unknown",
-                            error=f"redis-server pid {process.pid} owns no TCP listener that could be read "
-                                  "(unix socket only, or its sockets are not visible to this user)")
-    ordered = sorted(files, key=lambda f: str(f.settings.get("port") or "6379") != str(listener.port))
-    runtime = RedisRuntime(True, pid=process.pid, state="unknown", error="no managed file to read it with")
+        return RedisRuntime(
+            True,
+            pid=process.pid,
+            state="unknown",
+            error=f"redis-server pid {process.pid} owns no TCP listener that could be read "
+            "(unix socket only, or its sockets are not visible to this user)",
+        )
+    ordered = sorted(
+        files, key=lambda f: str(f.settings.get("port") or "6379") != str(listener.port)
+    )
+    runtime = RedisRuntime(
+        True, pid=process.pid, state="unknown", error="no managed file to read it with"
+    )
     tried: set[tuple[str | None, str]] = set()
     for file in ordered or [RedisFile("", {}, {})]:
         endpoint = _endpoint(listener.reach(), listener.port, file)
@@ -98,8 +115,9 @@ def _identify(process: ProcessFact, files: Sequence[RedisFile], read: Any) -> Re
     return runtime
 
 
-def _resolve(file: RedisFile, servers: Sequence[ProcessFact], identity: Mapping[int, RedisRuntime],
-             read: Any) -> LiveRedis:
+def _resolve(
+    file: RedisFile, servers: Sequence[ProcessFact], identity: Mapping[int, RedisRuntime], read: Any
+) -> LiveRedis:
     mine = [p for p in servers if identity[p.pid].config_file == file.path]
     host = file.variables.get("redis_host")
     port = file.variables.get("redis_port")
@@ -114,27 +132,65 @@ def _resolve(file: RedisFile, servers: Sequence[ProcessFact], identity: Mapping[
         if unidentified:
             reason = unidentified[0].error or "its config_file is unknown"
             return LiveRedis(RedisRuntime(True, state="unknown", error=reason), None)
-        used = ", ".join(sorted(f"{identity[p.pid].config_file or '(none)'} (pid {p.pid})" for p in servers))
-        return LiveRedis(RedisRuntime(False, state="not running",
-                                      error=f"no redis-server runs from this file (running: {used})"), None)
-    owner = next((p for p in servers if any(lst.accepts(address, number) for lst in p.listeners)), None)
+        used = ", ".join(
+            sorted(f"{identity[p.pid].config_file or '(none)'} (pid {p.pid})" for p in servers)
+        )
+        return LiveRedis(
+            RedisRuntime(
+                False,
+                state="not running",
+                error=f"no redis-server runs from this file (running: {used})",
+            ),
+            None,
+        )
+    owner = next(
+        (p for p in servers if any(lst.accepts(address, number) for lst in p.listeners)), None
+    )
     where = f"{address}:{number}"
     if owner is None:
-        return LiveRedis(RedisRuntime(True, state="unknown",
-                                      error=f"no redis-server process listens on {where} (check redis_host/"
-                                            "redis_port): nothing was sent to it"), None)
+        return LiveRedis(
+            RedisRuntime(
+                True,
+                state="unknown",
+                error=f"no redis-server process listens on {where} (check redis_host/"
+                "redis_port): nothing was sent to it",
+            ),
+            None,
+        )
     if mine and owner.pid != mine[0].pid:
-        return LiveRedis(RedisRuntime(True, state="unknown", pid=owner.pid,
-                                      error=f"{where} is redis-server pid {owner.pid}, which does not run from "
-                                            f"{file.path} (pid {mine[0].pid} does)"), None)
+        return LiveRedis(
+            RedisRuntime(
+                True,
+                state="unknown",
+                pid=owner.pid,
+                error=f"{where} is redis-server pid {owner.pid}, which does not run from "
+                f"{file.path} (pid {mine[0].pid} does)",
+            ),
+            None,
+        )
     endpoint = _endpoint(address, number, file)
     runtime = read(endpoint)
     if runtime.pid is not None and runtime.pid != owner.pid:
-        return LiveRedis(RedisRuntime(True, state="unknown", error=(
-            f"{where} answered as pid {runtime.pid}, not the redis-server pid {owner.pid} that owns it")), None)
+        return LiveRedis(
+            RedisRuntime(
+                True,
+                state="unknown",
+                error=(
+                    f"{where} answered as pid {runtime.pid}, not the redis-server pid {owner.pid} that owns it"
+                ),
+            ),
+            None,
+        )
     if runtime.config_file and runtime.config_file != file.path and not mine:
-        return LiveRedis(RedisRuntime(True, state="unknown", pid=owner.pid, error=(
-            f"{where} runs from {runtime.config_file}, not {file.path}")), None)
+        return LiveRedis(
+            RedisRuntime(
+                True,
+                state="unknown",
+                pid=owner.pid,
+                error=(f"{where} runs from {runtime.config_file}, not {file.path}"),
+            ),
+            None,
+        )
     return LiveRedis(runtime, endpoint)
 
 

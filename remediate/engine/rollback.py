@@ -34,11 +34,17 @@ def read_manifests(conn: Connection, target: HostTarget) -> list[Manifest]:
     return _manifests(reply.stdout, boundary, target)
 
 
-def locked_manifests(conn: Connection, target: HostTarget,
-                     timeouts: Timeouts) -> tuple[Held, list[Manifest]]:
+def locked_manifests(
+    conn: Connection, target: HostTarget, timeouts: Timeouts
+) -> tuple[Held, list[Manifest]]:
     """Take the host's lock and read its run manifests in the same round trip."""
     boundary = new_boundary()
-    held = host_lock(conn, target, timeouts, read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary))
+    held = host_lock(
+        conn,
+        target,
+        timeouts,
+        read_runs_command(posixpath.join(backup_dir(target), "runs"), boundary),
+    )
     try:
         return held, _manifests(held.output, boundary, target)
     except RemediateError:
@@ -67,8 +73,14 @@ def pick_run(manifests: list[Manifest], run_id: str | None) -> Manifest | None:
     return undoable[-1] if undoable else None
 
 
-def rollback_target(conn: Connection, target: HostTarget, run_id: str | None, force: bool, dry_run: bool,
-                    timeouts: Timeouts) -> RollbackResult:
+def rollback_target(
+    conn: Connection,
+    target: HostTarget,
+    run_id: str | None,
+    force: bool,
+    dry_run: bool,
+    timeouts: Timeouts,
+) -> RollbackResult:
     name = target.host.name
     held, manifests = locked_manifests(conn, target, timeouts)
     try:
@@ -77,18 +89,31 @@ def rollback_target(conn: Connection, target: HostTarget, run_id: str | None, fo
             if run_id:
                 return RollbackResult(name, "ok", run_id, error=f"no run {run_id} on this host")
             return RollbackResult(name, "ok", error="no run to roll back on this host")
-        changes, restored, skipped, runtime_lines = _plan_rollback(conn, target, run, force, timeouts)
+        changes, restored, skipped, runtime_lines = _plan_rollback(
+            conn, target, run, force, timeouts
+        )
         if dry_run or not (changes.writes or changes.runtime):
-            return RollbackResult(name, "ok" if not dry_run or not restored else "changed", run.run_id,
-                                  restored=restored, skipped=skipped, runtime=runtime_lines)
-        status, new_run, _, error = execute(conn, target, changes, "rollback", run.run_id, timeouts, held.pid)
-        return RollbackResult(name, status, run.run_id, new_run, restored, skipped, runtime_lines, error)
+            return RollbackResult(
+                name,
+                "ok" if not dry_run or not restored else "changed",
+                run.run_id,
+                restored=restored,
+                skipped=skipped,
+                runtime=runtime_lines,
+            )
+        status, new_run, _, error = execute(
+            conn, target, changes, "rollback", run.run_id, timeouts, held.pid
+        )
+        return RollbackResult(
+            name, status, run.run_id, new_run, restored, skipped, runtime_lines, error
+        )
     finally:
         held.release()
 
 
-def _plan_rollback(conn: Connection, target: HostTarget, run: Manifest, force: bool,
-                   timeouts: Timeouts) -> tuple[ChangeSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _plan_rollback(
+    conn: Connection, target: HostTarget, run: Manifest, force: bool, timeouts: Timeouts
+) -> tuple[ChangeSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     sources = sorted({r.source for r in run.runtime if r.source})
     paths = [f.path for f in run.files] + [f.backup for f in run.files if f.backup] + sources
     facts = gather(conn, list(dict.fromkeys(paths)), timeout=timeouts.gather).files
@@ -100,7 +125,9 @@ def _plan_rollback(conn: Connection, target: HostTarget, run: Manifest, force: b
             skipped.append(f"{f.path}: already as before run {run.run_id}")
             continue
         if now_sha != f.sha256_after and not force:
-            skipped.append(f"{f.path}: changed since run {run.run_id} (use --force to restore anyway)")
+            skipped.append(
+                f"{f.path}: changed since run {run.run_id} (use --force to restore anyway)"
+            )
             continue
         content = None
         if f.existed:
@@ -109,25 +136,51 @@ def _plan_rollback(conn: Connection, target: HostTarget, run: Manifest, force: b
                 skipped.append(f"{f.path}: its backup is missing or damaged")
                 continue
             content = backup.content
-        writes.append(FileWrite(f.path, content, f.mode, f.uid, f.gid, f.owner, f.group, now.exists, now_sha,
-                                None, f.created_dirs))
+        writes.append(
+            FileWrite(
+                f.path,
+                content,
+                f.mode,
+                f.uid,
+                f.gid,
+                f.owner,
+                f.group,
+                now.exists,
+                now_sha,
+                None,
+                f.created_dirs,
+            )
+        )
         restored.append(f.path)
     runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeouts)
     handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
-    return ChangeSet(tuple(writes), runtime, handlers, redis), tuple(restored), tuple(skipped), lines
+    return (
+        ChangeSet(tuple(writes), runtime, handlers, redis),
+        tuple(restored),
+        tuple(skipped),
+        lines,
+    )
 
 
-def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts: dict, force: bool,  # type: ignore[type-arg]
-                      timeouts: Timeouts) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...],
-                                           RedisEndpoint | None]:
+def _runtime_rollback(
+    conn: Connection,
+    target: HostTarget,
+    run: Manifest,
+    facts: dict,
+    force: bool,  # type: ignore[type-arg]
+    timeouts: Timeouts,
+) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...], RedisEndpoint | None]:
     entries = [r for r in run.runtime if r.service == "redis"]
     if not entries:
         return (), (), None
     source = facts.get(entries[0].source)
-    settings = parse("redis", source.content, source.path).settings() if source and source.exists else {}
+    settings = (
+        parse("redis", source.content, source.path).settings() if source and source.exists else {}
+    )
     found = redis_endpoint(target.host.vars, settings)
-    redis = RedisEndpoint(entries[0].address or found.address, entries[0].port or found.port,
-                          found.password)
+    redis = RedisEndpoint(
+        entries[0].address or found.address, entries[0].port or found.port, found.password
+    )
     live = read_redis(conn, redis, [r.setting for r in entries], timeouts.exchange)
     out, lines = [], []
     for r in entries:
@@ -136,11 +189,16 @@ def _runtime_rollback(conn: Connection, target: HostTarget, run: Manifest, facts
         if now.strip().lower() == r.before.strip().lower():
             lines.append(f"{r.setting}: already {show(now)}")
         elif now.strip().lower() == r.after.strip().lower() or force:
-            out.append(RuntimeEntry(r.service, r.setting, now, r.before, redis.address, redis.port,
-                                    r.source))
+            out.append(
+                RuntimeEntry(
+                    r.service, r.setting, now, r.before, redis.address, redis.port, r.source
+                )
+            )
             lines.append(f"{r.setting}: {show(now)} → {show(r.before)}")
         else:
-            lines.append(f"{r.setting}: live {show(now)} is neither what run {run.run_id} set nor before; skipped")
+            lines.append(
+                f"{r.setting}: live {show(now)} is neither what run {run.run_id} set nor before; skipped"
+            )
     return tuple(out), tuple(lines), redis
 
 

@@ -46,11 +46,18 @@ class HostSurvey:
     planned: tuple[PlannedFile, ...]
     facts: HostFacts
     redis: RedisEndpoint | None  # as the host sees it
-    endpoints: Mapping[str, RedisEndpoint] = dataclasses.field(default_factory=dict)  # per redis.conf
+    endpoints: Mapping[str, RedisEndpoint] = dataclasses.field(
+        default_factory=dict
+    )  # per redis.conf
 
 
-def plan_target(conn: Connection, target: HostTarget, renderer: Renderer, timeouts: Timeouts,
-                cache: MergeCache | None = None) -> HostPlan:
+def plan_target(
+    conn: Connection,
+    target: HostTarget,
+    renderer: Renderer,
+    timeouts: Timeouts,
+    cache: MergeCache | None = None,
+) -> HostPlan:
     return survey_target(conn, target, renderer, timeouts, cache).plan
 
 
@@ -62,8 +69,14 @@ def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
     return [m.remote_path for m in target.files], probes
 
 
-def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, timeouts: Timeouts,
-                  cache: MergeCache | None = None, reply: GatherReply | None = None) -> HostSurvey:
+def survey_target(
+    conn: Connection,
+    target: HostTarget,
+    renderer: Renderer,
+    timeouts: Timeouts,
+    cache: MergeCache | None = None,
+    reply: GatherReply | None = None,
+) -> HostSurvey:
     """All planning work for one host over one connection: gather, render, merge, read runtime.
 
     ``reply``: the host's gather, when the caller already has it (apply gathers in the
@@ -73,25 +86,38 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
         reply = gather(conn, paths, probes, timeout=timeouts.gather)
     masker = Masker(secret_vars(target.variables))
     cache = cache or MergeCache()
-    processes = parse_process_probe(reply.probes["processes"].output) if "processes" in reply.probes else ()
-    facts = HostFacts(reply.files, limits=parse_limits_probe(reply.probes["limits"].output),
-                      processes=processes)
+    processes = (
+        parse_process_probe(reply.probes["processes"].output) if "processes" in reply.probes else ()
+    )
+    facts = HostFacts(
+        reply.files, limits=parse_limits_probe(reply.probes["limits"].output), processes=processes
+    )
     planned: list[PlannedFile] = []
     for managed in target.files:
         fact = reply.files[managed.remote_path]
         live_settings: Mapping[str, Any] = {}
         if fact.readable and fact.exists and managed.spec.kind == "celery":
             live_settings = cache.settings("celery", managed.remote_path, fact.content)
-        rendered = renderer.render(managed.spec.template, template_vars(managed.variables, live_settings))
-        planned.append(plan_file(DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers),
-                                 facts, masker, cache))
+        rendered = renderer.render(
+            managed.spec.template, template_vars(managed.variables, live_settings)
+        )
+        planned.append(
+            plan_file(
+                DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers),
+                facts,
+                masker,
+                cache,
+            )
+        )
     endpoints: dict[str, RedisEndpoint] = {}
     redis_files = [(m, p) for m, p in zip(target.files, planned) if p.plan.kind == "redis"]
     by_file: dict[str, RedisRuntime] = {}
     endpoint = None
     if redis_files:
-        files = [RedisFile(p.plan.path, m.variables, p.live_doc.settings() if p.live_doc else {})
-                 for m, p in redis_files]
+        files = [
+            RedisFile(p.plan.path, m.variables, p.live_doc.settings() if p.live_doc else {})
+            for m, p in redis_files
+        ]
         for f in files:
             password = f.variables.get("redis_password") or f.settings.get("requirepass")
             if password:
@@ -117,7 +143,9 @@ def survey_target(conn: Connection, target: HostTarget, renderer: Renderer, time
     return HostSurvey(plan, tuple(planned), facts, endpoint, endpoints)
 
 
-def redis_endpoint(variables: Mapping[str, Any], planned: PlannedFile | Mapping[str, Any]) -> RedisEndpoint:
+def redis_endpoint(
+    variables: Mapping[str, Any], planned: PlannedFile | Mapping[str, Any]
+) -> RedisEndpoint:
     """Where the host's Redis listens as the host sees it, and its password.
 
     Inventory vars win; else the live file's ``bind`` (first address), ``port``
@@ -152,11 +180,21 @@ def survey_facts(survey: HostSurvey) -> dict[str, Any]:
         for key in planned.managed:
             value = live.get(key, ABSENT)
             secret = key.lower() in SECRET_SETTINGS.get(planned.plan.kind, set())
-            values[key] = "(unset)" if value is ABSENT else "********" if secret else masker(
-                display_value(value, planned.plan.kind))
-        files[planned.plan.path] = {"kind": planned.plan.kind, "exists": planned.plan.exists,
-                                    "mode": planned.plan.mode, "owner": planned.plan.owner,
-                                    "group": planned.plan.group, "settings": values}
+            values[key] = (
+                "(unset)"
+                if value is ABSENT
+                else "********"
+                if secret
+                else masker(display_value(value, planned.plan.kind))
+            )
+        files[planned.plan.path] = {
+            "kind": planned.plan.kind,
+            "exists": planned.plan.exists,
+            "mode": planned.plan.mode,
+            "owner": planned.plan.owner,
+            "group": planned.plan.group,
+            "settings": values,
+        }
     return {"address": survey.plan.address, "files": files, "runtime": survey.plan.facts}
 
 
@@ -165,15 +203,29 @@ def modules_for(targets: Sequence[HostTarget]) -> list[str]:
     from remediate.formats import module_for
 
     kinds = sorted({m.spec.kind for t in targets for m in t.files})
-    return (["redis"] if "redis" in kinds else []) + [module_for(k) for k in kinds] + ["remediate.rules"]
+    return (
+        (["redis"] if "redis" in kinds else [])
+        + [module_for(k) for k in kinds]
+        + ["remediate.rules"]
+    )
 
 
-def plan_fleet(targets: Sequence[HostTarget], renderer: Renderer, options: ConnectOptions, forks: int,
-               progress: Callable[[Progress], None] | None = None) -> list[HostPlan]:
+def plan_fleet(
+    targets: Sequence[HostTarget],
+    renderer: Renderer,
+    options: ConnectOptions,
+    forks: int,
+    progress: Callable[[Progress], None] | None = None,
+) -> list[HostPlan]:
     cache = MergeCache()
-    outcomes = fan_out(targets, lambda conn, target: plan_target(conn, target, renderer,
-                                                                 options.timeouts, cache),
-                       options, forks, progress, warm=modules_for(targets))
+    outcomes = fan_out(
+        targets,
+        lambda conn, target: plan_target(conn, target, renderer, options.timeouts, cache),
+        options,
+        forks,
+        progress,
+        warm=modules_for(targets),
+    )
     return [_as_plan(outcome, target) for outcome, target in zip(outcomes, targets)]
 
 
@@ -181,8 +233,12 @@ def _as_plan(outcome: HostOutcome[HostPlan], target: HostTarget) -> HostPlan:
     if outcome.value is not None:
         return outcome.value
     masker = Masker(secret_vars(target.variables))
-    return HostPlan(outcome.host, target.host.address, unreachable=masker(outcome.unreachable),
-                    failed=masker(outcome.failed))
+    return HostPlan(
+        outcome.host,
+        target.host.address,
+        unreachable=masker(outcome.unreachable),
+        failed=masker(outcome.failed),
+    )
 
 
 __all__ = ["HostSurvey", "plan_fleet", "survey_target"]

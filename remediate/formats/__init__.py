@@ -1,8 +1,8 @@
 """Lossless config formats: parse bytes -> Document; settings(); edit; dump() -> bytes.
 
-    from remediate.formats import parse, merge
-    doc = parse("redis", data, path="redis.conf")
-    new_doc, changes = merge(doc, parse("redis", b"timeout 0\n"), strategy="merge")
+from remediate.formats import parse, merge
+doc = parse("redis", data, path="redis.conf")
+new_doc, changes = merge(doc, parse("redis", b"timeout 0\n"), strategy="merge")
 """
 
 from __future__ import annotations
@@ -41,4 +41,14 @@ def parse(kind: str, data: bytes, path: str = "") -> Document:
     return doc
 
 
-__all__ = ["ABSENT", "KINDS", "Change", "Document", "Edit", "ParseError", "Problem", "merge", "parse"]
+__all__ = [
+    "ABSENT",
+    "KINDS",
+    "Change",
+    "Document",
+    "Edit",
+    "ParseError",
+    "Problem",
+    "merge",
+    "parse",
+]

@@ -117,7 +117,9 @@ class Document(ABC):
         return parse(self.kind, self.dump(), self.path)
 
 
-def merge(live: Document, desired: Document, strategy: str = "merge") -> tuple[Document, list[Change]]:
+def merge(
+    live: Document, desired: Document, strategy: str = "merge"
+) -> tuple[Document, list[Change]]:
     """Merge the settings of ``desired`` into a copy of ``live``.
 
     ``merge``: only settings named in ``desired`` are touched; existing ones are
@@ -175,8 +177,11 @@ def _moved(changes: list[Change], before: bytes, after: bytes) -> list[Change]:
         # inside the edited region, which may hold two edits (a celery value and the import
         # it needs): match its lines, a few at most, so unchanged ones there move too
         if not region:
-            region.extend(difflib.SequenceMatcher(None, old[prefix:old_end], new[prefix:new_end],
-                                                  autojunk=False).get_opcodes())
+            region.extend(
+                difflib.SequenceMatcher(
+                    None, old[prefix:old_end], new[prefix:new_end], autojunk=False
+                ).get_opcodes()
+            )
         for tag, i1, i2, j1, j2 in region:
             if i1 <= index - prefix < i2:
                 offset = index - prefix - i1
@@ -185,8 +190,10 @@ def _moved(changes: list[Change], before: bytes, after: bytes) -> list[Change]:
                 return prefix + j1 + offset + 1
         return prefix + min(index - prefix, max(new_end - prefix - 1, 0)) + 1
 
-    return [replace(c, lines=(line_after(c.lines[0]), line_after(c.lines[1]))) if c.lines else c
-            for c in changes]
+    return [
+        replace(c, lines=(line_after(c.lines[0]), line_after(c.lines[1]))) if c.lines else c
+        for c in changes
+    ]
 
 
 def _diff_settings(old: Document, new: Document) -> list[Change]:

@@ -65,8 +65,9 @@ from remediate.formats.lines import (
 
 __all__ = ["CeleryDocument", "Code", "parse"]
 
-_DICT_SETTINGS = frozenset().union(*(celery_settings.dict_settings(v)
-                                     for v in celery_settings.VERSIONS))
+_DICT_SETTINGS = frozenset().union(
+    *(celery_settings.dict_settings(v) for v in celery_settings.VERSIONS)
+)
 _PLAUSIBLE = re.compile(r"^(?:[a-z][a-z0-9_]*|[A-Z][A-Z0-9_]*)$")
 
 
@@ -75,8 +76,14 @@ class CeleryDocument(Document):
 
     kind = "celery"
 
-    def __init__(self, module: cst.Module, path: str, data: bytes, tail: bytes = b"",
-                 tree: ast.Module | None = None) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        path: str,
+        data: bytes,
+        tail: bytes = b"",
+        tree: ast.Module | None = None,
+    ) -> None:
         """``module`` is libcst's tree of ``data`` less its blank ``tail`` (see _lossless)."""
         self.path = path
         self.problems = []
@@ -84,8 +91,9 @@ class CeleryDocument(Document):
 
     # ---------------------------------------------------------------- reading
 
-    def _load(self, module: cst.Module, data: bytes, tail: bytes,
-              tree: ast.Module | None = None) -> None:
+    def _load(
+        self, module: cst.Module, data: bytes, tail: bytes, tree: ast.Module | None = None
+    ) -> None:
         """Index ``module`` (parsed from ``data``); ``ast`` gives lines and values fast."""
         self._module, self._data, self._tail = module, data, tail
         self._code = data.decode(module.encoding)
@@ -115,8 +123,10 @@ class CeleryDocument(Document):
         defs = self._definitions_of(name)
         if not defs:
             return None
-        best = min(range(len(defs)), key=lambda i: (
-            celery_settings.precedence(defs[i].key, name, self.style), -i))
+        best = min(
+            range(len(defs)),
+            key=lambda i: (celery_settings.precedence(defs[i].key, name, self.style), -i),
+        )
         return defs[best]
 
     def _entries(self, definition: Definition) -> list[Entry]:
@@ -147,14 +157,22 @@ class CeleryDocument(Document):
 
     def loaded_names(self) -> frozenset[str]:
         """Names the module reads anywhere (``ast.Name`` in a load context)."""
-        return frozenset(node.id for node in ast.walk(self._tree)
-                         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+        return frozenset(
+            node.id
+            for node in ast.walk(self._tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+        )
 
     def config_sources(self) -> list[Any]:
         """The arguments of every ``<x>.config_from_object(arg)`` call (values, or Code)."""
-        return [evaluate(node.args[0]) for node in ast.walk(self._tree)
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "config_from_object" and node.args]
+        return [
+            evaluate(node.args[0])
+            for node in ast.walk(self._tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "config_from_object"
+            and node.args
+        ]
 
     def key_lines(self) -> list[tuple[str, int]]:
         """Every definition in file order: (key as the file spells it, its first line)."""
@@ -220,23 +238,24 @@ class CeleryDocument(Document):
             if definition is not None:
                 notes = [override_note(definition.lines[0], "sets it by a chained assignment")]
             # an app module's dict setting may come from config_from_object: keep its keys
-            self._append(name, entry_value, flat and (definition is not None
-                                                     or self.is_app_module))
+            self._append(name, entry_value, flat and (definition is not None or self.is_app_module))
         elif not flat:
             self._replace(definition.node, self._render_like(definition.node, value))
         elif isinstance(definition.node, cst.Dict):
             entry = self._entry(definition, sub)
             quote = self._dict_quote(definition.node)
             if entry is None:
-                new = celery_cst.insert_entry(definition.node, render(sub, quote),
-                                              render(value, quote))
+                new = celery_cst.insert_entry(
+                    definition.node, render(sub, quote), render(value, quote)
+                )
                 self._replace(definition.node, new)
             else:
                 self._replace(entry.element.value, self._render_like(entry.element.value, value))
         else:
             self._rewrite_as_dict(definition, sub, value)
-            notes.append(f"the value on line {definition.lines[0]} was not a dict display: "
-                         "rewrote it as one")
+            notes.append(
+                f"the value on line {definition.lines[0]} was not a dict display: rewrote it as one"
+            )
         notes.extend(self._ensure_imports(entry_value))
         located, entry, _ = self._locate(key)
         return Edit((entry or located).lines if located else None, "; ".join(notes))
@@ -248,8 +267,12 @@ class CeleryDocument(Document):
         while True:
             defs = self._definitions_of(name)
             if flat:
-                targets = [(d, e) for d in defs for e in self._entries(d)
-                           if same_value(self._value(e.key), sub)]
+                targets = [
+                    (d, e)
+                    for d in defs
+                    for e in self._entries(d)
+                    if same_value(self._value(e.key), sub)
+                ]
                 if not targets:
                     break
                 entry = targets[-1][1]
@@ -260,8 +283,11 @@ class CeleryDocument(Document):
                     break
                 last = defs[-1]
                 removed.append(last.lines[0])
-                self._commit(celery_cst.remove_definition(
-                    self._module, last.key, last.statement, last.element))
+                self._commit(
+                    celery_cst.remove_definition(
+                        self._module, last.key, last.statement, last.element
+                    )
+                )
         if not removed:
             return None
         return Edit(None, removed_note(removed))
@@ -350,8 +376,9 @@ class CeleryDocument(Document):
                 continue
             lines = self._lines()
             block = lines.managed_block()
-            after = import_insertion_line(self._tree, root, block[0] if block else None,
-                                          [body for body, _ in lines.lines])
+            after = import_insertion_line(
+                self._tree, root, block[0] if block else None, [body for body, _ in lines.lines]
+            )
             lines.insert(after, [f"import {root}"])
             self._commit_text(lines.text())
             notes.append(f"added 'import {root}' on line {after + 1}")
@@ -397,25 +424,34 @@ def parse(data: bytes, path: str) -> CeleryDocument:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         line = getattr(error, "lineno", None)
         if line is None and b"\0" in data:
-            line = data[:data.find(b"\0")].count(b"\n") + 1
+            line = data[: data.find(b"\0")].count(b"\n") + 1
         column = getattr(error, "offset", None) if isinstance(error, SyntaxError) else None
         reason = error.msg if isinstance(error, SyntaxError) else str(error) or "too deeply nested"
-        raise ParseError(f"not valid Python: {reason}", path=path, line=line,
-                         column=column or None) from None
+        raise ParseError(
+            f"not valid Python: {reason}", path=path, line=line, column=column or None
+        ) from None
     try:
         module, tail = _lossless(data, tree)
     except cst.ParserSyntaxError as error:
-        raise ParseError(f"cannot parse this Python: {error.message}", path=path,
-                         line=error.raw_line) from None
+        raise ParseError(
+            f"cannot parse this Python: {error.message}", path=path, line=error.raw_line
+        ) from None
     except (SyntaxError, ValueError, RecursionError) as error:
         raise ParseError(f"cannot parse this Python: {error}", path=path, line=None) from None
     try:
         data.decode(module.encoding)
     except UnicodeDecodeError as error:
-        raise ParseError(f"not valid {module.encoding} text: byte {data[error.start]:#04x}",
-                         path=path, line=data[:error.start].count(b"\n") + 1) from None
+        raise ParseError(
+            f"not valid {module.encoding} text: byte {data[error.start]:#04x}",
+            path=path,
+            line=data[: error.start].count(b"\n") + 1,
+        ) from None
     kept = module.bytes + tail
     if kept != data:
-        raise ParseError("cannot keep this file byte for byte (a form feed before a statement, "
-                         "or unusual line endings?)", path=path, line=_first_difference(kept, data))
+        raise ParseError(
+            "cannot keep this file byte for byte (a form feed before a statement, "
+            "or unusual line endings?)",
+            path=path,
+            line=_first_difference(kept, data),
+        )
     return CeleryDocument(module, path, data, tail, tree)

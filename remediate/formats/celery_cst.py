@@ -58,7 +58,7 @@ def entries(node: cst.BaseExpression, tree: ast.expr) -> Iterator[Entry]:
         return
     pairs = list(zip(node.elements, tree.keys, tree.values))
     last_star = max((i for i, (_, key, _) in enumerate(pairs) if key is None), default=-1)
-    for element, key, value in pairs[last_star + 1:]:
+    for element, key, value in pairs[last_star + 1 :]:
         if isinstance(element, cst.DictElement) and key is not None:
             yield Entry(element, key, value, (key.lineno, _span(value)[1]))
 
@@ -98,12 +98,13 @@ def _is_celery_call(node: cst.BaseExpression) -> bool:
         return False
     func = node.func
     return (isinstance(func, cst.Name) and func.value == "Celery") or (
-        isinstance(func, cst.Attribute) and func.attr.value == "Celery")
+        isinstance(func, cst.Attribute) and func.attr.value == "Celery"
+    )
 
 
-def _update_items(module: cst.Module, call: cst.Call,
-                  tree: ast.Call) -> Iterator[tuple[str, cst.BaseExpression, ast.expr,
-                                                    tuple[int, int], cst.CSTNode]]:
+def _update_items(
+    module: cst.Module, call: cst.Call, tree: ast.Call
+) -> Iterator[tuple[str, cst.BaseExpression, ast.expr, tuple[int, int], cst.CSTNode]]:
     """(key, value, ast value, lines, element) of ``conf.update(k=v, ...)`` and
     ``conf.update({'k': v})``; libcst keeps arguments in source order, ``ast`` splits them."""
     positional, keywords = iter(tree.args), iter(tree.keywords)
@@ -135,33 +136,64 @@ def find_definitions(module: cst.Module, tree: ast.Module) -> FoundDefinitions:
         for small in line.body:
             statement = next(statements)
             if isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(
-                    statement, (ast.Assign, ast.AnnAssign)):
+                statement, (ast.Assign, ast.AnnAssign)
+            ):
                 if small.value is None or statement.value is None:
                     continue
-                targets = ([t.target for t in small.targets] if isinstance(small, cst.Assign)
-                           else [small.target])
+                targets = (
+                    [t.target for t in small.targets]
+                    if isinstance(small, cst.Assign)
+                    else [small.target]
+                )
                 if _is_celery_call(small.value) and isinstance(targets[0], cst.Name):
                     app_target = app_target or targets[0].value
                 chained = len(targets) > 1
                 for target in targets:
                     if isinstance(target, cst.Name):
-                        plain.append(Definition(target.value, small.value, statement.value,
-                                                _span(statement), small, None, chained))
+                        plain.append(
+                            Definition(
+                                target.value,
+                                small.value,
+                                statement.value,
+                                _span(statement),
+                                small,
+                                None,
+                                chained,
+                            )
+                        )
                     elif found := _conf_key(module, target):
                         receivers.append(found[0])
-                        conf.append(Definition(found[1], small.value, statement.value,
-                                               _span(statement), small, None, chained))
-            elif (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
-                  and isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+                        conf.append(
+                            Definition(
+                                found[1],
+                                small.value,
+                                statement.value,
+                                _span(statement),
+                                small,
+                                None,
+                                chained,
+                            )
+                        )
+            elif (
+                isinstance(small, cst.Expr)
+                and isinstance(small.value, cst.Call)
+                and isinstance(statement, ast.Expr)
+                and isinstance(statement.value, ast.Call)
+            ):
                 func = small.value.func
-                receiver = (_conf_receiver(module, func.value)
-                            if isinstance(func, cst.Attribute) and func.attr.value == "update"
-                            else None)
+                receiver = (
+                    _conf_receiver(module, func.value)
+                    if isinstance(func, cst.Attribute) and func.attr.value == "update"
+                    else None
+                )
                 if receiver:
                     receivers.append(receiver)
-                    conf.extend(Definition(key, node, value, lines, None, element)
-                                for key, node, value, lines, element
-                                in _update_items(module, small.value, statement.value))
+                    conf.extend(
+                        Definition(key, node, value, lines, None, element)
+                        for key, node, value, lines, element in _update_items(
+                            module, small.value, statement.value
+                        )
+                    )
     is_app = app_target is not None or bool(conf)
     receiver = receivers[0] if receivers else app_target
     return FoundDefinitions(conf if is_app else plain, receiver, is_app, plain)
@@ -184,15 +216,20 @@ def insert_entry(node: cst.Dict, key_source: str, value_source: str) -> cst.Dict
         return node.with_changes(elements=[new])
     last = elements[-1]
     if isinstance(last, cst.DictElement):
-        new = new.with_changes(whitespace_before_colon=last.whitespace_before_colon,
-                               whitespace_after_colon=last.whitespace_after_colon)
+        new = new.with_changes(
+            whitespace_before_colon=last.whitespace_before_colon,
+            whitespace_after_colon=last.whitespace_after_colon,
+        )
     trailing = last.comma if isinstance(last.comma, cst.Comma) else None
     # The layout before "}": on the trailing comma when a comment follows it, else on "}".
     in_comma = trailing is not None and _multiline(trailing.whitespace_after)
     closing = trailing.whitespace_after if trailing and in_comma else node.rbrace.whitespace_before
     if isinstance(closing, cst.ParenthesizedWhitespace):
-        between = [e.comma.whitespace_after for e in elements[:-1]
-                   if isinstance(e.comma, cst.Comma) and _multiline(e.comma.whitespace_after)]
+        between = [
+            e.comma.whitespace_after
+            for e in elements[:-1]
+            if isinstance(e.comma, cst.Comma) and _multiline(e.comma.whitespace_after)
+        ]
         opening = node.lbrace.whitespace_after
         model = between[-1] if between else opening if _multiline(opening) else None
         if isinstance(model, cst.ParenthesizedWhitespace):
@@ -200,13 +237,21 @@ def insert_entry(node: cst.Dict, key_source: str, value_source: str) -> cst.Dict
         else:
             indent = closing.indent
             last_line = cst.SimpleWhitespace(closing.last_line.value + "    ")
-        to_new = cst.ParenthesizedWhitespace(first_line=closing.first_line,
-                                             empty_lines=closing.empty_lines,
-                                             indent=indent, last_line=last_line)
-        fresh = cst.ParenthesizedWhitespace(first_line=cst.TrailingWhitespace(), empty_lines=[],
-                                            indent=closing.indent, last_line=closing.last_line)
+        to_new = cst.ParenthesizedWhitespace(
+            first_line=closing.first_line,
+            empty_lines=closing.empty_lines,
+            indent=indent,
+            last_line=last_line,
+        )
+        fresh = cst.ParenthesizedWhitespace(
+            first_line=cst.TrailingWhitespace(),
+            empty_lines=[],
+            indent=closing.indent,
+            last_line=closing.last_line,
+        )
         elements[-1] = last.with_changes(
-            comma=(trailing or cst.Comma()).with_changes(whitespace_after=to_new))
+            comma=(trailing or cst.Comma()).with_changes(whitespace_after=to_new)
+        )
         if in_comma and trailing:
             new = new.with_changes(comma=trailing.with_changes(whitespace_after=fresh))
         else:
@@ -214,8 +259,9 @@ def insert_entry(node: cst.Dict, key_source: str, value_source: str) -> cst.Dict
                 new = new.with_changes(comma=trailing)
             node = node.with_changes(rbrace=node.rbrace.with_changes(whitespace_before=fresh))
     else:
-        separators = [e.comma.whitespace_after for e in elements[:-1]
-                      if isinstance(e.comma, cst.Comma)]
+        separators = [
+            e.comma.whitespace_after for e in elements[:-1] if isinstance(e.comma, cst.Comma)
+        ]
         separator = separators[-1] if separators else cst.SimpleWhitespace(" ")
         if trailing:
             new = new.with_changes(comma=trailing)
@@ -232,7 +278,8 @@ def _without(items: Sequence[Any], index: int, attribute: str) -> list[Any]:
     result = list(items)
     if len(result) > 1 and index == len(result) - 1:
         result[index - 1] = result[index - 1].with_changes(
-            **{attribute: getattr(result[index], attribute)})
+            **{attribute: getattr(result[index], attribute)}
+        )
     del result[index]
     return result
 
@@ -256,7 +303,8 @@ class _Remover(cst.CSTTransformer):
         elements = _without(updated.elements, index, "comma")
         if not elements:
             return updated.with_changes(
-                elements=[], lbrace=cst.LeftCurlyBrace(), rbrace=cst.RightCurlyBrace())
+                elements=[], lbrace=cst.LeftCurlyBrace(), rbrace=cst.RightCurlyBrace()
+            )
         return updated.with_changes(elements=elements)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
@@ -271,12 +319,16 @@ class _Remover(cst.CSTTransformer):
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
         if original is not self.target or len(original.targets) < 2:
             return updated
-        keep = [t for t in updated.targets
-                if not (isinstance(t.target, cst.Name) and t.target.value == self.name)]
+        keep = [
+            t
+            for t in updated.targets
+            if not (isinstance(t.target, cst.Name) and t.target.value == self.name)
+        ]
         return updated.with_changes(targets=keep or updated.targets)
 
-    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
-                                  updated: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
         index = _index_of(original.body, self.target)
         if index is None or len(original.body) < 2 or self._chained():
             return updated
@@ -285,9 +337,16 @@ class _Remover(cst.CSTTransformer):
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
         if self._chained():
             return updated
-        index = next((i for i, line in enumerate(original.body)
-                      if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1
-                      and line.body[0] is self.target), None)
+        index = next(
+            (
+                i
+                for i, line in enumerate(original.body)
+                if isinstance(line, cst.SimpleStatementLine)
+                and len(line.body) == 1
+                and line.body[0] is self.target
+            ),
+            None,
+        )
         if index is None:
             return updated
         body = list(updated.body)
@@ -295,7 +354,8 @@ class _Remover(cst.CSTTransformer):
         del body[index]
         if index < len(body):
             body[index] = body[index].with_changes(
-                leading_lines=[*comments, *body[index].leading_lines])
+                leading_lines=[*comments, *body[index].leading_lines]
+            )
             return updated.with_changes(body=body)
         return updated.with_changes(body=body, footer=[*comments, *updated.footer])
 
@@ -308,8 +368,9 @@ def remove_entry(module: cst.Module, element: cst.CSTNode) -> cst.Module:
     return module.visit(_Remover(element))
 
 
-def remove_definition(module: cst.Module, key: str, statement: cst.CSTNode | None,
-                      element: cst.CSTNode | None) -> cst.Module:
+def remove_definition(
+    module: cst.Module, key: str, statement: cst.CSTNode | None, element: cst.CSTNode | None
+) -> cst.Module:
     """``module`` without one definition: its statement, its target in a chained assignment,
     or its keyword / entry in ``app.conf.update(...)``."""
     target = element if element is not None else statement

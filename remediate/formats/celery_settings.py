@@ -79,7 +79,7 @@ def new_name(old: str, version: str | None = None) -> str | None:
     """The new name of an old upper-case name (``BROKER_HEARTBEAT`` -> ``broker_heartbeat``).
 
     Without ``version``, the newest series that knows ``old`` answers."""
-    for series in ([_series(version)] if version else reversed(VERSIONS)):
+    for series in [_series(version)] if version else reversed(VERSIONS):
         found = _old_to_new(series).get(old)
         if found:
             return found
@@ -88,7 +88,7 @@ def new_name(old: str, version: str | None = None) -> str | None:
 
 def old_name(new: str, version: str | None = None) -> str | None:
     """The old upper-case name of a new name (``task_acks_late`` -> ``CELERY_ACKS_LATE``)."""
-    for series in ([_series(version)] if version else reversed(VERSIONS)):
+    for series in [_series(version)] if version else reversed(VERSIONS):
         info = _settings(series).get(new)
         if info is not None:
             return min(info["old"]) if info["old"] else None
@@ -120,8 +120,9 @@ def _value_of(source: str) -> Any:
     node = ast.parse(source, mode="eval").body
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         if node.func.id == "timedelta" and not node.args:
-            return datetime.timedelta(**{k.arg: ast.literal_eval(k.value)
-                                         for k in node.keywords if k.arg})
+            return datetime.timedelta(
+                **{k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+            )
         if node.func.id == "float" and len(node.args) == 1:
             return float(ast.literal_eval(node.args[0]))
     return source
@@ -134,7 +135,7 @@ def namespaced(key: str, namespace: str = DJANGO_NAMESPACE, version: str = NEWES
     prefix = namespace.rstrip("_") + "_"
     if not key.startswith(prefix) or key != key.upper():
         return None
-    name = key[len(prefix):].lower()
+    name = key[len(prefix) :].lower()
     return name if is_setting(name, version) else None
 
 
@@ -169,8 +170,8 @@ def _all_old_to_new() -> dict[str, str]:
 
 def _namespaced_any(key: str) -> str | None:
     prefix = DJANGO_NAMESPACE + "_"
-    if key.startswith(prefix) and key == key.upper() and key[len(prefix):].lower() in _all_names():
-        return key[len(prefix):].lower()
+    if key.startswith(prefix) and key == key.upper() and key[len(prefix) :].lower() in _all_names():
+        return key[len(prefix) :].lower()
     return None
 
 
@@ -196,8 +197,11 @@ def detect_style(keys: Iterable[str]) -> str:
     old = {k for k in unique if k in _all_old_to_new()}
     namespaced_keys = {k for k in unique if _namespaced_any(k)}
     namespaced_only, old_only = namespaced_keys - old, old - namespaced_keys
-    if namespaced_only and len(namespaced_only) >= len(old_only) \
-            and len(namespaced_keys) >= len(new):
+    if (
+        namespaced_only
+        and len(namespaced_only) >= len(old_only)
+        and len(namespaced_keys) >= len(new)
+    ):
         return DJANGO_STYLE
     return OLD_STYLE if len(old) > len(new) else NEW_STYLE
 
@@ -224,13 +228,16 @@ def precedence(key: str, name: str, style: str) -> int:
         kind = DJANGO_STYLE
     else:
         kind = OLD_STYLE
-    order = ((DJANGO_STYLE, NEW_STYLE, OLD_STYLE) if style == DJANGO_STYLE
-             else (NEW_STYLE, OLD_STYLE, DJANGO_STYLE))
+    order = (
+        (DJANGO_STYLE, NEW_STYLE, OLD_STYLE)
+        if style == DJANGO_STYLE
+        else (NEW_STYLE, OLD_STYLE, DJANGO_STYLE)
+    )
     return order.index(kind)
 
 
 def suggest(name: str, version: str = NEWEST) -> str | None:
-    """"Did you mean": the closest real name, or None. Upper-case names are matched against
+    """ "Did you mean": the closest real name, or None. Upper-case names are matched against
     the old names and the Django-namespaced spellings, lower-case against the new names."""
     if name == name.upper():
         candidates = set(_old_to_new(_series(version)))
@@ -244,8 +251,24 @@ def suggest(name: str, version: str = NEWEST) -> str | None:
 
 
 __all__ = [
-    "DJANGO_NAMESPACE", "DJANGO_STYLE", "NEWEST", "NEW_STYLE", "OLD_STYLE", "VERSIONS",
-    "canonical", "default", "detect_style", "dict_settings", "is_old_name", "is_setting",
-    "names", "namespaced", "new_name", "old_name", "precedence", "setting_type", "spell",
+    "DJANGO_NAMESPACE",
+    "DJANGO_STYLE",
+    "NEWEST",
+    "NEW_STYLE",
+    "OLD_STYLE",
+    "VERSIONS",
+    "canonical",
+    "default",
+    "detect_style",
+    "dict_settings",
+    "is_old_name",
+    "is_setting",
+    "names",
+    "namespaced",
+    "new_name",
+    "old_name",
+    "precedence",
+    "setting_type",
+    "spell",
     "suggest",
 ]

@@ -68,9 +68,13 @@ def evaluate_source(source: str) -> Any:
 
 _MAX_INT_BITS = 256
 _OPERATORS: dict[type[ast.operator], Any] = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b,
-    ast.Mod: lambda a, b: a % b, ast.Pow: lambda a, b: a ** b,
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a**b,
 }
 
 
@@ -85,7 +89,7 @@ def _fold(node: ast.BinOp, left: Any, right: Any) -> Any:
     operator = _OPERATORS.get(type(node.op))
     if operator is None or not (_is_number(left) and _is_number(right)):
         return Code.of(node)
-    if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 2 ** 64):
+    if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 2**64):
         return Code.of(node)
     try:
         result = operator(left, right)
@@ -131,8 +135,11 @@ def evaluate(node: ast.expr) -> Any:
             return -operand if isinstance(node.op, ast.USub) else +operand
     if isinstance(node, ast.BinOp):
         left, right = evaluate(node.left), evaluate(node.right)
-        if (isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(right, complex)
-                and _is_number(left)):
+        if (
+            isinstance(node.op, (ast.Add, ast.Sub))
+            and isinstance(right, complex)
+            and _is_number(left)
+        ):
             return left + right if isinstance(node.op, ast.Add) else left - right
         return _fold(node, left, right)
     return Code.of(node)
@@ -224,7 +231,8 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return len(a) == len(b) and all(
             any(same_value(ka, kb) and same_value(va, vb) for kb, vb in b.items())
-            for ka, va in a.items())
+            for ka, va in a.items()
+        )
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
     if isinstance(a, (set, frozenset)):
@@ -278,6 +286,7 @@ def secrets_in(name: str, value: Any) -> list[str]:
 
 # ---------------------------------------------------------------- imports a value needs
 
+
 def modules_named(value: Any) -> set[str]:
     """Root names of the attribute chains in a value's Code parts (``socket``)."""
     if isinstance(value, Code):
@@ -302,25 +311,33 @@ def bound_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def import_insertion_line(tree: ast.Module, root: str, begin: int | None,
-                          lines: Sequence[str]) -> int:
+def import_insertion_line(
+    tree: ast.Module, root: str, begin: int | None, lines: Sequence[str]
+) -> int:
     """The 1-based line after which ``import root`` goes (0: before the first line): after the
     last top-level import before the first use; else after the managed block's BEGIN line
     (0-based ``begin``) when every use is in the block; else after a docstring and
     ``__future__`` imports, or a shebang / coding line (``lines``: the module's lines)."""
     uses = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == root]
     first_use = min(uses, default=len(lines) + 1)
-    imports = [s for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom))
-               and (s.end_lineno or s.lineno) < first_use]
+    imports = [
+        s
+        for s in tree.body
+        if isinstance(s, (ast.Import, ast.ImportFrom)) and (s.end_lineno or s.lineno) < first_use
+    ]
     if imports:
         return imports[-1].end_lineno or imports[-1].lineno
     if begin is not None and first_use > begin + 1:
         return begin + 1
     after = 0
     for statement in tree.body:
-        docstring = (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
-                     and isinstance(statement.value.value, str) and after == 0
-                     and statement is tree.body[0])
+        docstring = (
+            isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)
+            and after == 0
+            and statement is tree.body[0]
+        )
         future = isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
         if not (docstring or future):
             break

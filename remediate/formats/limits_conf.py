@@ -30,10 +30,26 @@ from remediate.formats.lines import (
 )
 
 TYPES = ("soft", "hard", "-")
-RLIMIT_ITEMS = frozenset({
-    "core", "data", "fsize", "memlock", "nofile", "rss", "stack", "cpu", "nproc", "as",
-    "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
-})
+RLIMIT_ITEMS = frozenset(
+    {
+        "core",
+        "data",
+        "fsize",
+        "memlock",
+        "nofile",
+        "rss",
+        "stack",
+        "cpu",
+        "nproc",
+        "as",
+        "locks",
+        "sigpending",
+        "msgqueue",
+        "nice",
+        "rtprio",
+        "rttime",
+    }
+)
 #: items pam_limits handles itself, not as a setrlimit() soft/hard pair
 SPECIAL_ITEMS = frozenset({"maxlogins", "maxsyslogins", "priority", "nonewprivs"})
 #: values pam_limits reads as "no limit" (except for priority and nice, where -1 is a number)
@@ -164,9 +180,14 @@ class LimitsDocument(Document):
             if len(words) == 2 and words[1].startswith("-"):
                 continue  # "<domain> -": no limits for that domain, a valid line
             if len(words) != 4:
-                self.problems.append(Problem(number, fields.starts[0] + 1,
-                                             f"expected '<domain> <type> <item> <value>', found "
-                                             f"{len(words)} field(s); pam_limits skips the line"))
+                self.problems.append(
+                    Problem(
+                        number,
+                        fields.starts[0] + 1,
+                        f"expected '<domain> <type> <item> <value>', found "
+                        f"{len(words)} field(s); pam_limits skips the line",
+                    )
+                )
                 continue
             domain, type_, item, value = words[0], words[1].lower(), words[2].lower(), words[3]
             reason = _value_problem(item, type_, value)
@@ -178,9 +199,10 @@ class LimitsDocument(Document):
                 self.problems.append(Problem(number, fields.starts[0] + 1, reason))
                 continue
             start = fields.starts[3]
-            written = line.body[start:min(fields.value_end, len(line.body))].rstrip(" \t")
-            self.rows.append(LimitRow(number, domain, type_, item, written,
-                                      start, start + len(written)))
+            written = line.body[start : min(fields.value_end, len(line.body))].rstrip(" \t")
+            self.rows.append(
+                LimitRow(number, domain, type_, item, written, start, start + len(written))
+            )
 
     # -- reading -----------------------------------------------------------------
 
@@ -220,7 +242,11 @@ class LimitsDocument(Document):
             return hard
         if soft is ABSENT and hard is ABSENT:
             return ABSENT
-        if soft is not ABSENT and hard is not ABSENT and normal_value(item, soft) == normal_value(item, hard):
+        if (
+            soft is not ABSENT
+            and hard is not ABSENT
+            and normal_value(item, soft) == normal_value(item, hard)
+        ):
             return soft
         return f"soft {'unset' if soft is ABSENT else soft}, hard {'unset' if hard is ABSENT else hard}"
 
@@ -238,8 +264,13 @@ class LimitsDocument(Document):
         text = str(value).strip(" \t")
         if not text or "#" in text or "\n" in text or "\r" in text:
             raise ValueError(f"not a limits value: {value!r}")
-        deciding = [row for row in self.rows if row.domain == domain and row.item == item
-                    and (type_ == "-" or row.type in (type_, "-"))]
+        deciding = [
+            row
+            for row in self.rows
+            if row.domain == domain
+            and row.item == item
+            and (type_ == "-" or row.type in (type_, "-"))
+        ]
         if deciding and deciding[-1].type == type_:
             row = deciding[-1]
             self._buffer.replace(row.line - 1, row.value_start, row.value_end, text)
@@ -274,10 +305,10 @@ class LimitsDocument(Document):
         split = _split_fields(body)
         assert split is not None and len(split.starts) == 4
         starts = split.starts
-        gaps = [body[starts[i] + len(split.words[i]):starts[i + 1]] for i in range(3)]
+        gaps = [body[starts[i] + len(split.words[i]) : starts[i + 1]] for i in range(3)]
         tabbed = "\t" in "".join(gaps)
         aligned = any(len(gap) > 1 for gap in gaps)
-        out = body[:starts[0]]
+        out = body[: starts[0]]
         for i in range(3):
             if tabbed or not aligned:
                 out += fields[i] + gaps[i]

@@ -90,8 +90,10 @@ def split_lines(text: str, line_ends: re.Pattern[str] = LF_LINE_ENDS) -> list[Li
         pieces = text.split("\n")
         last = pieces.pop()
         if "\r" in text:
-            lines = [Line(piece[:-1], "\r\n") if piece.endswith("\r") else Line(piece, "\n")
-                     for piece in pieces]
+            lines = [
+                Line(piece[:-1], "\r\n") if piece.endswith("\r") else Line(piece, "\n")
+                for piece in pieces
+            ]
         else:
             lines = list(map(_new_line, zip(pieces, repeat("\n"))))
         if last:
@@ -100,7 +102,7 @@ def split_lines(text: str, line_ends: re.Pattern[str] = LF_LINE_ENDS) -> list[Li
     lines = []
     start = 0
     for match in line_ends.finditer(text):
-        lines.append(Line(text[start:match.start()], match.group()))
+        lines.append(Line(text[start : match.start()], match.group()))
         start = match.end()
     if start < len(text):
         lines.append(Line(text[start:], ""))
@@ -114,6 +116,7 @@ def is_marker(body: str, marker: str, comment: str = "#") -> bool:
 
 
 # --- the one wording of each note ---------------------------------------------------------
+
 
 def describe_lines(numbers: Sequence[int]) -> str:
     """``[10]`` -> "line 10"; ``[10, 20, 40]`` -> "lines 10, 20 and 40"."""
@@ -148,6 +151,7 @@ def kept_note(key: str, lines: Sequence[int]) -> str:
 
 
 # --- the buffer ------------------------------------------------------------------------------
+
 
 class LineBuffer:
     """The mutable list of lines behind a document. Indexes are 0-based; the
@@ -214,8 +218,9 @@ class LineBuffer:
         self.lines[index:index] = new
         return index + 1, index + len(bodies)
 
-    def managed_block(self, lo: int = 0, hi: int | None = None,
-                      comment: str = "#") -> tuple[int, int] | None:
+    def managed_block(
+        self, lo: int = 0, hi: int | None = None, comment: str = "#"
+    ) -> tuple[int, int] | None:
         """Indexes of the first BEGIN marker in ``lo:hi`` and the END marker that closes
         it inside the same range, or None (a BEGIN without its END is not a block)."""
         hi = len(self.lines) if hi is None else hi
@@ -227,8 +232,11 @@ class LineBuffer:
 
     def _marked(self, marker: str, comment: str, lo: int, hi: int) -> list[int]:
         """Indexes in ``lo:hi`` of the comment lines holding ``marker``."""
-        return [i for i, (body, _) in enumerate(self.lines[lo:hi], start=lo)
-                if marker in body and is_marker(body, marker, comment)]
+        return [
+            i
+            for i, (body, _) in enumerate(self.lines[lo:hi], start=lo)
+            if marker in body and is_marker(body, marker, comment)
+        ]
 
     def managed_blocks(self, comment: str = "#") -> list[tuple[int, int]]:
         """Every (BEGIN, END) marker pair in the file, in order."""
@@ -239,8 +247,15 @@ class LineBuffer:
             lo = block[1] + 1
         return blocks
 
-    def add_managed(self, bodies: Sequence[str], *, lo: int = 0, hi: int | None = None,
-                    at: int | None = None, comment: str | None = "#") -> tuple[int, int]:
+    def add_managed(
+        self,
+        bodies: Sequence[str],
+        *,
+        lo: int = 0,
+        hi: int | None = None,
+        at: int | None = None,
+        comment: str | None = "#",
+    ) -> tuple[int, int]:
         """Add lines to the managed block found in ``lo:hi`` (just before its END marker);
         without one, create a block at index ``at`` (default: end of file).  An empty
         file, or a kind without comments (``comment`` None), gets the lines without
@@ -251,8 +266,9 @@ class LineBuffer:
         at = len(self.lines) if at is None else at
         if not self.lines or comment is None:
             return self.insert(at, bodies)
-        first, last = self.insert(at, [f"{comment} {MANAGED_BEGIN}", *bodies,
-                                       f"{comment} {MANAGED_END}"])
+        first, last = self.insert(
+            at, [f"{comment} {MANAGED_BEGIN}", *bodies, f"{comment} {MANAGED_END}"]
+        )
         return first + 1, last - 1
 
 
@@ -332,15 +348,17 @@ class LineDocument(Document, Generic[InfoT]):
         gone_set = set(indexes)
         gone = sorted(gone_set)
         self.buffer.delete(gone)
-        self.info = {i - bisect_left(gone, i): found for i, found in self.info.items()
-                     if i not in gone_set}
+        self.info = {
+            i - bisect_left(gone, i): found for i, found in self.info.items() if i not in gone_set
+        }
 
     def _append_lines(self, texts: Sequence[str]) -> tuple[int, int]:
         """Add ``texts`` to the managed block (see ``LineBuffer.add_managed``); return the
         1-based line range they occupy."""
         before = len(self.buffer.lines)
         first, last = self.buffer.add_managed(
-            texts, comment="#" if self.uses_managed_block else None)
+            texts, comment="#" if self.uses_managed_block else None
+        )
         added = len(self.buffer.lines) - before
         start = first - 1 - (added - len(texts)) // 2  # the BEGIN marker, when one was added
         self.info = {(i + added if i >= start else i): found for i, found in self.info.items()}

@@ -93,8 +93,10 @@ class PythonLockDocument(Document):
         return frozenset(e for p in self.packages if p.name == wanted for e in p.extras)
 
     def settings(self) -> dict[str, Any]:
-        return {p.name: (f"=={p.version}" if p.version and not p.specifier else p.specifier)
-                for p in self.packages}
+        return {
+            p.name: (f"=={p.version}" if p.version and not p.specifier else p.specifier)
+            for p in self.packages
+        }
 
     def line_of(self, key: str) -> int | None:
         found = self.package(key)
@@ -104,14 +106,16 @@ class PythonLockDocument(Document):
 
     def set(self, key: str, value: Any) -> Edit:
         if self.flavor != "requirements":
-            raise ValueError(f"{self.path} is written by its tool ({self.flavor}): change the "
-                             "project's constraints and lock again")
+            raise ValueError(
+                f"{self.path} is written by its tool ({self.flavor}): change the "
+                "project's constraints and lock again"
+            )
         line = f"{canonicalize_name(key)}=={value}"
         found = self.package(key)
         if found is not None and found.line is not None:
             index = found.line - 1
             text = body_of(self.raw[index])
-            self.raw[index] = line + self.raw[index][len(text):]
+            self.raw[index] = line + self.raw[index][len(text) :]
             self._read()
             return Edit((found.line, found.line))
         newline = LineBuffer("".join(self.raw)).newline  # the one newline policy
@@ -159,9 +163,15 @@ def _requirements(raw: list[str]) -> list[LockedPackage]:
             continue  # pip would refuse it; not ours to judge
         if requirement.url:
             continue
-        found.append(LockedPackage(canonicalize_name(requirement.name), _pin(requirement.specifier),
-                                   str(requirement.specifier), tuple(sorted(requirement.extras)),
-                                   first + 1))
+        found.append(
+            LockedPackage(
+                canonicalize_name(requirement.name),
+                _pin(requirement.specifier),
+                str(requirement.specifier),
+                tuple(sorted(requirement.extras)),
+                first + 1,
+            )
+        )
     return found
 
 
@@ -185,8 +195,11 @@ def _toml_lock(raw: list[str], path: str, flavor: str) -> list[LockedPackage]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)", str(error))
-        raise ParseError(f"not a valid {flavor}.lock (TOML): {error}", path=path,
-                         line=int(match.group(1)) if match else None) from None
+        raise ParseError(
+            f"not a valid {flavor}.lock (TOML): {error}",
+            path=path,
+            line=int(match.group(1)) if match else None,
+        ) from None
     lines = _line_index(raw, _TOML_NAME)
     extras: dict[str, set[str]] = {}
     for package in data.get("package", []):
@@ -204,8 +217,15 @@ def _toml_lock(raw: list[str], path: str, flavor: str) -> list[LockedPackage]:
             continue
         name = canonicalize_name(str(package["name"]))
         version = package.get("version")
-        found.append(LockedPackage(name, str(version) if version else None, "",
-                                   tuple(sorted(extras.get(name, set()))), lines.get(name)))
+        found.append(
+            LockedPackage(
+                name,
+                str(version) if version else None,
+                "",
+                tuple(sorted(extras.get(name, set()))),
+                lines.get(name),
+            )
+        )
     return found
 
 
@@ -215,8 +235,12 @@ def _dependencies(package: dict[str, Any]) -> list[tuple[str, set[str]]]:
     for dependency in package.get("dependencies", []) or []:
         if isinstance(dependency, dict) and "name" in dependency:
             wanted = dependency.get("extra", []) or []
-            out.append((canonicalize_name(str(dependency["name"])),
-                        {str(e) for e in (wanted if isinstance(wanted, list) else [wanted])}))
+            out.append(
+                (
+                    canonicalize_name(str(dependency["name"])),
+                    {str(e) for e in (wanted if isinstance(wanted, list) else [wanted])},
+                )
+            )
     return out
 
 
@@ -225,13 +249,14 @@ def _pipfile(raw: list[str], path: str) -> list[LockedPackage]:
         data = json.loads("".join(raw))
     except ValueError as error:
         line = getattr(error, "lineno", None)
-        raise ParseError(f"not a valid Pipfile.lock (JSON): {error}", path=path,
-                         line=line) from None
+        raise ParseError(
+            f"not a valid Pipfile.lock (JSON): {error}", path=path, line=line
+        ) from None
     lines = _line_index(raw, _JSON_NAME)
     found = []
     for group in ("default", "develop"):
         packages = data.get(group, {}) if isinstance(data, dict) else {}
-        for name, entry in (packages.items() if isinstance(packages, dict) else []):
+        for name, entry in packages.items() if isinstance(packages, dict) else []:
             if not isinstance(entry, dict):
                 continue
             specifier = str(entry.get("version", ""))
@@ -239,9 +264,15 @@ def _pipfile(raw: list[str], path: str) -> list[LockedPackage]:
                 version = _pin(SpecifierSet(specifier)) if specifier else None
             except ValueError:
                 version = None
-            found.append(LockedPackage(canonicalize_name(name), version, specifier,
-                                       tuple(sorted(entry.get("extras", []) or [])),
-                                       lines.get(canonicalize_name(name))))
+            found.append(
+                LockedPackage(
+                    canonicalize_name(name),
+                    version,
+                    specifier,
+                    tuple(sorted(entry.get("extras", []) or [])),
+                    lines.get(canonicalize_name(name)),
+                )
+            )
     return found
 
 

@@ -45,10 +45,10 @@ __all__ = ["RabbitLine", "RabbitmqDocument", "is_secret_key", "parse"]
 
 _WORD = r"(?:\\\.|[A-Za-z0-9_-])+"
 _KEY = re.compile(rf"{_WORD}(?:\.{_WORD})*")
-_SETTING = re.compile(rf"(?P<lead>[ \t]*)(?P<key>{_KEY.pattern})[ \t]*=[ \t]*(?P<rest>.*)",
-                      re.DOTALL)
-_INCLUDE = re.compile(r"[ \t]*include[ \t]*(?P<path>[A-Za-z0-9\-_.*/]+)(?:[ \t]*#.*)?",
-                      re.DOTALL)
+_SETTING = re.compile(
+    rf"(?P<lead>[ \t]*)(?P<key>{_KEY.pattern})[ \t]*=[ \t]*(?P<rest>.*)", re.DOTALL
+)
+_INCLUDE = re.compile(r"[ \t]*include[ \t]*(?P<path>[A-Za-z0-9\-_.*/]+)(?:[ \t]*#.*)?", re.DOTALL)
 _NOT_BLANK_OR_COMMENT = re.compile(r"\n[ \t]*[^ \t\n#]")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _SECRET_KEY = re.compile(
@@ -94,14 +94,17 @@ def analyse_line(text: str) -> RabbitLine | None:
         return _analyse_value(text, setting.group("key"), setting.start("rest"))
     include = _INCLUDE.fullmatch(text)
     if include is not None:
-        return RabbitLine(text, value=include.group("path"), span=include.span("path"),
-                          include=True)
+        return RabbitLine(
+            text, value=include.group("path"), span=include.span("path"), include=True
+        )
     offset = len(text) - len(stripped)
     if "=" not in text:
         reason = "not a 'key = value' setting, a comment or an include: cuttlefish refuses the file"
         return RabbitLine(text, error=(offset, reason))
-    reason = ("the key before '=' may hold only letters, digits, '_', '-' and dots: "
-              "cuttlefish refuses the file")
+    reason = (
+        "the key before '=' may hold only letters, digits, '_', '-' and dots: "
+        "cuttlefish refuses the file"
+    )
     return RabbitLine(text, error=(offset, reason))
 
 
@@ -110,15 +113,25 @@ def _analyse_value(text: str, key: str, start: int) -> RabbitLine:
     if rest.startswith("'"):
         close = rest.find("'", 1)
         if close < 0:
-            return RabbitLine(text, key, rest, (start, len(text)), problem=(
-                start, "the single quote is never closed on this line"))
+            return RabbitLine(
+                text,
+                key,
+                rest,
+                (start, len(text)),
+                problem=(start, "the single quote is never closed on this line"),
+            )
         span = (start, start + close + 1)
-        after = rest[close + 1:].lstrip(" \t")
+        after = rest[close + 1 :].lstrip(" \t")
         at = len(text) - len(after)
         problem = None
         if after.startswith("#"):
-            problem = (at, ("a quoted value must not be followed by a comment "
-                            "(RabbitMQ's docs); put the comment on the line above"))
+            problem = (
+                at,
+                (
+                    "a quoted value must not be followed by a comment "
+                    "(RabbitMQ's docs); put the comment on the line above"
+                ),
+            )
         elif after:
             problem = (at, "text after the closing quote: cuttlefish refuses it")
         return RabbitLine(text, key, rest[1:close], span, True, problem=problem)
@@ -138,8 +151,9 @@ def parse(data: bytes, path: str) -> RabbitmqDocument:
     bad = _NOT_UTF8.search(text)
     if bad is not None:
         line = text.count("\n", 0, bad.start()) + 1
-        raise ParseError("bytes that are not UTF-8: cuttlefish refuses the file",
-                         path=path, line=line)
+        raise ParseError(
+            "bytes that are not UTF-8: cuttlefish refuses the file", path=path, line=line
+        )
     doc = RabbitmqDocument(text, path)
     for index, line_info in sorted(doc.info.items()):
         if line_info.error is not None:
@@ -171,8 +185,13 @@ class RabbitmqDocument(LineDocument[RabbitLine]):
         for index, line in sorted(self.info.items()):
             problem = line.problem
             if problem is None and line.trailing_blank and unterminated and index == last:
-                problem = (line.span[1], ("blanks after the value on the last line, which has "
-                                          "no line break: cuttlefish keeps them in the value"))
+                problem = (
+                    line.span[1],
+                    (
+                        "blanks after the value on the last line, which has "
+                        "no line break: cuttlefish keeps them in the value"
+                    ),
+                )
             if problem is not None:
                 problems.append(Problem(index + 1, problem[0] + 1, problem[1]))
             elif line.key:
@@ -202,8 +221,11 @@ class RabbitmqDocument(LineDocument[RabbitLine]):
 
     def secrets(self) -> list[str]:
         """Values of secret keys (``default_pass``, ``*.password``...) for masking reports."""
-        found = [line.value for _, line in sorted(self.info.items())
-                 if line.key and is_secret_key(line.key) and line.value]
+        found = [
+            line.value
+            for _, line in sorted(self.info.items())
+            if line.key and is_secret_key(line.key) and line.value
+        ]
         return list(dict.fromkeys(found))
 
     # --- editing ----------------------------------------------------------------
@@ -220,7 +242,7 @@ class RabbitmqDocument(LineDocument[RabbitLine]):
         index = indexes[-1]
         line = self.info[index]
         rendered = _render(text, quoted=line.quoted)
-        self._replace_line(index, line.text[:line.span[0]] + rendered + line.text[line.span[1]:])
+        self._replace_line(index, line.text[: line.span[0]] + rendered + line.text[line.span[1] :])
         self._lines_changed()
         return Edit((index + 1, index + 1), duplicate_note([i + 1 for i in indexes], index + 1))
 
@@ -234,8 +256,9 @@ class RabbitmqDocument(LineDocument[RabbitLine]):
         return Edit(None, removed_note(numbers))
 
     def _refused_note(self, key: str) -> str:
-        lines = [p.line for p in self.problems
-                 if getattr(self.info.get(p.line - 1), "key", "") == key]
+        lines = [
+            p.line for p in self.problems if getattr(self.info.get(p.line - 1), "key", "") == key
+        ]
         return kept_note(key, lines) if lines else ""
 
 
@@ -251,8 +274,13 @@ def _render(value: str, *, quoted: bool) -> str:
     """The value as written after ``=``; single quotes where cuttlefish needs them."""
     if "\n" in value or "\r" in value:
         raise ValueError("a rabbitmq.conf value cannot span lines")
-    if not quoted and value and "#" not in value and value == value.strip(" \t") \
-            and not value.startswith("'"):
+    if (
+        not quoted
+        and value
+        and "#" not in value
+        and value == value.strip(" \t")
+        and not value.startswith("'")
+    ):
         return value
     if "'" in value:
         raise ValueError("a rabbitmq.conf value needing quotes cannot hold a single quote")

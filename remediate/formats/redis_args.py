@@ -29,8 +29,16 @@ _NEEDS_SLOW_PATH = re.compile(r"[\"'\v\f\x00]")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
 _HEX = "0123456789abcdefABCDEF"
 _MEMORY = re.compile(r"(\d+)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
-_UNIT = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
-         "g": 1000**3, "gb": 1024**3}
+_UNIT = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "m": 1000**2,
+    "mb": 1024**2,
+    "g": 1000**3,
+    "gb": 1024**3,
+}
 _NEEDS_QUOTES = re.compile(r"[\s\"'\x00-\x1f\x7f\udc80-\udcff]")
 
 
@@ -142,8 +150,7 @@ def _read_single_quoted(line: str, i: int, parts: list[str]) -> int:
 
 def _check_after_quote(line: str, i: int) -> None:
     if i + 1 < len(line) and line[i + 1] not in _C_SPACE:
-        raise QuoteError("a closing quote must be followed by a space or the end of the line",
-                         i)
+        raise QuoteError("a closing quote must be followed by a space or the end of the line", i)
 
 
 def split_acl_words(line: str) -> list[Token]:

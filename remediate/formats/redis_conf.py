@@ -89,8 +89,11 @@ class RedisDocument(LineDocument[RedisLine]):
     def _lines_changed(self) -> None:
         """Re-derive which lines are settings, and the problems (line numbers shift)."""
         lines = sorted(self.info.items())
-        has_modules = any(line.problem is None for _, line in lines
-                          if line.key == "loadmodule" or line.key == "include")
+        has_modules = any(
+            line.problem is None
+            for _, line in lines
+            if line.key == "loadmodule" or line.key == "include"
+        )
         entries: dict[str, list[int]] = {}
         problems: list[Problem] = []
         users: set[str] = set()
@@ -105,8 +108,13 @@ class RedisDocument(LineDocument[RedisLine]):
                     problem = (line.tokens[1].start, "the same user is defined twice")
                 users.add(line.args[0])
             elif problem is None and "." in line.key and not has_modules and self.flavor != "acl":
-                problem = (line.tokens[0].start, (f"module option {line.name} without a "
-                                                  "loadmodule line: Redis aborts at start-up"))
+                problem = (
+                    line.tokens[0].start,
+                    (
+                        f"module option {line.name} without a "
+                        "loadmodule line: Redis aborts at start-up"
+                    ),
+                )
             if problem is not None:
                 problems.append(Problem(index + 1, problem[0] + 1, problem[1]))
                 continue
@@ -288,13 +296,17 @@ class RedisDocument(LineDocument[RedisLine]):
 
     def _entry_lines(self, name: str, entry: str) -> list[int]:
         wanted = _fold(name, entry_key(name, entry.split()))
-        return [i for i in self._entries.get(name, [])
-                if _fold(name, entry_key(name, self.info[i].args)) == wanted]
+        return [
+            i
+            for i in self._entries.get(name, [])
+            if _fold(name, entry_key(name, self.info[i].args)) == wanted
+        ]
 
     def _refused_lines(self, name: str) -> list[int]:
         refused = {problem.line for problem in self.problems}
-        return sorted(i + 1 for i, line in self.info.items()
-                      if line.key == name and i + 1 in refused)
+        return sorted(
+            i + 1 for i, line in self.info.items() if line.key == name and i + 1 in refused
+        )
 
     def _entry_args(self, index: int) -> Args:
         line = self.info[index]
@@ -350,7 +362,8 @@ class RedisDocument(LineDocument[RedisLine]):
 def _is_one_line(value: Any) -> bool:
     """A str or a tuple of str is one line's arguments; a list holds several lines."""
     return isinstance(value, str) or (
-        isinstance(value, tuple) and all(isinstance(item, str) for item in value))
+        isinstance(value, tuple) and all(isinstance(item, str) for item in value)
+    )
 
 
 def _fold(name: str, managed: str) -> str:

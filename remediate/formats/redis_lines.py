@@ -26,13 +26,21 @@ from remediate.formats.redis_directives import (
 FLAVORS = ("server", "sentinel", "acl")
 _PASSWORD_HASH = re.compile(r"[0-9a-f]{64}")
 #: ``sentinel`` subcommands that are not about one monitored master
-_GLOBAL_SENTINEL = frozenset({
-    "deny-scripts-reconfig", "resolve-hostnames", "announce-hostnames", "announce-ip",
-    "announce-port", "myid", "current-epoch", "sentinel-user", "sentinel-pass",
-})
+_GLOBAL_SENTINEL = frozenset(
+    {
+        "deny-scripts-reconfig",
+        "resolve-hostnames",
+        "announce-hostnames",
+        "announce-ip",
+        "announce-port",
+        "myid",
+        "current-epoch",
+        "sentinel-user",
+        "sentinel-pass",
+    }
+)
 #: ``sentinel`` subcommands that may repeat for one master (one line per item)
-_LISTED_SENTINEL = frozenset({"known-replica", "known-slave", "known-sentinel",
-                              "rename-command"})
+_LISTED_SENTINEL = frozenset({"known-replica", "known-slave", "known-sentinel", "rename-command"})
 
 
 class RedisLine(NamedTuple):
@@ -86,10 +94,13 @@ _NUL_REASON = "a NUL byte: Redis reads no further than it"
 def _analyse_acl_line(text: str) -> RedisLine:
     tokens = tuple(split_acl_words(text))
     if tokens[0].value != "user" or len(tokens) < 2:
-        reason = ("an ACL file holds only 'user <name> <rules>' lines; "
-                  "Redis refuses comments and anything else")
-        return RedisLine(text, tokens[0].value, tokens[0].value.lower(), tokens,
-                         (tokens[0].start, reason))
+        reason = (
+            "an ACL file holds only 'user <name> <rules>' lines; "
+            "Redis refuses comments and anything else"
+        )
+        return RedisLine(
+            text, tokens[0].value, tokens[0].value.lower(), tokens, (tokens[0].start, reason)
+        )
     line = RedisLine(text, "user", "user", tokens)
     return RedisLine(text, "user", "user", tokens, _acl_rule_problem(line))
 
@@ -120,8 +131,10 @@ def _line_problem(line: RedisLine, flavor: str) -> tuple[int, str] | None:
 def _acl_rule_problem(line: RedisLine) -> tuple[int, str] | None:
     for token in line.tokens[2:]:
         if token.value.startswith("#") and not _PASSWORD_HASH.fullmatch(token.value[1:]):
-            return token.start, ("an ACL '#' rule needs a 64-character lowercase hex password "
-                                 "hash; '#' does not start a comment here")
+            return token.start, (
+                "an ACL '#' rule needs a 64-character lowercase hex password "
+                "hash; '#' does not start a comment here"
+            )
     return None
 
 

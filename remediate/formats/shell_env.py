@@ -105,14 +105,24 @@ def _ulimit_nofile(command: Command) -> UlimitNofile | None:
         elif not resources:
             resources.append(("f", None, word))  # a bare number sets the file size limit
         i += 1
-    nofile = [(option, argument) for letter, option, argument in resources
-              if letter == "n" and option is not None and argument is not None]
+    nofile = [
+        (option, argument)
+        for letter, option, argument in resources
+        if letter == "n" and option is not None and argument is not None
+    ]
     if not nofile:
         return None
     option, argument = nofile[-1]
     flavour = "both" if soft == hard else ("soft" if soft else "hard")
-    return UlimitNofile(flavour, unquote(argument.raw), command.line, command, option, argument,
-                        all(letter == "n" for letter, _, _ in resources))
+    return UlimitNofile(
+        flavour,
+        unquote(argument.raw),
+        command.line,
+        command,
+        option,
+        argument,
+        all(letter == "n" for letter, _, _ in resources),
+    )
 
 
 def quote_like(value: str, old_raw: str) -> str:
@@ -156,14 +166,25 @@ class ShellDocument(Document):
             for word in words:
                 match = _ASSIGNMENT.match(word.raw)
                 if match:
-                    self.assignments.append(ShellAssignment(
-                        match.group(1), unquote(word.raw[match.end():]), command.line, command,
-                        word))
+                    self.assignments.append(
+                        ShellAssignment(
+                            match.group(1),
+                            unquote(word.raw[match.end() :]),
+                            command.line,
+                            command,
+                            word,
+                        )
+                    )
         for number, line in enumerate(self._buffer.lines, start=1):
             if line.ending == "\r\n":
-                self.problems.append(Problem(number, len(line.body) + 1,
-                                             "CRLF line end: the shell reads the CR as part of "
-                                             "the line (values end in CR, ulimit rejects it)"))
+                self.problems.append(
+                    Problem(
+                        number,
+                        len(line.body) + 1,
+                        "CRLF line end: the shell reads the CR as part of "
+                        "the line (values end in CR, ulimit rejects it)",
+                    )
+                )
                 break
 
     # -- reading -----------------------------------------------------------------
@@ -217,8 +238,9 @@ class ShellDocument(Document):
 
     def line_of(self, key: str) -> int | None:
         if key in ULIMIT_KEYS:
-            found = [u.line for u in self.ulimits
-                     if key == "ulimit -n" or u.flavour == ULIMIT_KEYS[key]]
+            found = [
+                u.line for u in self.ulimits if key == "ulimit -n" or u.flavour == ULIMIT_KEYS[key]
+            ]
         else:
             found = [a.line for a in self.assignments if a.name == key]
         return found[-1] if found else None
@@ -234,8 +256,9 @@ class ShellDocument(Document):
         if key in ULIMIT_KEYS:
             return self._set_ulimit(ULIMIT_KEYS[key], text)
         if not NAME.fullmatch(key):
-            raise ValueError(f"a shell key is a variable name or one of {', '.join(ULIMIT_KEYS)}, "
-                             f"not {key!r}")
+            raise ValueError(
+                f"a shell key is a variable name or one of {', '.join(ULIMIT_KEYS)}, not {key!r}"
+            )
         found = [a for a in self.assignments if a.name == key]
         if not found:
             self._check_appendable(key)
@@ -244,9 +267,13 @@ class ShellDocument(Document):
             return Edit((first, first))
         target = found[-1]
         start = target.word.start + len(key) + 1
-        self._buffer.splice(start, target.word.end, quote_like(text, target.word.raw[len(key) + 1:]))
+        self._buffer.splice(
+            start, target.word.end, quote_like(text, target.word.raw[len(key) + 1 :])
+        )
         self._index()
-        return Edit((target.line, target.line), duplicate_note([a.line for a in found], target.line))
+        return Edit(
+            (target.line, target.line), duplicate_note([a.line for a in found], target.line)
+        )
 
     def _set_ulimit(self, flavour: str, text: str) -> Edit:
         deciding = [u for u in self.ulimits if flavour == "both" or u.flavour in (flavour, "both")]
@@ -258,8 +285,9 @@ class ShellDocument(Document):
             return Edit((target.line, target.line), duplicate_note(same, target.line))
         note = ""
         if deciding:
-            note = override_note(deciding[-1].line,
-                                 f"sets the {deciding[-1].flavour} open-file limit")
+            note = override_note(
+                deciding[-1].line, f"sets the {deciding[-1].flavour} open-file limit"
+            )
         self._check_appendable(_FLAVOUR_KEYS[flavour])
         line = f"ulimit {_FLAVOUR_OPTIONS[flavour]} {quote_like(text, '')}"
         first, _ = self._buffer.add_managed([line])
@@ -270,8 +298,12 @@ class ShellDocument(Document):
         """Refuse to append where the shell never gets (after a syntax error); end a
         trailing backslash continuation with a blank line so it cannot swallow ours."""
         if self.stop_line is not None:
-            raise ParseError(f"cannot add {key}: {self._stop_reason}, so a setting appended "
-                             f"at the end would never run", path=self.path, line=self.stop_line)
+            raise ParseError(
+                f"cannot add {key}: {self._stop_reason}, so a setting appended "
+                f"at the end would never run",
+                path=self.path,
+                line=self.stop_line,
+            )
         if self._dangling:
             before = self._buffer.text()
             self._buffer.insert(len(self._buffer.lines), [""])
@@ -279,15 +311,20 @@ class ShellDocument(Document):
             if self.stop_line is not None:
                 self._buffer = LineBuffer(before)
                 self._index()
-                raise ParseError(f"cannot add {key}: the file ends in a backslash that joins "
-                                 f"the next line to this one, and this line cannot end there",
-                                 path=self.path, line=len(self._buffer.lines))
+                raise ParseError(
+                    f"cannot add {key}: the file ends in a backslash that joins "
+                    f"the next line to this one, and this line cannot end there",
+                    path=self.path,
+                    line=len(self._buffer.lines),
+                )
 
     def remove(self, key: str) -> Edit | None:
         """Remove every top-level definition of ``key``; a command that did nothing else
         goes (its lines, or ``:`` in its place when it shares a line)."""
         if key in ULIMIT_KEYS:
-            ulimits = [u for u in self.ulimits if key == "ulimit -n" or u.flavour == ULIMIT_KEYS[key]]
+            ulimits = [
+                u for u in self.ulimits if key == "ulimit -n" or u.flavour == ULIMIT_KEYS[key]
+            ]
             lines = [u.line for u in ulimits]
             for ulimit in sorted(ulimits, key=lambda u: -u.option.start):
                 self._remove_ulimit(ulimit)
@@ -311,8 +348,10 @@ class ShellDocument(Document):
             return
         letters = unquote(ulimit.option.raw)[1:].replace("n", "", 1)
         if letters.strip("HS"):
-            raise ValueError(f"line {ulimit.line}: the open-file limit shares its option word "
-                             f"with other limits; edit that line by hand")
+            raise ValueError(
+                f"line {ulimit.line}: the open-file limit shares its option word "
+                f"with other limits; edit that line by hand"
+            )
         if letters:
             self._remove_words([ulimit.argument])
             self._buffer.splice(ulimit.option.start, ulimit.option.end, f"-{letters}")

@@ -21,12 +21,37 @@ from dataclasses import dataclass
 from remediate.errors import ParseError
 from remediate.formats.base import Problem
 
-_OPERATORS = (";;", "&&", "||", "<<-", "<<", ">>", "<&", ">&", "<>", ">|",
-              ";", "&", "|", "(", ")", "<", ">")
+_OPERATORS = (
+    ";;",
+    "&&",
+    "||",
+    "<<-",
+    "<<",
+    ">>",
+    "<&",
+    ">&",
+    "<>",
+    ">|",
+    ";",
+    "&",
+    "|",
+    "(",
+    ")",
+    "<",
+    ">",
+)
 _REDIRECTS = frozenset({"<<-", "<<", ">>", "<&", ">&", "<>", ">|", "<", ">"})
 _SEPARATORS = frozenset({"\n", ";", ";;", "&", "|", "&&", "||", "(", ")"})
-_OPENERS = {"if": "fi", "while": "done", "until": "done", "for": "done", "select": "done",
-            "case": "esac", "{": "}", "(": ")"}
+_OPENERS = {
+    "if": "fi",
+    "while": "done",
+    "until": "done",
+    "for": "done",
+    "select": "done",
+    "case": "esac",
+    "{": "}",
+    "(": ")",
+}
 _CLOSERS = frozenset({"fi", "done", "esac", "}"})
 _PREFIXES = frozenset({"then", "do", "else", "elif", "!"})
 _UNCONDITIONAL_BEFORE = frozenset({"", "\n", ";", ";;", "&"})
@@ -64,8 +89,9 @@ class _Scanner:
 
     def fail(self, what: str, start: int) -> ParseError:
         line = self.text.count("\n", 0, start) + 1
-        return ParseError(f"unterminated {what}: the shell cannot source the file",
-                          path=self.path, line=line)
+        return ParseError(
+            f"unterminated {what}: the shell cannot source the file", path=self.path, line=line
+        )
 
     def word_end(self, i: int) -> int:
         text, n = self.text, len(self.text)
@@ -79,7 +105,7 @@ class _Scanner:
     def part_end(self, i: int) -> int:
         """End of the word part starting at ``i`` (one char, an escape, a quoted part...)."""
         text = self.text
-        c, following = text[i], text[i + 1:i + 2]
+        c, following = text[i], text[i + 1 : i + 2]
         if c == "\\":
             return min(i + 2, len(text))
         if c == "'":
@@ -100,7 +126,7 @@ class _Scanner:
     def double_end(self, start: int) -> int:
         text, i = self.text, start + 1
         while i < len(text):
-            c, following = text[i], text[i + 1:i + 2]
+            c, following = text[i], text[i + 1 : i + 2]
             if c == '"':
                 return i + 1
             if c == "\\":
@@ -151,12 +177,17 @@ def unquote(raw: str) -> str:
         c = raw[i]
         end = scanner.part_end(i)
         if c == "\\":
-            out.append("" if raw[i + 1:end] == "\n" else raw[i + 1:end])
+            out.append("" if raw[i + 1 : end] == "\n" else raw[i + 1 : end])
         elif c == "'":
-            out.append(raw[i + 1:end - 1])
+            out.append(raw[i + 1 : end - 1])
         elif c == '"':
-            out.append(re.sub(r'\\([$`"\\\n])', lambda m: "" if m.group(1) == "\n" else m.group(1),
-                              raw[i + 1:end - 1]))
+            out.append(
+                re.sub(
+                    r'\\([$`"\\\n])',
+                    lambda m: "" if m.group(1) == "\n" else m.group(1),
+                    raw[i + 1 : end - 1],
+                )
+            )
         else:
             out.append(raw[i:end])
         i = end
@@ -218,8 +249,9 @@ def _tokens(text: str, path: str) -> _Tokens:
             raw = text[i:end].removesuffix("\n")
             dangling = end == n and (len(raw) - len(raw.rstrip("\\"))) % 2 == 1
             if expect_delimiter is not None:
-                heredocs.append((unquote(text[i:end]), expect_delimiter,
-                                 text.count("\n", 0, i) + 1))
+                heredocs.append(
+                    (unquote(text[i:end]), expect_delimiter, text.count("\n", 0, i) + 1)
+                )
                 expect_delimiter = None
             i = end
     if heredocs and open_heredoc is None:
@@ -292,15 +324,32 @@ def split_commands(text: str, path: str) -> Script:
             else:
                 break
         if found:
-            top = (not stack and not stray and before in _UNCONDITIONAL_BEFORE
-                   and after not in ("|", "&"))
-            commands.append(Command(tuple(found), line_of(found[0].start), top, before, after,
-                                    _alone(text, found[0].start, found[-1].end)))
+            top = (
+                not stack
+                and not stray
+                and before in _UNCONDITIONAL_BEFORE
+                and after not in ("|", "&")
+            )
+            commands.append(
+                Command(
+                    tuple(found),
+                    line_of(found[0].start),
+                    top,
+                    before,
+                    after,
+                    _alone(text, found[0].start, found[-1].end),
+                )
+            )
 
     def unexpected(token: str, line: int) -> None:
         stray.append(line)
-        problems.append(Problem(line, 1, f"unexpected {token!r}: the shell stops reading the "
-                                         f"file here with a syntax error"))
+        problems.append(
+            Problem(
+                line,
+                1,
+                f"unexpected {token!r}: the shell stops reading the file here with a syntax error",
+            )
+        )
 
     for token in lexed.items:
         if isinstance(token, Word):
@@ -337,11 +386,19 @@ def split_commands(text: str, path: str) -> Script:
         unexpected("end of file", line_of(len(text)))
     finish("")
     for opener, line in stack:
-        problems.append(Problem(line, 1, f"'{opener}' is never closed with "
-                                         f"'{_OPENERS[opener]}': the shell stops reading the "
-                                         f"file here with a syntax error"))
-    stops = [(line, "the shell stops reading the file at this line with a syntax error")
-             for line in stray[:1] + [line for _, line in stack[:1]]]
+        problems.append(
+            Problem(
+                line,
+                1,
+                f"'{opener}' is never closed with "
+                f"'{_OPENERS[opener]}': the shell stops reading the "
+                f"file here with a syntax error",
+            )
+        )
+    stops = [
+        (line, "the shell stops reading the file at this line with a syntax error")
+        for line in stray[:1] + [line for _, line in stack[:1]]
+    ]
     if lexed.open_heredoc is not None:
         reason = "the here-document opened on this line runs to the end of the file"
         stops.append((lexed.open_heredoc, reason))
@@ -354,5 +411,5 @@ def _alone(text: str, start: int, end: int) -> bool:
     follow ``end`` on its line."""
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
-    rest = text[end:len(text) if line_end < 0 else line_end].strip(" \t\r")
+    rest = text[end : len(text) if line_end < 0 else line_end].strip(" \t\r")
     return not text[line_start:start].strip(" \t") and (rest == "" or rest.startswith("#"))

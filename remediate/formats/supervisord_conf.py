@@ -110,11 +110,18 @@ class SupervisordDocument(Document):
                 continue
             match = _OPTION.match(text)
             if text[:1].isspace() or match is None:
-                raise ParseError("not a 'key = value' line, a [section] or a comment: "
-                                 "supervisord refuses the file", path=self.path, line=index + 1)
+                raise ParseError(
+                    "not a 'key = value' line, a [section] or a comment: "
+                    "supervisord refuses the file",
+                    path=self.path,
+                    line=index + 1,
+                )
             if current is None:
-                raise ParseError("a setting before any [section]: supervisord refuses the file",
-                                 path=self.path, line=index + 1)
+                raise ParseError(
+                    "a setting before any [section]: supervisord refuses the file",
+                    path=self.path,
+                    line=index + 1,
+                )
             key = match.group("key").strip().lower()
             start, end = _value_span(text, match.start("value"))
             parts = [text[start:end]]
@@ -125,7 +132,7 @@ class SupervisordDocument(Document):
                     break
                 last += 1
                 if not _is_comment(following):
-                    body = following[:comment_start(following)].strip()
+                    body = following[: comment_start(following)].strip()
                     parts.append(body)
             option = Option(current, key, "\n".join(parts).rstrip(), index, last, start, end)
             options[option.name] = option  # the last one wins
@@ -177,10 +184,11 @@ class SupervisordDocument(Document):
         newline = self._newline()
         if option is not None:
             line = body_of(self.raw[option.first])
-            ending = self.raw[option.first][len(line):]
-            self.raw[option.first] = (line[:option.value_start] + text + line[option.value_end:]
-                                      + ending)
-            del self.raw[option.first + 1:option.last + 1]
+            ending = self.raw[option.first][len(line) :]
+            self.raw[option.first] = (
+                line[: option.value_start] + text + line[option.value_end :] + ending
+            )
+            del self.raw[option.first + 1 : option.last + 1]
             self._index()
             return Edit((option.first + 1, option.first + 1))
         if self.raw and not self.raw[-1].endswith("\n"):
@@ -201,7 +209,7 @@ class SupervisordDocument(Document):
         option = self._options.get(f"{section}.{name.lower()}")
         if option is None:
             return None
-        del self.raw[option.first:option.last + 1]
+        del self.raw[option.first : option.last + 1]
         self._index()
         return Edit(None, f"removed {key} from line {option.first + 1}")
 

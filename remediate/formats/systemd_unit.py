@@ -96,7 +96,7 @@ class UnitDocument(Document):
         self.problems: list[Problem] = []
         lines = [line.body for line in self._buffer.lines]
         if lines and lines[0].startswith(_BOM):
-            lines[0] = lines[0][len(_BOM):]
+            lines[0] = lines[0][len(_BOM) :]
         section: str | None = None
         header = last_content = -1
         self._dangling = False  # the file ends inside a backslash continuation
@@ -122,8 +122,11 @@ class UnitDocument(Document):
             number = first + 1
             if stripped.startswith("["):
                 if not stripped.endswith("]"):
-                    raise ParseError(f"invalid section header {stripped!r}: systemd refuses "
-                                     f"to load the unit", path=self.path, line=number)
+                    raise ParseError(
+                        f"invalid section header {stripped!r}: systemd refuses to load the unit",
+                        path=self.path,
+                        line=number,
+                    )
                 if section is not None:
                     self.sections.append(UnitSection(section, header, first, last_content))
                 section, header, last_content = stripped[1:-1], first, i
@@ -139,8 +142,9 @@ class UnitDocument(Document):
         number = first + 1
         column = len(logical) - len(logical.lstrip(_WHITESPACE)) + 1
         if section is None:
-            self.problems.append(Problem(number, column, "assignment outside of any section; "
-                                                         "systemd ignores it"))
+            self.problems.append(
+                Problem(number, column, "assignment outside of any section; systemd ignores it")
+            )
             return
         key, equals, value = stripped.partition("=")
         key = key.strip(_WHITESPACE)
@@ -148,21 +152,28 @@ class UnitDocument(Document):
             self.problems.append(Problem(number, column, "missing '='; systemd ignores the line"))
             return
         if not key:
-            self.problems.append(Problem(number, column, "missing key name before '='; "
-                                                         "systemd ignores the line"))
+            self.problems.append(
+                Problem(number, column, "missing key name before '='; systemd ignores the line")
+            )
             return
         if not _KEY.fullmatch(key):
-            self.problems.append(Problem(number, column, f"'{key}' is not a systemd key in "
-                                                         f"[{section}]; systemd ignores it"))
+            self.problems.append(
+                Problem(
+                    number,
+                    column,
+                    f"'{key}' is not a systemd key in [{section}]; systemd ignores it",
+                )
+            )
             return
         body = self._buffer.lines[first].body
         eq = body.find("=")
         value_start = -1
         if eq >= 0:
-            after = body[eq + 1:]
+            after = body[eq + 1 :]
             value_start = eq + 1 + len(after) - len(after.lstrip(_WHITESPACE))
-        self.assignments.append(Assignment(section, key, value.strip(_WHITESPACE), first, last,
-                                           value_start))
+        self.assignments.append(
+            Assignment(section, key, value.strip(_WHITESPACE), first, last, value_start)
+        )
 
     # -- reading -----------------------------------------------------------------
 
@@ -218,12 +229,12 @@ class UnitDocument(Document):
             for begin, end in self._buffer.managed_blocks():
                 if begin < where.header < end < where.end:
                     lo = begin
-            _, last = self._buffer.add_managed([f"{name}={text}"], lo=lo, hi=where.end,
-                                               at=self._tail(where))
+            _, last = self._buffer.add_managed(
+                [f"{name}={text}"], lo=lo, hi=where.end, at=self._tail(where)
+            )
         else:
             at = len(self._buffer.lines)
-            _, last = self._buffer.add_managed([f"[{section}]", f"{name}={text}"],
-                                               lo=at, hi=at)
+            _, last = self._buffer.add_managed([f"[{section}]", f"{name}={text}"], lo=at, hi=at)
         self._index()
         return Edit((last, last), "" if sections else f"added section [{section}]")
 
@@ -244,14 +255,15 @@ class UnitDocument(Document):
         becomes one line (its continuation lines go)."""
         body = self._buffer.lines[target.first].body
         if target.value_start < 0:
-            indent = body[:len(body) - len(body.lstrip(_WHITESPACE))]
+            indent = body[: len(body) - len(body.lstrip(_WHITESPACE))]
             self._buffer.replace(target.first, 0, len(body), f"{indent}{name}={text}")
         else:
             end = len(body.rstrip(_WHITESPACE))
             if target.last > target.first:
                 end = len(body)
-            self._buffer.replace(target.first, target.value_start,
-                                 max(end, target.value_start), text)
+            self._buffer.replace(
+                target.first, target.value_start, max(end, target.value_start), text
+            )
         self._buffer.delete(range(target.first + 1, target.last + 1))
 
     def remove(self, key: str) -> Edit | None:

@@ -108,7 +108,8 @@ class InventoryBuilder:
                 except (TypeError, ValueError):
                     raise InventoryError(
                         f"ansible_group_priority of group {entity!r} must be an integer, "
-                        f"not {value!r}.") from None
+                        f"not {value!r}."
+                    ) from None
             else:
                 group.vars[key] = value
         elif entity in self.hosts:
@@ -137,7 +138,8 @@ class InventoryBuilder:
             return
         if child in self.ancestors(parent):
             raise InventoryError(
-                f"Adding group {child!r} as a child of {parent!r} creates a loop of children.")
+                f"Adding group {child!r} as a child of {parent!r} creates a loop of children."
+            )
         parent_group.children.append(child)
         if parent not in child_group.parents:
             child_group.parents.append(parent)

@@ -32,16 +32,43 @@ from remediate.inventory.variables import VarsFiles, VaultValue, to_json_value
 from remediate.inventory.vault import VaultSecrets
 
 # Magic variables ansible-inventory never prints (ansible.constants.INTERNAL_STATIC_VARS).
-INTERNAL_VARS = frozenset({
-    "ansible_async_path", "ansible_collection_name", "ansible_config_file",
-    "ansible_dependent_role_names", "ansible_diff_mode", "ansible_facts", "ansible_forks",
-    "ansible_inventory_sources", "ansible_limit", "ansible_play_batch", "ansible_play_hosts",
-    "ansible_play_hosts_all", "ansible_play_role_names", "ansible_playbook_python",
-    "ansible_role_name", "ansible_role_names", "ansible_run_tags", "ansible_skip_tags",
-    "ansible_verbosity", "ansible_version", "inventory_dir", "inventory_file",
-    "inventory_hostname", "inventory_hostname_short", "groups", "group_names", "hostvars",
-    "playbook_dir", "play_hosts", "role_name", "role_names", "role_path", "role_uuid",
-})
+INTERNAL_VARS = frozenset(
+    {
+        "ansible_async_path",
+        "ansible_collection_name",
+        "ansible_config_file",
+        "ansible_dependent_role_names",
+        "ansible_diff_mode",
+        "ansible_facts",
+        "ansible_forks",
+        "ansible_inventory_sources",
+        "ansible_limit",
+        "ansible_play_batch",
+        "ansible_play_hosts",
+        "ansible_play_hosts_all",
+        "ansible_play_role_names",
+        "ansible_playbook_python",
+        "ansible_role_name",
+        "ansible_role_names",
+        "ansible_run_tags",
+        "ansible_skip_tags",
+        "ansible_verbosity",
+        "ansible_version",
+        "inventory_dir",
+        "inventory_file",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "groups",
+        "group_names",
+        "hostvars",
+        "playbook_dir",
+        "play_hosts",
+        "role_name",
+        "role_names",
+        "role_path",
+        "role_uuid",
+    }
+)
 _TRUE = frozenset({"y", "yes", "on", "1", "true", "t", "1.0"})
 _FALSE = frozenset({"n", "no", "off", "0", "false", "f", "0.0", ""})
 _SSH_CONNECTIONS = frozenset({"ssh", "paramiko", "paramiko_ssh", "smart"})
@@ -80,8 +107,7 @@ class Host:
 
     @property
     def key_file(self) -> str | None:
-        return (self._text("ansible_ssh_private_key_file")
-                or self._text("ansible_private_key_file"))
+        return self._text("ansible_ssh_private_key_file") or self._text("ansible_private_key_file")
 
     @property
     def connection(self) -> str:
@@ -91,8 +117,9 @@ class Host:
             return "local"
         if value in _SSH_CONNECTIONS:
             return "ssh"
-        raise InventoryError(f"ansible_connection {value!r} is not supported; use ssh or local.",
-                             host=self.name)
+        raise InventoryError(
+            f"ansible_connection {value!r} is not supported; use ssh or local.", host=self.name
+        )
 
     @property
     def become(self) -> bool:
@@ -119,12 +146,18 @@ class Host:
         if value is None:
             return None
         if isinstance(value, VaultValue):
-            raise InventoryError(f"{key} is vault-encrypted and was not decrypted; load the "
-                                 "inventory with its vault password.", host=self.name)
+            raise InventoryError(
+                f"{key} is vault-encrypted and was not decrypted; load the "
+                "inventory with its vault password.",
+                host=self.name,
+            )
         text = str(value)
         if "{{" in text or "{%" in text:
-            raise InventoryError(f"{key} is a Jinja template ({text!r}); remediate does not "
-                                 "template inventory variables.", host=self.name)
+            raise InventoryError(
+                f"{key} is a Jinja template ({text!r}); remediate does not "
+                "template inventory variables.",
+                host=self.name,
+            )
         return text
 
 
@@ -160,8 +193,9 @@ class Inventory:
         """
         limit = None if pattern is None else self._limit_patterns(pattern)
         names = select_host_names(self, split_host_pattern(within), limit)
-        return [self.hosts[name] if name in self.hosts else self.implicit_hosts[name]
-                for name in names]
+        return [
+            self.hosts[name] if name in self.hosts else self.implicit_hosts[name] for name in names
+        ]
 
     def _limit_patterns(self, pattern: str) -> list[str]:
         patterns: list[str] = []
@@ -182,10 +216,14 @@ class Inventory:
         return replace(
             self,
             hosts={name: host for name, host in self.hosts.items() if name in keep},
-            groups={name: replace(group, hosts=tuple(h for h in group.hosts if h in keep))
-                    for name, group in self.groups.items()},
-            members={name: tuple(h for h in names if h in keep)
-                     for name, names in self.members.items()})
+            groups={
+                name: replace(group, hosts=tuple(h for h in group.hosts if h in keep))
+                for name, group in self.groups.items()
+            },
+            members={
+                name: tuple(h for h in names if h in keep) for name, names in self.members.items()
+            },
+        )
 
     def host_vars(self, name: str) -> dict[str, Any]:
         """A host's merged variables as ``ansible-inventory --host NAME`` prints them.
@@ -225,8 +263,11 @@ class Inventory:
 
         format_group("all")
         result["_meta"] = {
-            "hostvars": {name: to_json_value(self.hosts[name].vars)
-                         for name in self.members.get("all", ()) if self.hosts[name].vars},
+            "hostvars": {
+                name: to_json_value(self.hosts[name].vars)
+                for name in self.members.get("all", ())
+                if self.hosts[name].vars
+            },
             "profile": "inventory_legacy",
         }
         return result
@@ -268,8 +309,12 @@ def _graph_line(text: str, depth: int) -> str:
     return "  |" * depth + "--" + text if depth else text
 
 
-def load_inventory(paths: Sequence[str | Path] | str | Path, *,
-                   script_timeout: float = 60.0, vault: VaultSecrets | None = None) -> Inventory:
+def load_inventory(
+    paths: Sequence[str | Path] | str | Path,
+    *,
+    script_timeout: float = 60.0,
+    vault: VaultSecrets | None = None,
+) -> Inventory:
     """Read one or more inventory sources (like repeated ``-i``), in order, into one inventory.
 
     A source is a file, a directory, an executable script or a host list such as
@@ -292,8 +337,9 @@ def load_inventory(paths: Sequence[str | Path] | str | Path, *,
     return _assemble(builder, vars_dirs, tuple(str(source) for source in paths), vault)
 
 
-def _assemble(builder: InventoryBuilder, vars_dirs: list[Path],
-              sources: tuple[str, ...], vault: VaultSecrets) -> Inventory:
+def _assemble(
+    builder: InventoryBuilder, vars_dirs: list[Path], sources: tuple[str, ...], vault: VaultSecrets
+) -> Inventory:
     """Freeze the builder, merging every host's variables by Ansible's precedence."""
     files = VarsFiles(vault)
     depth = builder.depths()
@@ -306,8 +352,9 @@ def _assemble(builder: InventoryBuilder, vars_dirs: list[Path],
         own = dict(draft.vars)
         for directory in vars_dirs:
             own |= files.group_vars(directory, name)
-        groups[name] = Group(name, tuple(draft.hosts), tuple(draft.children),
-                             _public(own), draft.priority)
+        groups[name] = Group(
+            name, tuple(draft.hosts), tuple(draft.children), _public(own), draft.priority
+        )
 
     all_vars = dict(builder.groups["all"].vars)
     for directory in vars_dirs:
@@ -332,8 +379,10 @@ def _assemble(builder: InventoryBuilder, vars_dirs: list[Path],
 
     implicit_hosts: dict[str, Host] = {}
     for name in LOCALHOST_NAMES:
-        merged = all_vars | {"ansible_python_interpreter": sys.executable,
-                             "ansible_connection": "local"}
+        merged = all_vars | {
+            "ansible_python_interpreter": sys.executable,
+            "ansible_connection": "local",
+        }
         for directory in vars_dirs:
             merged |= files.host_vars(directory, name)
         implicit_hosts[name] = Host(name, _public(merged), (), implicit=True)

@@ -94,7 +94,9 @@ def expand_hostname_range(name: str) -> list[str]:
         raise ValueError(f"host range [{spec}] has no end value")
     width = len(begin) if begin[0] == "0" and len(begin) > 1 else 0
     if width and len(end) != width:
-        raise ValueError(f"host range [{spec}] must give begin and end with the same number of digits")
+        raise ValueError(
+            f"host range [{spec}] must give begin and end with the same number of digits"
+        )
     try:
         values = _alphabetic_range(begin, end, step)
     except _DescendingRange as error:
@@ -115,7 +117,7 @@ def _alphabetic_range(begin: str, end: str, step: str) -> list[str]:
     first, last = string.ascii_letters.index(begin), string.ascii_letters.index(end)
     if first > last:
         raise _DescendingRange(f"host range [{begin}:{end}] must have begin <= end")
-    return list(string.ascii_letters[first:last + 1:int(step)])
+    return list(string.ascii_letters[first : last + 1 : int(step)])
 
 
 class _DescendingRange(Exception):
@@ -149,13 +151,17 @@ def check_single_pattern(single: str, whole: str | None = None) -> None:
     where = f" in {whole!r}" if whole is not None and whole != single else ""
     body = single[1:] if single[:1] in ("&", "!") else single
     if not body.strip():
-        raise HostPatternError(f"malformed host pattern {single!r}{where}: "
-                               f"{single[:1]!r} must be followed by a pattern")
+        raise HostPatternError(
+            f"malformed host pattern {single!r}{where}: "
+            f"{single[:1]!r} must be followed by a pattern"
+        )
     if body.startswith("~"):
         try:
             re.compile(body[1:])
         except re.error as error:
-            raise HostPatternError(f"invalid regex in host pattern {single!r}{where}: {error}") from None
+            raise HostPatternError(
+                f"invalid regex in host pattern {single!r}{where}: {error}"
+            ) from None
     elif _COLON_SEPARATED.sub("", body.replace(":", "")):
         raise HostPatternError(f"malformed host pattern {single!r}{where}: unbalanced '[' or ']'")
 
@@ -182,8 +188,9 @@ class HostUniverse(Protocol):
         ...
 
 
-def select_host_names(universe: HostUniverse, within: Sequence[str],
-                      limit: Sequence[str] | None = None) -> list[str]:
+def select_host_names(
+    universe: HostUniverse, within: Sequence[str], limit: Sequence[str] | None = None
+) -> list[str]:
     """Hosts matching the ``within`` patterns (a play's hosts), restricted by ``limit``.
 
     ``limit`` None or empty means no restriction, as with ``ansible --limit ''``.
@@ -253,7 +260,7 @@ def apply_subscript(names: list[str], subscript: tuple[int, int | None] | None) 
     start, end = subscript
     if end:
         stop = len(names) - 1 if end == -1 else end
-        return names[start:stop + 1]
+        return names[start : stop + 1]
     try:
         return [names[start]]
     except IndexError:

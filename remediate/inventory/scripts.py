@@ -20,15 +20,17 @@ from remediate.inventory.variables import decode_json, mark_unsafe, reveal_vault
 from remediate.inventory.vault import VaultSecrets
 
 
-def read_script(builder: InventoryBuilder, path: Path, *, timeout: float,
-                vault: VaultSecrets | None = None) -> None:
+def read_script(
+    builder: InventoryBuilder, path: Path, *, timeout: float, vault: VaultSecrets | None = None
+) -> None:
     vault = vault or VaultSecrets()
     output = _run_script(path, ["--list"], timeout)
     try:
         data = reveal_vault_values(decode_json(output), vault, path)
     except ValueError as error:
-        raise InventoryError(f"Inventory script output is not valid JSON: {error}.",
-                             path=str(path)) from None
+        raise InventoryError(
+            f"Inventory script output is not valid JSON: {error}.", path=str(path)
+        ) from None
 
     def host_vars(host: str) -> Any:
         reply = _run_script(path, ["--host", host], timeout)
@@ -37,8 +39,10 @@ def read_script(builder: InventoryBuilder, path: Path, *, timeout: float,
         try:
             return reveal_vault_values(decode_json(reply), vault, path)
         except ValueError as error:
-            raise InventoryError(f"Inventory script output for --host {host} is not "
-                                 f"valid JSON: {error}.", path=str(path)) from None
+            raise InventoryError(
+                f"Inventory script output for --host {host} is not valid JSON: {error}.",
+                path=str(path),
+            ) from None
 
     with located(path):
         read_list_output(builder, data, host_vars)
@@ -49,16 +53,21 @@ def _run_script(path: Path, arguments: list[str], timeout: float) -> str:
     try:
         done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise InventoryError(f"Inventory script did not finish '{' '.join(arguments)}' "
-                             f"within {timeout:g} s.", path=str(path)) from None
+        raise InventoryError(
+            f"Inventory script did not finish '{' '.join(arguments)}' within {timeout:g} s.",
+            path=str(path),
+        ) from None
     except OSError as error:
-        raise InventoryError(f"Cannot run inventory script: {error.strerror}.",
-                             path=str(path)) from None
+        raise InventoryError(
+            f"Cannot run inventory script: {error.strerror}.", path=str(path)
+        ) from None
     stderr = done.stderr.decode(errors="replace").strip()
     if done.returncode != 0:
         detail = f"; its stderr: {stderr}" if stderr else ""
-        raise InventoryError(f"Inventory script '{' '.join(arguments)}' exited with "
-                             f"{done.returncode}{detail}", path=str(path))
+        raise InventoryError(
+            f"Inventory script '{' '.join(arguments)}' exited with {done.returncode}{detail}",
+            path=str(path),
+        )
     try:
         return done.stdout.decode()
     except UnicodeDecodeError:
@@ -71,14 +80,19 @@ def looks_like_list_output(data: Any) -> bool:
         return False
     if "_meta" in data:
         return True
-    return any(isinstance(value, list)
-               or (isinstance(value, Mapping)
-                   and any(isinstance(value.get(key), list) for key in ("hosts", "children")))
-               for value in data.values())
+    return any(
+        isinstance(value, list)
+        or (
+            isinstance(value, Mapping)
+            and any(isinstance(value.get(key), list) for key in ("hosts", "children"))
+        )
+        for value in data.values()
+    )
 
 
-def read_list_output(builder: InventoryBuilder, data: Any,
-                     host_vars: Callable[[str], Any] | None = None) -> None:
+def read_list_output(
+    builder: InventoryBuilder, data: Any, host_vars: Callable[[str], Any] | None = None
+) -> None:
     """Groups, hosts and variables of --list JSON, by the rules of Ansible's script plugin.
 
     Without ``_meta.hostvars`` a host's variables come from ``host_vars(name)``
@@ -107,8 +121,9 @@ def read_list_output(builder: InventoryBuilder, data: Any,
             builder.set_variable(host, key, value)
 
 
-def _read_list_group(builder: InventoryBuilder, name: str, data: Any,
-                     hosts: dict[str, None]) -> None:
+def _read_list_group(
+    builder: InventoryBuilder, name: str, data: Any, hosts: dict[str, None]
+) -> None:
     group = builder.add_group(name)
     if not isinstance(data, Mapping):
         data = {"hosts": data}

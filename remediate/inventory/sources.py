@@ -40,7 +40,8 @@ YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 # directories, REJECT_EXTS + INVENTORY_IGNORE_EXTS).
 _IGNORED_IN_DIRECTORY = re.compile(
     r"^\.|^host_vars$|^group_vars$|^vars_plugins$"
-    r"|(?:\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$")
+    r"|(?:\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$"
+)
 _INI_SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _INI_GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
 
@@ -48,8 +49,13 @@ _INI_GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
 class SourceReader:
     """Reads inventory sources into one builder."""
 
-    def __init__(self, builder: InventoryBuilder, *, script_timeout: float = 60.0,
-                 vault: VaultSecrets | None = None) -> None:
+    def __init__(
+        self,
+        builder: InventoryBuilder,
+        *,
+        script_timeout: float = 60.0,
+        vault: VaultSecrets | None = None,
+    ) -> None:
         self.builder = builder
         self.script_timeout = script_timeout
         self.vault = vault or VaultSecrets()
@@ -94,18 +100,23 @@ class SourceReader:
         try:
             data = path.read_bytes()
         except OSError as error:
-            raise InventoryError(f"Cannot read inventory file: {error.strerror}.",
-                                 path=str(path)) from None
+            raise InventoryError(
+                f"Cannot read inventory file: {error.strerror}.", path=str(path)
+            ) from None
         if os.access(path, os.X_OK) and data.startswith((b"#!", b"\x7fELF")):
             read_script(self.builder, path, timeout=self.script_timeout, vault=self.vault)
             return
         extension = os.path.splitext(path)[1]
         if extension == ".toml":
-            raise InventoryError("TOML inventories are not supported; use INI or YAML.",
-                                 path=str(path))
+            raise InventoryError(
+                "TOML inventories are not supported; use INI or YAML.", path=str(path)
+            )
         encrypted = is_vault_payload(data)
-        text = (decrypt_text(self.vault, data, what="Inventory file", path=path) if encrypted
-                else _decode(data, path))
+        text = (
+            decrypt_text(self.vault, data, what="Inventory file", path=path)
+            if encrypted
+            else _decode(data, path)
+        )
         self.builder.secret_values = encrypted  # variables of a vaulted file are secrets
         try:
             if extension in YAML_EXTENSIONS or not extension:
@@ -147,7 +158,9 @@ class SourceReader:
         if yaml_error is None:
             yaml_error = InventoryError(
                 f"YAML inventory must be a mapping of groups, not a {type(data).__name__}.",
-                path=str(path), line=1)
+                path=str(path),
+                line=1,
+            )
         try:
             self._read_ini(path, text)
         except InventoryError as ini_error:
@@ -158,14 +171,17 @@ class SourceReader:
             raise InventoryError(
                 f"This is an inventory plugin configuration (plugin: {data['plugin']}), which "
                 f"remediate cannot run; export it with 'ansible-inventory -i {path} --list "
-                "--output inventory.json' and pass the JSON file instead.", path=str(path))
+                "--output inventory.json' and pass the JSON file instead.",
+                path=str(path),
+            )
         for name, group_data in data.items():
             self._read_yaml_group(name, group_data, path, _line_of(data, name))
 
     def _read_yaml_group(self, name: Any, group_data: Any, path: Path, line: int | None) -> Any:
         if not isinstance(group_data, (Mapping, type(None))):
             self.builder.warnings.append(
-                f"{path}:{line}: Skipping {name!r}: not a valid group definition.")
+                f"{path}:{line}: Skipping {name!r}: not a valid group definition."
+            )
             return name
         with located(path, line):
             group = self.builder.add_group(name)
@@ -178,14 +194,17 @@ class SourceReader:
             if section in sections and not isinstance(sections[section], (Mapping, type(None))):
                 raise InventoryError(
                     f"{section!r} of group {group!r} must be a mapping, not a "
-                    f"{type(sections[section]).__name__}.", path=str(path),
-                    line=_line_of(group_data, section))
+                    f"{type(sections[section]).__name__}.",
+                    path=str(path),
+                    line=_line_of(group_data, section),
+                )
         for key, value in sections.items():
             key_line = _line_of(group_data, key)
             if key not in ("vars", "children", "hosts"):
                 self.builder.warnings.append(
                     f"{path}:{key_line}: Skipping unexpected key {key!r} in group {group!r}; "
-                    "only 'vars', 'children' and 'hosts' are valid.")
+                    "only 'vars', 'children' and 'hosts' are valid."
+                )
             elif value is None:
                 continue
             elif key == "vars":
@@ -202,18 +221,21 @@ class SourceReader:
                     self._read_yaml_host(group, entry, host_vars, path, _line_of(value, entry))
         return group
 
-    def _read_yaml_host(self, group: str, entry: Any, host_vars: Any, path: Path,
-                        line: int | None) -> None:
+    def _read_yaml_host(
+        self, group: str, entry: Any, host_vars: Any, path: Path, line: int | None
+    ) -> None:
         if not isinstance(entry, str):
-            raise InventoryError(f"Host pattern {entry!r} must be a string; quote it.",
-                                 path=str(path), line=line)
+            raise InventoryError(
+                f"Host pattern {entry!r} must be a string; quote it.", path=str(path), line=line
+            )
         with located(path, line):
             names, port = expand_host_entry(entry)
             variables = host_vars or {}
             if not isinstance(variables, Mapping):
                 raise InventoryError(
                     f"Variables of host {entry!r} must be a mapping, not a "
-                    f"{type(variables).__name__}.")
+                    f"{type(variables).__name__}."
+                )
             for name in names:
                 self.builder.add_host(name, group, port)
                 for var, value in variables.items():
@@ -236,7 +258,8 @@ class SourceReader:
                 elif line.startswith("[") and line.endswith("]"):
                     raise InventoryError(
                         f"Invalid section {line!r}: no spaces or other characters may follow "
-                        "the group name except ':vars' or ':children'.")
+                        "the group name except ':vars' or ':children'."
+                    )
                 elif state == "hosts":
                     self._read_ini_host_line(group, line)
                 elif state == "vars":
@@ -253,12 +276,15 @@ class SourceReader:
             if declaration["state"] == "vars":
                 message = f"Section [{name}:vars] is for group {name!r}, which is not defined."
             else:
-                message = (f"Section [{declaration['parents'][-1]}:children] includes group "
-                           f"{name!r}, which is not defined.")
+                message = (
+                    f"Section [{declaration['parents'][-1]}:children] includes group "
+                    f"{name!r}, which is not defined."
+                )
             raise InventoryError(message, path=str(path), line=declaration["line"])
 
-    def _enter_ini_section(self, group: str, state: str, number: int,
-                           pending: dict[str, dict[str, Any]]) -> None:
+    def _enter_ini_section(
+        self, group: str, state: str, number: int, pending: dict[str, dict[str, Any]]
+    ) -> None:
         if state not in ("hosts", "children", "vars"):
             raise InventoryError(f"Section [{group}:{state}] has unknown type {state!r}.")
         if group not in self.builder.groups:
@@ -271,8 +297,9 @@ class SourceReader:
             else:
                 del pending[group]
 
-    def _add_ini_child(self, group: str, child: str, number: int,
-                       pending: dict[str, dict[str, Any]]) -> None:
+    def _add_ini_child(
+        self, group: str, child: str, number: int, pending: dict[str, dict[str, Any]]
+    ) -> None:
         if child in self.builder.groups:
             self.builder.add_child(group, child)
         elif child in pending:
@@ -296,15 +323,15 @@ class SourceReader:
         names, port = expand_host_entry(entry)
         if entry.strip().endswith(":") and port is None:
             raise InventoryError(
-                f"Invalid host {entry!r}: a trailing ':' must be followed by a port.")
+                f"Invalid host {entry!r}: a trailing ':' must be followed by a port."
+            )
         if any(name.strip() == "---" for name in names):
             raise InventoryError("Invalid host '---': this looks like a YAML file.")
         variables: dict[str, Any] = {}
         for token in tokens[1:]:
             key, separator, value = token.partition("=")
             if not separator:
-                raise InventoryError(
-                    f"Expected key=value host variable assignment, got: {token}.")
+                raise InventoryError(f"Expected key=value host variable assignment, got: {token}.")
             variables[key] = _ini_value(value)
         for name in names:
             self.builder.add_host(name, group, port)
@@ -353,8 +380,9 @@ def _decode(data: bytes, path: Path) -> str:
             if line.lstrip()[:1] in (b"#", b";"):
                 lines.append("")
             else:
-                raise InventoryError("Line is not valid UTF-8.", path=str(path),
-                                     line=number) from None
+                raise InventoryError(
+                    "Line is not valid UTF-8.", path=str(path), line=number
+                ) from None
     return "\n".join(lines)
 
 

@@ -99,7 +99,8 @@ def mark_unsafe(value: Any) -> Any:
 def _construct_vault(loader: Any, node: yaml.Node) -> VaultValue:
     if not isinstance(node, yaml.ScalarNode):
         raise yaml.constructor.ConstructorError(
-            None, None, "a !vault value must be a string", node.start_mark)
+            None, None, "a !vault value must be a string", node.start_mark
+        )
     return VaultValue(loader.construct_scalar(node), node.start_mark.line + 1)
 
 
@@ -117,8 +118,11 @@ def load_yaml(text: str, path: Path | str) -> Any:
         mark = error.problem_mark or error.context_mark
         problem = " ".join(part for part in (error.context, error.problem) if part)
         last_line = max(1, len(text.splitlines()))  # an error at the end points past it
-        raise InventoryError(f"Invalid YAML: {problem}.", path=str(path),
-                             line=min(mark.line + 1, last_line) if mark else None) from None
+        raise InventoryError(
+            f"Invalid YAML: {problem}.",
+            path=str(path),
+            line=min(mark.line + 1, last_line) if mark else None,
+        ) from None
     except yaml.YAMLError as error:
         raise InventoryError(f"Invalid YAML: {error}.", path=str(path)) from None
 
@@ -169,8 +173,9 @@ def load_vars_file(path: Path, vault: VaultSecrets | None = None) -> dict[str, A
     if not data:
         return {}
     if not isinstance(data, Mapping):
-        raise InventoryError(f"Vars file must hold a mapping, not a {type(data).__name__}.",
-                             path=str(path), line=1)
+        raise InventoryError(
+            f"Vars file must hold a mapping, not a {type(data).__name__}.", path=str(path), line=1
+        )
     data = plain(reveal_vault_values(data, vault, path))
     return mark_secret(data) if encrypted else data  # type: ignore[no-any-return]
 
@@ -183,13 +188,15 @@ def reveal_vault_values(value: Any, vault: VaultSecrets, path: Path | str) -> An
     """
     if isinstance(value, VaultValue):
         what = "This !vault value" if value.line else "This __ansible_vault value"
-        return secret_text(decrypt_text(vault, value.ciphertext, what=what, path=path,
-                                        line=value.line))
+        return secret_text(
+            decrypt_text(vault, value.ciphertext, what=what, path=path, line=value.line)
+        )
     if isinstance(value, LineMapping):
         revealed = LineMapping()
         revealed.key_lines.update(value.key_lines)
-        revealed.update((key, reveal_vault_values(item, vault, path))
-                        for key, item in value.items())
+        revealed.update(
+            (key, reveal_vault_values(item, vault, path)) for key, item in value.items()
+        )
         return revealed
     if isinstance(value, Mapping):
         return {key: reveal_vault_values(item, vault, path) for key, item in value.items()}
@@ -265,8 +272,10 @@ def to_json_value(value: Any, *, unsafe_markers: bool = True) -> Any:
     if isinstance(value, VaultValue):
         return {"__ansible_vault": value.ciphertext}
     if isinstance(value, Mapping):
-        return {_json_key(key): to_json_value(item, unsafe_markers=unsafe_markers)
-                for key, item in value.items()}
+        return {
+            _json_key(key): to_json_value(item, unsafe_markers=unsafe_markers)
+            for key, item in value.items()
+        }
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_json_value(item, unsafe_markers=unsafe_markers) for item in value]
     if isinstance(value, (datetime.date, datetime.time)):

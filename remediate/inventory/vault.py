@@ -34,8 +34,10 @@ HEADER = "$ANSIBLE_VAULT"
 DEFAULT_LABEL = "default"
 PBKDF2_ITERATIONS = 10000
 KEY_LENGTH, IV_LENGTH = 32, 16
-PASSWORD_HINT = ("give the vault password with --vault-password-file FILE, --vault-id LABEL@FILE "
-                 "or --ask-vault-pass (or set ANSIBLE_VAULT_PASSWORD_FILE)")
+PASSWORD_HINT = (
+    "give the vault password with --vault-password-file FILE, --vault-id LABEL@FILE "
+    "or --ask-vault-pass (or set ANSIBLE_VAULT_PASSWORD_FILE)"
+)
 
 
 class VaultFormatError(ValueError):
@@ -78,8 +80,9 @@ class VaultSecrets:
             return matching
         return matching + [secret for secret in self.secrets if secret not in matching]
 
-    def decrypt(self, payload: str | bytes, *, what: str, path: Path | str,
-                line: int | None = None) -> bytes:
+    def decrypt(
+        self, payload: str | bytes, *, what: str, path: Path | str, line: int | None = None
+    ) -> bytes:
         """The plaintext of ``payload``; one InventoryError naming the file (and line) if not.
 
         ``what`` names the payload in messages: "Vars file", "This !vault value", ...
@@ -87,23 +90,33 @@ class VaultSecrets:
         try:
             envelope = parse_envelope(payload)
         except VaultFormatError as error:
-            raise InventoryError(f"{what} is not a valid ansible-vault payload: {error}.",
-                                 path=str(path), line=line) from None
+            raise InventoryError(
+                f"{what} is not a valid ansible-vault payload: {error}.", path=str(path), line=line
+            ) from None
         if envelope.cipher != "AES256":
             raise InventoryError(
                 f"{what} uses vault cipher {envelope.cipher!r} (format {envelope.version}), which "
                 "remediate cannot decrypt; re-encrypt it with 'ansible-vault rekey' (AES256).",
-                path=str(path), line=line)
+                path=str(path),
+                line=line,
+            )
         if not self.secrets:
-            raise InventoryError(f"{what} is encrypted with ansible-vault and no vault password "
-                                 f"was given; {PASSWORD_HINT}.", path=str(path), line=line)
+            raise InventoryError(
+                f"{what} is encrypted with ansible-vault and no vault password "
+                f"was given; {PASSWORD_HINT}.",
+                path=str(path),
+                line=line,
+            )
         tried = self.candidates(envelope.label)
         for secret in tried:
             try:
                 plaintext = decrypt_envelope(envelope, secret.password)
             except VaultFormatError as error:
-                raise InventoryError(f"{what} is not a valid ansible-vault payload: {error}.",
-                                     path=str(path), line=line) from None
+                raise InventoryError(
+                    f"{what} is not a valid ansible-vault payload: {error}.",
+                    path=str(path),
+                    line=line,
+                ) from None
             if plaintext is not None:
                 return plaintext
         labels = ", ".join(dict.fromkeys(secret.label for secret in tried)) or "none"
@@ -111,7 +124,9 @@ class VaultSecrets:
         raise InventoryError(
             f"{what}{label} cannot be decrypted with the vault password(s) given (vault ids: "
             f"{labels}): a wrong password, or the encrypted text was changed.",
-            path=str(path), line=line)
+            path=str(path),
+            line=line,
+        )
 
 
 def is_vault_payload(data: str | bytes) -> bool:
@@ -148,10 +163,14 @@ def decrypt_envelope(envelope: Envelope, password: bytes) -> bytes | None:
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
     salt, expected_hmac, ciphertext = _split_body(envelope.body)
-    derived = PBKDF2HMAC(algorithm=hashes.SHA256(), length=2 * KEY_LENGTH + IV_LENGTH,
-                         salt=salt, iterations=PBKDF2_ITERATIONS).derive(password)
-    aes_key, hmac_key = derived[:KEY_LENGTH], derived[KEY_LENGTH:2 * KEY_LENGTH]
-    counter = derived[2 * KEY_LENGTH:]
+    derived = PBKDF2HMAC(
+        algorithm=hashes.SHA256(),
+        length=2 * KEY_LENGTH + IV_LENGTH,
+        salt=salt,
+        iterations=PBKDF2_ITERATIONS,
+    ).derive(password)
+    aes_key, hmac_key = derived[:KEY_LENGTH], derived[KEY_LENGTH : 2 * KEY_LENGTH]
+    counter = derived[2 * KEY_LENGTH :]
     actual_hmac = hmac.new(hmac_key, ciphertext, "sha256").digest()
     if not hmac.compare_digest(actual_hmac, expected_hmac):
         return None
@@ -167,22 +186,33 @@ def decrypt_envelope(envelope: Envelope, password: bytes) -> bytes | None:
 def _split_body(body: bytes) -> tuple[bytes, bytes, bytes]:
     try:
         salt_hex, hmac_hex, ciphertext_hex = binascii.unhexlify(body).split(b"\n", 2)
-        return (binascii.unhexlify(salt_hex), binascii.unhexlify(hmac_hex),
-                binascii.unhexlify(ciphertext_hex))
+        return (
+            binascii.unhexlify(salt_hex),
+            binascii.unhexlify(hmac_hex),
+            binascii.unhexlify(ciphertext_hex),
+        )
     except (binascii.Error, ValueError) as error:
-        raise VaultFormatError(f"its encrypted text is not what ansible-vault writes ({error})") \
-            from None
+        raise VaultFormatError(
+            f"its encrypted text is not what ansible-vault writes ({error})"
+        ) from None
 
 
-def decrypt_text(secrets: VaultSecrets, payload: str | bytes, *, what: str, path: Path | str,
-                 line: int | None = None) -> str:
+def decrypt_text(
+    secrets: VaultSecrets,
+    payload: str | bytes,
+    *,
+    what: str,
+    path: Path | str,
+    line: int | None = None,
+) -> str:
     """The plaintext of a payload as UTF-8 text."""
     plaintext = secrets.decrypt(payload, what=what, path=path, line=line)
     try:
         return plaintext.decode("utf-8")
     except UnicodeDecodeError:
-        raise InventoryError(f"{what} decrypts to text that is not UTF-8.", path=str(path),
-                             line=line) from None
+        raise InventoryError(
+            f"{what} decrypts to text that is not UTF-8.", path=str(path), line=line
+        ) from None
 
 
 def mark_secret(value: Any) -> Any:

@@ -57,24 +57,33 @@ class VaultOptions:
     ask_vault_pass: bool = False  # --ask-vault-pass
 
 
-def load_vault_secrets(options: VaultOptions, environ: Mapping[str, str] | None = None,
-                       prompt: Callable[[str], str] | None = None) -> VaultSecrets:
+def load_vault_secrets(
+    options: VaultOptions,
+    environ: Mapping[str, str] | None = None,
+    prompt: Callable[[str], str] | None = None,
+) -> VaultSecrets:
     """Every vault password the options and environment name, read now, in Ansible's order."""
     env = os.environ if environ is None else environ
     default_label = env.get("ANSIBLE_VAULT_IDENTITY", "").strip() or DEFAULT_LABEL
     slugs: list[tuple[str, str, str]] = []  # (label, source, option that named it)
     for text in env.get("ANSIBLE_VAULT_IDENTITY_LIST", "").split(","):
         if text.strip():
-            slugs.append((*_split_vault_id(text.strip(), default_label),
-                          "ANSIBLE_VAULT_IDENTITY_LIST"))
+            slugs.append(
+                (*_split_vault_id(text.strip(), default_label), "ANSIBLE_VAULT_IDENTITY_LIST")
+            )
     for text in options.vault_ids:
         if not text.strip():
             raise UsageError("--vault-id needs LABEL@SOURCE or SOURCE (a file, or 'prompt').")
         slugs.append((*_split_vault_id(text.strip(), default_label), "--vault-id"))
     slugs.extend((default_label, path, "--vault-password-file") for path in options.password_files)
     if env.get("ANSIBLE_VAULT_PASSWORD_FILE", "").strip():
-        slugs.append((default_label, env["ANSIBLE_VAULT_PASSWORD_FILE"].strip(),
-                      "ANSIBLE_VAULT_PASSWORD_FILE"))
+        slugs.append(
+            (
+                default_label,
+                env["ANSIBLE_VAULT_PASSWORD_FILE"].strip(),
+                "ANSIBLE_VAULT_PASSWORD_FILE",
+            )
+        )
     if options.ask_vault_pass:
         slugs.append((default_label, "prompt_ask_vault_pass", "--ask-vault-pass"))
     id_match = env.get("ANSIBLE_VAULT_ID_MATCH", "").strip().lower() in _TRUE
@@ -100,14 +109,16 @@ def _split_vault_id(text: str, default_label: str) -> tuple[str, str]:
     return label, source
 
 
-def _prompt(label: str, source: str, option: str,
-            prompt: Callable[[str], str] | None) -> bytes:
-    text = "Vault password: " if source == "prompt_ask_vault_pass" else \
-        f"Vault password ({label}): "
+def _prompt(label: str, source: str, option: str, prompt: Callable[[str], str] | None) -> bytes:
+    text = (
+        "Vault password: " if source == "prompt_ask_vault_pass" else f"Vault password ({label}): "
+    )
     if prompt is None:
         if not sys.stdin.isatty():
-            raise UsageError(f"{option} needs a terminal to ask for the vault password on, and "
-                             "there is none; use --vault-password-file FILE instead.")
+            raise UsageError(
+                f"{option} needs a terminal to ask for the vault password on, and "
+                "there is none; use --vault-password-file FILE instead."
+            )
         prompt = getpass.getpass
     try:
         password = prompt(text).encode("utf-8").strip()
@@ -118,8 +129,7 @@ def _prompt(label: str, source: str, option: str,
     return password
 
 
-def _password_from_file(label: str, path: Path, option: str,
-                        known: VaultSecrets) -> VaultSecret:
+def _password_from_file(label: str, path: Path, option: str, known: VaultSecrets) -> VaultSecret:
     if not path.exists():
         hint = ""
         if "@" in str(path) and option == "--vault-password-file":
@@ -130,8 +140,9 @@ def _password_from_file(label: str, path: Path, option: str,
     try:
         content = path.read_bytes().strip()
     except OSError as error:
-        raise UsageError(f"{option}: cannot read the vault password file {path}: "
-                         f"{error.strerror}.") from None
+        raise UsageError(
+            f"{option}: cannot read the vault password file {path}: {error.strerror}."
+        ) from None
     if is_vault_payload(content):  # a password file encrypted with an earlier password
         content = known.decrypt(content, what="Vault password file", path=path)
     password = content.strip(b"\r\n")
@@ -152,19 +163,26 @@ def _password_from_script(label: str, path: Path) -> bytes:
     command = [str(path), "--vault-id", label] if client else [str(path)]
     try:
         # stderr stays the terminal's (unless a client): a script may ask for a passphrase
-        done = subprocess.run(command, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE if client else None, check=False)
+        done = subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE if client else None, check=False
+        )
     except OSError as error:
-        raise InventoryError(f"Cannot run the vault password script: {error.strerror} (if it "
-                             "is not a script, remove its execute bit).", path=str(path)) from None
+        raise InventoryError(
+            f"Cannot run the vault password script: {error.strerror} (if it "
+            "is not a script, remove its execute bit).",
+            path=str(path),
+        ) from None
     stderr = (done.stderr or b"").decode(errors="replace").strip()
     detail = f": {stderr}" if stderr else ""
     if client and done.returncode == CLIENT_UNKNOWN_ID:
-        raise InventoryError(f"The vault password client script has no secret for vault id "
-                             f"{label!r}{detail}.", path=str(path))
+        raise InventoryError(
+            f"The vault password client script has no secret for vault id {label!r}{detail}.",
+            path=str(path),
+        )
     if done.returncode != 0:
-        raise InventoryError(f"The vault password script exited with {done.returncode}{detail}.",
-                             path=str(path))
+        raise InventoryError(
+            f"The vault password script exited with {done.returncode}{detail}.", path=str(path)
+        )
     password = done.stdout.strip(b"\r\n")
     if not password:
         raise InventoryError("The vault password script printed no password.", path=str(path))

@@ -22,33 +22,64 @@ from collections import Counter
 from itertools import islice
 from pathlib import Path
 
-TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".erb", ".tpl", ".tmpl", ".template",
-                     ".example", ".sample", ".dist")
+TEMPLATE_SUFFIXES = (
+    ".j2",
+    ".jinja",
+    ".jinja2",
+    ".erb",
+    ".tpl",
+    ".tmpl",
+    ".template",
+    ".example",
+    ".sample",
+    ".dist",
+)
 #: extensions (after template suffixes) whose files may be config of an unnamed kind
 _SNIFFED_EXTENSIONS = frozenset({"", ".conf", ".cfg", ".acl", ".default", ".config", ".ini"})
 _LOCK_NAMES = frozenset({"poetry.lock", "uv.lock", "pipfile.lock", "pdm.lock"})
 _REQUIREMENTS_NAME = re.compile(r"^(.*[-_.])?requirements([-_.].*)?\.(txt|in)$")
-_SUPERVISORD_SECTION = re.compile(r"^\[(program:[^\]]+|supervisord|supervisorctl|unix_http_server"
-                                  r"|inet_http_server|group:[^\]]+|include)\][ \t]*$",
-                                  re.MULTILINE)
+_SUPERVISORD_SECTION = re.compile(
+    r"^\[(program:[^\]]+|supervisord|supervisorctl|unix_http_server"
+    r"|inet_http_server|group:[^\]]+|include)\][ \t]*$",
+    re.MULTILINE,
+)
 _STRONG_CELERY_PREFIXES = ("broker_", "result_", "task_", "worker_", "beat_", "redis_")
-_SHELL_NAME = re.compile(r"(^|[-_.])(rabbitmq-env(\.conf)?|(rabbitmq-server|redis-server"
-                         r"|redis-sentinel)[-_.]default)$")
+_SHELL_NAME = re.compile(
+    r"(^|[-_.])(rabbitmq-env(\.conf)?|(rabbitmq-server|redis-server"
+    r"|redis-sentinel)[-_.]default)$"
+)
 _DAEMON_NAME = re.compile(r"(^|[-_.])(rabbitmq-server|redis-server|redis-sentinel)$")
 _SYSTEMD_HEADER = re.compile(r"\[(Unit|Service|Install|Socket|Timer|Mount|Path|Slice)\]$")
 _SYSTEMD_SETTING = re.compile(r"(^|%>)[ \t]*[A-Z][A-Za-z0-9]+[ \t]*=", re.MULTILINE)
 _MEANINGFUL_LINE = re.compile(r"^[ \t]*(?![#;]|//|\{[%{#]|<%)(\S.*?)[ \t\r]*$", re.MULTILINE)
-_LIMITS_ROW = re.compile(r"\S+\s+(soft|hard|-)\s+(nofile|nproc|core|memlock|stack|data|fsize|as"
-                         r"|cpu|rss|locks|sigpending|msgqueue|nice|rtprio|rttime|maxlogins"
-                         r"|maxsyslogins|priority)\s+\S+")
+_LIMITS_ROW = re.compile(
+    r"\S+\s+(soft|hard|-)\s+(nofile|nproc|core|memlock|stack|data|fsize|as"
+    r"|cpu|rss|locks|sigpending|msgqueue|nice|rtprio|rttime|maxlogins"
+    r"|maxsyslogins|priority)\s+\S+"
+)
 _WORD_LINE = re.compile(r"([A-Za-z][\w-]*)(?:\s+(?!=)|$)")
 _KEY_VALUE = re.compile(r"([a-z][\w-]*(?:\.[\w-]+)*)\s*=\s*\S")
-_RABBITMQ_TOP_KEYS = frozenset({
-    "heartbeat", "listeners", "loopback_users", "default_user", "default_pass", "default_vhost",
-    "vm_memory_high_watermark", "disk_free_limit", "frame_max", "channel_max",
-    "consumer_timeout", "cluster_name", "cluster_partition_handling", "num_acceptors",
-    "collect_statistics_interval", "total_memory_available_override_value", "log",
-})
+_RABBITMQ_TOP_KEYS = frozenset(
+    {
+        "heartbeat",
+        "listeners",
+        "loopback_users",
+        "default_user",
+        "default_pass",
+        "default_vhost",
+        "vm_memory_high_watermark",
+        "disk_free_limit",
+        "frame_max",
+        "channel_max",
+        "consumer_timeout",
+        "cluster_name",
+        "cluster_partition_handling",
+        "num_acceptors",
+        "collect_statistics_interval",
+        "total_memory_available_override_value",
+        "log",
+    }
+)
 _SHELL_LINE = re.compile(r"(export\s+)?[A-Za-z_][A-Za-z0-9_]*=|ulimit\s")
 _TOP_LEVEL_NAME = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
 
@@ -69,11 +100,17 @@ def detect_kind(path: str, data: bytes) -> str | None:
     name, parent = template_stem(parts[-1]), (parts[-2] if len(parts) > 1 else "")
     if name.endswith(".py"):
         return "celery" if has_celery_settings(data) else None
-    if name in _LOCK_NAMES or _REQUIREMENTS_NAME.match(name) or (
-            parent == "requirements" and name.endswith((".txt", ".in"))):
+    if (
+        name in _LOCK_NAMES
+        or _REQUIREMENTS_NAME.match(name)
+        or (parent == "requirements" and name.endswith((".txt", ".in")))
+    ):
         return "python-lock"
-    supervisor_named = "supervisor" in name or parent in ("supervisord.d", "supervisor") or (
-        parent == "conf.d" and any("supervisor" in p for p in parts[:-2]))
+    supervisor_named = (
+        "supervisor" in name
+        or parent in ("supervisord.d", "supervisor")
+        or (parent == "conf.d" and any("supervisor" in p for p in parts[:-2]))
+    )
     if supervisor_named and _SUPERVISORD_SECTION.search(data[:65536].decode("utf-8", "replace")):
         return "supervisord"
     if parts[-1].endswith((".yaml", ".yml", ".tf")):  # manifests: Helm, Compose, k8s, Terraform
@@ -88,16 +125,21 @@ def detect_kind(path: str, data: bytes) -> str | None:
         return "systemd"
     if re.search(r"(^|[-_.])limits\.conf$", name) or parent == "limits.d":
         return "systemd" if sniffed() == "systemd" else "limits"
-    if parent == "default" or _SHELL_NAME.search(name) or (
-            _DAEMON_NAME.search(name) and sniffed() == "shell"):
+    if (
+        parent == "default"
+        or _SHELL_NAME.search(name)
+        or (_DAEMON_NAME.search(name) and sniffed() == "shell")
+    ):
         return "shell"
     if name.endswith(".acl"):
         return "redis"
-    if name.endswith(".conf") and ("redis" in name or "sentinel" in name
-                                   or parent in ("redis", "sentinel")):
+    if name.endswith(".conf") and (
+        "redis" in name or "sentinel" in name or parent in ("redis", "sentinel")
+    ):
         return sniffed() or "redis"
-    if re.search(r"(^|[-_.])rabbitmq\.conf$", name) or (name.endswith(".conf") and (
-            parent == "conf.d" and any("rabbitmq" in p for p in parts[:-2]))):
+    if re.search(r"(^|[-_.])rabbitmq\.conf$", name) or (
+        name.endswith(".conf") and (parent == "conf.d" and any("rabbitmq" in p for p in parts[:-2]))
+    ):
         return sniffed() or "rabbitmq"
     if re.search(r"(^|[-_.])rabbitmq\.config$", name):  # sysctl style, or Erlang terms (not ours)
         first = _MEANINGFUL_LINE.search(data.decode("utf-8", "replace"))
@@ -158,21 +200,37 @@ def has_celery_settings(data: bytes) -> bool:
     while statements:
         node = statements.pop()
         if isinstance(node, ast.If | ast.Try | ast.With):
-            statements.extend(getattr(node, "body", []) + getattr(node, "orelse", [])
-                              + getattr(node, "finalbody", []))
-        targets = (node.targets if isinstance(node, ast.Assign)
-                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+            statements.extend(
+                getattr(node, "body", [])
+                + getattr(node, "orelse", [])
+                + getattr(node, "finalbody", [])
+            )
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
         for target in targets:
             if isinstance(target, ast.Name) and _is_celery_name(target.id):
                 return True
             if isinstance(target, ast.Attribute | ast.Subscript) and _is_conf(target.value):
                 return True
         call = node.value if isinstance(node, ast.Expr) else None
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
-                and call.func.attr == "update" and _is_conf(call.func.value):
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "update"
+            and _is_conf(call.func.value)
+        ):
             keys = [k.arg for k in call.keywords if k.arg] + [
-                k.value for arg in call.args if isinstance(arg, ast.Dict)
-                for k in arg.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+                k.value
+                for arg in call.args
+                if isinstance(arg, ast.Dict)
+                for k in arg.keys
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            ]
             if any(_celery_canonical(key) for key in keys):
                 return True
     return False
@@ -202,8 +260,6 @@ def is_binary(data: bytes) -> bool:
     return b"\0" in data[:8192]
 
 
-
-
 def may_be_config(name: str) -> bool:
     """Cheap test of a file name found by walking a directory, before reading the file:
     could it be one of ours? (Names that may hold any kind are sniffed afterwards.)"""
@@ -211,5 +267,10 @@ def may_be_config(name: str) -> bool:
     suffix = Path(stem).suffix
     if name.lower().endswith((".yaml", ".yml", ".tf")):
         return True
-    return (suffix in _SNIFFED_EXTENSIONS or suffix in (".py", ".service") or "limits" in stem
-            or stem in _LOCK_NAMES or bool(_REQUIREMENTS_NAME.match(stem)))
+    return (
+        suffix in _SNIFFED_EXTENSIONS
+        or suffix in (".py", ".service")
+        or "limits" in stem
+        or stem in _LOCK_NAMES
+        or bool(_REQUIREMENTS_NAME.match(stem))
+    )

@@ -17,7 +17,9 @@ from remediate.lint.run import SEVERITIES, SEVERITY_RANK, LintFinding, LintRun, 
 
 FORMATS = ("text", "json", "sarif", "junit")
 INFORMATION_URI = "https://pypi.org/project/remediate/"
-SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 FINGERPRINT_KEY = "remediate/v1"
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
@@ -43,13 +45,20 @@ def dumps(doc: dict[str, Any]) -> str:
 def summary(run: LintRun, fail_on: str) -> dict[str, Any]:
     shown = [f.finding for f in run.findings if not f.finding.suppressed]
     by_severity = Counter(f.severity for f in shown)
-    return {"files": len(run.files), "findings": len(shown),
-            **{severity: by_severity.get(severity, 0) for severity in SEVERITIES},
-            "suppressed": len(run.findings) - len(shown), "baselined": run.baselined,
-            "errors": len(run.errors), "failing": len(run.failing(fail_on)), "fail_on": fail_on}
+    return {
+        "files": len(run.files),
+        "findings": len(shown),
+        **{severity: by_severity.get(severity, 0) for severity in SEVERITIES},
+        "suppressed": len(run.findings) - len(shown),
+        "baselined": run.baselined,
+        "errors": len(run.errors),
+        "failing": len(run.failing(fail_on)),
+        "fail_on": fail_on,
+    }
 
 
 # -- text ----------------------------------------------------------------------------------
+
 
 def text_lines(run: LintRun, fail_on: str) -> list[tuple[str, str]]:
     """``file:line:col: ID severity message`` and the fix indented below; then a summary.
@@ -60,7 +69,9 @@ def text_lines(run: LintRun, fail_on: str) -> list[tuple[str, str]]:
         if f.suppressed:
             continue
         where = f"{f.path}:{f.line}:{f.column or 1}" if f.line else f.path
-        out.append((SEVERITY_STYLE.get(f.severity, ""), f"{where}: {f.rule} {f.severity} {f.message}"))
+        out.append(
+            (SEVERITY_STYLE.get(f.severity, ""), f"{where}: {f.rule} {f.severity} {f.message}")
+        )
         if f.fix:
             out.append(("dim", f"    fix: {f.fix}"))
     for error in run.errors:
@@ -71,33 +82,60 @@ def text_lines(run: LintRun, fail_on: str) -> list[tuple[str, str]]:
 
 def summary_line(run: LintRun, fail_on: str) -> str:
     s = summary(run, fail_on)
-    counts = ", ".join(f"{s[sev]} {sev}{'s' if s[sev] != 1 and sev != 'info' else ''}"
-                       for sev in reversed(SEVERITIES))
-    extra = "".join(f", {s[k]} {label}" for k, label in
-                    (("suppressed", "suppressed"), ("baselined", "in baseline"),
-                     ("errors", "unreadable")) if s[k])
+    counts = ", ".join(
+        f"{s[sev]} {sev}{'s' if s[sev] != 1 and sev != 'info' else ''}"
+        for sev in reversed(SEVERITIES)
+    )
+    extra = "".join(
+        f", {s[k]} {label}"
+        for k, label in (
+            ("suppressed", "suppressed"),
+            ("baselined", "in baseline"),
+            ("errors", "unreadable"),
+        )
+        if s[k]
+    )
     files = "file" if s["files"] == 1 else "files"
-    return (f"{s['files']} {files} linted: {s['findings']} findings ({counts}){extra}; "
-            f"{s['failing']} at or above {fail_on} (exit {run.exit_code(fail_on)})")
+    return (
+        f"{s['files']} {files} linted: {s['findings']} findings ({counts}){extra}; "
+        f"{s['failing']} at or above {fail_on} (exit {run.exit_code(fail_on)})"
+    )
 
 
 # -- JSON ----------------------------------------------------------------------------------
 
+
 def lint_json(run: LintRun, fail_on: str) -> dict[str, Any]:
     """The versioned, sorted JSON report; ``--baseline`` reads it back."""
-    findings = [{"rule": f.finding.rule, "severity": f.finding.severity, "kind": f.finding.kind,
-                 "path": f.finding.path, "line": f.finding.line, "column": f.finding.column,
-                 "message": f.finding.message, "fix": f.finding.fix,
-                 "suppressed": f.finding.suppressed, "fingerprint": f.fingerprint}
-                for f in run.findings]
-    return {"schema": 1, "kind": "lint", "tool": f"remediate {__version__}",
-            "findings": findings,
-            "files": [{"path": path, "kind": kind} for path, kind in sorted(run.files)],
-            "errors": [{"path": e.path, "message": e.reason} for e in run.errors],
-            "summary": summary(run, fail_on), "exit_code": run.exit_code(fail_on)}
+    findings = [
+        {
+            "rule": f.finding.rule,
+            "severity": f.finding.severity,
+            "kind": f.finding.kind,
+            "path": f.finding.path,
+            "line": f.finding.line,
+            "column": f.finding.column,
+            "message": f.finding.message,
+            "fix": f.finding.fix,
+            "suppressed": f.finding.suppressed,
+            "fingerprint": f.fingerprint,
+        }
+        for f in run.findings
+    ]
+    return {
+        "schema": 1,
+        "kind": "lint",
+        "tool": f"remediate {__version__}",
+        "findings": findings,
+        "files": [{"path": path, "kind": kind} for path, kind in sorted(run.files)],
+        "errors": [{"path": e.path, "message": e.reason} for e in run.errors],
+        "summary": summary(run, fail_on),
+        "exit_code": run.exit_code(fail_on),
+    }
 
 
 # -- SARIF 2.1.0 ---------------------------------------------------------------------------
+
 
 def lint_sarif(run: LintRun) -> dict[str, Any]:
     """One SARIF run: every rule in tool.driver.rules, one result per finding (suppressed ones
@@ -105,28 +143,48 @@ def lint_sarif(run: LintRun) -> dict[str, Any]:
     rules = all_rules()
     ids = sorted(rules)
     index = {rule_id: i for i, rule_id in enumerate(ids)}
-    driver = {"name": "remediate", "version": __version__, "semanticVersion": __version__,
-              "informationUri": INFORMATION_URI,
-              "rules": [_sarif_rule(rules[rule_id]) for rule_id in ids]}
+    driver = {
+        "name": "remediate",
+        "version": __version__,
+        "semanticVersion": __version__,
+        "informationUri": INFORMATION_URI,
+        "rules": [_sarif_rule(rules[rule_id]) for rule_id in ids],
+    }
     results = [_sarif_result(item, index) for item in run.findings]
     invocation: dict[str, Any] = {"executionSuccessful": not run.errors}
     if run.errors:
         invocation["toolExecutionNotifications"] = [
-            {"level": "error", "message": {"text": f"{e.path}: {e.reason}"},
-             "locations": [{"physicalLocation": {"artifactLocation": _artifact(e.path)}}]}
-            for e in run.errors]
-    return {"$schema": SARIF_SCHEMA, "version": "2.1.0",
-            "runs": [{"tool": {"driver": driver}, "results": results,
-                      "invocations": [invocation], "columnKind": "unicodeCodePoints"}]}
+            {
+                "level": "error",
+                "message": {"text": f"{e.path}: {e.reason}"},
+                "locations": [{"physicalLocation": {"artifactLocation": _artifact(e.path)}}],
+            }
+            for e in run.errors
+        ]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "results": results,
+                "invocations": [invocation],
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }
 
 
 def _sarif_rule(rule: Any) -> dict[str, Any]:
-    return {"id": rule.id, "name": _pascal(rule.title),
-            "shortDescription": {"text": rule.title},
-            "fullDescription": {"text": rule.help or rule.title},
-            "help": {"text": f"{rule.help}\nFix: {rule.fix}" if rule.fix else rule.help},
-            "defaultConfiguration": {"level": SARIF_LEVEL.get(rule.severity, "warning")},
-            "properties": {"tags": [rule.kind]}}
+    return {
+        "id": rule.id,
+        "name": _pascal(rule.title),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.help or rule.title},
+        "help": {"text": f"{rule.help}\nFix: {rule.fix}" if rule.fix else rule.help},
+        "defaultConfiguration": {"level": SARIF_LEVEL.get(rule.severity, "warning")},
+        "properties": {"tags": [rule.kind]},
+    }
 
 
 def _pascal(title: str) -> str:
@@ -141,10 +199,12 @@ def _sarif_result(item: LintFinding, index: dict[str, int]) -> dict[str, Any]:
     if f.line:
         physical["region"] = {"startLine": f.line, "startColumn": f.column or 1}
     result: dict[str, Any] = {
-        "ruleId": f.rule, "level": SARIF_LEVEL.get(f.severity, "warning"),
+        "ruleId": f.rule,
+        "level": SARIF_LEVEL.get(f.severity, "warning"),
         "message": {"text": f"{f.message}. Fix: {f.fix}" if f.fix else f.message},
         "locations": [{"physicalLocation": physical}],
-        "partialFingerprints": {FINGERPRINT_KEY: item.fingerprint}}
+        "partialFingerprints": {FINGERPRINT_KEY: item.fingerprint},
+    }
     if f.rule in index:
         result["ruleIndex"] = index[f.rule]
     if f.suppressed:
@@ -160,6 +220,7 @@ def _artifact(path: str) -> dict[str, Any]:
 
 
 # -- JUnit XML -----------------------------------------------------------------------------
+
 
 def lint_junit(run: LintRun, fail_on: str) -> str:
     """One testsuite per file, one testcase per finding (a file without findings has one
@@ -177,11 +238,14 @@ def lint_junit(run: LintRun, fail_on: str) -> str:
         for item in by_path[path]:
             f = item.finding
             where = f"{f.path}:{f.line}" if f.line else f.path
-            case = ElementTree.SubElement(suite, "testcase", classname=path,
-                                          name=f"{f.rule} {where}", file=path)
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=path, name=f"{f.rule} {where}", file=path
+            )
             if f.line:
                 case.set("line", str(f.line))
-            body = f"{where}: {f.rule} {f.severity} {f.message}" + (f"\nfix: {f.fix}" if f.fix else "")
+            body = f"{where}: {f.rule} {f.severity} {f.message}" + (
+                f"\nfix: {f.fix}" if f.fix else ""
+            )
             if f.suppressed:
                 ElementTree.SubElement(case, "skipped", message="suppressed in source").text = body
                 counts["skipped"] += 1
@@ -198,17 +262,22 @@ def lint_junit(run: LintRun, fail_on: str) -> str:
         totals.update(counts)
     for error in run.errors:
         suite = ElementTree.SubElement(root, "testsuite", name=error.path)
-        case = ElementTree.SubElement(suite, "testcase", classname=error.path, name="read",
-                                      file=error.path)
-        ElementTree.SubElement(case, "error", message=error.reason, type="unreadable").text = (
-            f"{error.path}: {error.reason}")
+        case = ElementTree.SubElement(
+            suite, "testcase", classname=error.path, name="read", file=error.path
+        )
+        ElementTree.SubElement(
+            case, "error", message=error.reason, type="unreadable"
+        ).text = f"{error.path}: {error.reason}"
         counts = Counter(tests=1, errors=1)
         _set_counts(suite, counts)
         totals.update(counts)
     _set_counts(root, totals)
     ElementTree.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
-        root, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        + ElementTree.tostring(root, encoding="unicode")
+        + "\n"
+    )
 
 
 def _set_counts(element: ElementTree.Element, counts: Counter[str]) -> None:

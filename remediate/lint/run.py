@@ -36,21 +36,46 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 #: lint's own rules, beside the domain rules (a rules module that defines them wins)
 LINT_RULES: dict[str, RuleInfo] = {
     "PARSE": RuleInfo(
-        "PARSE", "lint", "error", "the file cannot be parsed as its kind",
+        "PARSE",
+        "lint",
+        "error",
+        "the file cannot be parsed as its kind",
         "The program that reads this file would refuse it (or the file is a template that must "
         "be rendered first), so none of its settings could be checked.",
-        "fix the line named in the message, or lint the rendered file"),
+        "fix the line named in the message, or lint the rendered file",
+    ),
     "KIND": RuleInfo(
-        "KIND", "lint", "info", "not a config file of a kind this tool knows",
+        "KIND",
+        "lint",
+        "info",
+        "not a config file of a kind this tool knows",
         "Named on the command line, but neither its name nor its content says redis, rabbitmq, "
         "celery, limits, systemd, shell, supervisord or python-lock, so it was not linted.",
-        "pass --kind KIND to lint it as that kind, or leave it out"),
+        "pass --kind KIND to lint it as that kind, or leave it out",
+    ),
 }
 
 
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv",
-                       "virtualenv", ".tox", ".nox", ".eggs", "site-packages", ".mypy_cache",
-                       ".pytest_cache", ".ruff_cache", ".hypothesis"})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        "node_modules",
+        ".venv",
+        "venv",
+        "virtualenv",
+        ".tox",
+        ".nox",
+        ".eggs",
+        "site-packages",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+    }
+)
 
 
 def all_rules() -> dict[str, RuleInfo]:
@@ -64,6 +89,7 @@ def all_rules() -> dict[str, RuleInfo]:
 
 
 # -- files in ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -94,19 +120,25 @@ def display_path(path: Path, cwd: Path) -> str:
 def walk(directory: Path, errors: list[PathError], cwd: Path) -> Iterable[Path]:
     """Files under ``directory`` in a stable order, skipping VCS, cache and venv folders;
     a folder that cannot be listed is a PathError."""
+
     def unreadable(exc: OSError) -> None:
-        errors.append(PathError(display_path(Path(exc.filename or directory), cwd),
-                                exc.strerror or str(exc)))
+        errors.append(
+            PathError(display_path(Path(exc.filename or directory), cwd), exc.strerror or str(exc))
+        )
 
     for root, dirs, files in os.walk(directory, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS
-                         and not os.path.exists(os.path.join(root, d, "pyvenv.cfg")))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in SKIP_DIRS and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))
+        )
         for name in sorted(files):
             yield Path(root) / name
 
 
-def collect(paths: Sequence[Path], kind: str = "auto",
-            cwd: Path | None = None) -> tuple[list[SourceFile], list[PathError]]:
+def collect(
+    paths: Sequence[Path], kind: str = "auto", cwd: Path | None = None
+) -> tuple[list[SourceFile], list[PathError]]:
     """Read the files named or found under ``paths``. Directories are walked; what is binary
     or of no known kind is skipped there, but kept (as kind None) when named explicitly."""
     cwd = Path(os.path.abspath(cwd or Path.cwd()))
@@ -145,6 +177,7 @@ def collect(paths: Sequence[Path], kind: str = "auto",
 
 # -- findings out --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LintFinding:
     """A finding and its fingerprint: stable across runs and line moves (rule, the line's
@@ -169,8 +202,15 @@ def lint_sources(sources: Sequence[SourceFile], facts: Facts | None = None) -> l
             findings.append(_unknown_kind(source))
             continue
         if source.kind in MANIFEST_KINDS:
-            findings.extend(manifests.add(source.path, source.kind, source.data, facts,
-                                          lambda exc, s=source: parse_finding(s, exc)))
+            findings.extend(
+                manifests.add(
+                    source.path,
+                    source.kind,
+                    source.data,
+                    facts,
+                    lambda exc, s=source: parse_finding(s, exc),
+                )
+            )
             continue
         try:
             doc = parse(source.kind, source.data, source.path)
@@ -194,10 +234,14 @@ def groups_linted_together(docs: Sequence[Any]) -> list[list[Any]]:
     tree (``etc/redis/redis.conf`` + ``srv/app/celeryconfig.py``) is one group and a fleet
     repository (``hosts/web1/...``, ``hosts/web2/...``) one group per host. A directory with
     more is split into its subdirectories; the files directly in it are a group of their own."""
+
     def one_system(group: list[Any]) -> bool:
         servers = [d for d in group if d.kind == "redis" and getattr(d, "flavor", "") == "server"]
-        nodes = [d for d in group if d.kind == "rabbitmq"
-                 and PurePosixPath(d.path).parent.name != "conf.d"]
+        nodes = [
+            d
+            for d in group
+            if d.kind == "rabbitmq" and PurePosixPath(d.path).parent.name != "conf.d"
+        ]
         return len(servers) <= 1 and len(nodes) <= 1
 
     def split(group: list[Any], depth: int) -> list[list[Any]]:
@@ -208,8 +252,9 @@ def groups_linted_together(docs: Sequence[Any]) -> list[list[Any]]:
         for doc in group:
             parts = PurePosixPath(doc.path).parent.parts
             (below[parts[depth]] if len(parts) > depth else here).append(doc)
-        return ([here] if here else []) + [g for child in sorted(below)
-                                           for g in split(below[child], depth + 1)]
+        return ([here] if here else []) + [
+            g for child in sorted(below) for g in split(below[child], depth + 1)
+        ]
 
     parents = [str(PurePosixPath(d.path).parent) for d in docs]
     if not parents:
@@ -226,16 +271,29 @@ def parse_finding(source: SourceFile, error: ParseError) -> Finding:
     column, reason = error.column, error.message
     templated = _looks_templated(source.data)
     return Finding(
-        "PARSE", "error", source.kind or "", source.path, error.line,
+        "PARSE",
+        "error",
+        source.kind or "",
+        source.path,
+        error.line,
         f"cannot parse as {source.kind}: {reason}"
         + (" (the file looks like a template: lint the rendered file)" if templated else ""),
-        LINT_RULES["PARSE"].fix, column)
+        LINT_RULES["PARSE"].fix,
+        column,
+    )
 
 
 def _unknown_kind(source: SourceFile) -> Finding:
     what = "a binary file" if is_binary(source.data) else "not a file of a known kind"
-    return Finding("KIND", "info", "", source.path, None,
-                   f"{what}: not linted (kinds: {', '.join(KINDS)})", LINT_RULES["KIND"].fix)
+    return Finding(
+        "KIND",
+        "info",
+        "",
+        source.path,
+        None,
+        f"{what}: not linted (kinds: {', '.join(KINDS)})",
+        LINT_RULES["KIND"].fix,
+    )
 
 
 def _looks_templated(data: bytes) -> bool:
@@ -265,14 +323,21 @@ def sort_key(finding: Finding) -> tuple[str, int, int, str, str]:
     return (finding.path, finding.line or 0, finding.column or 0, finding.rule, finding.message)
 
 
-def without_baseline(findings: Sequence[LintFinding],
-                     baseline: dict[str, Any]) -> tuple[list[LintFinding], int]:
+def without_baseline(
+    findings: Sequence[LintFinding], baseline: dict[str, Any]
+) -> tuple[list[LintFinding], int]:
     """The findings not in an earlier ``lint --format json`` report, and how many were."""
-    if baseline.get("schema") != 1 or baseline.get("kind") != "lint" \
-            or not isinstance(baseline.get("findings"), list):
+    if (
+        baseline.get("schema") != 1
+        or baseline.get("kind") != "lint"
+        or not isinstance(baseline.get("findings"), list)
+    ):
         raise ParseError("not a remediate lint JSON report (schema 1, kind lint)")
-    known = Counter((f.get("rule"), f.get("path"), f.get("fingerprint"))
-                    for f in baseline["findings"] if isinstance(f, dict))
+    known = Counter(
+        (f.get("rule"), f.get("path"), f.get("fingerprint"))
+        for f in baseline["findings"]
+        if isinstance(f, dict)
+    )
     kept = []
     for item in findings:
         key = (item.finding.rule, item.finding.path, item.fingerprint)
@@ -284,6 +349,7 @@ def without_baseline(findings: Sequence[LintFinding],
 
 
 # -- one run -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LintRun:
@@ -297,8 +363,11 @@ class LintRun:
     def failing(self, fail_on: str) -> list[LintFinding]:
         """Unsuppressed findings at or above ``fail_on``."""
         floor = SEVERITY_RANK[fail_on]
-        return [f for f in self.findings if not f.finding.suppressed
-                and SEVERITY_RANK.get(f.finding.severity, 2) >= floor]
+        return [
+            f
+            for f in self.findings
+            if not f.finding.suppressed and SEVERITY_RANK.get(f.finding.severity, 2) >= floor
+        ]
 
     def exit_code(self, fail_on: str) -> ExitCode:
         """1 when a path could not be read, 2 when a finding is at or above ``fail_on``."""
@@ -316,14 +385,23 @@ class LintTargets:
     path_counts_data: bool = False  # --path-counts-data (X004)
 
     def facts(self) -> Facts:
-        return Facts(celery_version=self.celery_version, rabbitmq_version=self.rabbitmq_version,
-                     redis_version=self.redis_version, path_idle_timeout=self.path_idle_timeout,
-                     path_counts_data=self.path_counts_data)
+        return Facts(
+            celery_version=self.celery_version,
+            rabbitmq_version=self.rabbitmq_version,
+            redis_version=self.redis_version,
+            path_idle_timeout=self.path_idle_timeout,
+            path_counts_data=self.path_counts_data,
+        )
 
 
-def lint_paths(paths: Sequence[Path], kind: str = "auto", celery_version: str | None = None,
-               baseline: dict[str, Any] | None = None, cwd: Path | None = None,
-               targets: LintTargets | None = None) -> LintRun:
+def lint_paths(
+    paths: Sequence[Path],
+    kind: str = "auto",
+    celery_version: str | None = None,
+    baseline: dict[str, Any] | None = None,
+    cwd: Path | None = None,
+    targets: LintTargets | None = None,
+) -> LintRun:
     """Collect, lint and (with an earlier JSON report) drop the findings already known.
     ``targets`` (the versions and path facts lint is told) overrides ``celery_version``."""
     sources, errors = collect(paths, kind, cwd)
@@ -332,5 +410,6 @@ def lint_paths(paths: Sequence[Path], kind: str = "auto", celery_version: str | 
     baselined = 0
     if baseline is not None:
         findings, baselined = without_baseline(findings, baseline)
-    return LintRun(tuple((s.path, s.kind) for s in sources), tuple(findings), tuple(errors),
-                   baselined)
+    return LintRun(
+        tuple((s.path, s.kind) for s in sources), tuple(findings), tuple(errors), baselined
+    )

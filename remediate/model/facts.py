@@ -26,14 +26,12 @@ class FileFact:
         return self.exists and not self.error
 
 
-
 @dataclass(frozen=True)
 class ProcessLimit:
     pid: int
     name: str
     soft: int | None  # None = unlimited
     hard: int | None
-
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,11 @@ class Listener:
         return self.address == "0.0.0.0" and ":" not in address
 
     def __str__(self) -> str:
-        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+        return (
+            f"[{self.address}]:{self.port}"
+            if ":" in self.address
+            else f"{self.address}:{self.port}"
+        )
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,6 @@ class ProcessFact:
             if listener.reach() in ("127.0.0.1", "::1"):
                 return listener
         return self.listeners[0] if self.listeners else None
-
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,18 @@ class RedisRuntime:
     @property
     def live_state(self) -> str:
         """``read``, ``not running`` or ``unknown: <reason>``."""
-        state = self.state or ("read" if self.running and not self.error
-                               else "not running" if not self.running and not self.error else "unknown")
+        state = self.state or (
+            "read"
+            if self.running and not self.error
+            else "not running"
+            if not self.running and not self.error
+            else "unknown"
+        )
         return f"unknown: {self.error or 'no reason given'}" if state == "unknown" else state
 
     @property
     def read(self) -> bool:
         return self.live_state == "read"
-
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,9 @@ class HostFacts:
     rabbitmq: RabbitRuntime | None = None
     limits: dict[int, ProcessLimit] = field(default_factory=dict)
     processes: tuple[ProcessFact, ...] = ()
-    redis_by_file: dict[str, RedisRuntime] = field(default_factory=dict)  # managed path -> its instance
+    redis_by_file: dict[str, RedisRuntime] = field(
+        default_factory=dict
+    )  # managed path -> its instance
 
     def redis_for(self, path: str) -> RedisRuntime | None:
         """The runtime of the instance that runs from ``path`` (else the host's one Redis)."""
@@ -154,8 +161,13 @@ class HostFacts:
 
     def process_limit(self, name: str) -> ProcessLimit | None:
         """The limit of the server the host runs (by the pid the server reports)."""
-        pid = (self.redis.pid if name == "redis-server" and self.redis
-               else self.rabbitmq.pid if name == "beam.smp" and self.rabbitmq else None)
+        pid = (
+            self.redis.pid
+            if name == "redis-server" and self.redis
+            else self.rabbitmq.pid
+            if name == "beam.smp" and self.rabbitmq
+            else None
+        )
         if pid in self.limits:
             return self.limits[pid]
         candidates = [limit for limit in self.limits.values() if limit.name == name]

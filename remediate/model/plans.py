@@ -96,11 +96,17 @@ class HostPlan:
     @property
     def live_states(self) -> dict[str, str]:
         """Per component (redis, rabbitmq): ``read``, ``not running`` or ``unknown: <reason>``."""
-        states = {name: str(self.facts[name]["state"]) for name in ("redis", "rabbitmq")
-                  if isinstance(self.facts.get(name), dict) and "state" in self.facts[name]}
+        states = {
+            name: str(self.facts[name]["state"])
+            for name in ("redis", "rabbitmq")
+            if isinstance(self.facts.get(name), dict) and "state" in self.facts[name]
+        }
         instances = self.facts.get("redis", {}).get("instances", {}) if "redis" in states else {}
-        unknown = [f"{i['state']} ({path})" for path, i in sorted(instances.items())
-                   if str(i.get("state", "")).startswith("unknown")]
+        unknown = [
+            f"{i['state']} ({path})"
+            for path, i in sorted(instances.items())
+            if str(i.get("state", "")).startswith("unknown")
+        ]
         if unknown and not states["redis"].startswith("unknown"):
             states["redis"] = unknown[0]
         return states
@@ -108,7 +114,9 @@ class HostPlan:
     @property
     def unknown(self) -> dict[str, str]:
         """The components whose live state is unknown, with the reason (counted as failed)."""
-        return {name: state for name, state in self.live_states.items() if state.startswith("unknown")}
+        return {
+            name: state for name, state in self.live_states.items() if state.startswith("unknown")
+        }
 
 
 def to_json(value: Any) -> Any:
@@ -129,14 +137,26 @@ def _fields(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 def host_plan_from_json(data: dict[str, Any]) -> HostPlan:
     files = tuple(
-        FilePlan(**{**_fields(FilePlan, f), "changes": tuple(SettingChange(**{**c, "lines": tuple(c["lines"]) if c["lines"] else None})
-                                          for c in f["changes"]),
-                    "handlers": tuple(f["handlers"])})
-        for f in data["files"])
+        FilePlan(
+            **{
+                **_fields(FilePlan, f),
+                "changes": tuple(
+                    SettingChange(**{**c, "lines": tuple(c["lines"]) if c["lines"] else None})
+                    for c in f["changes"]
+                ),
+                "handlers": tuple(f["handlers"]),
+            }
+        )
+        for f in data["files"]
+    )
     return HostPlan(
-        host=data["host"], address=data["address"], files=files,
+        host=data["host"],
+        address=data["address"],
+        files=files,
         runtime_changes=tuple(RuntimeChange(**r) for r in data["runtime_changes"]),
         drift=tuple(RuntimeChange(**r) for r in data["drift"]),
         facts=data.get("facts", {}),
         findings=tuple(Finding(**f) for f in data.get("findings", [])),
-        unreachable=data.get("unreachable", ""), failed=data.get("failed", ""))
+        unreachable=data.get("unreachable", ""),
+        failed=data.get("failed", ""),
+    )

@@ -81,19 +81,26 @@ class Manifest:
         return replace(self, **changes)
 
     def to_bytes(self) -> bytes:
-        return (json.dumps({"schema": 1, **to_json(self)}, indent=2, sort_keys=True) + "\n").encode()
+        return (
+            json.dumps({"schema": 1, **to_json(self)}, indent=2, sort_keys=True) + "\n"
+        ).encode()
 
     @staticmethod
     def from_bytes(data: bytes) -> Manifest:
         raw = json.loads(data)
         raw.pop("schema", None)
         return Manifest(
-            **{**raw,
-               "files": tuple(ManifestFile(**{**f, "created_dirs": tuple(f.get("created_dirs", ()))})
-                              for f in raw.get("files", ())),
-               "runtime": tuple(RuntimeEntry(**r) for r in raw.get("runtime", ())),
-               "handlers": tuple(HandlerResult(**h) for h in raw.get("handlers", ())),
-               "notes": tuple(raw.get("notes", ()))})
+            **{
+                **raw,
+                "files": tuple(
+                    ManifestFile(**{**f, "created_dirs": tuple(f.get("created_dirs", ()))})
+                    for f in raw.get("files", ())
+                ),
+                "runtime": tuple(RuntimeEntry(**r) for r in raw.get("runtime", ())),
+                "handlers": tuple(HandlerResult(**h) for h in raw.get("handlers", ())),
+                "notes": tuple(raw.get("notes", ())),
+            }
+        )
 
 
 def iso_now() -> str:

@@ -21,7 +21,9 @@ MIN_FREE_TEXT_SECRET = 4
 #: Every vault-decrypted value of this process: each Masker searches text for them too.
 _vault_values: set[str] = set()
 #: user:password@ in URLs (amqp://user:pw@host, redis://:pw@host).
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?=@)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?=@)", re.IGNORECASE
+)
 
 
 class SecretText(str):
@@ -80,7 +82,9 @@ class Masker:
 
 def secret_vars(variables: Mapping[str, Any]) -> list[str]:
     """The values of secret-named variables (for a ``Masker``)."""
-    return [str(v) for k, v in variables.items() if SECRET_VAR.search(k) and isinstance(v, str | int)]
+    return [
+        str(v) for k, v in variables.items() if SECRET_VAR.search(k) and isinstance(v, str | int)
+    ]
 
 
 def mask_vars(variables: Mapping[str, Any]) -> dict[str, Any]:

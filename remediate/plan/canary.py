@@ -70,12 +70,28 @@ class CanaryFiles:
 
     def worker_args(self) -> tuple[str, ...]:
         """Arguments after ``python -m celery`` for the canary worker (run in its directory)."""
-        return ("-A", TASKS_MODULE, "worker", "-P", "solo", "-c", "1", "-Q", self.queue,
-                "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO")
+        return (
+            "-A",
+            TASKS_MODULE,
+            "worker",
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-Q",
+            self.queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+        )
 
     def __repr__(self) -> str:
-        return (f"CanaryFiles(run={self.run!r}, queue={self.queue!r}, copied={self.copied!r}, "
-                f"sources=<{len(self.config_source) + len(self.tasks_source)} chars, masked>)")
+        return (
+            f"CanaryFiles(run={self.run!r}, queue={self.queue!r}, copied={self.copied!r}, "
+            f"sources=<{len(self.config_source) + len(self.tasks_source)} chars, masked>)"
+        )
 
     __str__ = __repr__
 
@@ -91,8 +107,9 @@ def broker_setting_names(version: str = celery_settings.NEWEST) -> tuple[str, ..
     return tuple(sorted(n for n in celery_settings.names(version) if n.startswith("broker_")))
 
 
-def canary_files(doc: Document, run: str, *, token: str | None = None,
-                 celery_version: str | None = None) -> CanaryFiles:
+def canary_files(
+    doc: Document, run: str, *, token: str | None = None, celery_version: str | None = None
+) -> CanaryFiles:
     """The canary's modules for the app whose Celery file is ``doc`` (``parse("celery", ...)``).
     ``token`` is what the task returns (default: derived from ``run``)."""
     queue = canary_queue(run)
@@ -102,15 +119,17 @@ def canary_files(doc: Document, run: str, *, token: str | None = None,
     copied = {name: doc.current(name) for name in broker_setting_names(version)}
     copied = {name: value for name, value in copied.items() if value is not ABSENT}
     if not any(name in copied for name in ("broker_url", "broker_read_url", "broker_host")):
-        raise CanaryError("no broker_url: the canary cannot tell which broker the app uses "
-                          "(set in the environment or the app module?); give the file that "
-                          "sets it", path=path)
+        raise CanaryError(
+            "no broker_url: the canary cannot tell which broker the app uses "
+            "(set in the environment or the app module?); give the file that "
+            "sets it",
+            path=path,
+        )
     context = _Context(doc, path)
     lines = {name: f"{name} = {context.source(value, name)}" for name, value in copied.items()}
     config = _config_source(run, path, queue, context, lines)
     secrets = tuple(getattr(doc, "secrets", list)())
-    return CanaryFiles(run, queue, token, config, _tasks_source(run, token), tuple(copied),
-                       secrets)
+    return CanaryFiles(run, queue, token, config, _tasks_source(run, token), tuple(copied), secrets)
 
 
 class _Context:
@@ -149,9 +168,12 @@ class _Context:
             self.helpers[name] = f"{HELPER_PREFIX}{name} = {text}"
         elif name not in _BUILTINS:
             line = self.doc.line_of(setting)
-            raise CanaryError(f"{setting} uses {name!r}, which is neither a top-level name "
-                              "nor an import of the file: the canary cannot copy it",
-                              path=self.path, line=line)
+            raise CanaryError(
+                f"{setting} uses {name!r}, which is neither a top-level name "
+                "nor an import of the file: the canary cannot copy it",
+                path=self.path,
+                line=line,
+            )
 
 
 class _Rename(ast.NodeTransformer):
@@ -200,16 +222,20 @@ def _top_level_imports(tree: ast.Module) -> dict[str, str]:
             for alias in statement.names:
                 if alias.name != "*":
                     found[alias.asname or alias.name] = ast.unparse(
-                        ast.ImportFrom(statement.module, [alias], 0))
+                        ast.ImportFrom(statement.module, [alias], 0)
+                    )
     return found
 
 
-def _config_source(run: str, path: str, queue: str, context: _Context,
-                   lines: dict[str, str]) -> str:
+def _config_source(
+    run: str, path: str, queue: str, context: _Context, lines: dict[str, str]
+) -> str:
     parts = [
-        (f'"""Canary worker configuration for `remediate verify` run {run}.\n\n'
-         f"The broker settings are copied from {path}; the rest is the canary's own. This file\n"
-         'holds the broker credentials: keep it private and delete it after the run."""\n'),
+        (
+            f'"""Canary worker configuration for `remediate verify` run {run}.\n\n'
+            f"The broker settings are copied from {path}; the rest is the canary's own. This file\n"
+            'holds the broker credentials: keep it private and delete it after the run."""\n'
+        ),
     ]
     if context.needed_imports:
         parts.append("\n".join(sorted(set(context.needed_imports.values()))) + "\n")
@@ -222,7 +248,8 @@ def _config_source(run: str, path: str, queue: str, context: _Context,
         "worker_prefetch_multiplier = 1\n"
         "worker_enable_remote_control = False\n"
         "worker_send_task_events = False\n"
-        "task_ignore_result = True\n")
+        "task_ignore_result = True\n"
+    )
     return "\n".join(parts)
 
 
@@ -235,4 +262,5 @@ def _tasks_source(run: str, token: str) -> str:
         f"app.config_from_object({render(CONFIG_MODULE)})\n\n\n"
         f"@app.task(name={render(TASK_NAME)})\n"
         "def remediate_canary(nonce=''):\n"
-        "    return f'{TOKEN}:{nonce}'\n")
+        "    return f'{TOKEN}:{nonce}'\n"
+    )

@@ -111,9 +111,15 @@ class MergeCache:
         return self._once(key, lambda: parse(kind, content, path).settings())  # type: ignore[no-any-return]
 
     def merged(self, spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:
-        key = ("merged", spec.kind, spec.strategy, path, spec.template,
-               hashlib.sha256(live).hexdigest() if live is not None else "-",
-               hashlib.sha256(rendered).hexdigest())
+        key = (
+            "merged",
+            spec.kind,
+            spec.strategy,
+            path,
+            spec.template,
+            hashlib.sha256(live).hexdigest() if live is not None else "-",
+            hashlib.sha256(rendered).hexdigest(),
+        )
         return self._once(key, lambda: _merge(spec, path, live, rendered))  # type: ignore[no-any-return]
 
     def findings(self, docs: Sequence[Document], facts: Any, compute: Callable[[], Any]) -> Any:
@@ -122,8 +128,10 @@ class MergeCache:
         Keyed by the documents' identity: every document here is held by a merge entry for
         the cache's lifetime, so an id is never reused for another document.
         """
-        frozen = tuple((name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
-                       for name, value in vars(facts).items())
+        frozen = tuple(
+            (name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
+            for name, value in vars(facts).items()
+        )
         return self._once(("findings", *(str(id(d)) for d in docs), repr(frozen)), compute)
 
     def _once(self, key: tuple[str, ...], compute: Any) -> Any:
@@ -147,8 +155,11 @@ def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Me
         assert live_doc is not None
         if live_doc.problems:
             bad = live_doc.problems[0]
-            raise ParseError(f"refusing to edit a file the service would reject: {bad.reason}",
-                             path=path, line=bad.line)
+            raise ParseError(
+                f"refusing to edit a file the service would reject: {bad.reason}",
+                path=path,
+                line=bad.line,
+            )
         base = live_doc
     else:
         live_doc, base = None, parse(spec.kind, b"", path)
@@ -159,42 +170,65 @@ def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Me
         found = getattr(doc, "secrets", None)
         if callable(found):
             secrets += found()
-    return Merged(live_doc, desired_doc, new_doc, tuple(changes), new_content,
-                  unified_diff(path, live or b"", new_content), tuple(secrets),
-                  tuple(key for key, _ in desired_doc.managed_items()))
+    return Merged(
+        live_doc,
+        desired_doc,
+        new_doc,
+        tuple(changes),
+        new_content,
+        unified_diff(path, live or b"", new_content),
+        tuple(secrets),
+        tuple(key for key, _ in desired_doc.managed_items()),
+    )
 
 
-def plan_file(desired: DesiredFile, facts: HostFacts, masker: Masker,
-              cache: MergeCache | None = None) -> PlannedFile:
+def plan_file(
+    desired: DesiredFile, facts: HostFacts, masker: Masker, cache: MergeCache | None = None
+) -> PlannedFile:
     """Merge the rendered template into the live file (or create it)."""
     spec = desired.spec
     fact = facts.files[desired.remote_path]
     if fact.error:
         raise ParseError(f"cannot read: {fact.error}", path=desired.remote_path)
-    m = (cache or MergeCache()).merged(spec, desired.remote_path, fact.content if fact.exists else None,
-                                       desired.rendered)
+    m = (cache or MergeCache()).merged(
+        spec, desired.remote_path, fact.content if fact.exists else None, desired.rendered
+    )
     masker.add(m.secrets)
     setting_changes = tuple(_setting_change(spec, change, masker) for change in m.changes)
     needs_handler = any(c.effect != "live" for c in setting_changes)
     before = fact.content if fact.exists else b""
     changed = m.new_content != before or (not fact.exists and bool(m.new_content))
     plan = FilePlan(
-        path=desired.remote_path, kind=spec.kind, strategy=spec.strategy, template=spec.template,
-        exists=fact.exists, sha256_before=fact.sha256 if fact.exists else "",
-        sha256_after=hashlib.sha256(m.new_content).hexdigest() if fact.exists or m.new_content else "",
+        path=desired.remote_path,
+        kind=spec.kind,
+        strategy=spec.strategy,
+        template=spec.template,
+        exists=fact.exists,
+        sha256_before=fact.sha256 if fact.exists else "",
+        sha256_after=hashlib.sha256(m.new_content).hexdigest()
+        if fact.exists or m.new_content
+        else "",
         mode=fact.mode if fact.exists else (spec.mode or "0644"),
-        owner=fact.owner if fact.exists else "root", group=fact.group if fact.exists else "root",
+        owner=fact.owner if fact.exists else "root",
+        group=fact.group if fact.exists else "root",
         changes=setting_changes if changed else (),
         handlers=tuple(spec.notify) if needs_handler and changed else (),
-        diff=masker(m.raw_diff), validate=spec.validate)
+        diff=masker(m.raw_diff),
+        validate=spec.validate,
+    )
     return PlannedFile(plan, m.new_content, m.live_doc, m.new_doc, spec.live, m.managed)
 
 
 def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:
     secret = change.setting.lower() in SECRET_SETTINGS.get(spec.kind, set())
-    old, new = (_display(change.old, secret, masker, spec.kind), _display(change.new, secret, masker, spec.kind))
+    old, new = (
+        _display(change.old, secret, masker, spec.kind),
+        _display(change.new, secret, masker, spec.kind),
+    )
     effect, how = effect_of(spec, change.setting)
-    return SettingChange(change.setting, old, new, effect, how, change.lines, masker(change.note), secret)
+    return SettingChange(
+        change.setting, old, new, effect, how, change.lines, masker(change.note), secret
+    )
 
 
 def effect_of(spec: FileSpec, setting: str) -> tuple[str, str]:
@@ -232,8 +266,9 @@ def display_value(value: Any, kind: str = "") -> str:
     return str(value)
 
 
-def runtime_changes(files: Iterable[PlannedFile], facts: HostFacts) -> tuple[tuple[RuntimeChange, ...],
-                                                                               tuple[RuntimeChange, ...]]:
+def runtime_changes(
+    files: Iterable[PlannedFile], facts: HostFacts
+) -> tuple[tuple[RuntimeChange, ...], tuple[RuntimeChange, ...]]:
     """(live values to set, drift between file and running server) for Redis: only from
     values read back from the instance that runs from each file, never assumed."""
     to_set: list[RuntimeChange] = []
@@ -251,9 +286,18 @@ def runtime_changes(files: Iterable[PlannedFile], facts: HostFacts) -> tuple[tup
             want = desired.get(name, ABSENT)
             have = current.get(name, ABSENT)
             if have is not ABSENT and not planned.new_doc.same(name, have, live_value):
-                drift.append(RuntimeChange("redis", name, live_value, _plain(have), planned.plan.path))
-            if planned.live and name in planned.managed and want is not ABSENT and not planned.new_doc.same(name, want, live_value):
-                to_set.append(RuntimeChange("redis", name, live_value, _plain(want), planned.plan.path))
+                drift.append(
+                    RuntimeChange("redis", name, live_value, _plain(have), planned.plan.path)
+                )
+            if (
+                planned.live
+                and name in planned.managed
+                and want is not ABSENT
+                and not planned.new_doc.same(name, want, live_value)
+            ):
+                to_set.append(
+                    RuntimeChange("redis", name, live_value, _plain(want), planned.plan.path)
+                )
     return tuple(to_set), tuple(drift)
 
 
@@ -272,8 +316,11 @@ def pending_live(files: Iterable[PlannedFile], facts: HostFacts) -> dict[str, li
 
 
 def _plain(value: Any) -> str:
-    return value if isinstance(value, str) else " ".join(" ".join(v) if isinstance(v, tuple) else str(v)
-                                                         for v in value)
+    return (
+        value
+        if isinstance(value, str)
+        else " ".join(" ".join(v) if isinstance(v, tuple) else str(v) for v in value)
+    )
 
 
 def unified_diff(path: str, before: bytes, after: bytes) -> str:
@@ -282,12 +329,14 @@ def unified_diff(path: str, before: bytes, after: bytes) -> str:
     a = before.decode("utf-8", "replace").splitlines(keepends=True)
     b = after.decode("utf-8", "replace").splitlines(keepends=True)
     lines = difflib.unified_diff(a, b, f"{path} (live)", f"{path} (planned)", n=1)
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in lines)
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
-def host_plan(name: str, address: str, files: list[PlannedFile], facts: HostFacts,
-              masker: Masker) -> HostPlan:
+def host_plan(
+    name: str, address: str, files: list[PlannedFile], facts: HostFacts, masker: Masker
+) -> HostPlan:
     to_set, drift = runtime_changes(files, facts)
     secret_names = SECRET_SETTINGS["redis"]
     to_set = tuple(_mask_runtime(c, secret_names, masker) for c in to_set)
@@ -301,9 +350,16 @@ def host_plan(name: str, address: str, files: list[PlannedFile], facts: HostFact
 
 def _mask_runtime(change: RuntimeChange, secret_names: set[str], masker: Masker) -> RuntimeChange:
     if change.setting in secret_names:
-        return RuntimeChange(change.service, change.setting, masked(change.live), masked(change.desired),
-                             change.source)
-    return RuntimeChange(change.service, change.setting, masker(change.live), masker(change.desired), change.source)
+        return RuntimeChange(
+            change.service,
+            change.setting,
+            masked(change.live),
+            masked(change.desired),
+            change.source,
+        )
+    return RuntimeChange(
+        change.service, change.setting, masker(change.live), masker(change.desired), change.source
+    )
 
 
 def facts_summary(facts: HostFacts) -> dict[str, Any]:
@@ -311,33 +367,66 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if facts.redis is not None:
         limit = facts.process_limit("redis-server")
-        out["redis"] = {**_redis_summary(facts.redis), "nofile_soft": limit.soft if limit else None,
-                        "nofile_hard": limit.hard if limit else None}
+        out["redis"] = {
+            **_redis_summary(facts.redis),
+            "nofile_soft": limit.soft if limit else None,
+            "nofile_hard": limit.hard if limit else None,
+        }
         if len(facts.redis_by_file) > 1:
-            out["redis"]["instances"] = {path: _redis_summary(r) for path, r in sorted(facts.redis_by_file.items())}
+            out["redis"]["instances"] = {
+                path: _redis_summary(r) for path, r in sorted(facts.redis_by_file.items())
+            }
     if facts.rabbitmq is not None:
         q = facts.rabbitmq
         limit = facts.process_limit("beam.smp")
-        out["rabbitmq"] = {"state": q.live_state, "running": q.running, "heartbeat": q.heartbeat, "pid": q.pid,
-                           "error": q.error, "nofile_soft": limit.soft if limit else None,
-                           "nofile_hard": limit.hard if limit else None}
+        out["rabbitmq"] = {
+            "state": q.live_state,
+            "running": q.running,
+            "heartbeat": q.heartbeat,
+            "pid": q.pid,
+            "error": q.error,
+            "nofile_soft": limit.soft if limit else None,
+            "nofile_hard": limit.hard if limit else None,
+        }
     if facts.processes:
-        out["processes"] = [{"pid": p.pid, "name": p.name, "uid": p.uid, "exe": p.exe, "argv": list(p.argv),
-                             "cwd": p.cwd, "listeners": [str(lst) for lst in p.listeners]}
-                            for p in facts.processes]
+        out["processes"] = [
+            {
+                "pid": p.pid,
+                "name": p.name,
+                "uid": p.uid,
+                "exe": p.exe,
+                "argv": list(p.argv),
+                "cwd": p.cwd,
+                "listeners": [str(lst) for lst in p.listeners],
+            }
+            for p in facts.processes
+        ]
     return out
 
 
 def _redis_summary(r: Any) -> dict[str, Any]:
-    return {"state": r.live_state, "running": r.running, "ping": r.ping, "error": r.error, "pid": r.pid,
-            "config_file": r.config_file, "version": r.version,
-            "listener": f"{r.address}:{r.port}" if r.address else "",
-            "connected_clients": r.connected_clients, "maxclients": r.maxclients,
-            "config": {k: v for k, v in sorted(r.config.items()) if k not in SECRET_SETTINGS["redis"]}}
+    return {
+        "state": r.live_state,
+        "running": r.running,
+        "ping": r.ping,
+        "error": r.error,
+        "pid": r.pid,
+        "config_file": r.config_file,
+        "version": r.version,
+        "listener": f"{r.address}:{r.port}" if r.address else "",
+        "connected_clients": r.connected_clients,
+        "maxclients": r.maxclients,
+        "config": {k: v for k, v in sorted(r.config.items()) if k not in SECRET_SETTINGS["redis"]},
+    }
 
 
-def host_findings(planned: Iterable[PlannedFile], facts: HostFacts, variables: Mapping[str, Any],
-                  masker: Masker, cache: MergeCache | None = None) -> tuple[Any, ...]:
+def host_findings(
+    planned: Iterable[PlannedFile],
+    facts: HostFacts,
+    variables: Mapping[str, Any],
+    masker: Masker,
+    cache: MergeCache | None = None,
+) -> tuple[Any, ...]:
     """The domain rules over the host's live files, with its runtime facts (secrets masked).
 
     With ``cache`` (whose merges made ``planned``), hosts with the same documents and facts
@@ -350,20 +439,34 @@ def host_findings(planned: Iterable[PlannedFile], facts: HostFacts, variables: M
     beam_limit = facts.process_limit("beam.smp")
     running = facts.redis is not None and facts.redis.read
     base = Facts(
-        celery_version=str(variables["celery_version"]) if variables.get("celery_version") else None,
+        celery_version=str(variables["celery_version"])
+        if variables.get("celery_version")
+        else None,
         redis_live=dict(facts.redis.config) if running and facts.redis else None,
         redis_nofile_hard=redis_limit.hard if redis_limit else None,
         beam_nofile_soft=beam_limit.soft if beam_limit else None,
-        rabbitmq_live_heartbeat=facts.rabbitmq.heartbeat if facts.rabbitmq and facts.rabbitmq.running else None,
-        rabbitmq_running=(facts.rabbitmq.running if facts.rabbitmq and not facts.rabbitmq.live_state.startswith("unknown")
-                          else None))
+        rabbitmq_live_heartbeat=facts.rabbitmq.heartbeat
+        if facts.rabbitmq and facts.rabbitmq.running
+        else None,
+        rabbitmq_running=(
+            facts.rabbitmq.running
+            if facts.rabbitmq and not facts.rabbitmq.live_state.startswith("unknown")
+            else None
+        ),
+    )
     docs = [(p, p.live_doc) for p in planned if p.live_doc is not None]
     findings: list[Any] = []
     for p, doc in docs:
         with_mode = replace(base, file_mode=p.plan.mode or None)
-        findings += (cache.findings([doc], with_mode, functools.partial(check, doc, with_mode)) if cache
-                     else check(doc, with_mode))
+        findings += (
+            cache.findings([doc], with_mode, functools.partial(check, doc, with_mode))
+            if cache
+            else check(doc, with_mode)
+        )
     together = [doc for _, doc in docs]
-    findings += (cache.findings(together, base, lambda: check_together(together, base)) if cache
-                 else check_together(together, base))
+    findings += (
+        cache.findings(together, base, lambda: check_together(together, base))
+        if cache
+        else check_together(together, base)
+    )
     return tuple(replace(f, message=masker(f.message), fix=masker(f.fix)) for f in findings)

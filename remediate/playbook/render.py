@@ -38,14 +38,23 @@ class Renderer:
         try:
             return template.render(dict(variables)).encode("utf-8")
         except jinja2.UndefinedError as exc:
-            raise TemplateError(f"undefined variable: {exc.message}", path=self._where(name),
-                                line=_template_line(exc, template.filename)) from None
+            raise TemplateError(
+                f"undefined variable: {exc.message}",
+                path=self._where(name),
+                line=_template_line(exc, template.filename),
+            ) from None
         except jinja2.TemplateError as exc:
-            raise TemplateError(f"template error: {exc}", path=self._where(name),
-                                line=_template_line(exc, template.filename)) from None
+            raise TemplateError(
+                f"template error: {exc}",
+                path=self._where(name),
+                line=_template_line(exc, template.filename),
+            ) from None
         except (TypeError, ValueError, ArithmeticError) as exc:
-            raise TemplateError(f"template error: {exc}", path=self._where(name),
-                                line=_template_line(exc, template.filename)) from None
+            raise TemplateError(
+                f"template error: {exc}",
+                path=self._where(name),
+                line=_template_line(exc, template.filename),
+            ) from None
 
     def _load(self, name: str) -> Any:
         import jinja2
@@ -53,11 +62,13 @@ class Renderer:
         try:
             return self._env.get_template(name)
         except jinja2.TemplateNotFound:
-            raise TemplateError(f"no such template {name!r} in {self.directory}",
-                                path=self._where(name)) from None
+            raise TemplateError(
+                f"no such template {name!r} in {self.directory}", path=self._where(name)
+            ) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"template syntax error: {exc.message}", path=self._where(name),
-                                line=exc.lineno) from None
+            raise TemplateError(
+                f"template syntax error: {exc.message}", path=self._where(name), line=exc.lineno
+            ) from None
 
     def _where(self, name: str) -> str:
         return str(self.directory / name)
@@ -84,8 +95,21 @@ def _version_test(value: Any, other: Any, operator: str = "==") -> bool:
     """Ansible's ``version`` test: ``celery_version is version("5.3", ">=")``."""
     import operator as op
 
-    ops = {"<": op.lt, "lt": op.lt, "<=": op.le, "le": op.le, ">": op.gt, "gt": op.gt,
-           ">=": op.ge, "ge": op.ge, "==": op.eq, "=": op.eq, "eq": op.eq, "!=": op.ne, "ne": op.ne}
+    ops = {
+        "<": op.lt,
+        "lt": op.lt,
+        "<=": op.le,
+        "le": op.le,
+        ">": op.gt,
+        "gt": op.gt,
+        ">=": op.ge,
+        "ge": op.ge,
+        "==": op.eq,
+        "=": op.eq,
+        "eq": op.eq,
+        "!=": op.ne,
+        "ne": op.ne,
+    }
     if operator not in ops:
         raise ValueError(f"unknown version comparison {operator!r}")
     return bool(ops[operator](_version_key(value), _version_key(other)))

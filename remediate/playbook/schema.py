@@ -88,8 +88,11 @@ def _play(item: Any, where: str) -> Play:
     name = str(item.get("name") or item.get("hosts") or "play")
     hosts = item.get("hosts")
     if not isinstance(hosts, str) or not hosts.strip():
-        raise PlaybookError(f"play {name!r} needs `hosts:` (a host pattern)", path=where,
-                            line=line_of(item, "hosts"))
+        raise PlaybookError(
+            f"play {name!r} needs `hosts:` (a host pattern)",
+            path=where,
+            line=line_of(item, "hosts"),
+        )
     variables = _mapping(item, "vars", where)
     defaults = _mapping(item, "defaults", where)
     handlers = _handlers(item, where)
@@ -100,9 +103,12 @@ def _play(item: Any, where: str) -> Play:
     paths = [f.path for f in files]
     for spec in files:
         if paths.count(spec.path) > 1:
-            raise PlaybookError(f"{spec.path} is managed twice in play {name!r}", path=where,
-                                line=spec.line)
-    return Play(name, hosts.strip(), dict(variables), dict(defaults), files, handlers, line_of(item))
+            raise PlaybookError(
+                f"{spec.path} is managed twice in play {name!r}", path=where, line=spec.line
+            )
+    return Play(
+        name, hosts.strip(), dict(variables), dict(defaults), files, handlers, line_of(item)
+    )
 
 
 def _file(raw: Any, handlers: dict[str, Handler], where: str) -> FileSpec:
@@ -115,36 +121,52 @@ def _file(raw: Any, handlers: dict[str, Handler], where: str) -> FileSpec:
             raise PlaybookError(f"a file entry needs `{key}:`", path=where, line=line)
     kind = str(raw["kind"])
     if kind not in KINDS:
-        raise PlaybookError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}",
-                            path=where, line=line_of(raw, "kind"))
+        raise PlaybookError(
+            f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}",
+            path=where,
+            line=line_of(raw, "kind"),
+        )
     path = str(raw["path"])
     if not path.startswith("/") or "\0" in path or "/../" in path + "/":
-        raise PlaybookError(f"path {path!r} must be absolute and normalised", path=where,
-                            line=line_of(raw, "path"))
+        raise PlaybookError(
+            f"path {path!r} must be absolute and normalised", path=where, line=line_of(raw, "path")
+        )
     strategy = str(raw.get("strategy", "merge"))
     if strategy not in STRATEGIES:
-        raise PlaybookError(f"unknown strategy {strategy!r} (merge or replace)", path=where,
-                            line=line_of(raw, "strategy"))
+        raise PlaybookError(
+            f"unknown strategy {strategy!r} (merge or replace)",
+            path=where,
+            line=line_of(raw, "strategy"),
+        )
     mode = raw.get("mode")
     if mode is not None:
         mode = str(mode) if not isinstance(mode, int) else format(mode, "o")
         if not re.fullmatch(r"0?[0-7]{3,4}", mode):
-            raise PlaybookError(f"mode {mode!r} is not an octal mode such as \"0644\"", path=where,
-                                line=line_of(raw, "mode"))
+            raise PlaybookError(
+                f'mode {mode!r} is not an octal mode such as "0644"',
+                path=where,
+                line=line_of(raw, "mode"),
+            )
         mode = mode.rjust(4, "0")
     notify_raw = raw.get("notify") or []
     notify = (notify_raw,) if isinstance(notify_raw, str) else tuple(str(n) for n in notify_raw)
     for name in notify:
         if name not in handlers:
-            raise PlaybookError(f"notify {name!r}: no such handler in this play", path=where,
-                                line=line_of(raw, "notify"))
+            raise PlaybookError(
+                f"notify {name!r}: no such handler in this play",
+                path=where,
+                line=line_of(raw, "notify"),
+            )
     live = raw.get("live", True)
     if not isinstance(live, bool):
         raise PlaybookError("`live:` is true or false", path=where, line=line_of(raw, "live"))
     validate = raw.get("validate")
     if validate is not None and (not isinstance(validate, str) or "%s" not in validate):
-        raise PlaybookError("`validate:` is a command with %s for the candidate file", path=where,
-                            line=line_of(raw, "validate"))
+        raise PlaybookError(
+            "`validate:` is a command with %s for the candidate file",
+            path=where,
+            line=line_of(raw, "validate"),
+        )
     return FileSpec(kind, path, str(raw["template"]), strategy, mode, live, validate, notify, line)
 
 
@@ -156,12 +178,16 @@ def _handlers(item: dict[str, Any], where: str) -> dict[str, Handler]:
         if isinstance(spec, str):
             spec = {"command": spec}
         if not isinstance(spec, dict):
-            raise PlaybookError(f"handler {name!r} is a mapping with `command:`", path=where, line=line)
+            raise PlaybookError(
+                f"handler {name!r} is a mapping with `command:`", path=where, line=line
+            )
         _known_keys(spec, HANDLER_KEYS, "handler", where)
         if not spec.get("command"):
             raise PlaybookError(f"handler {name!r} needs `command:`", path=where, line=line)
         check = spec.get("check")
-        handlers[str(name)] = Handler(str(name), str(spec["command"]), str(check) if check else None)
+        handlers[str(name)] = Handler(
+            str(name), str(spec["command"]), str(check) if check else None
+        )
     return handlers
 
 
@@ -175,5 +201,8 @@ def _mapping(item: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 def _known_keys(item: dict[str, Any], allowed: set[str], what: str, where: str) -> None:
     for key in item:
         if key not in allowed:
-            raise PlaybookError(f"unknown {what} key {key!r}; expected one of {', '.join(sorted(allowed))}",
-                                path=where, line=line_of(item, str(key)))
+            raise PlaybookError(
+                f"unknown {what} key {key!r}; expected one of {', '.join(sorted(allowed))}",
+                path=where,
+                line=line_of(item, str(key)),
+            )

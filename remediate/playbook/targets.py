@@ -39,8 +39,11 @@ class PlaySelection:
     @property
     def unmatched(self) -> list[str]:
         """One line per play whose hosts: matched nothing (as Ansible warns, not an error)."""
-        return [f"play {play.name!r} (hosts: {play.hosts}) matches no host"
-                for play, hosts in self.per_play if not hosts]
+        return [
+            f"play {play.name!r} (hosts: {play.hosts}) matches no host"
+            for play, hosts in self.per_play
+            if not hosts
+        ]
 
 
 @dataclass(frozen=True)
@@ -73,27 +76,43 @@ def select_plays(inventory: Any, playbook: Playbook, limit: str | None = None) -
     per_play = []
     for play in playbook.plays:
         try:
-            hosts = inventory.select(limit, within=play.hosts) if limit else inventory.select(play.hosts)
+            hosts = (
+                inventory.select(limit, within=play.hosts)
+                if limit
+                else inventory.select(play.hosts)
+            )
         except HostPatternError as error:
-            raise HostPatternError(f"play {play.name!r}: hosts: {error.message}",
-                                   path=playbook.path, line=play.line) from None
+            raise HostPatternError(
+                f"play {play.name!r}: hosts: {error.message}", path=playbook.path, line=play.line
+            ) from None
         per_play.append((play, tuple(hosts)))
     if not any(hosts for _, hosts in per_play):
         patterns = ", ".join(dict.fromkeys(play.hosts for play in playbook.plays)) or "no plays"
         if limit and not inventory.select(limit):
-            raise HostPatternError(f"--limit {limit!r} matches no host in the inventory: "
-                                   "no hosts to target")
+            raise HostPatternError(
+                f"--limit {limit!r} matches no host in the inventory: no hosts to target"
+            )
         if limit:
-            raise HostPatternError(f"--limit {limit!r} matches no host of any play "
-                                   f"(hosts: {patterns}): no hosts to target")
-        raise HostPatternError(f"no play's hosts: pattern matches a host in the inventory "
-                               f"(hosts: {patterns}): no hosts to target", path=playbook.path)
+            raise HostPatternError(
+                f"--limit {limit!r} matches no host of any play "
+                f"(hosts: {patterns}): no hosts to target"
+            )
+        raise HostPatternError(
+            f"no play's hosts: pattern matches a host in the inventory "
+            f"(hosts: {patterns}): no hosts to target",
+            path=playbook.path,
+        )
     return PlaySelection(tuple(per_play))
 
 
-def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str | None = None,
-            shard: tuple[int, int] | None = None,
-            selection: PlaySelection | None = None) -> list[HostTarget]:
+def prepare(
+    inventory: Any,
+    playbook: Playbook,
+    renderer: Renderer,
+    limit: str | None = None,
+    shard: tuple[int, int] | None = None,
+    selection: PlaySelection | None = None,
+) -> list[HostTarget]:
     """Resolve plays to hosts and pre-render every template: all input errors surface here.
 
     ``selection``: the plays' hosts if already resolved (``select_plays``), else resolved here.
@@ -104,14 +123,22 @@ def prepare(inventory: Any, playbook: Playbook, renderer: Renderer, limit: str |
     for play, play_hosts in (selection or select_plays(inventory, playbook, limit)).per_play:
         for host in play_hosts:
             hosts[host.name] = host
-            variables = {**play.defaults, **host.vars, **play.vars,
-                         "inventory_hostname": host.name, "group_names": sorted(host.groups)}
+            variables = {
+                **play.defaults,
+                **host.vars,
+                **play.vars,
+                "inventory_hostname": host.name,
+                "group_names": sorted(host.groups),
+            }
             files = per_host.setdefault(host.name, {})
             for spec in play.files:
                 path = remote_path(host.root, spec.path)
                 if path in files and files[path].spec != spec:
-                    raise PlaybookError(f"{spec.path} is managed by two plays for host {host.name}",
-                                        path=playbook.path, line=spec.line)
+                    raise PlaybookError(
+                        f"{spec.path} is managed by two plays for host {host.name}",
+                        path=playbook.path,
+                        line=spec.line,
+                    )
                 files[path] = ManagedFile(spec, path, play.handlers, variables)
     targets = []
     for name, files in per_host.items():
@@ -132,8 +159,9 @@ def shard_of(name: str, shards: int) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % shards
 
 
-def template_vars(variables: Mapping[str, Any], live_settings: Mapping[str, Any],
-                  scheme: str | None = None) -> dict[str, Any]:
+def template_vars(
+    variables: Mapping[str, Any], live_settings: Mapping[str, Any], scheme: str | None = None
+) -> dict[str, Any]:
     """Variables a template sees: host + play vars, the live file's settings, the broker scheme."""
     if scheme is None:
         scheme = str(variables.get("celery_broker_transport") or broker_scheme(live_settings))
@@ -155,13 +183,17 @@ def broker_scheme(settings: Mapping[str, Any]) -> str:
     return "amqp"
 
 
-def inventory_targets(inventory: Any, limit: str | None,
-                      shard: tuple[int, int] | None = None) -> list[HostTarget]:
+def inventory_targets(
+    inventory: Any, limit: str | None, shard: tuple[int, int] | None = None
+) -> list[HostTarget]:
     """Hosts of the inventory (for rollback and runs: no playbook needed); none is an error."""
     hosts = inventory.select(limit) if limit else list(inventory.hosts.values())
     if not hosts:
-        raise HostPatternError(f"--limit {limit!r} matches no host in the inventory: no hosts to target"
-                               if limit else "the inventory has no hosts: no hosts to target")
+        raise HostPatternError(
+            f"--limit {limit!r} matches no host in the inventory: no hosts to target"
+            if limit
+            else "the inventory has no hosts: no hosts to target"
+        )
     if shard:
         hosts = [h for h in hosts if shard_of(h.name, shard[1]) == shard[0] - 1]
     return [HostTarget(h, ()) for h in hosts]

@@ -82,7 +82,9 @@ def shell_command(argv: list[str], *, become: bool = False, become_user: str = "
 class Connection(Protocol):
     host: HostLike
 
-    def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult: ...
+    def run(
+        self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None
+    ) -> CommandResult: ...
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any: ...
     def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held: ...
     def close(self) -> None: ...
@@ -118,12 +120,16 @@ def _read_until(read_line: Any, marker: bytes, host: str) -> bytes:
     while True:
         line = read_line()
         if not line:
-            raise CommandFailed("the lock holder stopped before its first command finished", host=host)
+            raise CommandFailed(
+                "the lock holder stopped before its first command finished", host=host
+            )
         if line.startswith(marker + b" ") and chunks and chunks[-1].endswith(b"\n"):
-            status = line[len(marker) + 1:].strip()
+            status = line[len(marker) + 1 :].strip()
             if status != b"0":
-                raise CommandFailed(f"the command run under the lock exited {status.decode('ascii', 'replace')}",
-                                    host=host)
+                raise CommandFailed(
+                    f"the command run under the lock exited {status.decode('ascii', 'replace')}",
+                    host=host,
+                )
             output = b"".join(chunks)
             return output[:-1]  # the newline the marker line brought
         chunks.append(line)
@@ -134,8 +140,10 @@ def _first_line_or_exit(read_line: Any, limit: float, host: str, what: str) -> i
     words = line.split()
     if len(words) != 2 or words[0] != b"LOCKED" or not words[1].isdigit():
         reason = line.decode("utf-8", "replace").strip()
-        raise LockBusy(reason or "another remediate run holds this host's lock; try again when it ends",
-                       host=host)
+        raise LockBusy(
+            reason or "another remediate run holds this host's lock; try again when it ends",
+            host=host,
+        )
     return int(words[1])
 
 
@@ -146,13 +154,22 @@ class LocalConnection:
         self.host = host
         self.options = options
 
-    def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult:
+    def run(
+        self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None
+    ) -> CommandResult:
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
         try:
-            proc = subprocess.run(["/bin/sh", "-c", command], input=stdin, capture_output=True, check=False,
-                                  timeout=timeout or self.options.timeout)
+            proc = subprocess.run(
+                ["/bin/sh", "-c", command],
+                input=stdin,
+                capture_output=True,
+                check=False,
+                timeout=timeout or self.options.timeout,
+            )
         except subprocess.TimeoutExpired as exc:
-            raise CommandFailed(f"command timed out after {exc.timeout:g} s", host=self.host.name) from None
+            raise CommandFailed(
+                f"command timed out after {exc.timeout:g} s", host=self.host.name
+            ) from None
         return CommandResult(command, proc.stdout, proc.stderr, proc.returncode)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
@@ -160,8 +177,12 @@ class LocalConnection:
 
     def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held:
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
-        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         assert proc.stdout is not None and proc.stdin is not None
         try:
             pid = _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
@@ -175,6 +196,7 @@ class LocalConnection:
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout)
+
         return Held(release, pid, output)
 
     def close(self) -> None:
@@ -227,8 +249,9 @@ class SSHConnection:
                 for key_type, key in (known_hosts_of(known_hosts).lookup(name) or {}).items():
                     client.get_host_keys().add(name, key_type, key)
         except (OSError, paramiko.SSHException) as exc:
-            raise ConnectionFailed(f"cannot read known_hosts {known_hosts}: {exc}",
-                                   host=self.host.name) from None
+            raise ConnectionFailed(
+                f"cannot read known_hosts {known_hosts}: {exc}", host=self.host.name
+            ) from None
         for each in [client, *gateways]:  # jump hosts' keys are checked like the target's
             each.set_missing_host_key_policy(policy)
         endpoint = self.endpoint = self._endpoint(ssh_config)
@@ -238,15 +261,20 @@ class SSHConnection:
             raise ConnectionFailed(
                 f"{endpoint}: host key for {exc.hostname} has CHANGED (got {exc.key.get_name()} "
                 f"{exc.key.fingerprint}); refusing to connect. If the host was rebuilt, remove "
-                f"its old entry with: ssh-keygen -R {exc.hostname}", host=self.host.name) from None
+                f"its old entry with: ssh-keygen -R {exc.hostname}",
+                host=self.host.name,
+            ) from None
         except UnknownHost as exc:
             raise ConnectionFailed(f"{endpoint}: {exc}", host=self.host.name) from None
         except paramiko.AuthenticationException as exc:
-            raise ConnectionFailed(f"{endpoint}: authentication failed for user {user}: {exc}",
-                                   host=self.host.name) from None
+            raise ConnectionFailed(
+                f"{endpoint}: authentication failed for user {user}: {exc}", host=self.host.name
+            ) from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            raise ConnectionFailed(connect_error(exc, self._peer_banner, endpoint, self.options.timeout),
-                                   host=self.host.name) from None
+            raise ConnectionFailed(
+                connect_error(exc, self._peer_banner, endpoint, self.options.timeout),
+                host=self.host.name,
+            ) from None
         self._client = client
 
     def _endpoint(self, ssh_config: dict[str, Any]) -> str:
@@ -270,25 +298,36 @@ class SSHConnection:
         hostname = ssh_config.get("hostname", self.host.address)
         port = self.host.port or int(ssh_config.get("port", 22))
         user = self.host.user or ssh_config.get("user") or getpass.getuser()
-        keys = ([os.path.expanduser(self.host.key_file)] if self.host.key_file
-                else [os.path.expanduser(k) for k in ssh_config.get("identityfile", [])])
+        keys = (
+            [os.path.expanduser(self.host.key_file)]
+            if self.host.key_file
+            else [os.path.expanduser(k) for k in ssh_config.get("identityfile", [])]
+        )
         client = paramiko.SSHClient()
         pkey = private_key(keys[0]) if len(keys) == 1 else None
 
         def connect() -> None:
             sock = nodelay_socket(hostname, port, self.options.timeout)
             try:
-                client.connect(hostname, port=port, username=user, pkey=pkey,
-                               key_filename=None if pkey is not None else keys or None,
-                               timeout=self.options.timeout, banner_timeout=self.options.timeout,
-                               auth_timeout=self.options.timeout, transport_factory=aead_transport(),
-                               sock=sock)
+                client.connect(
+                    hostname,
+                    port=port,
+                    username=user,
+                    pkey=pkey,
+                    key_filename=None if pkey is not None else keys or None,
+                    timeout=self.options.timeout,
+                    banner_timeout=self.options.timeout,
+                    auth_timeout=self.options.timeout,
+                    transport_factory=aead_transport(),
+                    sock=sock,
+                )
             except BaseException:
                 transport = client.get_transport()
                 self._peer_banner = transport.remote_version if transport is not None else ""
                 client.close()  # stop its transport thread before the socket goes
                 sock.close()
                 raise
+
         return client, user, connect
 
     def _through_jump_host(self) -> tuple[Any, str, Any, list[Any]]:
@@ -296,13 +335,20 @@ class SSHConnection:
         from fabric import Config
         from fabric import Connection as FabricConnection
 
-        connect_kwargs: dict[str, Any] = {"banner_timeout": self.options.timeout,
-                                          "auth_timeout": self.options.timeout}
+        connect_kwargs: dict[str, Any] = {
+            "banner_timeout": self.options.timeout,
+            "auth_timeout": self.options.timeout,
+        }
         if self.host.key_file:
             connect_kwargs["key_filename"] = os.path.expanduser(self.host.key_file)
         fabric_conn = FabricConnection(
-            self.host.address, user=self.host.user, port=self.host.port, config=Config(),
-            connect_timeout=max(1, int(self.options.timeout)), connect_kwargs=connect_kwargs)
+            self.host.address,
+            user=self.host.user,
+            port=self.host.port,
+            config=Config(),
+            connect_timeout=max(1, int(self.options.timeout)),
+            connect_kwargs=connect_kwargs,
+        )
         gateways, hop = [], fabric_conn.gateway
         while isinstance(hop, FabricConnection):  # fabric would auto-add their keys otherwise
             gateways.append(hop.client)
@@ -318,7 +364,9 @@ class SSHConnection:
         return os.path.expanduser("~/.ssh/known_hosts")
 
     # -- using it -------------------------------------------------------------------
-    def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> CommandResult:
+    def run(
+        self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None
+    ) -> CommandResult:
         if self._client is None:
             self.open()
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
@@ -335,13 +383,17 @@ class SSHConnection:
             exited = channel.recv_exit_status()
             channel.close()
         except TimeoutError:
-            raise CommandFailed(f"command timed out after {limit:g} s", host=self.host.name) from None
+            raise CommandFailed(
+                f"command timed out after {limit:g} s", host=self.host.name
+            ) from None
         except (OSError, EOFError) as exc:
-            raise ConnectionFailed(f"{self.endpoint}: connection lost: {_reason(exc)}",
-                                   host=self.host.name) from None
+            raise ConnectionFailed(
+                f"{self.endpoint}: connection lost: {_reason(exc)}", host=self.host.name
+            ) from None
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
-            raise ConnectionFailed(f"{self.endpoint}: SSH error: {_reason(exc)}",
-                                   host=self.host.name) from None
+            raise ConnectionFailed(
+                f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
+            ) from None
         return CommandResult(command, stdout, stderr, exited)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:
@@ -351,11 +403,13 @@ class SSHConnection:
         limit = timeout or self.options.timeout
         try:
             channel = self._client.get_transport().open_channel(
-                "direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=limit)
+                "direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=limit
+            )
         except Exception as exc:  # noqa: BLE001  (paramiko raises several kinds: all mean no tunnel)
-            raise ConnectionFailed(f"cannot reach {address}:{port} through SSH to {self.endpoint}: "
-                                   f"{_reason(exc)}",
-                                   host=self.host.name) from None
+            raise ConnectionFailed(
+                f"cannot reach {address}:{port} through SSH to {self.endpoint}: {_reason(exc)}",
+                host=self.host.name,
+            ) from None
         channel.settimeout(limit)
         return channel
 
@@ -370,8 +424,9 @@ class SSHConnection:
             channel.exec_command(command)
             reader = channel.makefile("rb")
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
-            raise ConnectionFailed(f"{self.endpoint}: SSH error: {_reason(exc)}",
-                                   host=self.host.name) from None
+            raise ConnectionFailed(
+                f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
+            ) from None
         try:
             pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
             output = _read_until(reader.readline, until, self.host.name)
@@ -388,6 +443,7 @@ class SSHConnection:
                 channel.recv_exit_status()
             finally:
                 channel.close()
+
         return Held(release, pid, output)
 
     def close(self) -> None:
@@ -396,8 +452,9 @@ class SSHConnection:
             self._client = None
 
 
-def connect_error(exc: BaseException, peer_banner: str | None, endpoint: str,
-                  timeout: float) -> str:
+def connect_error(
+    exc: BaseException, peer_banner: str | None, endpoint: str, timeout: float
+) -> str:
     """One line naming ``endpoint`` and why connecting failed.
 
     paramiko's own words are often about its state, not the cause (a banner that never came
@@ -440,6 +497,7 @@ def connect(host: HostLike, options: ConnectOptions) -> Connection:
     if host.connection == "local":
         return LocalConnection(host, options)
     if host.connection not in ("ssh", "smart", "paramiko"):
-        raise CommandFailed(f"unsupported ansible_connection {host.connection!r} (ssh or local)",
-                            host=host.name)
+        raise CommandFailed(
+            f"unsupported ansible_connection {host.connection!r} (ssh or local)", host=host.name
+        )
     return SSHConnection(host, options)

@@ -126,9 +126,14 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
     readable = [p for p, t in zip(paths, tags) if t == "F"]
     if readable and ("H" not in bodies or "C" not in bodies):
         raise ValueError("reply ended before the files' contents")
-    files = {p: FileFact(p, exists=t != "M", error=_REASONS.get(t, ""))
-             for p, t in zip(paths, tags) if t != "F"}
-    files.update(_read_files(readable, bodies.get("S", b""), bodies.get("H", b""), bodies.get("C", b"")))
+    files = {
+        p: FileFact(p, exists=t != "M", error=_REASONS.get(t, ""))
+        for p, t in zip(paths, tags)
+        if t != "F"
+    }
+    files.update(
+        _read_files(readable, bodies.get("S", b""), bodies.get("H", b""), bodies.get("C", b""))
+    )
     return GatherReply({p: files[p] for p in paths}, probes)
 
 
@@ -143,7 +148,9 @@ def _read_files(paths: list[str], stats: bytes, sums: bytes, content: bytes) -> 
     which line belongs to which file is unknown: every file is then reported as changed.
     """
     stat_lines = [line for line in stats.decode("utf-8", "replace").splitlines() if line]
-    sum_lines = [line.lstrip(b"\\")[:64].decode("ascii", "replace") for line in sums.splitlines() if line]
+    sum_lines = [
+        line.lstrip(b"\\")[:64].decode("ascii", "replace") for line in sums.splitlines() if line
+    ]
     if len(stat_lines) != len(paths) or len(sum_lines) != len(paths):
         return {p: FileFact(p, exists=True, error=_CHANGED) for p in paths}
     facts = {}
@@ -153,15 +160,23 @@ def _read_files(paths: list[str], stats: bytes, sums: bytes, content: bytes) -> 
         if len(words) != 6 or not words[5].isdigit():
             raise ValueError(f"garbled metadata for {path}")
         mode, uid, gid, owner, group, size = words
-        body = content[offset:offset + int(size)]
+        body = content[offset : offset + int(size)]
         offset += int(size)
         local_sum = hashlib.sha256(body).hexdigest()
         if remote_sum != local_sum:
             facts[path] = FileFact(path, exists=True, error=_CHANGED)
             continue
-        facts[path] = FileFact(path, exists=True, content=body, sha256=local_sum,
-                               mode=mode.rjust(4, "0"), uid=int(uid) if uid.isdigit() else None,
-                               gid=int(gid) if gid.isdigit() else None, owner=owner, group=group)
+        facts[path] = FileFact(
+            path,
+            exists=True,
+            content=body,
+            sha256=local_sum,
+            mode=mode.rjust(4, "0"),
+            uid=int(uid) if uid.isdigit() else None,
+            gid=int(gid) if gid.isdigit() else None,
+            owner=owner,
+            group=group,
+        )
     if offset != len(content) and paths:  # bytes left over: the last file grew after sha256sum
         facts[paths[-1]] = FileFact(paths[-1], exists=True, error=_CHANGED)
     return facts
@@ -172,15 +187,21 @@ def new_boundary(kind: str = "") -> str:
     return f"@@remediate-{kind}{secrets.token_hex(12)}"
 
 
-def gather(conn: Connection, paths: Sequence[str], probes: Mapping[str, str] | None = None,
-           timeout: float | None = None) -> GatherReply:
+def gather(
+    conn: Connection,
+    paths: Sequence[str],
+    probes: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> GatherReply:
     """Read ``paths`` and run ``probes`` on the host behind ``conn``: one remote command."""
     boundary = new_boundary()
     result = conn.run(gather_command(paths, probes or {}, boundary), timeout=timeout)
     return gathered(result.stdout, boundary, paths, conn.host.name, result.stderr)
 
 
-def gathered(stdout: bytes, boundary: str, paths: Sequence[str], host: str, stderr: bytes = b"") -> GatherReply:
+def gathered(
+    stdout: bytes, boundary: str, paths: Sequence[str], host: str, stderr: bytes = b""
+) -> GatherReply:
     """The reply of a gather command run by ``gather`` or by a lock holder; garbled is an error."""
     try:
         return parse_gather_reply(stdout, boundary, paths)

@@ -31,7 +31,8 @@ class UnknownHostPolicy:
             raise UnknownHost(
                 f"unknown host key for {hostname} ({key.get_name()} {key.fingerprint}); "
                 f"refusing to connect. Verify it and add it to {self.known_hosts}, "
-                "or pass --accept-new-host-keys")
+                "or pass --accept-new-host-keys"
+            )
         with _known_hosts_lock:
             path = Path(self.known_hosts)
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -102,7 +103,9 @@ class KnownHosts:
         for number in sorted(lines):
             line = lines[number]
             try:
-                entry = paramiko.hostkeys.HostKeyEntry.from_line(line.removeprefix("@revoked"), number)
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(
+                    line.removeprefix("@revoked"), number
+                )
             except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError):
                 continue  # OpenSSH skips a line it cannot read; paramiko's load() would raise
             if entry is not None:
@@ -154,7 +157,11 @@ def aead_transport() -> type:
     class AeadFirstTransport(paramiko.Transport):
         _preferred_ciphers = (
             *(c for c in paramiko.Transport._preferred_ciphers if c.endswith("-gcm@openssh.com")),
-            *(c for c in paramiko.Transport._preferred_ciphers if not c.endswith("-gcm@openssh.com")),
+            *(
+                c
+                for c in paramiko.Transport._preferred_ciphers
+                if not c.endswith("-gcm@openssh.com")
+            ),
         )
 
     return AeadFirstTransport

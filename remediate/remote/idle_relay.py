@@ -91,15 +91,18 @@ def require_loopback(host: str) -> None:
     except ValueError:
         loopback = host == "localhost"
     if not loopback:
-        raise UsageError(f"--listen {host}: the relay listens on a loopback address only "
-                         "(127.0.0.0/8, ::1 or localhost)")
+        raise UsageError(
+            f"--listen {host}: the relay listens on a loopback address only "
+            "(127.0.0.0/8, ::1 or localhost)"
+        )
 
 
 class _Flow:
     """One accepted connection and its upstream: two sockets, two buffers, one idle clock."""
 
-    def __init__(self, number: int, client: socket.socket, upstream: socket.socket,
-                 now: float) -> None:
+    def __init__(
+        self, number: int, client: socket.socket, upstream: socket.socket, now: float
+    ) -> None:
         self.number = number
         self.client: socket.socket | None = client
         self.upstream: socket.socket | None = upstream
@@ -121,9 +124,15 @@ class _Flow:
 class IdleRelay:
     """Forward ``listen`` → ``target``; a flow idle longer than ``idle_seconds`` goes dark."""
 
-    def __init__(self, listen: tuple[str, int], target: tuple[str, int], idle_seconds: float,
-                 *, max_seconds: float | None = None,
-                 on_event: Callable[[RelayEvent], None] | None = None) -> None:
+    def __init__(
+        self,
+        listen: tuple[str, int],
+        target: tuple[str, int],
+        idle_seconds: float,
+        *,
+        max_seconds: float | None = None,
+        on_event: Callable[[RelayEvent], None] | None = None,
+    ) -> None:
         if idle_seconds <= 0:
             raise UsageError(f"--idle {idle_seconds}: must be more than 0 seconds")
         if max_seconds is not None and max_seconds <= 0:
@@ -183,9 +192,13 @@ class IdleRelay:
         self._started_at = time.monotonic()
         host, port = self.address
         limit = f", for at most {self.max_seconds:g} s" if self.max_seconds else ""
-        self._emit("listening", 0, f"listening on {host}:{port}, forwarding to "
-                   f"{self.target[0]}:{self.target[1]}, dropping flows idle over "
-                   f"{self.idle_seconds:g} s{limit}")
+        self._emit(
+            "listening",
+            0,
+            f"listening on {host}:{port}, forwarding to "
+            f"{self.target[0]}:{self.target[1]}, dropping flows idle over "
+            f"{self.idle_seconds:g} s{limit}",
+        )
         self._thread = threading.Thread(target=self._run, name="idle-relay", daemon=True)
         self._thread.start()
         return self
@@ -280,8 +293,11 @@ class IdleRelay:
     def _expire(self, now: float) -> None:
         for flow in list({id(f): f for f in self._flows.values()}.values()):
             if flow.connecting and now - flow.opened_at >= CONNECT_SECONDS:
-                self._close_flow(flow, f"could not reach {self._target_text()} within "
-                                       f"{CONNECT_SECONDS:g} s", kind="connect-failed")
+                self._close_flow(
+                    flow,
+                    f"could not reach {self._target_text()} within {CONNECT_SECONDS:g} s",
+                    kind="connect-failed",
+                )
             elif not flow.connecting and not flow.dark and now - flow.last_data > self.idle_seconds:
                 self._go_dark(flow, now)
 
@@ -302,8 +318,12 @@ class IdleRelay:
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             client.close()
             upstream.close()
-            self._emit("connect-failed", flow.number, f"from {peer[0]}:{peer[1]}: cannot connect "
-                       f"to {self._target_text()}: {errno.errorcode.get(code, code)}")
+            self._emit(
+                "connect-failed",
+                flow.number,
+                f"from {peer[0]}:{peer[1]}: cannot connect "
+                f"to {self._target_text()}: {errno.errorcode.get(code, code)}",
+            )
             return
         with self._lock:
             self._flows[client] = flow
@@ -319,8 +339,11 @@ class IdleRelay:
         if flow.connecting:
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
-                self._close_flow(flow, f"cannot connect to {self._target_text()}: "
-                                       f"{errno.errorcode.get(code, code)}", kind="connect-failed")
+                self._close_flow(
+                    flow,
+                    f"cannot connect to {self._target_text()}: {errno.errorcode.get(code, code)}",
+                    kind="connect-failed",
+                )
                 return
             flow.connecting = False
             self._update(flow)
@@ -392,7 +415,9 @@ class IdleRelay:
             if flow.dark:
                 mask = selectors.EVENT_READ
             else:
-                if not flow.eof[sock] and (other is None or len(flow.pending[other]) < BUFFER_LIMIT):
+                if not flow.eof[sock] and (
+                    other is None or len(flow.pending[other]) < BUFFER_LIMIT
+                ):
                     mask |= selectors.EVENT_READ
                 if flow.pending[sock]:
                     mask |= selectors.EVENT_WRITE
@@ -420,8 +445,12 @@ class IdleRelay:
             self._counts["dropped"] += 1
             self._counts["discarded"] += lost
         self._update(flow)
-        self._emit("dark", flow.number, f"went dark after {now - flow.last_data:.1f} s idle "
-                   f"(limit {self.idle_seconds:g} s): no FIN, no RST, later bytes vanish")
+        self._emit(
+            "dark",
+            flow.number,
+            f"went dark after {now - flow.last_data:.1f} s idle "
+            f"(limit {self.idle_seconds:g} s): no FIN, no RST, later bytes vanish",
+        )
 
     def _shutdown_write(self, sock: socket.socket) -> None:
         try:
@@ -472,8 +501,10 @@ class IdleRelay:
 
     def _summary(self) -> str:
         c = self._counts
-        return (f"{c['connections']} connections, {c['dropped']} went dark, "
-                f"{c['forwarded']} bytes forwarded, {c['discarded']} discarded")
+        return (
+            f"{c['connections']} connections, {c['dropped']} went dark, "
+            f"{c['forwarded']} bytes forwarded, {c['discarded']} discarded"
+        )
 
     def _side(self, flow: _Flow, sock: socket.socket) -> str:
         return "client" if sock is flow.client else "target"

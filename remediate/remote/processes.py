@@ -64,7 +64,7 @@ def decode_address(text: str) -> tuple[str, int]:
     raw = bytes.fromhex(hexaddr)
     if len(raw) not in (4, 16):
         raise ValueError(f"not an address: {text!r}")
-    ordered = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    ordered = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     address = ipaddress.ip_address(ordered)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
@@ -105,7 +105,9 @@ def parse_process_probe(output: bytes) -> tuple[ProcessFact, ...]:
             if len(words) < 4 or not words[1].isdigit():
                 section = ""
                 continue
-            found.append(_Found(int(words[1]), int(words[2]) if words[2].isdigit() else None, words[3]))
+            found.append(
+                _Found(int(words[1]), int(words[2]) if words[2].isdigit() else None, words[3])
+            )
             section = "E"
         elif raw.startswith(b"@A ") and found:
             argv = raw[3:].rstrip(b"\0").split(b"\0") if raw[3:] else []
@@ -121,10 +123,23 @@ def parse_process_probe(output: bytes) -> tuple[ProcessFact, ...]:
     processes = []
     for entry in found:
         exe, cwd = (entry.links + ["", ""])[:2]
-        inodes = [int(m.group(1)) for link in entry.links[2:] for m in [_SOCKET.fullmatch(link)] if m]
-        listeners = tuple(Listener(*sockets[inode], inode=inode) for inode in inodes if inode in sockets)
-        processes.append(ProcessFact(entry.pid, entry.name, entry.uid, _plain(exe), entry.argv,
-                                     _plain(cwd), _sorted(listeners)))
+        inodes = [
+            int(m.group(1)) for link in entry.links[2:] for m in [_SOCKET.fullmatch(link)] if m
+        ]
+        listeners = tuple(
+            Listener(*sockets[inode], inode=inode) for inode in inodes if inode in sockets
+        )
+        processes.append(
+            ProcessFact(
+                entry.pid,
+                entry.name,
+                entry.uid,
+                _plain(exe),
+                entry.argv,
+                _plain(cwd),
+                _sorted(listeners),
+            )
+        )
     return tuple(sorted(processes, key=lambda p: p.pid))
 
 
@@ -135,7 +150,9 @@ def _plain(link: str) -> str:
 
 def _sorted(listeners: tuple[Listener, ...]) -> tuple[Listener, ...]:
     unique = {(lst.address, lst.port): lst for lst in listeners}
-    return tuple(sorted(unique.values(), key=lambda lst: (lst.port, ":" in lst.address, lst.address)))
+    return tuple(
+        sorted(unique.values(), key=lambda lst: (lst.port, ":" in lst.address, lst.address))
+    )
 
 
 __all__ = ["PROCESS_PROBE", "decode_address", "parse_process_probe"]

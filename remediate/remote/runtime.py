@@ -44,7 +44,9 @@ def parse_limits_probe(output: bytes) -> dict[int, ProcessLimit]:
         match = re.match(r"(\d+) (\S+) Max open files\s+(\S+)\s+(\S+)", line)
         if match:
             pid = int(match.group(1))
-            limits[pid] = ProcessLimit(pid, match.group(2), _limit(match.group(3)), _limit(match.group(4)))
+            limits[pid] = ProcessLimit(
+                pid, match.group(2), _limit(match.group(3)), _limit(match.group(4))
+            )
     return limits
 
 
@@ -63,9 +65,15 @@ def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
     if exited == 69 and text.startswith("nodedown: no beam.smp"):
         return RabbitRuntime(False, state="not running")
     if exited == 127:
-        return RabbitRuntime(False, state="unknown", error="beam.smp runs but rabbitmqctl is not installed")
+        return RabbitRuntime(
+            False, state="unknown", error="beam.smp runs but rabbitmqctl is not installed"
+        )
     first = text.splitlines()[0] if text else f"rabbitmqctl exited {exited}"
-    reason = "node down while beam.smp runs" if "nodedown" in text or "unable to" in text.lower() else first[:200]
+    reason = (
+        "node down while beam.smp runs"
+        if "nodedown" in text or "unable to" in text.lower()
+        else first[:200]
+    )
     return RabbitRuntime(False, state="unknown", error=reason)
 
 
@@ -82,7 +90,9 @@ def _no_client_setinfo() -> dict[str, None]:
 
     import redis
 
-    base = getattr(redis.connection, "AbstractConnection", redis.connection.Connection)  # Connection: **kwargs
+    base = getattr(
+        redis.connection, "AbstractConnection", redis.connection.Connection
+    )  # Connection: **kwargs
     if "driver_info" in inspect.signature(base.__init__).parameters:
         return {"driver_info": None}
     return {"lib_name": None, "lib_version": None}
@@ -107,10 +117,16 @@ def redis_client(conn: Any, endpoint: RedisEndpoint, timeout: float) -> Any:
     import redis
 
     connection_class = _ChannelConnection.make(
-        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout))
-    pool = redis.ConnectionPool(connection_class=connection_class, password=endpoint.password or None,
-                                socket_timeout=timeout, max_connections=1, protocol=2,
-                                **_no_client_setinfo())
+        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout)
+    )
+    pool = redis.ConnectionPool(
+        connection_class=connection_class,
+        password=endpoint.password or None,
+        socket_timeout=timeout,
+        max_connections=1,
+        protocol=2,
+        **_no_client_setinfo(),
+    )
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -123,13 +139,21 @@ def _bare_connection(conn: Any, endpoint: RedisEndpoint, timeout: float) -> Any:
     from redis.retry import Retry
 
     connection_class = _ChannelConnection.make(
-        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout))
-    return connection_class(password=endpoint.password or None, socket_timeout=timeout, protocol=2,
-                            decode_responses=True, retry=Retry(NoBackoff(), 0), **_no_client_setinfo())
+        lambda: conn.open_tcp(endpoint.address, endpoint.port, timeout)
+    )
+    return connection_class(
+        password=endpoint.password or None,
+        socket_timeout=timeout,
+        protocol=2,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+        **_no_client_setinfo(),
+    )
 
 
-def read_redis(conn: Any, endpoint: RedisEndpoint, settings: Iterable[str],
-               timeout: float = 10.0) -> RedisRuntime:
+def read_redis(
+    conn: Any, endpoint: RedisEndpoint, settings: Iterable[str], timeout: float = 10.0
+) -> RedisRuntime:
     """PING, INFO server/clients and CONFIG GET ``settings`` (with the endpoint's name for
     CONFIG), sent in one write. The result says ``read`` only when every reply came back.
 
@@ -155,20 +179,38 @@ def read_redis(conn: Any, endpoint: RedisEndpoint, settings: Iterable[str],
             except redis.ResponseError as exc:  # one command refused: keep reading the others
                 replies.append(exc)
     except redis.AuthenticationError:
-        return RedisRuntime(True, state="unknown", address=endpoint.address, port=endpoint.port,
-                            error=f"authentication failed at {endpoint} (set redis_password, or requirepass in the file)")
+        return RedisRuntime(
+            True,
+            state="unknown",
+            address=endpoint.address,
+            port=endpoint.port,
+            error=f"authentication failed at {endpoint} (set redis_password, or requirepass in the file)",
+        )
     except (redis.ConnectionError, redis.TimeoutError, ConnectionFailed, OSError) as exc:
-        return RedisRuntime(False, state="unknown", address=endpoint.address, port=endpoint.port,
-                            error=f"cannot reach {endpoint}: {_first_line(exc)}")
+        return RedisRuntime(
+            False,
+            state="unknown",
+            address=endpoint.address,
+            port=endpoint.port,
+            error=f"cannot reach {endpoint}: {_first_line(exc)}",
+        )
     finally:
         connection.disconnect()
     ping, server, clients, *config_replies = replies
     for reply in (ping, server, clients):
         if isinstance(reply, Exception):
-            reason = "authentication failed" if isinstance(reply, redis.AuthenticationError) or "NOAUTH" in str(reply) \
+            reason = (
+                "authentication failed"
+                if isinstance(reply, redis.AuthenticationError) or "NOAUTH" in str(reply)
                 else f"redis refused: {_first_line(reply)}"
-            return RedisRuntime(True, state="unknown", error=f"{reason} at {endpoint}", address=endpoint.address,
-                                port=endpoint.port)
+            )
+            return RedisRuntime(
+                True,
+                state="unknown",
+                error=f"{reason} at {endpoint}",
+                address=endpoint.address,
+                port=endpoint.port,
+            )
     values: dict[str, str] = {}
     refused = ""
     for reply in config_replies:  # RESP2: [name, value, name, value, ...]
@@ -176,15 +218,29 @@ def read_redis(conn: Any, endpoint: RedisEndpoint, settings: Iterable[str],
             refused = _first_line(reply)
             continue
         values.update({str(k): str(v) for k, v in zip(reply[::2], reply[1::2])})
-    error = ("CONFIG is disabled (rename-command CONFIG \"\"): live values cannot be read" if not config
-             else f"{config} GET refused: {refused}" if refused else "")
+    error = (
+        'CONFIG is disabled (rename-command CONFIG ""): live values cannot be read'
+        if not config
+        else f"{config} GET refused: {refused}"
+        if refused
+        else ""
+    )
     maxclients = values.get("maxclients")
-    return RedisRuntime(True, config={k: v for k, v in values.items() if k in settings},
-                        pid=_info_int(server, "process_id"), connected_clients=_info_int(clients, "connected_clients"),
-                        maxclients=int(maxclients) if maxclients and maxclients.isdigit() else None,
-                        ping=ping == "PONG", error=error, state="unknown" if error else "read",
-                        config_file=_info(server, "config_file"), version=_info(server, "redis_version"),
-                        executable=_info(server, "executable"), address=endpoint.address, port=endpoint.port)
+    return RedisRuntime(
+        True,
+        config={k: v for k, v in values.items() if k in settings},
+        pid=_info_int(server, "process_id"),
+        connected_clients=_info_int(clients, "connected_clients"),
+        maxclients=int(maxclients) if maxclients and maxclients.isdigit() else None,
+        ping=ping == "PONG",
+        error=error,
+        state="unknown" if error else "read",
+        config_file=_info(server, "config_file"),
+        version=_info(server, "redis_version"),
+        executable=_info(server, "executable"),
+        address=endpoint.address,
+        port=endpoint.port,
+    )
 
 
 def _info(text: str, field: str) -> str:
@@ -201,8 +257,9 @@ def _info_int(text: str, field: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def set_redis(conn: Any, endpoint: RedisEndpoint, values: dict[str, str],
-              timeout: float = 10.0) -> dict[str, str]:
+def set_redis(
+    conn: Any, endpoint: RedisEndpoint, values: dict[str, str], timeout: float = 10.0
+) -> dict[str, str]:
     """CONFIG SET each value, then read them back; returns what Redis now reports."""
     if not endpoint.config_command:
         raise ValueError(f"CONFIG is disabled on {endpoint}: live values cannot be set")

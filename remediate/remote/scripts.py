@@ -47,7 +47,9 @@ class WriteResult:
     created_dirs: tuple[str, ...] = ()
 
 
-def lock_script(lock_path: str, wait_seconds: int, then: Sequence[str] = (), marker: str = "") -> list[str]:
+def lock_script(
+    lock_path: str, wait_seconds: int, then: Sequence[str] = (), marker: str = ""
+) -> list[str]:
     """Hold an flock on ``lock_path`` for as long as our stdin stays open.
 
     The lock dies with the SSH session, so a killed controller never leaves a host locked.
@@ -57,16 +59,18 @@ def lock_script(lock_path: str, wait_seconds: int, then: Sequence[str] = (), mar
     line ``<marker> <exit status>`` after a newline of its own (``marker``: random, so no
     output can contain it).
     """
-    script = ('d=${1%/*}; { [ -d "$d" ] || mkdir -p -- "$d"; } && chmod 700 -- "$d" || exit 1\n'
-              'command -v flock >/dev/null || { echo "flock: not installed"; exit 69; }\n'
-              # the shell opens the lock file and keeps it: flock only takes the lock and exits,
-              # and cat (the shell, exec'd: same pid) holds it until our stdin closes
-              'exec 9>>"$1" || exit 1\n'
-              'flock -w "$2" -E 75 9 || exit $?\n'
-              'echo LOCKED $$\n'
-              'm=$3; shift 3\n'
-              'if [ $# -gt 0 ]; then "$@" </dev/null 9>&-; printf \'\\n%s %s\\n\' "$m" $?; fi\n'
-              'exec cat >/dev/null\n')
+    script = (
+        'd=${1%/*}; { [ -d "$d" ] || mkdir -p -- "$d"; } && chmod 700 -- "$d" || exit 1\n'
+        'command -v flock >/dev/null || { echo "flock: not installed"; exit 69; }\n'
+        # the shell opens the lock file and keeps it: flock only takes the lock and exits,
+        # and cat (the shell, exec'd: same pid) holds it until our stdin closes
+        'exec 9>>"$1" || exit 1\n'
+        'flock -w "$2" -E 75 9 || exit $?\n'
+        "echo LOCKED $$\n"
+        "m=$3; shift 3\n"
+        'if [ $# -gt 0 ]; then "$@" </dev/null 9>&-; printf \'\\n%s %s\\n\' "$m" $?; fi\n'
+        "exec cat >/dev/null\n"
+    )
     if then and not marker:
         raise ValueError("a lock script that runs a command needs a marker")
     return ["sh", "-c", script, "remediate-lock", lock_path, str(wait_seconds), marker, *then]
@@ -91,7 +95,9 @@ def _creation_umask(mode: str) -> int | None:
     return None if bits & ~0o666 else 0o777 & ~bits
 
 
-def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: bytes, holder: int) -> str:
+def write_script(
+    run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: bytes, holder: int
+) -> str:
     """Back up every file, record the manifest, stage and validate every new file, then rename.
 
     Nothing live changes until every candidate is staged and validated. Replies:
@@ -103,32 +109,48 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
     staged = [op for op in ops if op.content is not None]
     tmps = {op.index: q(_staging_path(op.path, run_id)) for op in staged}
     drop_tmps = f"rm -f -- {' '.join(tmps.values())} 2>/dev/null" if tmps else ":"
-    parts = ["set -u", "umask 077", f"R={q(run_dir)}", 'mkdir -p -- "$R/files" || exit 1', "ND=0",
-             # before anything is in place, a failure removes what the script made: the staged
-             # files and, newest first, the directories it created (D1..D$ND: any bytes in names)
-             (f"cleanup() {{ {drop_tmps}; while [ $ND -gt 0 ]; do eval 'rmdir -- \"$D'$ND'\"' 2>/dev/null; "
-             "ND=$((ND-1)); done; }"),
-             'fail() { echo "@E $1 $2"; cleanup; exit 3; }']
+    parts = [
+        "set -u",
+        "umask 077",
+        f"R={q(run_dir)}",
+        'mkdir -p -- "$R/files" || exit 1',
+        "ND=0",
+        # before anything is in place, a failure removes what the script made: the staged
+        # files and, newest first, the directories it created (D1..D$ND: any bytes in names)
+        (
+            f"cleanup() {{ {drop_tmps}; while [ $ND -gt 0 ]; do eval 'rmdir -- \"$D'$ND'\"' 2>/dev/null; "
+            "ND=$((ND-1)); done; }"
+        ),
+        'fail() { echo "@E $1 $2"; cleanup; exit 3; }',
+    ]
     for op in ops:  # 1. backups of everything we will touch
         if op.existed:
-            parts.append(f'cp -p -- {q(op.path)} "$R/files/{op.index}" || fail {op.index} "backup failed"')
-    parts.append(_put(manifest, '"$R/manifest.json.tmp"', tag, "exit 1")
-                 + 'mv -f -- "$R/manifest.json.tmp" "$R/manifest.json" || exit 1')
+            parts.append(
+                f'cp -p -- {q(op.path)} "$R/files/{op.index}" || fail {op.index} "backup failed"'
+            )
+    parts.append(
+        _put(manifest, '"$R/manifest.json.tmp"', tag, "exit 1")
+        + 'mv -f -- "$R/manifest.json.tmp" "$R/manifest.json" || exit 1'
+    )
     staged = [op for op in ops if op.content is not None]
     tmps = {op.index: q(_staging_path(op.path, run_id)) for op in staged}
-    leftovers = [f"{q(posixpath.dirname(op.path))}/{q('.' + posixpath.basename(op.path) + '.remediate-')}*"
-                 for op in staged]
+    leftovers = [
+        f"{q(posixpath.dirname(op.path))}/{q('.' + posixpath.basename(op.path) + '.remediate-')}*"
+        for op in staged
+    ]
     for op in staged:  # 2. stage each candidate next to its target, created with its mode
         parts.append(_ensure_dir(op.index, posixpath.dirname(op.path)))
     if leftovers:  # of an interrupted earlier run (never a live file: dot-prefixed, run-suffixed)
-        parts.append(f"for f in {' '.join(leftovers)}; do [ -e \"$f\" ] && rm -f -- \"$f\"; done")
+        parts.append(f'for f in {" ".join(leftovers)}; do [ -e "$f" ] && rm -f -- "$f"; done')
     chmods: dict[str, list[str]] = {}
     chowns: dict[str, list[str]] = {}
     for op in staged:
         assert op.content is not None
         umask = _creation_umask(op.mode)
         parts.append(f"umask {umask if umask is not None else 0o077:04o}")
-        parts.append(_put(op.content, tmps[op.index], tag, f'fail {op.index} "cannot write"').rstrip("\n"))
+        parts.append(
+            _put(op.content, tmps[op.index], tag, f'fail {op.index} "cannot write"').rstrip("\n")
+        )
         if umask is None:
             chmods.setdefault(op.mode, []).append(tmps[op.index])
         if op.uid is not None and op.gid is not None:
@@ -144,22 +166,30 @@ def write_script(run_dir: str, run_id: str, ops: Sequence[WriteOp], manifest: by
     for op in staged:
         if op.validate:
             command = op.validate.replace("%s", tmps[op.index])
-            parts.append(f"if ! out=$( ( {command} ) 2>&1 ); then echo \"@V {op.index} $(printf %s \"$out\" "
-                         "| tr '\\n' ' ' | cut -c1-300)\"; cleanup; exit 4; fi")
-    alive = (f"kill -0 {int(holder)} 2>/dev/null || {{ echo '@E -1 lost the controller: stopped before this file'; "
-             f"{drop_tmps}; exit 6; }}")
+            parts.append(
+                f'if ! out=$( ( {command} ) 2>&1 ); then echo "@V {op.index} $(printf %s "$out" '
+                "| tr '\\n' ' ' | cut -c1-300)\"; cleanup; exit 4; fi"
+            )
+    alive = (
+        f"kill -0 {int(holder)} 2>/dev/null || {{ echo '@E -1 lost the controller: stopped before this file'; "
+        f"{drop_tmps}; exit 6; }}"
+    )
     for op in ops:  # 3. into place: rename, or an in-place copy where the target is a mount point
         parts.append(alive)
         if op.content is None:
-            parts.append(f"rm -f -- {q(op.path)} && echo '@R {op.index} removed' || "
-                         f"{{ echo '@E {op.index} cannot remove the file'; exit 5; }}")
+            parts.append(
+                f"rm -f -- {q(op.path)} && echo '@R {op.index} removed' || "
+                f"{{ echo '@E {op.index} cannot remove the file'; exit 5; }}"
+            )
             for directory in sorted(op.remove_dirs, key=len, reverse=True):
                 parts.append(f"rmdir -- {q(directory)} 2>/dev/null")
             continue
         tmp, target = tmps[op.index], q(op.path)
-        parts.append(f"if mv -f -- {tmp} {target} 2>/dev/null; then echo '@R {op.index} renamed'; "
-                     f"elif cat -- {tmp} > {target} && rm -f -- {tmp}; then echo '@R {op.index} copied'; "
-                     f"else echo '@E {op.index} cannot replace the file'; exit 5; fi")
+        parts.append(
+            f"if mv -f -- {tmp} {target} 2>/dev/null; then echo '@R {op.index} renamed'; "
+            f"elif cat -- {tmp} > {target} && rm -f -- {tmp}; then echo '@R {op.index} copied'; "
+            f"else echo '@E {op.index} cannot replace the file'; exit 5; fi"
+        )
     directories = sorted({q(posixpath.dirname(op.path)) for op in ops})
     parts.append(f"sync -- {' '.join(directories)} 2>/dev/null || sync" if directories else "sync")
     return "\n".join(parts) + "\n"
@@ -176,10 +206,12 @@ def _ensure_dir(index: int, directory: str) -> str:
     The missing ones are kept in M1..Mk and the created ones in D1..D$ND (``eval`` only ever
     sees variable names), so a directory name with spaces or newlines stays one name.
     """
-    return (f"d={q(directory)}; k=0; while [ ! -d \"$d\" ]; do k=$((k+1)); eval \"M$k=\\$d\"; "
-            "d=$(dirname -- \"$d\"); done; "
-            f"while [ $k -gt 0 ]; do eval \"d=\\$M$k\"; mkdir -m 755 -- \"$d\" || fail {index} mkdir; "
-            f"ND=$((ND+1)); eval \"D$ND=\\$d\"; echo \"@D {index} $d\"; k=$((k-1)); done")
+    return (
+        f'd={q(directory)}; k=0; while [ ! -d "$d" ]; do k=$((k+1)); eval "M$k=\\$d"; '
+        'd=$(dirname -- "$d"); done; '
+        f'while [ $k -gt 0 ]; do eval "d=\\$M$k"; mkdir -m 755 -- "$d" || fail {index} mkdir; '
+        f'ND=$((ND+1)); eval "D$ND=\\$d"; echo "@D {index} $d"; k=$((k-1)); done'
+    )
 
 
 def parse_write_reply(stdout: bytes) -> dict[int, WriteResult]:
@@ -194,14 +226,30 @@ def parse_write_reply(stdout: bytes) -> dict[int, WriteResult]:
         if tag == "D":
             created.setdefault(index, []).append(rest)
             continue
-        status = {"R": rest.split()[0] if rest else "renamed", "V": "validate-failed", "E": "error"}[tag]
+        status = {
+            "R": rest.split()[0] if rest else "renamed",
+            "V": "validate-failed",
+            "E": "error",
+        }[tag]
         results[index] = WriteResult(index, status, rest if tag != "R" else "")
-    return {i: WriteResult(r.index, r.status, r.detail, tuple(created.get(i, ()))) for i, r in results.items()} | {
-        i: WriteResult(i, "error", "script stopped", tuple(dirs)) for i, dirs in created.items() if i not in results}
+    return {
+        i: WriteResult(r.index, r.status, r.detail, tuple(created.get(i, ())))
+        for i, r in results.items()
+    } | {
+        i: WriteResult(i, "error", "script stopped", tuple(dirs))
+        for i, dirs in created.items()
+        if i not in results
+    }
 
 
-def finish_script(run_dir: str, runs_dir: str, keep: int, manifest: bytes, run_id: str,
-                  verify: Sequence[tuple[str, str]] = ()) -> str:
+def finish_script(
+    run_dir: str,
+    runs_dir: str,
+    keep: int,
+    manifest: bytes,
+    run_id: str,
+    verify: Sequence[tuple[str, str]] = (),
+) -> str:
     """Record the final manifest and prune runs beyond the newest ``keep``.
 
     With ``verify`` ((path, sha256) pairs, "" for a file that must not exist) the files are
@@ -215,10 +263,18 @@ def finish_script(run_dir: str, runs_dir: str, keep: int, manifest: bytes, run_i
         lines.append(" && ".join(f"[ ! -e {p} ]" for p in absent) + " || { echo @BAD; exit 7; }")
     present = [_checksum_line(sha, path) for path, sha in verify if sha]
     if present:
-        lines.append(f"sha256sum -c --status <<'{tag}' || {{ echo @BAD; exit 7; }}\n" + "".join(present) + tag)
-    return ("\n".join(lines) + "\n" + _put(manifest, q(run_dir + "/manifest.json.tmp"), tag, "exit 1")
-            + f"mv -f -- {q(run_dir + '/manifest.json.tmp')} {q(run_dir + '/manifest.json')} || exit 1\n"
-            + _PRUNE.replace("RUNS", q(runs_dir)).replace("KEEP", str(int(keep))))
+        lines.append(
+            f"sha256sum -c --status <<'{tag}' || {{ echo @BAD; exit 7; }}\n"
+            + "".join(present)
+            + tag
+        )
+    return (
+        "\n".join(lines)
+        + "\n"
+        + _put(manifest, q(run_dir + "/manifest.json.tmp"), tag, "exit 1")
+        + f"mv -f -- {q(run_dir + '/manifest.json.tmp')} {q(run_dir + '/manifest.json')} || exit 1\n"
+        + _PRUNE.replace("RUNS", q(runs_dir)).replace("KEEP", str(int(keep)))
+    )
 
 
 #: Remove all but the newest KEEP run directories of RUNS with one rm: a glob lists them
@@ -256,9 +312,11 @@ def read_runs_command(runs_dir: str, boundary: str) -> list[str]:
     One ``cat`` per manifest and nothing else: the run id comes from parameter expansion,
     not from ``basename``/``dirname`` in subshells (four forks per run, ten runs kept).
     """
-    script = ('for m in "$1"/*/manifest.json; do [ -f "$m" ] || continue; '
-              'd=${m%/manifest.json}; printf \'\\n%s %s\\n\' "$2" "${d##*/}"; cat -- "$m"; done; '
-              'printf \'\\n%s END\\n\' "$2"')
+    script = (
+        'for m in "$1"/*/manifest.json; do [ -f "$m" ] || continue; '
+        'd=${m%/manifest.json}; printf \'\\n%s %s\\n\' "$2" "${d##*/}"; cat -- "$m"; done; '
+        "printf '\\n%s END\\n' \"$2\""
+    )
     return ["sh", "-c", script, "remediate-runs", runs_dir, boundary]
 
 

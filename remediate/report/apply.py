@@ -14,8 +14,10 @@ STATUSES = ("changed", "pending restart", "ok", "failed", "rolled back", "unreac
 
 
 def apply_exit_code(results: Sequence[HostApplyResult]) -> ExitCode:
-    return exit_code(failed=sum(r.status in ("failed", "rolled back", "skipped") for r in results),
-                     unreachable=sum(r.status == "unreachable" for r in results))
+    return exit_code(
+        failed=sum(r.status in ("failed", "rolled back", "skipped") for r in results),
+        unreachable=sum(r.status == "unreachable" for r in results),
+    )
 
 
 def apply_lines(results: Sequence[HostApplyResult]) -> list[tuple[str, str]]:
@@ -30,7 +32,9 @@ def apply_lines(results: Sequence[HostApplyResult]) -> list[tuple[str, str]]:
         if r.error:
             out.append(("red", f"    {r.error}"))
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
-    out.append(("bold", f"{len(results)} hosts: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)))
+    out.append(
+        ("bold", f"{len(results)} hosts: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    )
     return out
 
 
@@ -42,5 +46,11 @@ def apply_json(results: Sequence[HostApplyResult], code: int) -> dict[str, Any]:
             data["plan"]["status"] = r.plan.status
         hosts.append(data)
     recap = {s: sum(r.status == s for r in results) for s in STATUSES}
-    return {"schema": SCHEMA, "kind": "apply", "tool": f"remediate {__version__}", "hosts": hosts,
-            "recap": recap, "exit_code": code}
+    return {
+        "schema": SCHEMA,
+        "kind": "apply",
+        "tool": f"remediate {__version__}",
+        "hosts": hosts,
+        "recap": recap,
+        "exit_code": code,
+    }

@@ -11,17 +11,33 @@ def audit_summary(doc: dict[str, Any]) -> str:
         return ""
     lines = []
     for host in doc["hosts"]:
-        findings = [f for f in host["findings"] if not f["suppressed"] and f["severity"] in ("warning", "error")]
+        findings = [
+            f
+            for f in host["findings"]
+            if not f["suppressed"] and f["severity"] in ("warning", "error")
+        ]
         if host["status"] in ("unreachable", "failed"):
-            lines.append(f"{host['host']}: {host['status']}: {host['unreachable'] or host['failed']}")
+            lines.append(
+                f"{host['host']}: {host['status']}: {host['unreachable'] or host['failed']}"
+            )
         elif host["status"] == "changed" or findings:
             drifted = [f["path"] for f in host["files"] if f["changed"]]
             live = [r["setting"] for r in host["runtime_changes"]]
-            parts = ([f"drift in {', '.join(drifted)}"] if drifted else []) + \
-                ([f"live {', '.join(live)}"] if live else []) + \
-                ([f"{len(findings)} findings ({', '.join(sorted({f['rule'] for f in findings}))})"] if findings else [])
+            parts = (
+                ([f"drift in {', '.join(drifted)}"] if drifted else [])
+                + ([f"live {', '.join(live)}"] if live else [])
+                + (
+                    [
+                        f"{len(findings)} findings ({', '.join(sorted({f['rule'] for f in findings}))})"
+                    ]
+                    if findings
+                    else []
+                )
+            )
             lines.append(f"{host['host']}: {'; '.join(parts)}")
     recap = doc["recap"]
-    lines.append(f"{recap['hosts']} hosts: {recap['changed']} drifted, {recap['unreachable']} unreachable, "
-                 f"{recap['failed']} failed, {recap['findings']} findings")
+    lines.append(
+        f"{recap['hosts']} hosts: {recap['changed']} drifted, {recap['unreachable']} unreachable, "
+        f"{recap['failed']} failed, {recap['findings']} findings"
+    )
     return "\n".join(lines)

@@ -10,8 +10,10 @@ from remediate.report.exit import ExitCode, exit_code
 
 
 def facts_exit_code(outcomes: list[HostOutcome[dict[str, Any]]]) -> ExitCode:
-    return exit_code(failed=sum(bool(x.failed) for x in outcomes),
-                     unreachable=sum(bool(x.unreachable) for x in outcomes))
+    return exit_code(
+        failed=sum(bool(x.failed) for x in outcomes),
+        unreachable=sum(bool(x.unreachable) for x in outcomes),
+    )
 
 
 def facts_json(outcomes: list[HostOutcome[dict[str, Any]]], code: int) -> dict[str, Any]:
@@ -19,16 +21,25 @@ def facts_json(outcomes: list[HostOutcome[dict[str, Any]]], code: int) -> dict[s
 
 
 def facts_hosts(outcomes: list[HostOutcome[dict[str, Any]]]) -> list[dict[str, Any]]:
-    return [{"host": x.host, "unreachable": x.unreachable, "failed": x.failed, **(x.value or {})}
-            for x in outcomes]
+    return [
+        {"host": x.host, "unreachable": x.unreachable, "failed": x.failed, **(x.value or {})}
+        for x in outcomes
+    ]
 
 
 def facts_lines(hosts: list[dict[str, Any]]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for h in hosts:
         if h["unreachable"] or h["failed"]:
-            out.append(("red", (f"{h['host']}  {'UNREACHABLE' if h['unreachable'] else 'FAILED'}: "
-                               f"{h['unreachable'] or h['failed']}")))
+            out.append(
+                (
+                    "red",
+                    (
+                        f"{h['host']}  {'UNREACHABLE' if h['unreachable'] else 'FAILED'}: "
+                        f"{h['unreachable'] or h['failed']}"
+                    ),
+                )
+            )
             continue
         out.append(("bold", f"{h['host']}  {h['address']}"))
         for path, f in h["files"].items():
@@ -44,21 +55,39 @@ def facts_lines(hosts: list[dict[str, Any]]) -> list[tuple[str, str]]:
         rabbit = h["runtime"].get("rabbitmq")
         if rabbit is not None:
             if rabbit.get("state", "read" if rabbit["running"] else "not running") == "read":
-                out.append(("green", (f"  rabbitmq: read, pid {rabbit['pid']}, heartbeat "
-                                     f"{rabbit['heartbeat'] if rabbit['heartbeat'] is not None else 'default (60)'}, "
-                                     f"open files {rabbit['nofile_soft']}/{rabbit['nofile_hard']}")))
+                out.append(
+                    (
+                        "green",
+                        (
+                            f"  rabbitmq: read, pid {rabbit['pid']}, heartbeat "
+                            f"{rabbit['heartbeat'] if rabbit['heartbeat'] is not None else 'default (60)'}, "
+                            f"open files {rabbit['nofile_soft']}/{rabbit['nofile_hard']}"
+                        ),
+                    )
+                )
             else:
-                out.append(("red" if str(rabbit.get("state")).startswith("unknown") else "yellow",
-                            f"  rabbitmq: {rabbit.get('state') or rabbit['error'] or 'not running'}"))
+                out.append(
+                    (
+                        "red" if str(rabbit.get("state")).startswith("unknown") else "yellow",
+                        f"  rabbitmq: {rabbit.get('state') or rabbit['error'] or 'not running'}",
+                    )
+                )
         for p in h["runtime"].get("processes", []):
             listens = ", ".join(p["listeners"]) or "no TCP listener"
-            out.append(("dim", f"  process {p['name']} pid {p['pid']} uid {p['uid']} {p['exe']}  listens {listens}"))
+            out.append(
+                (
+                    "dim",
+                    f"  process {p['name']} pid {p['pid']} uid {p['uid']} {p['exe']}  listens {listens}",
+                )
+            )
             out.append(("dim", f"    argv: {' '.join(p['argv'])}  cwd {p['cwd']}"))
     return out
 
 
 def _redis_lines(r: dict[str, Any], host_level: dict[str, Any], path: str) -> list[tuple[str, str]]:
-    state = r.get("state") or ("read" if r["running"] and not r["error"] else r["error"] or "not running")
+    state = r.get("state") or (
+        "read" if r["running"] and not r["error"] else r["error"] or "not running"
+    )
     label = f"redis ({path})" if path else "redis"
     if state != "read":
         style = "red" if state.startswith("unknown") else "yellow"
@@ -67,7 +96,14 @@ def _redis_lines(r: dict[str, Any], host_level: dict[str, Any], path: str) -> li
     hard = host_level.get("nofile_hard")
     limit = f"{host_level.get('nofile_soft')}/{hard}" if hard else "unknown"
     live = ", ".join(f"{k}={v}" for k, v in r["config"].items())
-    return [("green", (f"  {label}: read, PING ok, pid {r['pid']}, {r.get('config_file') or '(no config file)'}, "
-                       f"listener {r.get('listener')}, redis {r.get('version')}, {r['connected_clients']} clients, "
-                       f"maxclients {r['maxclients']}, open files soft/hard {limit}")),
-            ("", f"    live: {live}")]
+    return [
+        (
+            "green",
+            (
+                f"  {label}: read, PING ok, pid {r['pid']}, {r.get('config_file') or '(no config file)'}, "
+                f"listener {r.get('listener')}, redis {r.get('version')}, {r['connected_clients']} clients, "
+                f"maxclients {r['maxclients']}, open files soft/hard {limit}"
+            ),
+        ),
+        ("", f"    live: {live}"),
+    ]

@@ -24,30 +24,46 @@ class Recap:
 
     @staticmethod
     def of(plans: Sequence[HostPlan]) -> Recap:
-        return Recap(len(plans), sum(p.status == "changed" for p in plans), sum(p.status == "ok" for p in plans),
-                     sum(p.status == "unreachable" for p in plans), sum(p.status == "failed" for p in plans),
-                     sum(len([f for f in p.findings if not f.suppressed]) for p in plans),
-                     sum(bool(p.unknown) and p.status in ("changed", "ok") for p in plans))
+        return Recap(
+            len(plans),
+            sum(p.status == "changed" for p in plans),
+            sum(p.status == "ok" for p in plans),
+            sum(p.status == "unreachable" for p in plans),
+            sum(p.status == "failed" for p in plans),
+            sum(len([f for f in p.findings if not f.suppressed]) for p in plans),
+            sum(bool(p.unknown) and p.status in ("changed", "ok") for p in plans),
+        )
 
 
 def plan_exit_code(plans: Sequence[HostPlan], detailed: bool) -> ExitCode:
     recap = Recap.of(plans)
-    return exit_code(failed=recap.failed + (recap.unknown if detailed else 0), unreachable=recap.unreachable,
-                     drift=detailed and bool(recap.changed))
+    return exit_code(
+        failed=recap.failed + (recap.unknown if detailed else 0),
+        unreachable=recap.unreachable,
+        drift=detailed and bool(recap.changed),
+    )
 
 
 def audit_exit_code(plans: Sequence[HostPlan]) -> ExitCode:
     """As ``plan --detailed-exitcode``, and unsuppressed warnings or errors are drift too."""
     recap = Recap.of(plans)
-    findings = any(f.severity in ("warning", "error") and not f.suppressed
-                   for p in plans for f in p.findings)
-    return exit_code(failed=recap.failed + recap.unknown, unreachable=recap.unreachable,
-                     drift=bool(recap.changed) or findings)
+    findings = any(
+        f.severity in ("warning", "error") and not f.suppressed for p in plans for f in p.findings
+    )
+    return exit_code(
+        failed=recap.failed + recap.unknown,
+        unreachable=recap.unreachable,
+        drift=bool(recap.changed) or findings,
+    )
 
 
-def plan_json(plans: Sequence[HostPlan], kind: str = "plan", exit_code: int | None = None,
-              extra: dict[str, Any] | None = None,
-              shard: tuple[int, int] | None = None) -> dict[str, Any]:
+def plan_json(
+    plans: Sequence[HostPlan],
+    kind: str = "plan",
+    exit_code: int | None = None,
+    extra: dict[str, Any] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     """The versioned, stable JSON document (``"schema": 1``); a shard's report (``--shard K/N``)
     says which it is, ``"shard": {"index": K, "count": N}``, so a merge can tell one is missing."""
     hosts = []
@@ -58,9 +74,14 @@ def plan_json(plans: Sequence[HostPlan], kind: str = "plan", exit_code: int | No
             file_data["changed"] = file_plan.changed
         hosts.append(data)
     recap = Recap.of(plans)
-    doc = {"schema": SCHEMA, "kind": kind, "tool": f"remediate {__version__}", "hosts": hosts,
-           "recap": to_json(recap),
-           "exit_code": plan_exit_code(plans, detailed=True) if exit_code is None else exit_code}
+    doc = {
+        "schema": SCHEMA,
+        "kind": kind,
+        "tool": f"remediate {__version__}",
+        "hosts": hosts,
+        "recap": to_json(recap),
+        "exit_code": plan_exit_code(plans, detailed=True) if exit_code is None else exit_code,
+    }
     if shard is not None:
         doc["shard"] = {"index": shard[0], "count": shard[1]}
     doc.update(extra or {})
@@ -73,14 +94,18 @@ def dumps(doc: dict[str, Any]) -> str:
 
 def plans_from_json(doc: dict[str, Any]) -> list[HostPlan]:
     if doc.get("schema") != SCHEMA:
-        raise ValueError(f"unsupported report schema {doc.get('schema')!r} (this tool reads {SCHEMA})")
+        raise ValueError(
+            f"unsupported report schema {doc.get('schema')!r} (this tool reads {SCHEMA})"
+        )
     return [host_plan_from_json(h) for h in doc["hosts"]]
 
 
 # -- text --------------------------------------------------------------------------------
 
-def plan_text(plans: Sequence[HostPlan], summary: bool = False,
-              recap: bool = True) -> list[tuple[str, str]]:
+
+def plan_text(
+    plans: Sequence[HostPlan], summary: bool = False, recap: bool = True
+) -> list[tuple[str, str]]:
     """Lines of the text report as (style, text): the CLI colours them or not."""
     out: list[tuple[str, str]] = []
     for plan in plans:
@@ -100,11 +125,16 @@ def plan_text(plans: Sequence[HostPlan], summary: bool = False,
             shared = f"  takes effect: {_effect(*next(iter(hows)))}" if len(hows) == 1 else ""
             out.append(("cyan", f"  {f.path}  ({f.kind}, {f.strategy}{created}){shared}"))
             width = max((len(c.setting) for c in f.changes), default=0)
-            values = max((len(c.old) + len(c.new) for c in f.changes if len(c.old) + len(c.new) < 40), default=0)
+            values = max(
+                (len(c.old) + len(c.new) for c in f.changes if len(c.old) + len(c.new) < 40),
+                default=0,
+            )
             for c in f.changes:
                 pair = f"{c.old} → {c.new}"
                 effect = "" if shared else f"    {_effect(c.effect, c.how)}"
-                out.append(("", f"    {c.setting.ljust(width)}  {pair.ljust(values + 3)}{effect}".rstrip()))
+                out.append(
+                    ("", f"    {c.setting.ljust(width)}  {pair.ljust(values + 3)}{effect}".rstrip())
+                )
                 if c.note:
                     out.append(("yellow", f"      note: {c.note}"))
             if not summary:
@@ -112,8 +142,15 @@ def plan_text(plans: Sequence[HostPlan], summary: bool = False,
         for component, state in plan.unknown.items():
             out.append(("bold red", f"  {component}: live state {state}"))
         for path, names in plan.facts.get("redis", {}).get("pending", {}).items():
-            out.append(("yellow", (f"  runtime (Redis CONFIG SET) for {path}: pending, live values unknown: "
-                                  f"{', '.join(names)}")))
+            out.append(
+                (
+                    "yellow",
+                    (
+                        f"  runtime (Redis CONFIG SET) for {path}: pending, live values unknown: "
+                        f"{', '.join(names)}"
+                    ),
+                )
+            )
         if plan.runtime_changes:
             out.append(("cyan", "  runtime (Redis CONFIG SET)"))
             for r in plan.runtime_changes:
@@ -127,8 +164,12 @@ def plan_text(plans: Sequence[HostPlan], summary: bool = False,
             out.append(("cyan", "  findings"))
             for finding in findings:
                 where = f"{finding.path}:{finding.line}" if finding.line else finding.path
-                out.append((_SEVERITY_STYLE.get(finding.severity, ""),
-                            f"    {finding.rule} {finding.severity:<7} {where}  {finding.message}"))
+                out.append(
+                    (
+                        _SEVERITY_STYLE.get(finding.severity, ""),
+                        f"    {finding.rule} {finding.severity:<7} {where}  {finding.message}",
+                    )
+                )
         if not plan.changed and not findings and not plan.drift and not plan.unknown:
             out.append(("green", "  no changes"))
     if recap:
@@ -147,8 +188,17 @@ _SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
 def _diff_lines(diff: str) -> list[tuple[str, str]]:
     lines = []
     for line in diff.splitlines():
-        style = ("bold" if line.startswith(("---", "+++")) else "green" if line.startswith("+")
-                 else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim")
+        style = (
+            "bold"
+            if line.startswith(("---", "+++"))
+            else "green"
+            if line.startswith("+")
+            else "red"
+            if line.startswith("-")
+            else "magenta"
+            if line.startswith("@@")
+            else "dim"
+        )
         lines.append((style, "    " + line))
     return lines
 
@@ -164,9 +214,16 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
         style = {"changed": "yellow", "ok": "green"}.get(p.status, "red")
         unknown = int(bool(p.unknown) and p.status in ("changed", "ok"))
         style = "red" if unknown else style
-        out.append((style, (f"{p.host.ljust(width)} : ok={ok} changed={changed} "
-                           f"unreachable={int(p.status == 'unreachable')} failed={int(p.status == 'failed')} "
-                           f"findings={findings}{f' unknown={unknown}' if unknown else ''}")))
+        out.append(
+            (
+                style,
+                (
+                    f"{p.host.ljust(width)} : ok={ok} changed={changed} "
+                    f"unreachable={int(p.status == 'unreachable')} failed={int(p.status == 'failed')} "
+                    f"findings={findings}{f' unknown={unknown}' if unknown else ''}"
+                ),
+            )
+        )
     recap = Recap.of(plans)
     parts = [f"{recap.hosts} host{'s' if recap.hosts != 1 else ''}: {recap.changed} with changes"]
     if recap.unreachable:
@@ -179,7 +236,9 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
     return out
 
 
-def merge_reports(docs: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> dict[str, Any]:
+def merge_reports(
+    docs: Sequence[dict[str, Any]], names: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Join the JSON reports of shards (``--shard K/N``) into the one a single run would give.
 
     Sharded reports must be the complete set 1/N..N/N, each once (``names``: where each
@@ -191,21 +250,29 @@ def merge_reports(docs: Sequence[dict[str, Any]], names: Sequence[str] | None = 
     names = list(names) if names is not None else [f"report {i + 1}" for i in range(len(docs))]
     for doc, name in zip(docs, names):
         if not isinstance(doc, dict):
-            raise TypeError(f"{name}: not a report (a JSON {type(doc).__name__}, "
-                             "expected the object `plan --format json` or `audit --report` writes)")
+            raise TypeError(
+                f"{name}: not a report (a JSON {type(doc).__name__}, "
+                "expected the object `plan --format json` or `audit --report` writes)"
+            )
         missing = [key for key in ("schema", "kind", "hosts", "exit_code") if key not in doc]
         if missing:
-            raise ValueError(f"{name}: not a report of `plan --format json` or `audit --report` "
-                             f"(no {', '.join(missing)})")
+            raise ValueError(
+                f"{name}: not a report of `plan --format json` or `audit --report` "
+                f"(no {', '.join(missing)})"
+            )
     kinds = {d.get("kind") for d in docs}
     if len(kinds) != 1 or any(d.get("schema") != SCHEMA for d in docs):
-        raise ValueError(f"can only merge reports of one kind and schema {SCHEMA} (got {sorted(map(str, kinds))})")
+        raise ValueError(
+            f"can only merge reports of one kind and schema {SCHEMA} (got {sorted(map(str, kinds))})"
+        )
     check_shards([shard_of_report(d) for d in docs], names)
     seen: dict[str, dict[str, Any]] = {}
     for doc in docs:
         for host in doc["hosts"]:
             if host["host"] in seen:
-                raise ValueError(f"host {host['host']} is in more than one report (overlapping shards?)")
+                raise ValueError(
+                    f"host {host['host']} is in more than one report (overlapping shards?)"
+                )
             seen[host["host"]] = host
     plans = plans_from_json({"schema": SCHEMA, "hosts": list(seen.values())})
     code = combined(d["exit_code"] for d in docs)
@@ -239,8 +306,10 @@ def check_shards(shards: Sequence[tuple[int, int] | None], names: Sequence[str])
         raise ValueError(f"cannot merge shard reports with unsharded ones ({', '.join(unsharded)})")
     counts = sorted({count for (_, count), _ in sharded})
     if len(counts) != 1:
-        raise ValueError("shard reports of different splits: "
-                         + ", ".join(f"{name} is {k}/{n}" for (k, n), name in sharded))
+        raise ValueError(
+            "shard reports of different splits: "
+            + ", ".join(f"{name} is {k}/{n}" for (k, n), name in sharded)
+        )
     count = counts[0]
     seen: dict[int, str] = {}
     for (index, _), name in sharded:
@@ -249,5 +318,7 @@ def check_shards(shards: Sequence[tuple[int, int] | None], names: Sequence[str])
         seen[index] = name
     missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in seen]
     if missing:
-        raise ValueError(f"shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing "
-                         f"(got {', '.join(f'{k}/{count}' for k in sorted(seen))})")
+        raise ValueError(
+            f"shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing "
+            f"(got {', '.join(f'{k}/{count}' for k in sorted(seen))})"
+        )

@@ -13,13 +13,21 @@ from remediate.report.exit import ExitCode, exit_code
 
 
 def rollback_exit_code(results: Sequence[RollbackResult]) -> ExitCode:
-    return exit_code(failed=sum(r.status in ("failed", "rolled back") for r in results),
-                     unreachable=sum(r.status == "unreachable" for r in results))
+    return exit_code(
+        failed=sum(r.status in ("failed", "rolled back") for r in results),
+        unreachable=sum(r.status == "unreachable" for r in results),
+    )
 
 
 def rollback_json(results: Sequence[RollbackResult], dry_run: bool, code: int) -> dict[str, Any]:
-    return {"schema": SCHEMA, "kind": "rollback", "tool": f"remediate {__version__}",
-            "dry_run": dry_run, "hosts": to_json(results), "exit_code": code}
+    return {
+        "schema": SCHEMA,
+        "kind": "rollback",
+        "tool": f"remediate {__version__}",
+        "dry_run": dry_run,
+        "hosts": to_json(results),
+        "exit_code": code,
+    }
 
 
 def rollback_lines(results: Sequence[RollbackResult], dry_run: bool) -> list[tuple[str, str]]:
@@ -41,13 +49,22 @@ def rollback_lines(results: Sequence[RollbackResult], dry_run: bool) -> list[tup
 
 
 def runs_exit_code(outcomes: Sequence[HostOutcome[list[Manifest]]]) -> ExitCode:
-    return exit_code(failed=sum(bool(x.failed) for x in outcomes),
-                     unreachable=sum(bool(x.unreachable) for x in outcomes))
+    return exit_code(
+        failed=sum(bool(x.failed) for x in outcomes),
+        unreachable=sum(bool(x.unreachable) for x in outcomes),
+    )
 
 
 def runs_json(outcomes: Sequence[HostOutcome[list[Manifest]]], code: int) -> dict[str, Any]:
-    hosts = [{"host": x.host, "unreachable": x.unreachable, "failed": x.failed,
-              "runs": [_run_json(m) for m in (x.value or [])]} for x in outcomes]
+    hosts = [
+        {
+            "host": x.host,
+            "unreachable": x.unreachable,
+            "failed": x.failed,
+            "runs": [_run_json(m) for m in (x.value or [])],
+        }
+        for x in outcomes
+    ]
     return {"schema": SCHEMA, "kind": "runs", "hosts": hosts, "exit_code": code}
 
 
@@ -66,7 +83,15 @@ def runs_lines(outcomes: Sequence[HostOutcome[list[Manifest]]]) -> list[tuple[st
 
 
 def _run_json(m: Manifest) -> dict[str, Any]:
-    return {"run_id": m.run_id, "kind": m.kind, "status": m.status, "started": m.started,
-            "finished": m.finished, "of_run": m.of_run, "files": [f.path for f in m.files],
-            "runtime": [r.setting for r in m.runtime], "handlers": [h.name for h in m.handlers],
-            "notes": list(m.notes)}
+    return {
+        "run_id": m.run_id,
+        "kind": m.kind,
+        "status": m.status,
+        "started": m.started,
+        "finished": m.finished,
+        "of_run": m.of_run,
+        "files": [f.path for f in m.files],
+        "runtime": [r.setting for r in m.runtime],
+        "handlers": [h.name for h in m.handlers],
+        "notes": list(m.notes),
+    }

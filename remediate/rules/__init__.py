@@ -57,9 +57,20 @@ from remediate.rules.suppress import apply_suppressions
 
 RULES: dict[str, RuleInfo] = {
     info.id: info
-    for module in (celery_names, celery_rules, celery_worker_rules, redis_rules, redis_access_rules, rabbitmq_rules, limits_rules,
-                   cross_rules, consumer_timeout_rules, path_rules, supervision_rules,
-                   package_rules)
+    for module in (
+        celery_names,
+        celery_rules,
+        celery_worker_rules,
+        redis_rules,
+        redis_access_rules,
+        rabbitmq_rules,
+        limits_rules,
+        cross_rules,
+        consumer_timeout_rules,
+        path_rules,
+        supervision_rules,
+        package_rules,
+    )
     for info in module.RULE_INFOS
 }
 
@@ -93,12 +104,14 @@ def check_together(docs: Sequence[Document], facts: Facts | None = None) -> list
     """The findings that need several documents of one host (or of one lint run): the
     cross-component X rules and the RabbitMQ runtime rules over the merged node config."""
     facts = facts or Facts()
-    findings = (cross_rules.check_cross(docs, facts)
-                + rabbitmq_rules.check_rabbitmq_node(docs, facts)
-                + consumer_timeout_rules.consumer_timeout_below_tasks(docs, facts)
-                + path_rules.path_idle_limit(docs, facts)
-                + supervision_rules.worker_units_without_restart(docs, facts)
-                + package_rules.check_locks_with_celery(docs, facts))
+    findings = (
+        cross_rules.check_cross(docs, facts)
+        + rabbitmq_rules.check_rabbitmq_node(docs, facts)
+        + consumer_timeout_rules.consumer_timeout_below_tasks(docs, facts)
+        + path_rules.path_idle_limit(docs, facts)
+        + supervision_rules.worker_units_without_restart(docs, facts)
+        + package_rules.check_locks_with_celery(docs, facts)
+    )
     by_path: dict[str, Document] = {}
     for doc in docs:
         by_path.setdefault(doc.path, doc)
@@ -109,5 +122,13 @@ def check_together(docs: Sequence[Document], facts: Facts | None = None) -> list
     return _ordered(out)
 
 
-__all__ = ["RULES", "Facts", "RuleInfo", "check", "check_together", "finding", "first_column",
-           "line_text"]
+__all__ = [
+    "RULES",
+    "Facts",
+    "RuleInfo",
+    "check",
+    "check_together",
+    "finding",
+    "first_column",
+    "line_text",
+]

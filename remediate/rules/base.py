@@ -45,12 +45,20 @@ class Facts:
     path_counts_data: bool = False
 
 
-def finding(rule: RuleInfo, path: str, line: int | None, message: str, fix: str = "",
-            column: int | None = None, severity: str | None = None) -> Finding:
+def finding(
+    rule: RuleInfo,
+    path: str,
+    line: int | None,
+    message: str,
+    fix: str = "",
+    column: int | None = None,
+    severity: str | None = None,
+) -> Finding:
     """A Finding of ``rule``: its id and kind, its default severity unless raised here, and
     its generic fix unless the finding has a more specific one."""
-    return Finding(rule.id, severity or rule.severity, rule.kind, path, line, message,
-                   fix or rule.fix, column)
+    return Finding(
+        rule.id, severity or rule.severity, rule.kind, path, line, message, fix or rule.fix, column
+    )
 
 
 _LINE_ENDS = re.compile(r"\r\n|\n|\r")

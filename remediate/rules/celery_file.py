@@ -24,22 +24,34 @@ from remediate.formats.celery_values import Code
 from remediate.rules.base import Facts
 
 #: Django's own settings: a module holding one of them is a Django settings module
-DJANGO_MARKERS = frozenset({
-    "INSTALLED_APPS", "MIDDLEWARE", "MIDDLEWARE_CLASSES", "ROOT_URLCONF", "DATABASES",
-    "WSGI_APPLICATION", "ASGI_APPLICATION", "SECRET_KEY", "ALLOWED_HOSTS", "TEMPLATES",
-    "AUTH_USER_MODEL", "AUTH_PASSWORD_VALIDATORS", "STATIC_URL",
-})
+DJANGO_MARKERS = frozenset(
+    {
+        "INSTALLED_APPS",
+        "MIDDLEWARE",
+        "MIDDLEWARE_CLASSES",
+        "ROOT_URLCONF",
+        "DATABASES",
+        "WSGI_APPLICATION",
+        "ASGI_APPLICATION",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "TEMPLATES",
+        "AUTH_USER_MODEL",
+        "AUTH_PASSWORD_VALIDATORS",
+        "STATIC_URL",
+    }
+)
 #: prefixes of the names Celery can read from a Django settings module
 DJANGO_CELERY_PREFIXES = ("CELERY", "BROKER_")
 REDIS_SCHEMES = frozenset({"redis", "rediss", "sentinel", "redis+socket"})
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
-KEEPALIVE_OPTIONS = ("{socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10, "
-                     "socket.TCP_KEEPCNT: 3}")
+KEEPALIVE_OPTIONS = "{socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10, socket.TCP_KEEPCNT: 3}"
 TRANSPORT = "broker_transport_options"
 _URL_IN_CODE = re.compile(r"""["']([A-Za-z][A-Za-z0-9+.-]*)://""")
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAMESPACE_ARGUMENT = re.compile(rb"\bnamespace\s*=\s*['\"]")
+
 
 @dataclass
 class CeleryFile:
@@ -90,8 +102,9 @@ class CeleryFile:
         for key, at in self.definitions:
             if at == line and canonical(key, self) == name:
                 return key
-        return celery_settings.spell(name, celery_settings.DJANGO_STYLE if self.django
-                                     else self.style)
+        return celery_settings.spell(
+            name, celery_settings.DJANGO_STYLE if self.django else self.style
+        )
 
     def column(self, line: int | None, text: str) -> int | None:
         """1-based column of ``text`` on ``line`` (where the setting's name is written)."""
@@ -150,12 +163,21 @@ def _definitions(doc: Any) -> list[tuple[str, int]]:
 def read_celery_file(doc: Document, facts: Facts) -> CeleryFile:
     series = target_series(facts.celery_version)
     settings = doc.settings()
-    django = (getattr(doc, "style", "") == celery_settings.DJANGO_STYLE
-              or not DJANGO_MARKERS.isdisjoint(settings))
+    django = getattr(
+        doc, "style", ""
+    ) == celery_settings.DJANGO_STYLE or not DJANGO_MARKERS.isdisjoint(settings)
     is_app = bool(getattr(doc, "is_app_module", False))
     namespaced = django or (is_app and bool(_NAMESPACE_ARGUMENT.search(doc.dump())))
-    return CeleryFile(doc, series, version_key(series), django and not is_app, namespaced,
-                      _definitions(doc), settings, _referenced(settings.values()))
+    return CeleryFile(
+        doc,
+        series,
+        version_key(series),
+        django and not is_app,
+        namespaced,
+        _definitions(doc),
+        settings,
+        _referenced(settings.values()),
+    )
 
 
 def canonical(key: str, cf: CeleryFile) -> str | None:
@@ -166,8 +188,11 @@ def canonical(key: str, cf: CeleryFile) -> str | None:
         found = celery_settings.namespaced(key, version=cf.version)
         if found:
             return found
-    found = celery_settings.new_name(key, cf.version) if celery_settings.is_old_name(
-        key, cf.version) else None
+    found = (
+        celery_settings.new_name(key, cf.version)
+        if celery_settings.is_old_name(key, cf.version)
+        else None
+    )
     return found or celery_settings.namespaced(key, version=cf.version)
 
 
@@ -225,5 +250,7 @@ def resolved(value: Any, cf: CeleryFile) -> Any:
 def read_broker(cf: CeleryFile) -> Broker:
     found = schemes(resolved(cf.value("broker_url"), cf))
     options = resolved(cf.value(TRANSPORT), cf)
-    return Broker(next(iter(found)) if len(found) == 1 else None,
-                  {} if options is ABSENT else options if isinstance(options, dict) else None)
+    return Broker(
+        next(iter(found)) if len(found) == 1 else None,
+        {} if options is ABSENT else options if isinstance(options, dict) else None,
+    )

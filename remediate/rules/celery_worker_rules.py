@@ -42,7 +42,10 @@ DEFAULT_VISIBILITY_TIMEOUT = 3600  # kombu's Redis transport
 HEARTBEATLESS_POOLS = frozenset({"solo"})
 
 CEL013 = RuleInfo(
-    "CEL013", "celery", "warning", "visibility_timeout not above the longest task",
+    "CEL013",
+    "celery",
+    "warning",
+    "visibility_timeout not above the longest task",
     "With the Redis broker, a message not acknowledged within visibility_timeout (transport "
     "option, default 3600 s) is delivered again to another worker. With task_acks_late the ack "
     "comes after the task, so a task running longer than visibility_timeout runs twice; the "
@@ -50,18 +53,26 @@ CEL013 = RuleInfo(
     "shortest visibility_timeout wins. CEL013 compares with task_time_limit (else "
     "task_soft_time_limit); no setting states an ETA horizon, so that half is yours to check.",
     "broker_transport_options visibility_timeout above the longest task time limit and the "
-    "longest ETA/countdown")
+    "longest ETA/countdown",
+)
 CEL014 = RuleInfo(
-    "CEL014", "celery", "info", "Redis result backend without health checks or keepalive",
+    "CEL014",
+    "celery",
+    "info",
+    "Redis result backend without health checks or keepalive",
     "The Redis result backend's connection has its own settings: "
     "redis_backend_health_check_interval (default None: no PING on an idle connection) and "
     "redis_socket_keepalive (default False). Without them a connection dropped by a NAT or load "
     "balancer is found only when a result is stored or read, after redis_socket_timeout "
     "(120 s), and the task's result is lost unless result_backend_always_retry is set.",
     "redis_backend_health_check_interval = 25, redis_socket_keepalive = True, "
-    "result_backend_always_retry = True")
+    "result_backend_always_retry = True",
+)
 CEL015 = RuleInfo(
-    "CEL015", "celery", "warning", "AMQP broker with a pool that cannot send heartbeats",
+    "CEL015",
+    "celery",
+    "warning",
+    "AMQP broker with a pool that cannot send heartbeats",
     "The solo pool runs each task inline in the consumer's event loop: while a task runs, no "
     "AMQP heartbeat is sent, and RabbitMQ closes the connection after about two missed "
     "heartbeats (a task longer than ~2 x the negotiated heartbeat loses its connection and, "
@@ -69,13 +80,18 @@ CEL015 = RuleInfo(
     "eventlet send heartbeats from their green timer. --without-heartbeat is about event "
     "heartbeats, not AMQP ones.",
     "run the worker with -P prefork or -P threads; or broker_heartbeat = 0 with TCP keepalive "
-    "(tcp_listen_options.keepalive) as the dead-peer check")
+    "(tcp_listen_options.keepalive) as the dead-peer check",
+)
 CEL016 = RuleInfo(
-    "CEL016", "celery", "warning", "a running worker's broker socket lacks keepalive",
+    "CEL016",
+    "celery",
+    "warning",
+    "a running worker's broker socket lacks keepalive",
     "Celery reads its settings once at start-up: a worker started before socket_keepalive was "
     "added to broker_transport_options keeps connections without a keepalive timer (ss -tnoe "
     "shows none), and a dead peer goes unnoticed until the worker is restarted.",
-    "restart the worker")
+    "restart the worker",
+)
 RULE_INFOS = (CEL013, CEL014, CEL015, CEL016)
 
 
@@ -93,8 +109,9 @@ def _anchor(cf: CeleryFile, *names: str) -> str:
     return next((name for name in names if cf.line(name)), names[-1])
 
 
-def visibility_below_task_limit(cf: CeleryFile, scheme: str | None,
-                                options: dict[Any, Any] | None) -> list[Finding]:
+def visibility_below_task_limit(
+    cf: CeleryFile, scheme: str | None, options: dict[Any, Any] | None
+) -> list[Finding]:
     if scheme not in REDIS_SCHEMES or options is None or cf.value("task_acks_late") is not True:
         return []
     limits = [(name, cf.value(name)) for name in ("task_time_limit", "task_soft_time_limit")]
@@ -114,13 +131,19 @@ def visibility_below_task_limit(cf: CeleryFile, scheme: str | None,
     entry = flat_key(TRANSPORT, "visibility_timeout")
     line = cf.line(entry) or cf.line(limit_name)
     text = "visibility_timeout" if cf.line(entry) else cf.spelled(limit_name)
-    return [finding(
-        CEL013, cf.path, line,
-        f"visibility_timeout is {shown} but {cf.spelled(limit_name)} = {limit:g} with "
-        f"{cf.spelled('task_acks_late')} = True: a task still running after "
-        f"{visibility:g} s is delivered again and runs twice",
-        f"broker_transport_options visibility_timeout above {limit:g} (and above the longest "
-        "ETA/countdown)", column=cf.column(line, text))]
+    return [
+        finding(
+            CEL013,
+            cf.path,
+            line,
+            f"visibility_timeout is {shown} but {cf.spelled(limit_name)} = {limit:g} with "
+            f"{cf.spelled('task_acks_late')} = True: a task still running after "
+            f"{visibility:g} s is delivered again and runs twice",
+            f"broker_transport_options visibility_timeout above {limit:g} (and above the longest "
+            "ETA/countdown)",
+            column=cf.column(line, text),
+        )
+    ]
 
 
 def result_backend_blind(cf: CeleryFile, backend_schemes: set[str]) -> list[Finding]:
@@ -136,11 +159,17 @@ def result_backend_blind(cf: CeleryFile, backend_schemes: set[str]) -> list[Find
     if not missing:
         return []
     fixes = {"redis_backend_health_check_interval": "= 25", "redis_socket_keepalive": "= True"}
-    return [_at(cf, CEL014, "result_backend",
-                f"Redis result backend without {' and '.join(cf.spelled(m) for m in missing)}: "
-                "a dropped backend connection is found only when a result is stored",
-                ", ".join(f"{cf.spelled(m)} {fixes[m]}" for m in missing)
-                + ", result_backend_always_retry = True")]
+    return [
+        _at(
+            cf,
+            CEL014,
+            "result_backend",
+            f"Redis result backend without {' and '.join(cf.spelled(m) for m in missing)}: "
+            "a dropped backend connection is found only when a result is stored",
+            ", ".join(f"{cf.spelled(m)} {fixes[m]}" for m in missing)
+            + ", result_backend_always_retry = True",
+        )
+    ]
 
 
 def _worker_scheme(worker: WorkerFact) -> str | None:
@@ -163,24 +192,41 @@ def heartbeatless_pool(cf: CeleryFile, scheme: str | None, facts: Facts) -> list
     findings = []
     pool = cf.value("worker_pool")
     if isinstance(pool, str) and pool.lower() in HEARTBEATLESS_POOLS:
-        findings.append(_at(cf, CEL015, "worker_pool",
-                            f"{cf.spelled('worker_pool')} = {pool!r} with the {scheme}:// broker: "
-                            "no AMQP heartbeat is sent while a task runs, and RabbitMQ closes "
-                            "the connection of a task longer than about two heartbeats"))
+        findings.append(
+            _at(
+                cf,
+                CEL015,
+                "worker_pool",
+                f"{cf.spelled('worker_pool')} = {pool!r} with the {scheme}:// broker: "
+                "no AMQP heartbeat is sent while a task runs, and RabbitMQ closes "
+                "the connection of a task longer than about two heartbeats",
+            )
+        )
     for worker in _workers_of(facts, scheme):
         if (worker.pool or "").lower() in HEARTBEATLESS_POOLS:
             anchor = _anchor(cf, "broker_url")
-            findings.append(_at(cf, CEL015, anchor,
-                                f"the running worker pid {worker.pid} uses -P {worker.pool} with "
-                                f"the {scheme}:// broker: no AMQP heartbeat is sent while a task "
-                                "runs"))
+            findings.append(
+                _at(
+                    cf,
+                    CEL015,
+                    anchor,
+                    f"the running worker pid {worker.pid} uses -P {worker.pool} with "
+                    f"the {scheme}:// broker: no AMQP heartbeat is sent while a task "
+                    "runs",
+                )
+            )
     return findings
 
 
-def running_without_keepalive(cf: CeleryFile, scheme: str | None,
-                              options: dict[Any, Any] | None, facts: Facts) -> list[Finding]:
-    if scheme not in REDIS_SCHEMES - {"redis+socket"} or not options \
-            or options.get("socket_keepalive") is not True or not facts.workers:
+def running_without_keepalive(
+    cf: CeleryFile, scheme: str | None, options: dict[Any, Any] | None, facts: Facts
+) -> list[Finding]:
+    if (
+        scheme not in REDIS_SCHEMES - {"redis+socket"}
+        or not options
+        or options.get("socket_keepalive") is not True
+        or not facts.workers
+    ):
         return []
     findings = []
     entry = flat_key(TRANSPORT, "socket_keepalive")
@@ -190,12 +236,18 @@ def running_without_keepalive(cf: CeleryFile, scheme: str | None,
         if not bare:
             continue
         peers = ", ".join(sorted({s.peer for s in bare}))
-        findings.append(finding(
-            CEL016, cf.path, line,
-            f"the running worker pid {worker.pid} has {len(bare)} broker connection(s) without "
-            f"a keepalive timer ({peers}) although this file sets socket_keepalive: it started "
-            "before the change", f"restart the worker (pid {worker.pid})",
-            column=cf.column(line, "socket_keepalive")))
+        findings.append(
+            finding(
+                CEL016,
+                cf.path,
+                line,
+                f"the running worker pid {worker.pid} has {len(bare)} broker connection(s) without "
+                f"a keepalive timer ({peers}) although this file sets socket_keepalive: it started "
+                "before the change",
+                f"restart the worker (pid {worker.pid})",
+                column=cf.column(line, "socket_keepalive"),
+            )
+        )
     return findings
 
 

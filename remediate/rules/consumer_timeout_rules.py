@@ -29,14 +29,18 @@ from remediate.rules.rabbitmq_rules import node_config, version_tuple
 DEFAULT_CONSUMER_TIMEOUT_MS = 1_800_000
 
 RMQ008 = RuleInfo(
-    "RMQ008", "rabbitmq", "warning", "consumer_timeout at or below the Celery task time limit",
+    "RMQ008",
+    "rabbitmq",
+    "warning",
+    "consumer_timeout at or below the Celery task time limit",
     "RabbitMQ closes the channel of a consumer that holds a delivery unacknowledged longer than "
     "consumer_timeout (milliseconds, default 30 min since 3.8.17; quorum queues only from "
     "4.3). With task_acks_late a task is acknowledged when it ends, so a task allowed to run "
     "longer loses its channel: PRECONDITION_FAILED, the worker reconnects (or exits) and the "
     "task runs again. ETA/countdown tasks are held unacknowledged until they run, too.",
     "raise consumer_timeout above the longest task time limit and ETA horizon (or set "
-    "x-consumer-timeout on the Celery queues)")
+    "x-consumer-timeout on the Celery queues)",
+)
 RULE_INFOS = (RMQ008,)
 
 
@@ -65,8 +69,9 @@ def consumer_timeout_below_tasks(docs: Sequence[Document], facts: Facts) -> list
     written, source = effective_consumer_timeout(nodes)
     if written is None and version is not None and version < (3, 8, 15):
         return []  # no default timeout yet
-    default = (900_000 if version is not None and version < (3, 8, 17)
-               else DEFAULT_CONSUMER_TIMEOUT_MS)
+    default = (
+        900_000 if version is not None and version < (3, 8, 17) else DEFAULT_CONSUMER_TIMEOUT_MS
+    )
     timeout_ms = default if written is None else written
     findings = []
     for doc in docs:
@@ -88,18 +93,28 @@ def consumer_timeout_below_tasks(docs: Sequence[Document], facts: Facts) -> list
         task = f"{cf.spelled(name)} = {limit:g} s with task_acks_late ({cf.path})"
         if source is not None:
             line = source.line_of("consumer_timeout")
-            findings.append(finding(
-                RMQ008, source.path, line,
-                f"consumer_timeout = {timeout_ms} ms ({timeout_ms / 1000:g} s) but {task}: a "
-                "task that runs that long loses its channel and runs again",
-                f"consumer_timeout above {int(limit * 1000)} (ms)"))
+            findings.append(
+                finding(
+                    RMQ008,
+                    source.path,
+                    line,
+                    f"consumer_timeout = {timeout_ms} ms ({timeout_ms / 1000:g} s) but {task}: a "
+                    "task that runs that long loses its channel and runs again",
+                    f"consumer_timeout above {int(limit * 1000)} (ms)",
+                )
+            )
         else:
             line = cf.line(name)
-            findings.append(finding(
-                RMQ008, cf.path, line,
-                f"{task} but RabbitMQ's default consumer_timeout is {timeout_ms / 1000:g} s "
-                f"({nodes[0].path} does not set it): a task that runs that long loses its "
-                "channel and runs again",
-                f"consumer_timeout above {int(limit * 1000)} (ms) in {nodes[0].path}",
-                column=cf.column(line, cf.spelled(name))))
+            findings.append(
+                finding(
+                    RMQ008,
+                    cf.path,
+                    line,
+                    f"{task} but RabbitMQ's default consumer_timeout is {timeout_ms / 1000:g} s "
+                    f"({nodes[0].path} does not set it): a task that runs that long loses its "
+                    "channel and runs again",
+                    f"consumer_timeout above {int(limit * 1000)} (ms) in {nodes[0].path}",
+                    column=cf.column(line, cf.spelled(name)),
+                )
+            )
     return findings

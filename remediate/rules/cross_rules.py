@@ -28,24 +28,36 @@ CELERY_HEARTBEAT = 120  # broker_heartbeat's default
 KOMBU_HEALTH_CHECK = 25  # kombu's health_check_interval default
 
 X001 = RuleInfo(
-    "X001", "cross", "info", "Celery's Redis connections idle past the server's timeout",
+    "X001",
+    "cross",
+    "info",
+    "Celery's Redis connections idle past the server's timeout",
     "Redis closes clients idle longer than its timeout. The close is clean and redis-py "
     "reconnects, but a Celery broker connection without socket_keepalive whose "
     "health_check_interval is not below the timeout (or is 0) is closed under it between "
     "tasks, and every reconnect is a chance to fail. timeout 0 is the advice for a broker.",
     "timeout 0 in redis.conf (live), or broker_transport_options health_check_interval below "
-    "the timeout with socket_keepalive")
+    "the timeout with socket_keepalive",
+)
 X002 = RuleInfo(
-    "X002", "cross", "info", "the server's heartbeat overrides Celery's broker_heartbeat",
+    "X002",
+    "cross",
+    "info",
+    "the server's heartbeat overrides Celery's broker_heartbeat",
     "The server only suggests a heartbeat; py-amqp negotiates the smaller of the two values, "
     "or the larger when either is 0 (a client 0 disables heartbeats). So a broker_heartbeat "
     "above the server's heartbeat is not what the connection uses.",
-    "set broker_heartbeat and the server's heartbeat to the same value (60)")
+    "set broker_heartbeat and the server's heartbeat to the same value (60)",
+)
 X003 = RuleInfo(
-    "X003", "cross", "warning", "Redis maxclients beyond the unit's LimitNOFILE",
+    "X003",
+    "cross",
+    "warning",
+    "Redis maxclients beyond the unit's LimitNOFILE",
     "Redis needs maxclients + 32 file descriptors; under systemd the unit's LimitNOFILE caps "
     "them, and Redis lowers maxclients (with only a log warning) when the hard limit blocks it.",
-    "raise LimitNOFILE in the redis-server unit (a drop-in) to at least maxclients + 32")
+    "raise LimitNOFILE in the redis-server unit (a drop-in) to at least maxclients + 32",
+)
 RULE_INFOS = (X001, X002, X003)
 
 
@@ -92,20 +104,28 @@ def idle_past_redis_timeout(celery: list[CeleryFile], redis: list[Any]) -> list[
             if interval == 0:
                 why = "health_check_interval is 0"
             elif not has_keepalive and interval >= timeout:
-                why = (f"health_check_interval is {interval} (not below it) and socket_keepalive "
-                       "is unset")
+                why = (
+                    f"health_check_interval is {interval} (not below it) and socket_keepalive "
+                    "is unset"
+                )
             else:
                 continue
-            name = "broker_transport_options" if cf.line("broker_transport_options") \
-                else "broker_url"
+            name = (
+                "broker_transport_options" if cf.line("broker_transport_options") else "broker_url"
+            )
             line = cf.line(name)
-            findings.append(finding(
-                X001, cf.path, line,
-                f"Redis closes clients idle for {timeout} s (timeout {timeout}, {where}) and this "
-                f"{broker.scheme}:// broker cannot keep ahead of it: {why}",
-                f"timeout 0 in {server.path}, or broker_transport_options "
-                f"health_check_interval below {timeout} with socket_keepalive True",
-                column=cf.column(line, cf.spelled(name))))
+            findings.append(
+                finding(
+                    X001,
+                    cf.path,
+                    line,
+                    f"Redis closes clients idle for {timeout} s (timeout {timeout}, {where}) and this "
+                    f"{broker.scheme}:// broker cannot keep ahead of it: {why}",
+                    f"timeout 0 in {server.path}, or broker_transport_options "
+                    f"health_check_interval below {timeout} with socket_keepalive True",
+                    column=cf.column(line, cf.spelled(name)),
+                )
+            )
     return findings
 
 
@@ -114,8 +134,11 @@ def heartbeat_overridden(celery: list[CeleryFile], docs: Sequence[Document]) -> 
         return []
     written, source = effective_heartbeat(docs)
     server = DEFAULT_HEARTBEAT if written is None else written
-    server_where = (f"heartbeat = {server} ({source.path}:{source.line_of('heartbeat')})"
-                    if source is not None else f"heartbeat unset (RabbitMQ's default {server})")
+    server_where = (
+        f"heartbeat = {server} ({source.path}:{source.line_of('heartbeat')})"
+        if source is not None
+        else f"heartbeat unset (RabbitMQ's default {server})"
+    )
     findings = []
     for cf in celery:
         broker = read_broker(cf)
@@ -136,11 +159,16 @@ def heartbeat_overridden(celery: list[CeleryFile], docs: Sequence[Document]) -> 
         shown = f"{name} = {client}" if client_set else f"{name} unset (Celery's default {client})"
         anchor = "broker_heartbeat" if client_set else "broker_url"
         line = cf.line(anchor)
-        findings.append(finding(
-            X002, cf.path, line,
-            f"{shown} but the server's {server_where}: py-amqp negotiates {negotiated} s",
-            f"{name} = {server}, or heartbeat = {client} on the server",
-            column=cf.column(line, cf.spelled(anchor))))
+        findings.append(
+            finding(
+                X002,
+                cf.path,
+                line,
+                f"{shown} but the server's {server_where}: py-amqp negotiates {negotiated} s",
+                f"{name} = {server}, or heartbeat = {client} on the server",
+                column=cf.column(line, cf.spelled(anchor)),
+            )
+        )
     return findings
 
 
@@ -157,16 +185,24 @@ def maxclients_beyond_unit(redis: list[Any], docs: Sequence[Document]) -> list[F
             if maxclients + RESERVED_FDS <= hard:
                 continue
             line = server.line_of("maxclients")
-            origin = (f"maxclients {maxclients} ({server.path}:{line})" if line
-                      else f"maxclients unset in {server.path} (default {maxclients})")
+            origin = (
+                f"maxclients {maxclients} ({server.path}:{line})"
+                if line
+                else f"maxclients unset in {server.path} (default {maxclients})"
+            )
             unit_line = unit.line_of("Service.LimitNOFILE")
-            findings.append(finding(
-                X003, unit.path, unit_line,
-                f"LimitNOFILE={value} allows {hard} file descriptors but {origin} needs "
-                f"{maxclients + RESERVED_FDS}: Redis lowers maxclients to "
-                f"{max(hard - RESERVED_FDS, 1)}",
-                f"LimitNOFILE={maxclients + RESERVED_FDS} or more",
-                column=value_column(unit, unit_line)))
+            findings.append(
+                finding(
+                    X003,
+                    unit.path,
+                    unit_line,
+                    f"LimitNOFILE={value} allows {hard} file descriptors but {origin} needs "
+                    f"{maxclients + RESERVED_FDS}: Redis lowers maxclients to "
+                    f"{max(hard - RESERVED_FDS, 1)}",
+                    f"LimitNOFILE={maxclients + RESERVED_FDS} or more",
+                    column=value_column(unit, unit_line),
+                )
+            )
     return findings
 
 

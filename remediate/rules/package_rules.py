@@ -48,32 +48,48 @@ KOMBU_CONSUMERS_FIXED = Version("5.4.0")
 RABBITMQ_REFUSES_TRANSIENT = Version("4.3.0")
 
 PKG001 = RuleInfo(
-    "PKG001", "host", "warning", "Redis broker with kombu < 5.7: the silent wedge",
+    "PKG001",
+    "host",
+    "warning",
+    "Redis broker with kombu < 5.7: the silent wedge",
     "A worker on a Redis broker can stay alive, answer celery inspect ping and consume nothing "
     "after a reconnect or a half-open connection. kombu 5.7.0 health-checks the BRPOP "
     "connection (recovery in about 51 s) and detects half-open pub/sub connections. Celery 5.6 "
     "accepts any kombu >= 5.6.0, so the lock file's kombu decides, not the Celery version.",
-    "kombu >= 5.7 (Celery 5.7)")
+    "kombu >= 5.7 (Celery 5.7)",
+)
 PKG002 = RuleInfo(
-    "PKG002", "host", "error", "kombu < 5.7 with a sentinel:// broker drops health checks",
+    "PKG002",
+    "host",
+    "error",
+    "kombu < 5.7 with a sentinel:// broker drops health checks",
     "kombu before 5.7 passes health_check_interval only to a connection class whose __init__ "
     "names it; the sentinel connection class takes **kwargs, so with sentinel:// the option is "
     "silently dropped (every redis-py version) and dead connections are never health-checked. "
     "kombu 5.7.0 accepts **kwargs.",
-    "kombu >= 5.7")
+    "kombu >= 5.7",
+)
 PKG003 = RuleInfo(
-    "PKG003", "host", "error", "Celery/kombu before 5.7 against RabbitMQ 4.3 or later",
+    "PKG003",
+    "host",
+    "error",
+    "Celery/kombu before 5.7 against RabbitMQ 4.3 or later",
     "RabbitMQ 4.3 refuses transient non-exclusive queues by default; Celery and kombu 5.6 and "
     "older declare such queues and loop in mingle with (541) errors, never consuming. Fixed in "
     "Celery and kombu 5.7.0.",
     "upgrade Celery and kombu to 5.7; or, as a stopgap, "
-    "deprecated_features.permit.transient_nonexcl_queues = true on every node and restart")
+    "deprecated_features.permit.transient_nonexcl_queues = true on every node and restart",
+)
 PKG004 = RuleInfo(
-    "PKG004", "host", "error", "Redis broker with kombu < 5.4.0: consumers lost on reconnect",
+    "PKG004",
+    "host",
+    "error",
+    "Redis broker with kombu < 5.4.0: consumers lost on reconnect",
     "kombu before 5.4.0 does not register its consumers again after a Redis reconnect "
     "(kombu#2007): the worker reconnects, answers pings and never consumes another task until "
     "it is restarted.",
-    "upgrade kombu (>= 5.7 also fixes the BRPOP wedge)")
+    "upgrade kombu (>= 5.7 also fixes the BRPOP wedge)",
+)
 RULE_INFOS = (PKG001, PKG002, PKG003, PKG004)
 
 
@@ -112,8 +128,13 @@ def _specifier_bound(name: str, specifier: str, line: int | None) -> Bound | Non
         version = _version(spec.version)
         if version is None:
             continue
-        bound = Bound(version, spec.operator in ("==", "==="), spec.operator == "<=",
-                      f"{name}{specifier}", line)
+        bound = Bound(
+            version,
+            spec.operator in ("==", "==="),
+            spec.operator == "<=",
+            f"{name}{specifier}",
+            line,
+        )
         if best is None or bound.version < best.version:
             best = bound
     return best
@@ -133,36 +154,74 @@ def lock_versions(doc: Any) -> tuple[Bound | None, Bound | None]:
     """(kombu, celery) of a python-lock document."""
     celery = _locked(doc, "celery")
     kombu = _locked(doc, "kombu")
-    if kombu is None and celery is not None and celery.exact \
-            and Version("5.5") <= celery.version < Version("5.6"):
-        kombu = Bound(Version("5.6"), False, False,
-                      f"kombu<5.6 ({celery.evidence} requires it)", celery.line)
+    if (
+        kombu is None
+        and celery is not None
+        and celery.exact
+        and Version("5.5") <= celery.version < Version("5.6")
+    ):
+        kombu = Bound(
+            Version("5.6"), False, False, f"kombu<5.6 ({celery.evidence} requires it)", celery.line
+        )
     return kombu, celery
 
 
-def judge(kombu: Bound | None, celery: Bound | None, scheme: str | None,
-          rabbitmq_version: str | None) -> list[tuple[RuleInfo, str, int | None]]:
+def judge(
+    kombu: Bound | None, celery: Bound | None, scheme: str | None, rabbitmq_version: str | None
+) -> list[tuple[RuleInfo, str, int | None]]:
     """(rule, message, line) for one set of versions against one broker."""
     found: list[tuple[RuleInfo, str, int | None]] = []
     if kombu is not None and scheme in REDIS_SCHEMES:
         if kombu.below(KOMBU_CONSUMERS_FIXED):
-            found.append((PKG004, (f"{kombu.evidence} with a {scheme}:// broker: kombu before "
-                                  "5.4.0 does not register consumers again after a reconnect "
-                                  "(kombu#2007)"), kombu.line))
+            found.append(
+                (
+                    PKG004,
+                    (
+                        f"{kombu.evidence} with a {scheme}:// broker: kombu before "
+                        "5.4.0 does not register consumers again after a reconnect "
+                        "(kombu#2007)"
+                    ),
+                    kombu.line,
+                )
+            )
         elif kombu.below(KOMBU_WEDGE_FIXED):
-            found.append((PKG001, (f"{kombu.evidence} with a {scheme}:// broker: no BRPOP health "
-                                  "check and no half-open pub/sub detection (kombu 5.7.0): the "
-                                  "worker can wedge, alive and consuming nothing"), kombu.line))
+            found.append(
+                (
+                    PKG001,
+                    (
+                        f"{kombu.evidence} with a {scheme}:// broker: no BRPOP health "
+                        "check and no half-open pub/sub detection (kombu 5.7.0): the "
+                        "worker can wedge, alive and consuming nothing"
+                    ),
+                    kombu.line,
+                )
+            )
         if scheme == "sentinel" and kombu.below(KOMBU_WEDGE_FIXED):
-            found.append((PKG002, (f"{kombu.evidence} with a sentinel:// broker: "
-                                  "health_check_interval is silently dropped"), kombu.line))
+            found.append(
+                (
+                    PKG002,
+                    (
+                        f"{kombu.evidence} with a sentinel:// broker: "
+                        "health_check_interval is silently dropped"
+                    ),
+                    kombu.line,
+                )
+            )
     rabbit = _version(rabbitmq_version)
     if scheme in AMQP_SCHEMES and rabbit is not None and rabbit >= RABBITMQ_REFUSES_TRANSIENT:
         old = [b for b in (celery, kombu) if b is not None and b.below(KOMBU_WEDGE_FIXED)]
         if old:
-            found.append((PKG003, (f"{' and '.join(b.evidence for b in old)} against RabbitMQ "
-                                  f"{rabbitmq_version}: transient non-exclusive queues are refused "
-                                  "and the worker loops in mingle, never consuming"), old[0].line))
+            found.append(
+                (
+                    PKG003,
+                    (
+                        f"{' and '.join(b.evidence for b in old)} against RabbitMQ "
+                        f"{rabbitmq_version}: transient non-exclusive queues are refused "
+                        "and the worker loops in mingle, never consuming"
+                    ),
+                    old[0].line,
+                )
+            )
     return found
 
 
@@ -178,8 +237,10 @@ def _assumed_scheme(doc: Any) -> str | None:
 
 def _lock_findings(doc: Any, scheme: str | None, facts: Facts, why: str) -> list[Finding]:
     kombu, celery = lock_versions(doc)
-    return [finding(rule, doc.path, line, f"{message} ({why})")
-            for rule, message, line in judge(kombu, celery, scheme, facts.rabbitmq_version)]
+    return [
+        finding(rule, doc.path, line, f"{message} ({why})")
+        for rule, message, line in judge(kombu, celery, scheme, facts.rabbitmq_version)
+    ]
 
 
 def check_lock(doc: Document, facts: Facts) -> list[Finding]:
@@ -199,17 +260,20 @@ def check_locks_with_celery(docs: Sequence[Document], facts: Facts) -> list[Find
     locks = [doc for doc in docs if doc.kind == "python-lock"]
     if not locks:
         return []
-    schemes = {read_broker(read_celery_file(doc, facts)).scheme
-               for doc in docs if doc.kind == "celery"} - {None}
+    schemes = {
+        read_broker(read_celery_file(doc, facts)).scheme for doc in docs if doc.kind == "celery"
+    } - {None}
     if len(schemes) != 1:
         return []
     scheme = next(iter(schemes))
     findings = []
     for doc in locks:
         alone = {(f.rule, f.line) for f in check_lock(doc, facts)}
-        findings += [f for f in _lock_findings(doc, scheme, facts,
-                                               f"the Celery files use {scheme}://")
-                     if (f.rule, f.line) not in alone]
+        findings += [
+            f
+            for f in _lock_findings(doc, scheme, facts, f"the Celery files use {scheme}://")
+            if (f.rule, f.line) not in alone
+        ]
     return findings
 
 
@@ -230,14 +294,26 @@ def check_workers(cf: CeleryFile, facts: Facts) -> list[Finding]:
         if scheme != file_scheme and file_scheme is not None and "://" in url:
             continue  # another app's worker
         versions = worker.versions
-        kombu = (Bound(v, True, True, f"kombu {versions.kombu}")
-                 if (v := _version(versions.kombu)) else None)
-        celery = (Bound(v, True, True, f"celery {versions.celery}")
-                  if (v := _version(versions.celery)) else None)
+        kombu = (
+            Bound(v, True, True, f"kombu {versions.kombu}")
+            if (v := _version(versions.kombu))
+            else None
+        )
+        celery = (
+            Bound(v, True, True, f"celery {versions.celery}")
+            if (v := _version(versions.celery))
+            else None
+        )
         for rule, message, _ in judge(kombu, celery, scheme, facts.rabbitmq_version):
-            findings.append(finding(rule, cf.path, line,
-                                    f"the running worker pid {worker.pid} has {message}",
-                                    column=column))
+            findings.append(
+                finding(
+                    rule,
+                    cf.path,
+                    line,
+                    f"the running worker pid {worker.pid} has {message}",
+                    column=column,
+                )
+            )
     return findings
 
 

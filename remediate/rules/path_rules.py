@@ -47,7 +47,10 @@ OS_KEEPALIVE_IDLE = 7200  # Linux net.ipv4.tcp_keepalive_time
 TCP_KEEPIDLE = 4  # the Linux constant, when a file writes the number
 
 X004 = RuleInfo(
-    "X004", "cross", "warning", "the broker path's idle limit is not covered",
+    "X004",
+    "cross",
+    "warning",
+    "the broker path's idle limit is not covered",
     "NAT gateways, load balancers and proxies drop flows idle longer than their limit, and the "
     "worker learns it only at its next read or write. Known limits: AWS NLB 350 s, Azure Cache "
     "for Redis 600 s, Azure Load Balancer 240 s, GCP Cloud NAT 1200 s, Envoy 3600 s. Redis "
@@ -55,7 +58,8 @@ X004 = RuleInfo(
     "TCP keepalive idle time must be below the limit; keepalive probes carry no data, so behind "
     "a proxy that counts data only, keepalive alone does not keep the flow open.",
     "lower them below the path's idle limit (health_check_interval, broker_heartbeat, "
-    "TCP_KEEPIDLE in socket_keepalive_options)")
+    "TCP_KEEPIDLE in socket_keepalive_options)",
+)
 RULE_INFOS = (X004,)
 
 
@@ -89,8 +93,9 @@ def _line(cf: CeleryFile, *keys: str) -> tuple[int | None, str]:
     return None, ""
 
 
-def _redis_path(cf: CeleryFile, scheme: str, options: dict[Any, Any], limit: int,
-                counts_data: bool) -> list[Finding]:
+def _redis_path(
+    cf: CeleryFile, scheme: str, options: dict[Any, Any], limit: int, counts_data: bool
+) -> list[Finding]:
     problems: list[str] = []
     interval = options.get("health_check_interval", KOMBU_HEALTH_CHECK)
     if not _number(interval):
@@ -100,27 +105,44 @@ def _redis_path(cf: CeleryFile, scheme: str, options: dict[Any, Any], limit: int
         problems.append(f"health_check_interval {interval:g}{shown} is not below it")
     idle = keepalive_idle(options) if scheme != "redis+socket" else None
     if idle is not None and idle >= limit:
-        what = ("the OS default 7200 (no TCP_KEEPIDLE in socket_keepalive_options)"
-                if idle == OS_KEEPALIVE_IDLE and "socket_keepalive_options" not in options
-                else f"{idle:g}")
+        what = (
+            "the OS default 7200 (no TCP_KEEPIDLE in socket_keepalive_options)"
+            if idle == OS_KEEPALIVE_IDLE and "socket_keepalive_options" not in options
+            else f"{idle:g}"
+        )
         problems.append(f"the keepalive idle time is {what}")
     if not interval and counts_data:
-        problems.append("health_check_interval is 0, so only TCP keepalive (no data) crosses a "
-                        "path that counts data only")
+        problems.append(
+            "health_check_interval is 0, so only TCP keepalive (no data) crosses a "
+            "path that counts data only"
+        )
     if not problems:
         return []
-    line, text = _line(cf, flat_key(TRANSPORT, "health_check_interval"),
-                       flat_key(TRANSPORT, "socket_keepalive_options"), TRANSPORT, "broker_url")
-    return [finding(X004, cf.path, line,
-                    f"the path to the {scheme}:// broker closes flows idle for {limit} s: "
-                    + "; ".join(problems),
-                    f"broker_transport_options health_check_interval below {limit} (e.g. "
-                    f"{min(KOMBU_HEALTH_CHECK, max(limit // 2, 1))}) and TCP_KEEPIDLE below "
-                    f"{limit}", column=cf.column(line, text))]
+    line, text = _line(
+        cf,
+        flat_key(TRANSPORT, "health_check_interval"),
+        flat_key(TRANSPORT, "socket_keepalive_options"),
+        TRANSPORT,
+        "broker_url",
+    )
+    return [
+        finding(
+            X004,
+            cf.path,
+            line,
+            f"the path to the {scheme}:// broker closes flows idle for {limit} s: "
+            + "; ".join(problems),
+            f"broker_transport_options health_check_interval below {limit} (e.g. "
+            f"{min(KOMBU_HEALTH_CHECK, max(limit // 2, 1))}) and TCP_KEEPIDLE below "
+            f"{limit}",
+            column=cf.column(line, text),
+        )
+    ]
 
 
-def _amqp_path(cf: CeleryFile, scheme: str, docs: Sequence[Document], limit: int,
-               counts_data: bool) -> list[Finding]:
+def _amqp_path(
+    cf: CeleryFile, scheme: str, docs: Sequence[Document], limit: int, counts_data: bool
+) -> list[Finding]:
     value = cf.value("broker_heartbeat")
     client = CELERY_HEARTBEAT if value is ABSENT else value
     if client in (None, False):
@@ -129,23 +151,31 @@ def _amqp_path(cf: CeleryFile, scheme: str, docs: Sequence[Document], limit: int
         return []
     written, _ = effective_heartbeat(docs)
     server = DEFAULT_HEARTBEAT if written is None else written
-    negotiated = (0 if not client else client if not server else min(client, server))
+    negotiated = 0 if not client else client if not server else min(client, server)
     if negotiated:
         beat = negotiated / 2
         if beat < limit:
             return []
-        problem = (f"heartbeats go out every {beat:g} s (half the negotiated {negotiated:g}: "
-                   f"client {client:g}, server {server})")
+        problem = (
+            f"heartbeats go out every {beat:g} s (half the negotiated {negotiated:g}: "
+            f"client {client:g}, server {server})"
+        )
     elif counts_data:
         problem = "heartbeats are off, so nothing but TCP keepalive (no data) crosses it"
     else:
         return []
     line, text = _line(cf, "broker_heartbeat", "broker_url")
-    return [finding(X004, cf.path, line,
-                    f"the path to the {scheme}:// broker closes flows idle for {limit} s: "
-                    f"{problem}", f"broker_heartbeat = {min(60, limit)} and the server's "
-                    f"heartbeat below {2 * limit} (heartbeats go out every half of it)",
-                    column=cf.column(line, text))]
+    return [
+        finding(
+            X004,
+            cf.path,
+            line,
+            f"the path to the {scheme}:// broker closes flows idle for {limit} s: {problem}",
+            f"broker_heartbeat = {min(60, limit)} and the server's "
+            f"heartbeat below {2 * limit} (heartbeats go out every half of it)",
+            column=cf.column(line, text),
+        )
+    ]
 
 
 def path_idle_limit(docs: Sequence[Document], facts: Facts) -> list[Finding]:
@@ -159,8 +189,9 @@ def path_idle_limit(docs: Sequence[Document], facts: Facts) -> list[Finding]:
         cf = read_celery_file(doc, facts)
         broker = read_broker(cf)
         if broker.scheme in REDIS_SCHEMES and broker.options is not None:
-            findings += _redis_path(cf, broker.scheme, broker.options, limit,
-                                    facts.path_counts_data)
+            findings += _redis_path(
+                cf, broker.scheme, broker.options, limit, facts.path_counts_data
+            )
         elif broker.scheme in AMQP_SCHEMES:
             findings += _amqp_path(cf, broker.scheme, docs, limit, facts.path_counts_data)
     return findings

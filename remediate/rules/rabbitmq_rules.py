@@ -19,53 +19,79 @@ DEFAULT_HEARTBEAT = 60
 MIN_NOFILE = 65536
 
 RMQ001 = RuleInfo(
-    "RMQ001", "rabbitmq", "warning", "server heartbeat 0 or above 60",
+    "RMQ001",
+    "rabbitmq",
+    "warning",
+    "server heartbeat 0 or above 60",
     "The server only suggests a heartbeat (default 60 s; 580 before 3.5.5) and the client "
     "decides: py-amqp takes the smaller value, or the larger when either side is 0. Server 0 "
     "disables heartbeats for clients that also send 0 (Celery still negotiates its 120); above "
     "60, dead connections linger that long. A file change needs a node restart.",
-    "heartbeat = 60")
+    "heartbeat = 60",
+)
 RMQ002 = RuleInfo(
-    "RMQ002", "rabbitmq", "warning", "server heartbeat below 5 s",
+    "RMQ002",
+    "rabbitmq",
+    "warning",
+    "server heartbeat below 5 s",
     "Heartbeats below 5 s give false positives: busy or briefly paused connections are closed "
     "as dead.",
-    "heartbeat between 10 and 60")
+    "heartbeat between 10 and 60",
+)
 RMQ004 = RuleInfo(
-    "RMQ004", "rabbitmq", "warning", "running beam.smp open-file limit below 65536",
+    "RMQ004",
+    "rabbitmq",
+    "warning",
+    "running beam.smp open-file limit below 65536",
     "Every connection and queue file needs a descriptor; the running beam.smp's limit is the "
     "truth. ulimit in /etc/default/rabbitmq-server is ignored under systemd: the unit's "
     "LimitNOFILE decides (Debian 12's unit sets 65536), and the Erlang VM's port limit is fixed "
     "at node start.",
     "drop-in /etc/systemd/system/rabbitmq-server.service.d/limits.conf with [Service] "
-    "LimitNOFILE=65536, daemon-reload and restart (above 65536 raise ERL_MAX_PORTS too)")
+    "LimitNOFILE=65536, daemon-reload and restart (above 65536 raise ERL_MAX_PORTS too)",
+)
 RMQ005 = RuleInfo(
-    "RMQ005", "rabbitmq", "warning", "live heartbeat differs from the file: restart pending",
+    "RMQ005",
+    "rabbitmq",
+    "warning",
+    "live heartbeat differs from the file: restart pending",
     "A rabbitmq.conf change needs a node restart; until then the node runs its old heartbeat "
     "(application:get_env(rabbit, heartbeat)). The effective file value merges rabbitmq.conf "
     "and conf.d/*.conf in order; advanced.config, merged on top, is not read by this rule.",
     "restart the node (or rabbitmqctl eval 'application:set_env(rabbit, heartbeat, N).' for "
-    "new connections until then)")
+    "new connections until then)",
+)
 RMQ006 = RuleInfo(
-    "RMQ006", "rabbitmq", "error", "a line RabbitMQ refuses or misreads",
+    "RMQ006",
+    "rabbitmq",
+    "error",
+    "a line RabbitMQ refuses or misreads",
     "A quoted value must not carry a trailing comment, a quote must be closed, and blanks "
     "after a value on a last line without a line break stay in the value.",
-    "fix the line")
+    "fix the line",
+)
 RMQ009 = RuleInfo(
-    "RMQ009", "rabbitmq", "info", "a key the running RabbitMQ version ignores",
+    "RMQ009",
+    "rabbitmq",
+    "info",
+    "a key the running RabbitMQ version ignores",
     "RabbitMQ 4.0 removed classic queue mirroring: mirroring_sync_batch_size and "
     "mirroring_sync_max_throughput (and ha-* policies) do nothing on 4.x. From 4.3.0 Khepri is "
     "the only metadata store and the cluster_partition_handling keys are accepted but have no "
     "effect (4.3.0 release notes). Judged only when the node's version is known "
     "(rabbitmq_version; lint --rabbitmq-version).",
-    "remove the key; see the release notes of the running version")
+    "remove the key; see the release notes of the running version",
+)
 RULE_INFOS = (RMQ001, RMQ002, RMQ004, RMQ005, RMQ006, RMQ009)
 
 #: key prefix -> (first version that ignores it, why)
 IGNORED_KEYS: dict[str, tuple[tuple[int, int, int], str]] = {
     "mirroring_sync_batch_size": ((4, 0, 0), "classic queue mirroring was removed in 4.0"),
     "mirroring_sync_max_throughput": ((4, 0, 0), "classic queue mirroring was removed in 4.0"),
-    "cluster_partition_handling": ((4, 3, 0), ("4.3.0 removed Mnesia: partition handling keys "
-                                               "are accepted but have no effect")),
+    "cluster_partition_handling": (
+        (4, 3, 0),
+        ("4.3.0 removed Mnesia: partition handling keys are accepted but have no effect"),
+    ),
 }
 
 
@@ -90,24 +116,45 @@ def server_heartbeat(doc: Any) -> list[Finding]:
         return []
     line = doc.line_of("heartbeat")
     if heartbeat == 0:
-        return [finding(RMQ001, doc.path, line,
-                        "heartbeat = 0: the server disables heartbeats for clients that send 0 "
-                        "too (a Celery worker still negotiates its own 120 s)",
-                        column=_column(doc, line))]
+        return [
+            finding(
+                RMQ001,
+                doc.path,
+                line,
+                "heartbeat = 0: the server disables heartbeats for clients that send 0 "
+                "too (a Celery worker still negotiates its own 120 s)",
+                column=_column(doc, line),
+            )
+        ]
     if heartbeat > DEFAULT_HEARTBEAT:
-        return [finding(RMQ001, doc.path, line,
-                        f"heartbeat = {heartbeat}: clients that follow the server notice a dead "
-                        f"connection only after {heartbeat} s or more", column=_column(doc, line))]
+        return [
+            finding(
+                RMQ001,
+                doc.path,
+                line,
+                f"heartbeat = {heartbeat}: clients that follow the server notice a dead "
+                f"connection only after {heartbeat} s or more",
+                column=_column(doc, line),
+            )
+        ]
     if heartbeat < 5:
-        return [finding(RMQ002, doc.path, line,
-                        f"heartbeat = {heartbeat}: below 5 s heartbeats close healthy connections",
-                        column=_column(doc, line))]
+        return [
+            finding(
+                RMQ002,
+                doc.path,
+                line,
+                f"heartbeat = {heartbeat}: below 5 s heartbeats close healthy connections",
+                column=_column(doc, line),
+            )
+        ]
     return []
 
 
 def refused_lines(doc: Any) -> list[Finding]:
-    return [finding(RMQ006, doc.path, problem.line, problem.reason, column=problem.column)
-            for problem in doc.problems]
+    return [
+        finding(RMQ006, doc.path, problem.line, problem.reason, column=problem.column)
+        for problem in doc.problems
+    ]
 
 
 def version_tuple(version: str | None) -> tuple[int, int, int] | None:
@@ -128,10 +175,15 @@ def ignored_keys(doc: Any, facts: Facts) -> list[Finding]:
         for prefix, (since, why) in IGNORED_KEYS.items():
             if (key == prefix or key.startswith(prefix + ".")) and version >= since:
                 line = doc.line_of(key)
-                findings.append(finding(
-                    RMQ009, doc.path, line,
-                    f"{key} does nothing on RabbitMQ {facts.rabbitmq_version}: {why}",
-                    column=_column(doc, line)))
+                findings.append(
+                    finding(
+                        RMQ009,
+                        doc.path,
+                        line,
+                        f"{key} does nothing on RabbitMQ {facts.rabbitmq_version}: {why}",
+                        column=_column(doc, line),
+                    )
+                )
     return findings
 
 
@@ -151,8 +203,9 @@ def node_config(docs: Sequence[Document]) -> list[Document]:
     conf.d/*.conf alphabetically (a later file wins)."""
     rabbit = [doc for doc in docs if doc.kind == "rabbitmq"]
     main = [doc for doc in rabbit if not in_conf_d(doc.path)]
-    extra = sorted((doc for doc in rabbit if in_conf_d(doc.path)),
-                   key=lambda doc: posixpath.basename(doc.path))
+    extra = sorted(
+        (doc for doc in rabbit if in_conf_d(doc.path)), key=lambda doc: posixpath.basename(doc.path)
+    )
     return main + extra
 
 
@@ -176,9 +229,15 @@ def check_rabbitmq_node(docs: Sequence[Document], facts: Facts) -> list[Finding]
     findings = []
     soft = facts.beam_nofile_soft
     if soft is not None and soft < MIN_NOFILE:
-        findings.append(finding(RMQ004, main.path, None,
-                                f"the running beam.smp may open only {soft} files (soft limit); "
-                                f"RabbitMQ needs at least {MIN_NOFILE}"))
+        findings.append(
+            finding(
+                RMQ004,
+                main.path,
+                None,
+                f"the running beam.smp may open only {soft} files (soft limit); "
+                f"RabbitMQ needs at least {MIN_NOFILE}",
+            )
+        )
     live = facts.rabbitmq_live_heartbeat
     if live is not None and facts.rabbitmq_running is not False:
         written, source = effective_heartbeat(ordered)
@@ -186,9 +245,18 @@ def check_rabbitmq_node(docs: Sequence[Document], facts: Facts) -> list[Finding]
         if live != wanted:
             doc = source or main
             line = doc.line_of("heartbeat") if source else None
-            origin = f"{doc.path} sets heartbeat = {wanted}" if source else \
-                f"the files leave heartbeat at its default {wanted}"
-            findings.append(finding(RMQ005, doc.path, line,
-                                    f"the running node's heartbeat is {live} but {origin}: a "
-                                    "restart is pending", column=_column(doc, line)))
+            origin = (
+                f"{doc.path} sets heartbeat = {wanted}"
+                if source
+                else f"the files leave heartbeat at its default {wanted}"
+            )
+            findings.append(
+                finding(
+                    RMQ005,
+                    doc.path,
+                    line,
+                    f"the running node's heartbeat is {live} but {origin}: a restart is pending",
+                    column=_column(doc, line),
+                )
+            )
     return findings

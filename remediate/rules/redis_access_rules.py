@@ -26,19 +26,27 @@ FULL_SHARE = 0.9  # RDS009: used_memory at or above this share of maxmemory
 _LOOPBACK = re.compile(r"^-?(127\.\d+\.\d+\.\d+|::1|localhost)$", re.IGNORECASE)
 
 RDS008 = RuleInfo(
-    "RDS008", "redis", "error", "reachable from the network without a password",
+    "RDS008",
+    "redis",
+    "error",
+    "reachable from the network without a password",
     "Anyone who reaches a Redis broker without a password can read and delete the task queues, "
     "or run FLUSHALL and CONFIG. Protected mode refuses non-loopback clients while the default "
     "user has no password, but only when it is on, and on Redis 6.2 and older only when no "
     "bind is given; from 7.0 it applies whatever bind says. protected-mode no with a "
     "non-loopback bind, or a non-loopback bind on Redis <= 6.2, leaves the broker open.",
-    "set requirepass (or an ACL password for the default user) and bind to private addresses")
+    "set requirepass (or an ACL password for the default user) and bind to private addresses",
+)
 RDS009 = RuleInfo(
-    "RDS009", "redis", "warning", "used memory near maxmemory with noeviction",
+    "RDS009",
+    "redis",
+    "warning",
+    "used memory near maxmemory with noeviction",
     "With maxmemory-policy noeviction (the right policy for a broker) Redis refuses writes "
     "once used_memory reaches maxmemory: every publish fails with OOM and workers cannot ack. "
     "At 90 % the queues are one burst away from it.",
-    "raise maxmemory (CONFIG SET and the file), drain or purge the queues, find the backlog")
+    "raise maxmemory (CONFIG SET and the file), drain or purge the queues, find the backlog",
+)
 RULE_INFOS = (RDS008, RDS009)
 
 
@@ -94,16 +102,20 @@ def reachable_without_password(doc: Any, facts: Facts) -> list[Finding]:
     version = version_tuple(facts.redis_version)
     old = version is not None and version[:2] <= (6, 2)
     bound = doc.settings_value("bind") is not ABSENT
-    where = ("every interface (no bind)" if not bound
-             else f"{', '.join(outside)} (bind {doc.settings_value('bind')})")
+    where = (
+        "every interface (no bind)"
+        if not bound
+        else f"{', '.join(outside)} (bind {doc.settings_value('bind')})"
+    )
     if not protected_mode:
         line = doc.line_of("protected-mode")
-        message = (f"no password and protected-mode no: Redis accepts anyone who reaches "
-                   f"{where}")
+        message = f"no password and protected-mode no: Redis accepts anyone who reaches {where}"
     elif old and bound:
         line = doc.line_of("bind")
-        message = (f"no password on Redis {facts.redis_version}, which disables protected mode "
-                   f"when bind is given: anyone who reaches {where} gets in")
+        message = (
+            f"no password on Redis {facts.redis_version}, which disables protected mode "
+            f"when bind is given: anyone who reaches {where} gets in"
+        )
     else:
         return []
     return [finding(RDS008, doc.path, line, message, column=_column(doc, line))]
@@ -121,16 +133,23 @@ def memory_nearly_full(doc: Any, facts: Facts) -> list[Finding]:
         return []
     live = facts.redis_live or {}
     limit = _bytes(live.get("maxmemory", doc.settings_value("maxmemory")))
-    policy = str(live.get("maxmemory-policy", doc.settings_value("maxmemory-policy") or
-                          "noeviction")).lower()
+    policy = str(
+        live.get("maxmemory-policy", doc.settings_value("maxmemory-policy") or "noeviction")
+    ).lower()
     if not limit or policy != "noeviction" or used < FULL_SHARE * limit:
         return []
     line = doc.line_of("maxmemory")
     share = 100 * used / limit
-    return [finding(RDS009, doc.path, line,
-                    f"the running server uses {used} of {limit} bytes of maxmemory "
-                    f"({share:.0f} %) with noeviction: at the limit every publish fails with OOM",
-                    column=_column(doc, line))]
+    return [
+        finding(
+            RDS009,
+            doc.path,
+            line,
+            f"the running server uses {used} of {limit} bytes of maxmemory "
+            f"({share:.0f} %) with noeviction: at the limit every publish fails with OOM",
+            column=_column(doc, line),
+        )
+    ]
 
 
 def check_redis_access(doc: Document, facts: Facts) -> list[Finding]:

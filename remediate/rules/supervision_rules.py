@@ -29,14 +29,18 @@ _CELERY_WORKER = re.compile(r"(?:^|[\s/=\"'])celery(?:\s+|\s[^;&|]*?\s)worker(?=
 _TRUTHY = frozenset({"yes", "true", "on", "1"})
 
 SYS002 = RuleInfo(
-    "SYS002", "systemd", "warning", "a Celery worker that is not restarted on every exit",
-    "When a worker's broker reconnect retries run out it exits (\"Unrecoverable error\"), "
+    "SYS002",
+    "systemd",
+    "warning",
+    "a Celery worker that is not restarted on every exit",
+    'When a worker\'s broker reconnect retries run out it exits ("Unrecoverable error"), '
     "sometimes with status 0, and only its supervisor brings it back. systemd restarts on "
     "every exit only with Restart=always (on-failure skips status 0, no never restarts); "
     "supervisord only with autorestart=true (its default 'unexpected' with exitcodes=0 leaves "
     "a status-0 exit down).",
     "Restart=always (with RestartSec=5) in the unit or a drop-in; autorestart=true in the "
-    "supervisord program")
+    "supervisord program",
+)
 RULE_INFOS = (SYS002,)
 
 
@@ -70,8 +74,10 @@ def worker_units_without_restart(docs: Sequence[Document], facts: Facts) -> list
         if not any(runs_celery_worker(command) for command in commands):
             continue
         name = _unit_name(unit.path)
-        drop_ins = sorted((doc for doc in systemd if _drop_in_of(doc) == name),
-                          key=lambda doc: _unit_name(doc.path))
+        drop_ins = sorted(
+            (doc for doc in systemd if _drop_in_of(doc) == name),
+            key=lambda doc: _unit_name(doc.path),
+        )
         value, source = None, unit
         for doc in [unit, *drop_ins]:
             written = doc.values("Service", "Restart")  # type: ignore[attr-defined]
@@ -81,18 +87,29 @@ def worker_units_without_restart(docs: Sequence[Document], facts: Facts) -> list
             continue
         if value is None:
             line = unit.line_of("Service.ExecStart")
-            message = (f"{name} runs a Celery worker without Restart= (systemd's default no): "
-                       "a worker that exits after its reconnect retries stays down")
+            message = (
+                f"{name} runs a Celery worker without Restart= (systemd's default no): "
+                "a worker that exits after its reconnect retries stays down"
+            )
             findings.append(finding(SYS002, unit.path, line, message, column=_column(unit, line)))
             continue
         line = source.line_of("Service.Restart")
-        why = ("never restarts it" if value == "no"
-               else "does not restart it after a clean exit (status 0)")
-        findings.append(finding(
-            SYS002, source.path, line,
-            f"Restart={value} for the Celery worker of {name} {why}: a worker that exits after "
-            "its reconnect retries may stay down", "Restart=always",
-            column=_column(source, line)))
+        why = (
+            "never restarts it"
+            if value == "no"
+            else "does not restart it after a clean exit (status 0)"
+        )
+        findings.append(
+            finding(
+                SYS002,
+                source.path,
+                line,
+                f"Restart={value} for the Celery worker of {name} {why}: a worker that exits after "
+                "its reconnect retries may stay down",
+                "Restart=always",
+                column=_column(source, line),
+            )
+        )
     return findings
 
 
@@ -116,13 +133,23 @@ def programs_without_autorestart(doc: Any) -> list[Finding]:
         if shown in ("", "unexpected"):
             if "0" not in _exit_codes(settings.get(f"{section}.exitcodes")):
                 continue  # status 0 is unexpected here: it is restarted
-            why = (f"autorestart {'unset (default unexpected)' if not shown else 'unexpected'} "
-                   "with exitcodes 0: a worker that exits with status 0 stays down")
+            why = (
+                f"autorestart {'unset (default unexpected)' if not shown else 'unexpected'} "
+                "with exitcodes 0: a worker that exits with status 0 stays down"
+            )
         else:
             why = f"autorestart={value}: the worker is never restarted"
         line = doc.line_of(f"{section}.autorestart") or doc.line_of(section)
-        findings.append(finding(SYS002, doc.path, line, f"[{section}] runs a Celery worker; {why}",
-                                f"autorestart=true in [{section}]", column=_column(doc, line)))
+        findings.append(
+            finding(
+                SYS002,
+                doc.path,
+                line,
+                f"[{section}] runs a Celery worker; {why}",
+                f"autorestart=true in [{section}]",
+                column=_column(doc, line),
+            )
+        )
     return findings
 
 

@@ -43,6 +43,7 @@ def seed_merge(path: Path, seed: bytes = SEED_REDIS) -> tuple[bytes, bytes, list
 
 # -- round trips ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", files(CORPUS / "celery"), ids=lambda p: p.name)
 def test_corpus_file_round_trips(path: Path) -> None:
     data = path.read_bytes()
@@ -60,8 +61,9 @@ def test_templated_file_round_trips_or_fails_with_one_parse_error(path: Path) ->
     except ParseError as error:
         assert error.path == str(path)
         assert error.line is not None and error.line >= 1
-        assert str(error).startswith(f"{path}:{error.line}:{error.column}: " if error.column
-                                     else f"{path}:{error.line}: ")
+        assert str(error).startswith(
+            f"{path}:{error.line}:{error.column}: " if error.column else f"{path}:{error.line}: "
+        )
     else:
         assert doc.dump() == data
 
@@ -88,8 +90,9 @@ def test_fixtures_cover_the_oddities() -> None:
     assert "Zürich".encode() in (FIXTURES / "django-settings.py").read_bytes()
 
 
-@pytest.mark.parametrize("data", [b"a = 1\n\n   ", b"a = 1\r\n\r\n\t\r\n", b"a = 1\n \n\n",
-                                  b"  \n\t", b"x = 1 \\\n\n"])
+@pytest.mark.parametrize(
+    "data", [b"a = 1\n\n   ", b"a = 1\r\n\r\n\t\r\n", b"a = 1\n \n\n", b"  \n\t", b"x = 1 \\\n\n"]
+)
 def test_blank_tail_lines_are_kept(data: bytes) -> None:
     # libcst alone drops some whitespace-only lines at the end of a file; the document keeps them
     doc = celery(data)
@@ -100,16 +103,20 @@ def test_blank_tail_lines_are_kept(data: bytes) -> None:
 
 # -- parse errors ----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("data", "line", "reason"), [
-    (b"broker_url = 'redis://'\nbroker_heartbeat = = 10\n", 2, "not valid Python"),
-    (b"x = {\n  'a': 1,\n", 1, "not valid Python"),
-    (b"a = 1\nb = 2\x00\n", 2, "not valid Python"),
-    (b"a = 1\rb = 2\r", 1, "byte for byte"),
-    (b"a = 1\n\x0cb = 2\n", 2, "form feed"),
-    (b"a = 1\n# caf\xe9\n", 2, "not valid utf-8 text"),
-    (b"a = '\xff'\n", 1, "not valid Python"),
-    (b"if x:\n\ta = 1\n        b = 2\n", 3, "not valid Python"),
-])
+
+@pytest.mark.parametrize(
+    ("data", "line", "reason"),
+    [
+        (b"broker_url = 'redis://'\nbroker_heartbeat = = 10\n", 2, "not valid Python"),
+        (b"x = {\n  'a': 1,\n", 1, "not valid Python"),
+        (b"a = 1\nb = 2\x00\n", 2, "not valid Python"),
+        (b"a = 1\rb = 2\r", 1, "byte for byte"),
+        (b"a = 1\n\x0cb = 2\n", 2, "form feed"),
+        (b"a = 1\n# caf\xe9\n", 2, "not valid utf-8 text"),
+        (b"a = '\xff'\n", 1, "not valid Python"),
+        (b"if x:\n\ta = 1\n        b = 2\n", 3, "not valid Python"),
+    ],
+)
 def test_parse_error_names_file_line_and_reason(data: bytes, line: int, reason: str) -> None:
     with pytest.raises(ParseError) as caught:
         celery(data, "/srv/app/celeryconfig.py")
@@ -121,6 +128,7 @@ def test_parse_error_names_file_line_and_reason(data: bytes, line: int, reason: 
 
 
 # -- settings() semantics ------------------------------------------------------------
+
 
 def test_literals_code_and_folded_arithmetic() -> None:
     doc = celery(
@@ -136,7 +144,8 @@ def test_literals_code_and_folded_arithmetic() -> None:
         "    'retry_policy': {'max_retries': -3},\n"
         "}\n"
         "worker_log_format = f'{x}'\n"
-        "CELERY_IMPORTS = ('a' 'b', *more)\n")
+        "CELERY_IMPORTS = ('a' 'b', *more)\n"
+    )
     got = doc.settings()
     assert got["broker_url"] == Code("os.environ['BROKER_URL']")
     assert str(got["broker_url"]) == "os.environ['BROKER_URL']"
@@ -147,7 +156,8 @@ def test_literals_code_and_folded_arithmetic() -> None:
     assert got["task_default_queue"] == ("merlin",)
     assert got["broker_transport_options"] == {
         "socket_keepalive_options": {Code("socket.TCP_KEEPIDLE"): 60},
-        "retry_policy": {"max_retries": -3}}
+        "retry_policy": {"max_retries": -3},
+    }
     assert got["worker_log_format"] == Code("f'{x}'")
     assert got["CELERY_IMPORTS"] == Code("('ab', *more)")
     assert "os" not in got and "socket" not in got  # imports are not settings
@@ -167,8 +177,11 @@ def test_last_assignment_wins_and_what_is_not_a_setting() -> None:
     assert got["BROKER_HEARTBEAT"] == 0 and got["BROKER_POOL_LIMIT"] is None
     assert got["CELERY_DEFAULT_QUEUE"] == got["CELERY_DEFAULT_EXCHANGE"] == "default"  # chained
     assert "CELERY_ALWAYS_EAGER" not in got  # conditional: not followed
-    assert doc.key_lines()[:3] == [("BROKER_URL", 3), ("BROKER_HEARTBEAT", 3),
-                                   ("BROKER_POOL_LIMIT", 4)]
+    assert doc.key_lines()[:3] == [
+        ("BROKER_URL", 3),
+        ("BROKER_HEARTBEAT", 3),
+        ("BROKER_POOL_LIMIT", 4),
+    ]
     assert "_private" not in got and "os" not in got
     doc = celery("a = 1\nCamelCase = 2\nb: int = 3\nc: int\na = 4\na += 1\n")
     assert doc.settings() == {"a": 4, "b": 3}
@@ -191,9 +204,11 @@ def test_app_module_settings_are_its_conf_writes() -> None:
 
 
 def test_managed_items_flatten_dict_settings_only() -> None:
-    doc = celery("broker_transport_options = {'visibility_timeout': 3600, 'x': {'y': 1}}\n"
-                 "task_routes = {'a.b': {'queue': 'q'}}\n"
-                 "result_backend_transport_options = BASE\n")
+    doc = celery(
+        "broker_transport_options = {'visibility_timeout': 3600, 'x': {'y': 1}}\n"
+        "task_routes = {'a.b': {'queue': 'q'}}\n"
+        "result_backend_transport_options = BASE\n"
+    )
     assert dict(doc.managed_items()) == {
         "broker_transport_options['visibility_timeout']": 3600,
         "broker_transport_options['x']": {"y": 1},
@@ -214,30 +229,36 @@ def test_same_compares_literals_strictly() -> None:
 
 
 def test_secrets_are_url_passwords_and_password_settings() -> None:
-    doc = celery("broker_url = 'amqp://user:pa55@rabbit//;amqp://user:pa55@rabbit2//'\n"
-                 "result_backend = 'redis://:r3dis@cache:6379/1'\n"
-                 "BROKER_PASSWORD = 'hunter2'\n"
-                 "DATABASES = {'default': env.db('DB', default='postgres://u:dbpw@db/x')}\n"
-                 "broker_transport_options = {'sentinel_kwargs': {'password': 'sent'}}\n"
-                 "redis_url = 'redis://cache:6379/0'\n")
+    doc = celery(
+        "broker_url = 'amqp://user:pa55@rabbit//;amqp://user:pa55@rabbit2//'\n"
+        "result_backend = 'redis://:r3dis@cache:6379/1'\n"
+        "BROKER_PASSWORD = 'hunter2'\n"
+        "DATABASES = {'default': env.db('DB', default='postgres://u:dbpw@db/x')}\n"
+        "broker_transport_options = {'sentinel_kwargs': {'password': 'sent'}}\n"
+        "redis_url = 'redis://cache:6379/0'\n"
+    )
     assert doc.secrets() == ["pa55", "r3dis", "hunter2", "sent", "dbpw"]
 
 
 # -- name styles -----------------------------------------------------------------------
 
+
 def test_old_names_are_read_and_edited_in_their_own_spelling() -> None:
-    doc = celery("BROKER_URL = 'amqp://h//'\nBROKER_HEARTBEAT = 0  # off\n"
-                 "CELERYD_CONCURRENCY = 2\n")
+    doc = celery(
+        "BROKER_URL = 'amqp://h//'\nBROKER_HEARTBEAT = 0  # off\nCELERYD_CONCURRENCY = 2\n"
+    )
     assert doc.style == "old"
     assert doc.current("broker_url") == "amqp://h//"
     assert doc.current("worker_concurrency") == 2
     edit = doc.set("broker_heartbeat", 60)
-    assert doc.dump() == (b"BROKER_URL = 'amqp://h//'\nBROKER_HEARTBEAT = 60  # off\n"
-                          b"CELERYD_CONCURRENCY = 2\n")
+    assert doc.dump() == (
+        b"BROKER_URL = 'amqp://h//'\nBROKER_HEARTBEAT = 60  # off\nCELERYD_CONCURRENCY = 2\n"
+    )
     assert edit.lines == (2, 2)
     doc.set("broker_connection_retry", True)  # missing: appended in the file's (old) style
-    assert doc.dump().endswith(f"\n# {MANAGED_BEGIN}\nBROKER_CONNECTION_RETRY = True\n"
-                               f"# {MANAGED_END}\n".encode())
+    assert doc.dump().endswith(
+        f"\n# {MANAGED_BEGIN}\nBROKER_CONNECTION_RETRY = True\n# {MANAGED_END}\n".encode()
+    )
 
 
 def test_django_namespace_style() -> None:
@@ -251,8 +272,9 @@ def test_django_namespace_style() -> None:
 
 
 def test_mixed_file_appends_in_the_majority_style() -> None:
-    doc = celery("CELERY_BROKER_URL = 'redis://r'\nresult_backend = 'x'\n"
-                 "accept_content = ['json']\n")
+    doc = celery(
+        "CELERY_BROKER_URL = 'redis://r'\nresult_backend = 'x'\naccept_content = ['json']\n"
+    )
     assert doc.style == "new"
     doc.set("broker_heartbeat", 60)
     assert b"\nbroker_heartbeat = 60\n" in doc.dump()
@@ -269,25 +291,33 @@ def test_the_spelling_celery_reads_first_is_the_one_edited() -> None:
 
 # -- editing ---------------------------------------------------------------------------
 
+
 def test_set_keeps_quote_style_comment_and_semicolon() -> None:
-    doc = celery('x = 1; broker_url = "amqp://a//" ;  # main\nresult_backend = \'rpc://\'\n')
+    doc = celery("x = 1; broker_url = \"amqp://a//\" ;  # main\nresult_backend = 'rpc://'\n")
     doc.set("broker_url", "amqp://b//")
     doc.set("result_backend", "redis://r/1")
-    assert doc.dump() == b'x = 1; broker_url = "amqp://b//" ;  # main\nresult_backend = \'redis://r/1\'\n'
+    assert (
+        doc.dump()
+        == b"x = 1; broker_url = \"amqp://b//\" ;  # main\nresult_backend = 'redis://r/1'\n"
+    )
 
 
 def test_dict_entry_edited_and_inserted_in_place() -> None:
-    doc = celery("broker_transport_options = {\n"
-                 "\t'visibility_timeout': 3600,  # 1 h\n"
-                 "\t# 'max_connections': 10,\n"
-                 "}\nafter = 1\n")
+    doc = celery(
+        "broker_transport_options = {\n"
+        "\t'visibility_timeout': 3600,  # 1 h\n"
+        "\t# 'max_connections': 10,\n"
+        "}\nafter = 1\n"
+    )
     doc.set("broker_transport_options['visibility_timeout']", 7200)
     edit = doc.set("broker_transport_options['socket_timeout']", 30)
-    assert doc.dump() == (b"broker_transport_options = {\n"
-                          b"\t'visibility_timeout': 7200,  # 1 h\n"
-                          b"\t# 'max_connections': 10,\n"
-                          b"\t'socket_timeout': 30,\n"
-                          b"}\nafter = 1\n")
+    assert doc.dump() == (
+        b"broker_transport_options = {\n"
+        b"\t'visibility_timeout': 7200,  # 1 h\n"
+        b"\t# 'max_connections': 10,\n"
+        b"\t'socket_timeout': 30,\n"
+        b"}\nafter = 1\n"
+    )
     assert edit.lines == (4, 4)
 
 
@@ -300,8 +330,10 @@ def test_one_line_dict_grows_on_its_line() -> None:
 def test_non_dict_value_is_rewritten_as_a_dict_that_keeps_it() -> None:
     doc = celery("BASE = {'a': 1}\nresult_backend_transport_options = BASE\nz = 0\n")
     edit = doc.set("result_backend_transport_options['b']", 2)
-    assert doc.dump() == (b"BASE = {'a': 1}\nresult_backend_transport_options = {\n"
-                          b"    **BASE,\n    'b': 2,\n}\nz = 0\n")
+    assert doc.dump() == (
+        b"BASE = {'a': 1}\nresult_backend_transport_options = {\n"
+        b"    **BASE,\n    'b': 2,\n}\nz = 0\n"
+    )
     assert "not a dict display" in edit.note
     assert doc.current("result_backend_transport_options['b']") == 2
 
@@ -336,29 +368,51 @@ def test_managed_block_is_reused_and_final_newline_added() -> None:
     doc.set("broker_pool_limit", 0)
     doc = celery(doc.dump())
     doc.set("broker_connection_timeout", 10)
-    assert doc.dump() == (f"a = 1\n# {MANAGED_BEGIN}\nbroker_heartbeat = 60\n"
-                          f"broker_pool_limit = 0\nbroker_connection_timeout = 10\n"
-                          f"# {MANAGED_END}\n").encode()
+    assert (
+        doc.dump()
+        == (
+            f"a = 1\n# {MANAGED_BEGIN}\nbroker_heartbeat = 60\n"
+            f"broker_pool_limit = 0\nbroker_connection_timeout = 10\n"
+            f"# {MANAGED_END}\n"
+        ).encode()
+    )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    # after the last import before the first use
-    ("import os\nimport kombu\nbroker_transport_options = {}\n",
-     ("import os\nimport kombu\nimport socket\n"
-      "broker_transport_options = {'o': socket.SO_KEEPALIVE}\n")),
-    # no import before the use: at the top, after the docstring and __future__ imports
-    # (and the key's quotes follow the file's majority, here the docstring's)
-    ('"""Doc."""\nfrom __future__ import annotations\nbroker_transport_options = {}\nimport os\n',
-     ('"""Doc."""\nfrom __future__ import annotations\nimport socket\n'
-      'broker_transport_options = {"o": socket.SO_KEEPALIVE}\nimport os\n')),
-    # only used in the managed block and no import at all: first line of the block
-    ("x = 1\n",
-     (f"x = 1\n# {MANAGED_BEGIN}\nimport socket\nbroker_transport_options = {{\n"
-      f"    'o': socket.SO_KEEPALIVE,\n}}\n# {MANAGED_END}\n")),
-    # already imported: nothing added
-    ("import socket as socket\nbroker_transport_options = {}\n",
-     "import socket as socket\nbroker_transport_options = {'o': socket.SO_KEEPALIVE}\n"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # after the last import before the first use
+        (
+            "import os\nimport kombu\nbroker_transport_options = {}\n",
+            (
+                "import os\nimport kombu\nimport socket\n"
+                "broker_transport_options = {'o': socket.SO_KEEPALIVE}\n"
+            ),
+        ),
+        # no import before the use: at the top, after the docstring and __future__ imports
+        # (and the key's quotes follow the file's majority, here the docstring's)
+        (
+            '"""Doc."""\nfrom __future__ import annotations\nbroker_transport_options = {}\nimport os\n',
+            (
+                '"""Doc."""\nfrom __future__ import annotations\nimport socket\n'
+                'broker_transport_options = {"o": socket.SO_KEEPALIVE}\nimport os\n'
+            ),
+        ),
+        # only used in the managed block and no import at all: first line of the block
+        (
+            "x = 1\n",
+            (
+                f"x = 1\n# {MANAGED_BEGIN}\nimport socket\nbroker_transport_options = {{\n"
+                f"    'o': socket.SO_KEEPALIVE,\n}}\n# {MANAGED_END}\n"
+            ),
+        ),
+        # already imported: nothing added
+        (
+            "import socket as socket\nbroker_transport_options = {}\n",
+            "import socket as socket\nbroker_transport_options = {'o': socket.SO_KEEPALIVE}\n",
+        ),
+    ],
+)
 def test_import_for_a_module_a_value_names(text: str, expected: str) -> None:
     doc = celery(text)
     doc.set("broker_transport_options['o']", Code("socket.SO_KEEPALIVE"))
@@ -366,9 +420,11 @@ def test_import_for_a_module_a_value_names(text: str, expected: str) -> None:
 
 
 def test_remove_every_definition_keeping_comments() -> None:
-    doc = celery("# pool\nBROKER_POOL_LIMIT = None\nbroker_pool_limit = 1; x = 2\n"
-                 "a = BROKER_POOL_LIMIT = 3\nbroker_transport_options = {\n"
-                 "    'a': 1,\n    'b': 2,\n}\n")
+    doc = celery(
+        "# pool\nBROKER_POOL_LIMIT = None\nbroker_pool_limit = 1; x = 2\n"
+        "a = BROKER_POOL_LIMIT = 3\nbroker_transport_options = {\n"
+        "    'a': 1,\n    'b': 2,\n}\n"
+    )
     edit = doc.remove("broker_pool_limit")
     assert edit is not None and edit.note == "removed lines 2, 3 and 4"
     doc.remove("broker_transport_options['b']")
@@ -392,9 +448,11 @@ def test_remove_in_an_app_module() -> None:
 def test_crlf_file_gets_crlf_lines() -> None:
     doc = celery(b"# \xc3\xa9t\xc3\xa9\r\nBROKER_URL = 'redis://r'\r\n")
     doc.set("broker_transport_options['x']", {"y": 1})
-    assert doc.dump() == (b"# \xc3\xa9t\xc3\xa9\r\nBROKER_URL = 'redis://r'\r\n"
-                          + f"# {MANAGED_BEGIN}\r\nBROKER_TRANSPORT_OPTIONS = {{\r\n"
-                            f"    'x': {{'y': 1}},\r\n}}\r\n# {MANAGED_END}\r\n".encode())
+    assert doc.dump() == (
+        b"# \xc3\xa9t\xc3\xa9\r\nBROKER_URL = 'redis://r'\r\n"
+        + f"# {MANAGED_BEGIN}\r\nBROKER_TRANSPORT_OPTIONS = {{\r\n"
+        f"    'x': {{'y': 1}},\r\n}}\r\n# {MANAGED_END}\r\n".encode()
+    )
 
 
 def test_render_values() -> None:
@@ -409,7 +467,7 @@ def test_render_values() -> None:
 
 # -- the seed fix, merged into real files ---------------------------------------------
 
-REALISTIC_DIFF = '''\
+REALISTIC_DIFF = """\
 --- a/realistic-redis.py
 +++ b/realistic-redis.py
 @@ -3,15 +3,20 @@
@@ -442,7 +500,7 @@ REALISTIC_DIFF = '''\
 +# BEGIN remediate managed settings
 +broker_connection_retry_on_startup = True
 +# END remediate managed settings
-'''
+"""
 
 LLNL_DIFF = '''\
 --- a/LLNL__merlin__celeryconfig.py
@@ -476,7 +534,7 @@ LLNL_DIFF = '''\
 +# END remediate managed settings
 '''
 
-DEALERTRACK_DIFF = '''\
+DEALERTRACK_DIFF = """\
 --- a/dealertrack__celery-redis-sentinel__celeryconfig.py
 +++ b/dealertrack__celery-redis-sentinel__celeryconfig.py
 @@ -1,5 +1,6 @@
@@ -507,9 +565,9 @@ DEALERTRACK_DIFF = '''\
 +BROKER_CONNECTION_RETRY_ON_STARTUP = True
 +BROKER_CONNECTION_MAX_RETRIES = None
 +# END remediate managed settings
-'''
+"""
 
-OPEN_HUMANS_DIFF = '''\
+OPEN_HUMANS_DIFF = """\
 --- a/OpenHumans__open-humans__celery.py
 +++ b/OpenHumans__open-humans__celery.py
 @@ -3,6 +3,7 @@
@@ -536,9 +594,9 @@ OPEN_HUMANS_DIFF = '''\
 +    "health_check_interval": 25,
 +}
 +# END remediate managed settings
-'''
+"""
 
-AMQP_DIFF = '''\
+AMQP_DIFF = """\
 --- a/fabianpersson__ACC_project__celeryconfig.py
 +++ b/fabianpersson__ACC_project__celeryconfig.py
 @@ -1,6 +1,6 @@
@@ -549,9 +607,9 @@ AMQP_DIFF = '''\
  broker_connection_timeout = 30 # May require a long timeout due to Linux DNS timeouts etc
  result_backend = 'rpc://' # AMQP is not recommended as result backend as it creates thousands of queues
  event_queue_expires = 60 # Will delete all celeryev. queues without consumers after 1 minute.
-'''
+"""
 
-CRLF_DIFF = '''\
+CRLF_DIFF = """\
 --- a/crlf-old-style.py
 +++ b/crlf-old-style.py
 @@ -1,11 +1,21 @@
@@ -578,19 +636,27 @@ CRLF_DIFF = '''\
 +BROKER_CONNECTION_RETRY_ON_STARTUP = True
 +BROKER_CONNECTION_MAX_RETRIES = None
 +# END remediate managed settings
-'''
+"""
 
 
-@pytest.mark.parametrize(("path", "seed", "expected"), [
-    (FIXTURES / "realistic-redis.py", SEED_REDIS, REALISTIC_DIFF),
-    (CORPUS / "celery/LLNL__merlin__celeryconfig.py", SEED_REDIS, LLNL_DIFF),
-    (CORPUS / "celery/dealertrack__celery-redis-sentinel__celeryconfig.py", SEED_REDIS,
-     DEALERTRACK_DIFF),
-    (CORPUS / "celery/OpenHumans__open-humans__celery.py", SEED_REDIS, OPEN_HUMANS_DIFF),
-    (CORPUS / "celery/fabianpersson__ACC_project__celeryconfig.py", SEED_AMQP, AMQP_DIFF),
-], ids=lambda v: v.name if isinstance(v, Path) else "")
-def test_seed_merge_changes_exactly_the_expected_lines(path: Path, seed: bytes,
-                                                       expected: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "seed", "expected"),
+    [
+        (FIXTURES / "realistic-redis.py", SEED_REDIS, REALISTIC_DIFF),
+        (CORPUS / "celery/LLNL__merlin__celeryconfig.py", SEED_REDIS, LLNL_DIFF),
+        (
+            CORPUS / "celery/dealertrack__celery-redis-sentinel__celeryconfig.py",
+            SEED_REDIS,
+            DEALERTRACK_DIFF,
+        ),
+        (CORPUS / "celery/OpenHumans__open-humans__celery.py", SEED_REDIS, OPEN_HUMANS_DIFF),
+        (CORPUS / "celery/fabianpersson__ACC_project__celeryconfig.py", SEED_AMQP, AMQP_DIFF),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else "",
+)
+def test_seed_merge_changes_exactly_the_expected_lines(
+    path: Path, seed: bytes, expected: str
+) -> None:
     before, after, _ = seed_merge(path, seed)
     assert unified(path.name, before, after) == expected
 
@@ -598,8 +664,9 @@ def test_seed_merge_changes_exactly_the_expected_lines(path: Path, seed: bytes,
 def test_seed_merge_keeps_crlf_and_adds_the_missing_final_newline() -> None:
     before, after, _ = seed_merge(FIXTURES / "crlf-old-style.py")
     assert after.count(b"\n") == after.count(b"\r\n")  # every new line is CRLF too
-    crlf = unified("crlf-old-style.py", before.replace(b"\r\n", b"\n"),
-                   after.replace(b"\r\n", b"\n"))
+    crlf = unified(
+        "crlf-old-style.py", before.replace(b"\r\n", b"\n"), after.replace(b"\r\n", b"\n")
+    )
     assert crlf == CRLF_DIFF.replace("\\\\", "\\")
 
 
@@ -608,11 +675,14 @@ def test_seed_merge_changes_record_settings_values_and_new_lines() -> None:
     lines = after.decode().splitlines()
     by_key = {c.setting: c for c in changes}
     assert list(by_key) == [
-        "broker_connection_retry", "broker_connection_retry_on_startup",
-        "broker_connection_max_retries", "broker_transport_options['socket_keepalive']",
+        "broker_connection_retry",
+        "broker_connection_retry_on_startup",
+        "broker_connection_max_retries",
+        "broker_transport_options['socket_keepalive']",
         "broker_transport_options['socket_keepalive_options']",
         "broker_transport_options['socket_timeout']",
-        "broker_transport_options['health_check_interval']"]
+        "broker_transport_options['health_check_interval']",
+    ]
     retry = by_key["broker_connection_retry"]
     assert (retry.kind, retry.old, retry.new) == ("celery", False, True)
     assert lines[retry.lines[0] - 1] == "broker_connection_retry = True  # fail fast in CI"
@@ -620,18 +690,24 @@ def test_seed_merge_changes_record_settings_values_and_new_lines() -> None:
     assert startup.old is ABSENT and startup.note == ""
     assert lines[startup.lines[0] - 1] == "broker_connection_retry_on_startup = True"
     options = by_key["broker_transport_options['socket_keepalive_options']"]
-    assert options.new == {Code("socket.TCP_KEEPIDLE"): 60, Code("socket.TCP_KEEPINTVL"): 10,
-                           Code("socket.TCP_KEEPCNT"): 3}
+    assert options.new == {
+        Code("socket.TCP_KEEPIDLE"): 60,
+        Code("socket.TCP_KEEPINTVL"): 10,
+        Code("socket.TCP_KEEPCNT"): 3,
+    }
     assert "added 'import socket' on line 6" in options.note
     assert lines[options.lines[0] - 1].startswith('    "socket_keepalive_options": {socket.')
     for change in changes:  # every recorded range points at the line that sets it
         name = change.setting.split("[")[0].split("'")[0]
-        key = change.setting[len(name):]
+        key = change.setting[len(name) :]
         assert name in lines[change.lines[0] - 1] or key.strip("[]'") in lines[change.lines[0] - 1]
 
 
-@pytest.mark.parametrize("path", files(CORPUS / "celery") + [
-    p for p in files(FIXTURES) if not p.name.startswith("seed-")], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    files(CORPUS / "celery") + [p for p in files(FIXTURES) if not p.name.startswith("seed-")],
+    ids=lambda p: p.name,
+)
 @pytest.mark.parametrize("seed", [SEED_REDIS, SEED_AMQP], ids=["redis", "amqp"])
 def test_seed_merge_into_every_file_is_valid_and_idempotent(path: Path, seed: bytes) -> None:
     _, after, changes = seed_merge(path, seed)
@@ -644,22 +720,41 @@ def test_seed_merge_into_every_file_is_valid_and_idempotent(path: Path, seed: by
 
 # -- properties ------------------------------------------------------------------------
 
-NAMES = ["broker_url", "broker_heartbeat", "BROKER_HEARTBEAT", "CELERYD_CONCURRENCY",
-         "CELERY_BROKER_POOL_LIMIT", "task_acks_late", "my_setting", "OTHER"]
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
-                    st.floats(allow_nan=False, allow_infinity=False),
-                    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
-                            max_size=12))
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
-    st.dictionaries(st.text(alphabet="abcxyz_", min_size=1, max_size=5), inner, max_size=3)),
-    max_leaves=6)
+NAMES = [
+    "broker_url",
+    "broker_heartbeat",
+    "BROKER_HEARTBEAT",
+    "CELERYD_CONCURRENCY",
+    "CELERY_BROKER_POOL_LIMIT",
+    "task_acks_late",
+    "my_setting",
+    "OTHER",
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(alphabet="abcxyz_", min_size=1, max_size=5), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
 # A comment ending in a backslash on the last statement's line is left out: libcst drops the
 # newline after it (libcst.parse_module("x = 1  # \\\n").code == "x = 1  # \\"), and parse()
 # refuses such a file with a ParseError rather than lose a byte (tested on its own below).
-COMMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"),
-                                         exclude_characters="\x85"), max_size=20).filter(
-    lambda text: not text.endswith("\\"))
+COMMENT = st.text(
+    alphabet=st.characters(
+        codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="\x85"
+    ),
+    max_size=20,
+).filter(lambda text: not text.endswith("\\"))
 
 
 def test_a_last_line_comment_ending_in_a_backslash_is_refused_not_damaged() -> None:
@@ -692,10 +787,12 @@ def config_modules(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             expected[name], expected[other] = value, 1
         elif kind == "dict":
             indent = draw(st.sampled_from(["    ", "\t", "  "]))
-            entries = draw(st.dictionaries(st.sampled_from(["a", "b", "socket_timeout"]), SCALARS,
-                                           max_size=3))
-            body = "".join(f"{indent}{render(k)}: {render(v)},{newline}"
-                           for k, v in entries.items())
+            entries = draw(
+                st.dictionaries(st.sampled_from(["a", "b", "socket_timeout"]), SCALARS, max_size=3)
+            )
+            body = "".join(
+                f"{indent}{render(k)}: {render(v)},{newline}" for k, v in entries.items()
+            )
             lines.append(f"{name} = {{{newline}{body}}}{trailing}")
             expected[name] = entries
         else:
@@ -708,7 +805,8 @@ def config_modules(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(config_modules())
 def test_generated_modules_round_trip_with_the_expected_settings(
-        generated: tuple[str, dict[str, Any]]) -> None:
+    generated: tuple[str, dict[str, Any]],
+) -> None:
     text, expected = generated
     doc = celery(text.encode())
     assert doc.dump() == text.encode()
@@ -719,11 +817,21 @@ def test_generated_modules_round_trip_with_the_expected_settings(
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(config_modules(), st.sampled_from(["broker_heartbeat", "worker_concurrency",
-                                          "broker_transport_options['socket_timeout']",
-                                          "broker_transport_options['a']"]), VALUES)
-def test_set_then_read_back_touches_nothing_else(generated: tuple[str, dict[str, Any]], key: str,
-                                                 value: Any) -> None:
+@given(
+    config_modules(),
+    st.sampled_from(
+        [
+            "broker_heartbeat",
+            "worker_concurrency",
+            "broker_transport_options['socket_timeout']",
+            "broker_transport_options['a']",
+        ]
+    ),
+    VALUES,
+)
+def test_set_then_read_back_touches_nothing_else(
+    generated: tuple[str, dict[str, Any]], key: str, value: Any
+) -> None:
     text, _ = generated
     doc = celery(text.encode())
     before = doc.settings()

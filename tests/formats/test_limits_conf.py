@@ -29,6 +29,7 @@ def limits(text: str, path: str = "limits.conf") -> LimitsDocument:
 
 # -- round trips ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", files(CORPUS / "limits"), ids=lambda p: p.name)
 def test_corpus_file_round_trips_and_is_clean(path: Path) -> None:
     data = path.read_bytes()
@@ -75,11 +76,14 @@ def test_iusrepo_redis_limit_init_is_a_limits_d_fragment() -> None:
 
 # -- semantics ------------------------------------------------------------------------
 
+
 def test_dash_sets_soft_and_hard_and_a_later_row_wins() -> None:
-    doc = limits("rabbitmq - nofile 1024\n"
-                 "rabbitmq hard nofile 4096\n"
-                 "* soft nofile 512\n"
-                 "rabbitmq - nproc unlimited\n")
+    doc = limits(
+        "rabbitmq - nofile 1024\n"
+        "rabbitmq hard nofile 4096\n"
+        "* soft nofile 512\n"
+        "rabbitmq - nproc unlimited\n"
+    )
     assert doc.effective("rabbitmq", "nofile") == ("1024", "4096")
     assert doc.effective("rabbitmq", "nproc") == ("unlimited", "unlimited")
     assert doc.effective("*", "nofile") == ("512", ABSENT)
@@ -91,15 +95,21 @@ def test_dash_sets_soft_and_hard_and_a_later_row_wins() -> None:
 
 
 def test_rows_read_like_pam_limits() -> None:
-    doc = limits("   *\tSOFT\tNOFILE   1024   # inline comment\n"
-                 "#@staff hard nofile 1\n"
-                 "@staff hard nofile 2048#no blank before the comment\n"
-                 "@staff soft core 0\n"
-                 "@staff soft core 100\n"
-                 "joe - maxlogins 4\n"
-                 "joe -\n")
-    assert doc.settings() == {"* soft nofile": "1024", "@staff hard nofile": "2048",
-                              "@staff soft core": "100", "joe - maxlogins": "4"}
+    doc = limits(
+        "   *\tSOFT\tNOFILE   1024   # inline comment\n"
+        "#@staff hard nofile 1\n"
+        "@staff hard nofile 2048#no blank before the comment\n"
+        "@staff soft core 0\n"
+        "@staff soft core 100\n"
+        "joe - maxlogins 4\n"
+        "joe -\n"
+    )
+    assert doc.settings() == {
+        "* soft nofile": "1024",
+        "@staff hard nofile": "2048",
+        "@staff soft core": "100",
+        "joe - maxlogins": "4",
+    }
     assert doc.line_of("* soft nofile") == 1
     assert doc.line_of("@staff soft core") == 5
     assert doc.line_of("@staff - core") is None
@@ -144,6 +154,7 @@ def test_parse_error_names_file_line_and_reason() -> None:
 
 # -- edits ----------------------------------------------------------------------------
 
+
 def test_set_replaces_only_the_value_token() -> None:
     path = CORPUS / "limits" / "VirtuBox__ubuntu-nginx-web-server__limits.conf"
     doc = parse("limits", path.read_bytes(), path.name)
@@ -159,7 +170,8 @@ def test_set_replaces_only_the_value_token() -> None:
         "+*         hard    nofile      1048576\n"
         " *         soft    nofile      500000\n"
         " root      hard    nofile      500000\n"
-        " root      soft    nofile      500000\n")
+        " root      soft    nofile      500000\n"
+    )
 
 
 def test_set_edits_the_effective_duplicate_and_says_so() -> None:
@@ -172,8 +184,10 @@ def test_set_edits_the_effective_duplicate_and_says_so() -> None:
 def test_set_soft_after_a_dash_row_appends_instead_of_changing_hard() -> None:
     doc = limits("r - nofile 1024\n")
     edit = doc.set("r soft nofile", "2048")
-    assert doc.dump() == (f"r - nofile 1024\n# {MANAGED_BEGIN}\nr soft nofile 2048\n"
-                          f"# {MANAGED_END}\n").encode()
+    assert (
+        doc.dump()
+        == (f"r - nofile 1024\n# {MANAGED_BEGIN}\nr soft nofile 2048\n# {MANAGED_END}\n").encode()
+    )
     assert edit.lines == (3, 3) and "line 1 sets 'r - nofile'" in edit.note
     assert doc.effective("r", "nofile") == ("2048", "1024")
 
@@ -188,8 +202,9 @@ def test_a_second_append_reuses_the_managed_block() -> None:
     doc = limits("* soft core 0")
     doc.set("a - nofile", "1")
     doc.set("b - nofile", "2")
-    assert doc.dump().decode() == (f"* soft core 0\n# {MANAGED_BEGIN}\na - nofile 1\n"
-                                   f"b - nofile 2\n# {MANAGED_END}\n")
+    assert doc.dump().decode() == (
+        f"* soft core 0\n# {MANAGED_BEGIN}\na - nofile 1\nb - nofile 2\n# {MANAGED_END}\n"
+    )
 
 
 def test_remove_deletes_every_row_of_the_key() -> None:
@@ -208,6 +223,7 @@ def test_bad_keys_and_values_are_refused() -> None:
 
 
 # -- the seed fix ---------------------------------------------------------------------
+
 
 def seed_merge(path: Path) -> tuple[str, list]:
     live = parse("limits", path.read_bytes(), path.name)
@@ -230,9 +246,11 @@ def test_seed_fix_appends_a_marked_row_to_a_real_limits_conf() -> None:
         " \n"
         f"+# {MANAGED_BEGIN}\n"
         "+rabbitmq  -       nofile      65536\n"
-        f"+# {MANAGED_END}\n")
+        f"+# {MANAGED_END}\n"
+    )
     assert [(c.setting, c.old, c.new, c.lines) for c in changes] == [
-        ("rabbitmq - nofile", ABSENT, "65536", (63, 63))]
+        ("rabbitmq - nofile", ABSENT, "65536", (63, 63))
+    ]
 
 
 def test_seed_fix_edits_an_existing_dash_row_in_place_keeping_its_comment() -> None:
@@ -244,7 +262,8 @@ def test_seed_fix_edits_an_existing_dash_row_in_place_keeping_its_comment() -> N
         " # /etc/security/limits.d/rabbitmq.conf\n"
         "-rabbitmq        -       nofile         1024   # raised by hand\n"
         "+rabbitmq        -       nofile         65536   # raised by hand\n"
-        " rabbitmq        -       nproc          4096\n")
+        " rabbitmq        -       nproc          4096\n"
+    )
     assert [(c.old, c.lines, c.note) for c in changes] == [("1024", (2, 2), "")]
 
 
@@ -259,10 +278,12 @@ def test_seed_fix_over_separate_soft_and_hard_rows_appends_one_that_wins() -> No
         " rabbitmq        hard    nofile         4096\n"
         f"+# {MANAGED_BEGIN}\n"
         "+rabbitmq        -       nofile         65536\n"
-        f"+# {MANAGED_END}\n")
+        f"+# {MANAGED_END}\n"
+    )
     assert changes[0].old == "soft 1024, hard 4096"
-    assert changes[0].note == ("line 4 sets 'rabbitmq hard nofile'; appended a line after it "
-                               "that takes effect instead")
+    assert changes[0].note == (
+        "line 4 sets 'rabbitmq hard nofile'; appended a line after it that takes effect instead"
+    )
 
 
 def test_seed_fix_keeps_crlf_and_tab_layout() -> None:
@@ -279,13 +300,15 @@ def test_seed_fix_keeps_crlf_and_tab_layout() -> None:
         "+*\t-\tnofile\t65536\n"
         f"+# {MANAGED_BEGIN}\n"
         "+rabbitmq\t-\tnofile\t65536\n"
-        f"+# {MANAGED_END}\n")
+        f"+# {MANAGED_END}\n"
+    )
 
 
 # -- generated inputs -----------------------------------------------------------------
 
-TEXT = st.text(alphabet=st.sampled_from(list(" \t\n\r#*@%:-0123456789abnofilsthrdué最")),
-               max_size=300)
+TEXT = st.text(
+    alphabet=st.sampled_from(list(" \t\n\r#*@%:-0123456789abnofilsthrdué最")), max_size=300
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -306,11 +329,16 @@ def test_any_bytes_round_trip_or_fail_cleanly(data: bytes) -> None:
         assert doc.dump() == data
 
 
-ROWS = st.lists(st.tuples(st.sampled_from(["*", "rabbitmq", "@celery"]),
-                          st.sampled_from(["soft", "hard", "-"]),
-                          st.sampled_from(["nofile", "nproc"]),
-                          st.sampled_from(["1024", "65536", "unlimited"]),
-                          st.sampled_from([" ", "\t", "   "])), max_size=8)
+ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["*", "rabbitmq", "@celery"]),
+        st.sampled_from(["soft", "hard", "-"]),
+        st.sampled_from(["nofile", "nproc"]),
+        st.sampled_from(["1024", "65536", "unlimited"]),
+        st.sampled_from([" ", "\t", "   "]),
+    ),
+    max_size=8,
+)
 
 
 @settings(max_examples=200, deadline=None)

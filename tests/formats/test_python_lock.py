@@ -22,16 +22,21 @@ def lock(text: str, path: str) -> PythonLockDocument:
 
 
 def test_requirements_lines() -> None:
-    text = ("# pinned\n-r base.txt\n--index-url https://pypi.example/simple\n"
-            "Celery[redis,msgpack]==5.6.3 ; python_version >= '3.9'  # the app\n"
-            "kombu==5.6.2 \\\n    --hash=sha256:aaa \\\n    --hash=sha256:bbb\n"
-            "redis>=4.5.2,<6.5\n-e git+https://github.com/x/y.git#egg=y\n"
-            "vine @ https://example.com/vine-5.1.0.tar.gz\nnot a requirement!\n")
+    text = (
+        "# pinned\n-r base.txt\n--index-url https://pypi.example/simple\n"
+        "Celery[redis,msgpack]==5.6.3 ; python_version >= '3.9'  # the app\n"
+        "kombu==5.6.2 \\\n    --hash=sha256:aaa \\\n    --hash=sha256:bbb\n"
+        "redis>=4.5.2,<6.5\n-e git+https://github.com/x/y.git#egg=y\n"
+        "vine @ https://example.com/vine-5.1.0.tar.gz\nnot a requirement!\n"
+    )
     doc = lock(text, "requirements/prod-requirements.txt")
     assert doc.flavor == "requirements"
     celery, kombu, redis = doc.package("celery"), doc.package("kombu"), doc.package("redis")
-    assert celery and (celery.version, celery.extras, celery.line) == ("5.6.3",
-                                                                      ("msgpack", "redis"), 4)
+    assert celery and (celery.version, celery.extras, celery.line) == (
+        "5.6.3",
+        ("msgpack", "redis"),
+        4,
+    )
     assert kombu and (kombu.version, kombu.line) == ("5.6.2", 5)
     assert redis and redis.version is None and redis.specifier == "<6.5,>=4.5.2"
     assert doc.package("vine") is None and doc.extras_of("celery") == {"redis", "msgpack"}
@@ -45,8 +50,9 @@ def test_requirements_edit_pins_one_line() -> None:
     assert doc.dump().endswith(b"\nredis==8.1.0\n")
 
 
-@pytest.mark.parametrize("name", ["requirements-redis.txt", "requirements-current.txt",
-                                  "uv/uv.lock"])
+@pytest.mark.parametrize(
+    "name", ["requirements-redis.txt", "requirements-current.txt", "uv/uv.lock"]
+)
 def test_rule_fixtures_round_trip(name: str) -> None:
     data = (RULE_FIXTURES / name).read_bytes()
     assert parse("python-lock", data, name).dump() == data

@@ -21,8 +21,11 @@ def supervisor_reads(data: bytes) -> dict[str, str]:
     comments, strict=False) reads: the oracle."""
     parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False)
     parser.read_string(data.decode())
-    return {f"{section}.{key}": value for section in parser.sections()
-            for key, value in parser.items(section)}
+    return {
+        f"{section}.{key}": value
+        for section in parser.sections()
+        for key, value in parser.items(section)
+    }
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda p: p.name)
@@ -37,7 +40,8 @@ def test_continuations_inline_comments_and_keys() -> None:
     doc = parse("supervisord", (FIXTURES / "supervisord.conf").read_bytes(), "supervisord.conf")
     settings = doc.settings()
     assert settings["program:celery.command"] == (
-        "/srv/app/venv/bin/celery -A app worker\n--loglevel=INFO\n--concurrency=4")
+        "/srv/app/venv/bin/celery -A app worker\n--loglevel=INFO\n--concurrency=4"
+    )
     assert settings["program:celery.autorestart"] == "unexpected"
     assert doc.line_of("program:celery.autorestart") == 28
     assert doc.line_of("program:celery") == 21
@@ -52,15 +56,20 @@ def test_edits_touch_one_line_and_merge_adds_to_the_section() -> None:
     assert after[27] == "autorestart : true" and len(after) == len(before) + 1
     assert after[30:32] == ["killasgroup=true", "startsecs=10"]  # the section's end
     assert after[:27] == before[:27] and after[32:] == before[31:]
-    assert [c.setting for c in changes] == ["program:celery.autorestart",
-                                            "program:celery.startsecs"]
+    assert [c.setting for c in changes] == [
+        "program:celery.autorestart",
+        "program:celery.startsecs",
+    ]
     assert supervisor_reads(new.dump())["program:celery.autorestart"] == "true"
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    (b"command=celery worker\n[program:x]\n", 1),
-    (b"[program:x]\nnot a setting\n", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (b"command=celery worker\n[program:x]\n", 1),
+        (b"[program:x]\nnot a setting\n", 2),
+    ],
+)
 def test_what_supervisor_refuses(text: bytes, line: int) -> None:
     with pytest.raises(ParseError) as error:
         parse("supervisord", text, "bad.conf")
@@ -72,18 +81,27 @@ def test_what_supervisor_refuses(text: bytes, line: int) -> None:
 _KEYS = st.sampled_from(["command", "autorestart", "Autostart", "numprocs", "user"])
 _VALUES = st.text(alphabet="abc =:;#/-_.", max_size=12).map(str.strip)
 _LINES = st.one_of(
-    st.builds(lambda k, v, sep: f"{k}{sep}{v}", _KEYS, _VALUES,
-              st.sampled_from(["=", " = ", ": ", ":"])),
+    st.builds(
+        lambda k, v, sep: f"{k}{sep}{v}", _KEYS, _VALUES, st.sampled_from(["=", " = ", ": ", ":"])
+    ),
     st.sampled_from(["", "; comment", "# comment", "  ; indented comment"]),
 )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["program:a", "program:b", "supervisord"]),
-                          st.lists(_LINES, max_size=5)), min_size=1, max_size=4),
-       st.sampled_from(["\n", "\r\n"]))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["program:a", "program:b", "supervisord"]), st.lists(_LINES, max_size=5)
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["\n", "\r\n"]),
+)
 def test_generated_files_round_trip_and_agree_with_configparser(
-        sections: list[tuple[str, list[str]]], newline: str) -> None:
+    sections: list[tuple[str, list[str]]], newline: str
+) -> None:
     text = newline.join(f"[{name}]{newline}" + newline.join(lines) for name, lines in sections)
     data = text.encode()
     doc = parse("supervisord", data, "gen.conf")

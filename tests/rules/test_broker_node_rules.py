@@ -21,21 +21,24 @@ def together(files: list[tuple[str, str, str]], **facts: object) -> list[Finding
 # ---------------------------------------------------------------- RDS008
 
 
-@pytest.mark.parametrize(("text", "version", "fires"), [
-    ("bind 0.0.0.0\nprotected-mode no\n", None, True),
-    ("protected-mode no\n", None, True),  # no bind: every interface
-    ("bind 127.0.0.1 -::1\nprotected-mode no\n", None, False),  # loopback only
-    ("bind 10.0.0.5\n", None, False),  # 7.0+: protected mode whatever bind says
-    ("bind 10.0.0.5\n", "6.2.14", True),  # <= 6.2: bind turns protected mode off
-    ("bind 10.0.0.5\n", "7.0.0", False),
-    ("", "6.2.14", False),  # no bind, protected mode on: refused from outside
-    ("bind 0.0.0.0\nprotected-mode no\nrequirepass s3cret\n", None, False),
-    ("bind 0.0.0.0\nprotected-mode no\nuser default on >s3cret ~* +@all\n", None, False),
-    ("bind 0.0.0.0\nprotected-mode no\nuser default on nopass ~* +@all\n", None, True),
-    ("bind 0.0.0.0\nprotected-mode no\nuser default off\n", None, False),
-    ("bind 0.0.0.0\nprotected-mode no\naclfile /etc/redis/users.acl\n", None, False),
-    ("bind 0.0.0.0\nprotected-mode no\nport 0\nunixsocket /run/redis.sock\n", None, False),
-])
+@pytest.mark.parametrize(
+    ("text", "version", "fires"),
+    [
+        ("bind 0.0.0.0\nprotected-mode no\n", None, True),
+        ("protected-mode no\n", None, True),  # no bind: every interface
+        ("bind 127.0.0.1 -::1\nprotected-mode no\n", None, False),  # loopback only
+        ("bind 10.0.0.5\n", None, False),  # 7.0+: protected mode whatever bind says
+        ("bind 10.0.0.5\n", "6.2.14", True),  # <= 6.2: bind turns protected mode off
+        ("bind 10.0.0.5\n", "7.0.0", False),
+        ("", "6.2.14", False),  # no bind, protected mode on: refused from outside
+        ("bind 0.0.0.0\nprotected-mode no\nrequirepass s3cret\n", None, False),
+        ("bind 0.0.0.0\nprotected-mode no\nuser default on >s3cret ~* +@all\n", None, False),
+        ("bind 0.0.0.0\nprotected-mode no\nuser default on nopass ~* +@all\n", None, True),
+        ("bind 0.0.0.0\nprotected-mode no\nuser default off\n", None, False),
+        ("bind 0.0.0.0\nprotected-mode no\naclfile /etc/redis/users.acl\n", None, False),
+        ("bind 0.0.0.0\nprotected-mode no\nport 0\nunixsocket /run/redis.sock\n", None, False),
+    ],
+)
 def test_reachable_without_password(text: str, version: str | None, fires: bool) -> None:
     found = only(redis(text, redis_version=version), "RDS008")
     assert bool(found) == fires, found
@@ -58,41 +61,59 @@ def test_memory_nearly_full_with_noeviction_uses_live_values() -> None:
 
 # ---------------------------------------------------------------- RMQ008 / RMQ009 / RMQ010
 
-AMQP_LONG = ('broker_url = "amqp://u:p@rabbit//"\ntask_acks_late = True\n'
-             "task_time_limit = 7200\n")
+AMQP_LONG = 'broker_url = "amqp://u:p@rabbit//"\ntask_acks_late = True\ntask_time_limit = 7200\n'
 
 
 def test_consumer_timeout_at_or_below_the_task_limit() -> None:
     conf = "heartbeat = 60\nconsumer_timeout = 3600000\n"
-    found = only(together([("rabbitmq", conf, "rabbitmq.conf"),
-                           ("celery", AMQP_LONG, "celeryconfig.py")]), "RMQ008")
+    found = only(
+        together([("rabbitmq", conf, "rabbitmq.conf"), ("celery", AMQP_LONG, "celeryconfig.py")]),
+        "RMQ008",
+    )
     assert [(f.path, f.line) for f in found] == [("rabbitmq.conf", 2)]
     assert "7200" in found[0].message and "above 7200000" in found[0].fix
-    default = only(together([("rabbitmq", "heartbeat = 60\n", "rabbitmq.conf"),
-                             ("celery", AMQP_LONG, "celeryconfig.py")]), "RMQ008")
+    default = only(
+        together(
+            [
+                ("rabbitmq", "heartbeat = 60\n", "rabbitmq.conf"),
+                ("celery", AMQP_LONG, "celeryconfig.py"),
+            ]
+        ),
+        "RMQ008",
+    )
     assert [(f.path, f.line) for f in default] == [("celeryconfig.py", 3)]
     assert "default consumer_timeout is 1800 s" in default[0].message
     enough = "consumer_timeout = 10800000\n"
-    assert not only(together([("rabbitmq", enough, "rabbitmq.conf"),
-                              ("celery", AMQP_LONG, "celeryconfig.py")]), "RMQ008")
+    assert not only(
+        together([("rabbitmq", enough, "rabbitmq.conf"), ("celery", AMQP_LONG, "celeryconfig.py")]),
+        "RMQ008",
+    )
     no_ack_late = AMQP_LONG.replace("True", "False")
-    assert not only(together([("rabbitmq", "", "rabbitmq.conf"),
-                              ("celery", no_ack_late, "celeryconfig.py")]), "RMQ008")
+    assert not only(
+        together([("rabbitmq", "", "rabbitmq.conf"), ("celery", no_ack_late, "celeryconfig.py")]),
+        "RMQ008",
+    )
 
 
 def test_consumer_timeout_on_rabbitmq_4_3_applies_to_quorum_queues_only() -> None:
-    files = [("rabbitmq", "consumer_timeout = 60000\n", "rabbitmq.conf"),
-             ("celery", AMQP_LONG, "celeryconfig.py")]
+    files = [
+        ("rabbitmq", "consumer_timeout = 60000\n", "rabbitmq.conf"),
+        ("celery", AMQP_LONG, "celeryconfig.py"),
+    ]
     assert only(together(files, rabbitmq_version="4.2.1"), "RMQ008")
     assert not only(together(files, rabbitmq_version="4.3.0"), "RMQ008")
-    quorum = [files[0], ("celery", AMQP_LONG + 'task_default_queue_type = "quorum"\n',
-                         "celeryconfig.py")]
+    quorum = [
+        files[0],
+        ("celery", AMQP_LONG + 'task_default_queue_type = "quorum"\n', "celeryconfig.py"),
+    ]
     assert only(together(quorum, rabbitmq_version="4.3.0"), "RMQ008")
 
 
 def test_the_default_consumer_timeout_depends_on_the_version() -> None:
-    files = [("rabbitmq", "heartbeat = 60\n", "rabbitmq.conf"),
-             ("celery", AMQP_LONG.replace("7200", "1200"), "celeryconfig.py")]
+    files = [
+        ("rabbitmq", "heartbeat = 60\n", "rabbitmq.conf"),
+        ("celery", AMQP_LONG.replace("7200", "1200"), "celeryconfig.py"),
+    ]
     assert not only(together(files), "RMQ008")  # 30 min default from 3.8.17
     [old] = only(together(files, rabbitmq_version="3.8.16"), "RMQ008")  # 15 min then
     assert "default consumer_timeout is 900 s" in old.message
@@ -100,19 +121,26 @@ def test_the_default_consumer_timeout_depends_on_the_version() -> None:
 
 
 def test_conf_d_overrides_consumer_timeout() -> None:
-    files = [("rabbitmq", "consumer_timeout = 60000\n", "etc/rabbitmq/rabbitmq.conf"),
-             ("rabbitmq", "consumer_timeout = 86400000\n", "etc/rabbitmq/conf.d/90-long.conf"),
-             ("celery", AMQP_LONG, "srv/app/celeryconfig.py")]
+    files = [
+        ("rabbitmq", "consumer_timeout = 60000\n", "etc/rabbitmq/rabbitmq.conf"),
+        ("rabbitmq", "consumer_timeout = 86400000\n", "etc/rabbitmq/conf.d/90-long.conf"),
+        ("celery", AMQP_LONG, "srv/app/celeryconfig.py"),
+    ]
     assert not only(together(files), "RMQ008")
 
 
 def test_keys_the_running_version_ignores() -> None:
-    text = ("cluster_partition_handling = pause_if_all_down\n"
-            "cluster_partition_handling.pause_if_all_down.recover = autoheal\n"
-            "mirroring_sync_batch_size = 4096\nlog.mirroring.level = debug\n")
+    text = (
+        "cluster_partition_handling = pause_if_all_down\n"
+        "cluster_partition_handling.pause_if_all_down.recover = autoheal\n"
+        "mirroring_sync_batch_size = 4096\nlog.mirroring.level = debug\n"
+    )
     doc = doc_of("rabbitmq", text, "rabbitmq.conf")
-    assert sorted(f.line for f in only(check(doc, Facts(rabbitmq_version="4.3.0")),
-                                       "RMQ009")) == [1, 2, 3]
+    assert sorted(f.line for f in only(check(doc, Facts(rabbitmq_version="4.3.0")), "RMQ009")) == [
+        1,
+        2,
+        3,
+    ]
     assert [f.line for f in only(check(doc, Facts(rabbitmq_version="4.0.9")), "RMQ009")] == [3]
     assert not only(check(doc, Facts(rabbitmq_version="3.13.7")), "RMQ009")
     assert not only(check(doc), "RMQ009")  # version unknown: silent
@@ -127,10 +155,12 @@ def test_ulimit_in_rabbitmq_env_conf_caps_the_node() -> None:
 
 # ---------------------------------------------------------------- X004
 
-REDIS_BROKER = ('import socket\nbroker_url = "redis://r:6379/0"\nbroker_transport_options = {\n'
-                "    'socket_keepalive': True,\n"
-                "    'socket_keepalive_options': {socket.TCP_KEEPIDLE: 60},\n"
-                "    'socket_timeout': 30,\n}\n")
+REDIS_BROKER = (
+    'import socket\nbroker_url = "redis://r:6379/0"\nbroker_transport_options = {\n'
+    "    'socket_keepalive': True,\n"
+    "    'socket_keepalive_options': {socket.TCP_KEEPIDLE: 60},\n"
+    "    'socket_timeout': 30,\n}\n"
+)
 
 
 def x004(text: str, **facts: object) -> list[Finding]:
@@ -143,15 +173,17 @@ def test_path_idle_limit_against_redis_timers() -> None:
     [short] = x004(REDIS_BROKER, path_idle_timeout=20)
     assert "health_check_interval 25 (kombu's default)" in short.message
     assert "keepalive idle time is 60" in short.message and short.line == 5
-    os_timers = REDIS_BROKER.replace("    'socket_keepalive_options': {socket.TCP_KEEPIDLE: 60},\n",
-                                     "")
+    os_timers = REDIS_BROKER.replace(
+        "    'socket_keepalive_options': {socket.TCP_KEEPIDLE: 60},\n", ""
+    )
     [slow] = x004(os_timers, path_idle_timeout=240)
     assert "OS default 7200" in slow.message
 
 
 def test_keepalive_alone_behind_a_proxy_that_counts_data() -> None:
-    no_checks = REDIS_BROKER.replace("    'socket_timeout': 30,\n",
-                                     "    'health_check_interval': 0,\n")
+    no_checks = REDIS_BROKER.replace(
+        "    'socket_timeout': 30,\n", "    'health_check_interval': 0,\n"
+    )
     assert not x004(no_checks, path_idle_timeout=600)
     [found] = x004(no_checks, path_idle_timeout=600, path_counts_data=True)
     assert "only TCP keepalive" in found.message
@@ -162,11 +194,14 @@ def test_path_idle_limit_against_amqp_heartbeats() -> None:
     assert not x004(amqp, path_idle_timeout=240)  # 120 vs server 60: beats every 30 s
     [short] = x004(amqp, path_idle_timeout=25)
     assert "every 30 s" in short.message and short.line == 1
-    slow = [("celery", amqp + "broker_heartbeat = 600\n", "celeryconfig.py"),
-            ("rabbitmq", "heartbeat = 0\n", "rabbitmq.conf")]
+    slow = [
+        ("celery", amqp + "broker_heartbeat = 600\n", "celeryconfig.py"),
+        ("rabbitmq", "heartbeat = 0\n", "rabbitmq.conf"),
+    ]
     [found] = only(together(slow, path_idle_timeout=240), "X004")
     assert "every 300 s" in found.message and found.line == 2
     off = amqp + "broker_heartbeat = 0\n"
     assert not x004(off, path_idle_timeout=240)
-    assert "heartbeats are off" in x004(off, path_idle_timeout=240,
-                                        path_counts_data=True)[0].message
+    assert (
+        "heartbeats are off" in x004(off, path_idle_timeout=240, path_counts_data=True)[0].message
+    )

@@ -24,28 +24,52 @@ def by_line(findings: list[Finding], rule: str) -> dict[int, str]:
 def test_the_popular_advice_own_celeryconfig() -> None:
     findings = check(load("celery", "celery/popular-advice.py"))
     cel001 = by_line(findings, "CEL001")
-    assert {line: message.split()[0 if "top-level" not in message else 2]
-            for line, message in cel001.items()} == {
-        11: "worker_heartbeat_interval", 12: "worker_heartbeat_expire",
-        18: "broker_connection_retry_delay", 19: "broker_connection_retry_on_timeout",
-        34: "visibility_timeout"}
+    assert {
+        line: message.split()[0 if "top-level" not in message else 2]
+        for line, message in cel001.items()
+    } == {
+        11: "worker_heartbeat_interval",
+        12: "worker_heartbeat_expire",
+        18: "broker_connection_retry_delay",
+        19: "broker_connection_retry_on_timeout",
+        34: "visibility_timeout",
+    }
     assert "broker_transport_options" in cel001[34]
-    upper = {10: "BROKER_HEARTBEAT", 35: "CELERY_REDIS_SOCKET_TIMEOUT",
-             36: "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT", 37: "CELERY_REDIS_SOCKET_KEEPALIVE",
-             38: "CELERY_REDIS_RETRY_ON_TIMEOUT", 42: "CELERY_ACKS_LATE"}
+    upper = {
+        10: "BROKER_HEARTBEAT",
+        35: "CELERY_REDIS_SOCKET_TIMEOUT",
+        36: "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT",
+        37: "CELERY_REDIS_SOCKET_KEEPALIVE",
+        38: "CELERY_REDIS_RETRY_ON_TIMEOUT",
+        42: "CELERY_ACKS_LATE",
+    }
     styles = {f.line: f.rule for f in findings if f.rule in ("CEL002", "CEL003")}
-    assert styles == {10: "CEL002", 35: "CEL003", 36: "CEL003", 37: "CEL003", 38: "CEL003",
-                      42: "CEL002"}  # BROKER_HEARTBEAT, CELERY_ACKS_LATE: two spellings
+    assert styles == {
+        10: "CEL002",
+        35: "CEL003",
+        36: "CEL003",
+        37: "CEL003",
+        38: "CEL003",
+        42: "CEL002",
+    }  # BROKER_HEARTBEAT, CELERY_ACKS_LATE: two spellings
     for line, name in upper.items():
         [style] = [f for f in findings if f.line == line and f.rule == styles[line]]
         assert name in style.message
     assert by_line(findings, "CEL004") == {
         9: "broker_heartbeat = 10 does nothing with the redis:// broker: the Redis transport "
-           "has no heartbeats"}
+        "has no heartbeats"
+    }
     assert sorted(by_line(findings, "CEL011")) == [35, 36, 37, 38]
     assert sorted(by_line(findings, "CEL012")) == [31]
-    assert set(rules_of(findings)) == {"CEL001", "CEL002", "CEL003", "CEL004", "CEL011",
-                                       "CEL012", "CEL014"}  # CEL014: redis:// result backend
+    assert set(rules_of(findings)) == {
+        "CEL001",
+        "CEL002",
+        "CEL003",
+        "CEL004",
+        "CEL011",
+        "CEL012",
+        "CEL014",
+    }  # CEL014: redis:// result backend
 
 
 # ---------------------------------------------------------------- CEL001
@@ -65,13 +89,16 @@ def test_old_name_typo_in_old_style_file() -> None:
     assert "did you mean CELERYD_MAX_TASKS_PER_CHILD (worker_max_tasks_per_child)?" in typo.message
 
 
-@pytest.mark.parametrize("text", [
-    "OL_CONFIG = 'conf/openlibrary.yml'\nBROKER_URL = 'amqp://'\n",  # a project constant
-    "SENTRY_DSN = 'https://k@sentry/3'\nCELERY_IMPORTS = ('a',)\n",
-    "redbeat_redis_url = 'redis://r:6379/7'\nbroker_url = 'redis://r:6379/0'\n",  # extension
-    "host = 'redis'\nbroker_url = f'redis://{host}:6379/0'\n",  # a helper variable
-    "logger = logging.getLogger(__name__)\nbroker_url = 'amqp://'\n",  # an object
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "OL_CONFIG = 'conf/openlibrary.yml'\nBROKER_URL = 'amqp://'\n",  # a project constant
+        "SENTRY_DSN = 'https://k@sentry/3'\nCELERY_IMPORTS = ('a',)\n",
+        "redbeat_redis_url = 'redis://r:6379/7'\nbroker_url = 'redis://r:6379/0'\n",  # extension
+        "host = 'redis'\nbroker_url = f'redis://{host}:6379/0'\n",  # a helper variable
+        "logger = logging.getLogger(__name__)\nbroker_url = 'amqp://'\n",  # an object
+    ],
+)
 def test_names_that_are_not_meant_as_settings_are_left_alone(text: str) -> None:
     assert "CEL001" not in rules_of(lint(text))
 
@@ -83,8 +110,10 @@ def test_lower_case_unknown_names_are_no_ops() -> None:
 
 
 def test_judged_against_the_target_version() -> None:
-    text = ("broker_url = 'amqp://'\nbroker_connection_retry_on_startup = True\n"
-            "task_acks_on_failure = False\n")
+    text = (
+        "broker_url = 'amqp://'\nbroker_connection_retry_on_startup = True\n"
+        "task_acks_on_failure = False\n"
+    )
     assert rules_of(lint(text, "5.7")) == []
     newest_only = by_line(lint(text, "5.4"), "CEL001")
     assert list(newest_only) == [3] and "added later" in newest_only[3]
@@ -121,35 +150,41 @@ def test_old_style_file_gets_one_note() -> None:
     assert "celery upgrade settings" in note.fix and "mixes styles" in note.fix
 
 
-@pytest.mark.parametrize(("text", "errors"), [
-    # new majority: the old names are errors
-    ("broker_url = 'amqp://'\ntask_serializer = 'json'\nCELERY_ACKS_LATE = True\n", [3]),
-    # old majority: the new names are errors
-    ("BROKER_URL = 'amqp://'\nCELERY_TASK_SERIALIZER = 'json'\ntask_acks_late = True\n", [3]),
-    # a tie goes to the new style
-    ("broker_url = 'amqp://'\nCELERY_ACKS_LATE = True\n", [2]),
-    # two spellings of one setting are not a mix
-    ("broker_url = 'amqp://'\nBROKER_URL = 'amqp://'\n", []),
-    # settings Celery reads with conf.get() are not counted as new names
-    ("CELERY_ACKS_LATE = True\nredis_backend_health_check_interval = 10\n", []),
-    # a namespace (Django) accepts any mix
-    ("INSTALLED_APPS = []\nCELERY_BROKER_URL = 'amqp://'\nCELERYD_CONCURRENCY = 4\n", []),
-])
+@pytest.mark.parametrize(
+    ("text", "errors"),
+    [
+        # new majority: the old names are errors
+        ("broker_url = 'amqp://'\ntask_serializer = 'json'\nCELERY_ACKS_LATE = True\n", [3]),
+        # old majority: the new names are errors
+        ("BROKER_URL = 'amqp://'\nCELERY_TASK_SERIALIZER = 'json'\ntask_acks_late = True\n", [3]),
+        # a tie goes to the new style
+        ("broker_url = 'amqp://'\nCELERY_ACKS_LATE = True\n", [2]),
+        # two spellings of one setting are not a mix
+        ("broker_url = 'amqp://'\nBROKER_URL = 'amqp://'\n", []),
+        # settings Celery reads with conf.get() are not counted as new names
+        ("CELERY_ACKS_LATE = True\nredis_backend_health_check_interval = 10\n", []),
+        # a namespace (Django) accepts any mix
+        ("INSTALLED_APPS = []\nCELERY_BROKER_URL = 'amqp://'\nCELERYD_CONCURRENCY = 4\n", []),
+    ],
+)
 def test_mixing_styles_as_detect_settings_decides(text: str, errors: list[int]) -> None:
     assert sorted(by_line(lint(text), "CEL003")) == errors
 
 
 def test_mix_fix_names_the_majority_spelling() -> None:
-    [error] = only(lint("BROKER_URL = 'amqp://'\nCELERYD_CONCURRENCY = 1\n"
-                        "task_acks_late = True\n"), "CEL003")
+    [error] = only(
+        lint("BROKER_URL = 'amqp://'\nCELERYD_CONCURRENCY = 1\ntask_acks_late = True\n"), "CEL003"
+    )
     assert error.fix == "rename it to CELERY_ACKS_LATE"
     assert "2 old, 1 new" in error.message
 
 
 def test_app_module_under_a_namespace_may_mix() -> None:
-    text = ("from celery import Celery\napp = Celery('p')\n"
-            "app.conf.update(BROKER_URL='amqp://', task_acks_late=True)\n"
-            "app.config_from_object('django.conf:settings', namespace='CELERY')\n")
+    text = (
+        "from celery import Celery\napp = Celery('p')\n"
+        "app.conf.update(BROKER_URL='amqp://', task_acks_late=True)\n"
+        "app.config_from_object('django.conf:settings', namespace='CELERY')\n"
+    )
     assert "CEL003" not in rules_of(lint(text))
     assert "CEL003" in rules_of(lint(text.replace(", namespace='CELERY'", "")))
 
@@ -157,55 +192,68 @@ def test_app_module_under_a_namespace_may_mix() -> None:
 # ---------------------------------------------------------------- the broker scheme
 
 
-@pytest.mark.parametrize(("url", "fires"), [
-    ("'redis://r:6379/0'", True),
-    ("os.environ.get('BROKER', 'rediss://r:6380/0')", True),
-    ("f'redis://{os.environ[\"HOST\"]}:6379/0'", True),
-    ("'sentinel://s1:26379;sentinel://s2:26379'", True),
-    ("'amqp://guest@rabbit//'", False),
-    ("os.environ['BROKER_URL']", False),  # unknown: silent
-    ("'redis-sentinel://s:26379/0'", False),  # a third-party transport: unknown
-])
+@pytest.mark.parametrize(
+    ("url", "fires"),
+    [
+        ("'redis://r:6379/0'", True),
+        ("os.environ.get('BROKER', 'rediss://r:6380/0')", True),
+        ("f'redis://{os.environ[\"HOST\"]}:6379/0'", True),
+        ("'sentinel://s1:26379;sentinel://s2:26379'", True),
+        ("'amqp://guest@rabbit//'", False),
+        ("os.environ['BROKER_URL']", False),  # unknown: silent
+        ("'redis-sentinel://s:26379/0'", False),  # a third-party transport: unknown
+    ],
+)
 def test_broker_heartbeat_with_redis(url: str, fires: bool) -> None:
     text = f"import os\nbroker_url = {url}\nbroker_heartbeat = 10\n"
     assert ("CEL004" in rules_of(lint(text))) is fires
 
 
 def test_broker_url_through_another_name() -> None:
-    text = "BROKER_URL = 'redis://r:6379/0'\nCELERY_BROKER_URL = BROKER_URL\n" \
-           "INSTALLED_APPS = []\n"
+    text = "BROKER_URL = 'redis://r:6379/0'\nCELERY_BROKER_URL = BROKER_URL\nINSTALLED_APPS = []\n"
     assert "CEL005" in rules_of(lint(text))
 
 
 def test_unix_socket_broker_needs_no_keepalive() -> None:
-    findings = lint("broker_url = 'redis+socket:///run/redis.sock'\n"
-                    "broker_transport_options = {'socket_timeout': 30}\n")
+    findings = lint(
+        "broker_url = 'redis+socket:///run/redis.sock'\n"
+        "broker_transport_options = {'socket_timeout': 30}\n"
+    )
     assert "CEL005" not in rules_of(findings)
     [blind] = only(lint("broker_url = 'redis+socket:///run/redis.sock'\n"), "CEL005")
     assert "socket_keepalive" not in blind.message and "socket_timeout is unset" in blind.message
 
 
 def test_keepalive_without_options_uses_os_timers() -> None:
-    [blind] = only(lint("broker_url = 'redis://r'\nbroker_transport_options = "
-                        "{'socket_keepalive': True, 'socket_timeout': 30}\n"), "CEL005")
+    [blind] = only(
+        lint(
+            "broker_url = 'redis://r'\nbroker_transport_options = "
+            "{'socket_keepalive': True, 'socket_timeout': 30}\n"
+        ),
+        "CEL005",
+    )
     assert "7200 s" in blind.message and blind.line == 2
     assert "socket_keepalive_options" in blind.fix
 
 
 def test_transport_options_that_are_code_are_not_judged() -> None:
-    assert "CEL005" not in rules_of(lint("broker_url = 'redis://r'\n"
-                                         "broker_transport_options = load_options()\n"))
+    assert "CEL005" not in rules_of(
+        lint("broker_url = 'redis://r'\nbroker_transport_options = load_options()\n")
+    )
 
 
-@pytest.mark.parametrize(("value", "fires"), [("None", True), ("0", True), ("2", True),
-                                              ("10", False), ("60", False)])
+@pytest.mark.parametrize(
+    ("value", "fires"), [("None", True), ("0", True), ("2", True), ("10", False), ("60", False)]
+)
 def test_amqp_heartbeat_range(value: str, fires: bool) -> None:
     text = f"broker_url = 'pyamqp://rabbit//'\nbroker_heartbeat = {value}\n"
     assert ("CEL010" in rules_of(lint(text))) is fires
 
 
-@pytest.mark.parametrize(("retries", "message"), [
-    (0, "no reconnection attempts at all"), (5, "about 30 s"), (10, "about 110 s")])
+@pytest.mark.parametrize(
+    ("retries", "message"),
+    [(0, "no reconnection attempts at all"), (5, "about 30 s"), (10, "about 110 s")],
+)
 def test_max_retries_says_how_long_the_worker_survives(retries: int, message: str) -> None:
     [few] = only(lint(f"broker_connection_max_retries = {retries}\n"), "CEL007")
     assert message in few.message
@@ -229,8 +277,7 @@ def test_acks_late_spelled_in_the_file_style() -> None:
 
 
 def test_result_backend_settings_say_when_they_do_nothing() -> None:
-    text = ("broker_url = 'redis://r:6379/0'\nresult_backend = 'rpc://'\n"
-            "redis_socket_timeout = 15\n")
+    text = "broker_url = 'redis://r:6379/0'\nresult_backend = 'rpc://'\nredis_socket_timeout = 15\n"
     [note] = only(lint(text), "CEL011")
     assert "result_backend is rpc://, so it does nothing at all" in note.message
     assert "CEL011" not in rules_of(lint(text.replace("redis://", "amqp://")))

@@ -92,8 +92,40 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
     "templated/redis/argoproj-labs__argocd-operator__sentinel.conf.tpl": {"RDS005": (2,)},
     "templated/redis/gitlabhq__omnibus-gitlab__redis.conf.erb": {
         "RDS005": (
-            88, 97, 105, 106, 109, 126, 206, 207, 209, 210, 211, 212, 213, 214, 257, 276, 284, 476,
-            477, 492, 512, 513, 514, 515, 516, 528, 554, 578, 590, 636, 637, 638, 639, 1114
+            88,
+            97,
+            105,
+            106,
+            109,
+            126,
+            206,
+            207,
+            209,
+            210,
+            211,
+            212,
+            213,
+            214,
+            257,
+            276,
+            284,
+            476,
+            477,
+            492,
+            512,
+            513,
+            514,
+            515,
+            516,
+            528,
+            554,
+            578,
+            590,
+            636,
+            637,
+            638,
+            639,
+            1114,
         ),
     },
     "templated/shell/getaroom__chef-rabbitmq__rabbitmq-server-default.erb": {"SHL001": (9,)},
@@ -110,8 +142,11 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
 
 def corpus_files() -> list[tuple[str, Path]]:
     files = [(kind, path) for kind in KINDS for path in sorted((CORPUS / kind).iterdir())]
-    files += [(path.parent.name, path) for path in sorted((CORPUS / "templated").rglob("*"))
-              if path.is_file()]
+    files += [
+        (path.parent.name, path)
+        for path in sorted((CORPUS / "templated").rglob("*"))
+        if path.is_file()
+    ]
     return files
 
 
@@ -136,8 +171,9 @@ def test_every_rule_over_every_corpus_file() -> None:
         for finding in check(doc):
             assert finding.path == doc.path and finding.message and finding.fix
             found[finding.path][finding.rule].append(finding.line)
-    actual = {path: {rule: tuple(lines) for rule, lines in rules.items()}
-              for path, rules in found.items()}
+    actual = {
+        path: {rule: tuple(lines) for rule, lines in rules.items()} for path, rules in found.items()
+    }
     assert actual == EXPECTED
 
 

@@ -12,8 +12,10 @@ def test_nofile_rows_noted_once_per_domain() -> None:
     findings = only(check(load("limits", "limits/90-nofile.conf")), "LIM001")
     assert [(f.line, f.column) for f in findings] == [(2, 1), (4, 1)]
     assert findings[0].message.startswith("nofile 65536 for * reaches login sessions only")
-    [split] = only(check(doc_of("limits", "@dev soft nofile 4096\n@dev hard nofile 8192\n",
-                                "limits.conf")), "LIM001")
+    [split] = only(
+        check(doc_of("limits", "@dev soft nofile 4096\n@dev hard nofile 8192\n", "limits.conf")),
+        "LIM001",
+    )
     assert "soft 4096, hard 8192 for @dev" in split.message
 
 
@@ -22,9 +24,17 @@ def test_limits_row_pam_skips() -> None:
     assert skipped.line == 5 and "unlimitd" in skipped.message
 
 
-@pytest.mark.parametrize(("value", "fires"), [("4096", True), ("65535", True),
-                                              ("1024:524288", True), ("65536", False),
-                                              ("65536:524288", False), ("infinity", False)])
+@pytest.mark.parametrize(
+    ("value", "fires"),
+    [
+        ("4096", True),
+        ("65535", True),
+        ("1024:524288", True),
+        ("65536", False),
+        ("65536:524288", False),
+        ("infinity", False),
+    ],
+)
 def test_rabbitmq_unit_limit(value: str, fires: bool) -> None:
     path = "/etc/systemd/system/rabbitmq-server.service.d/limits.conf"
     findings = check(doc_of("systemd", f"[Service]\nLimitNOFILE={value}\n", path))

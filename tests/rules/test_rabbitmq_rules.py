@@ -9,9 +9,18 @@ from remediate.rules import Facts, check, check_together
 from tests.rules.scenarios import doc_of, load, only, rules_of
 
 
-@pytest.mark.parametrize(("value", "rule"), [("0", "RMQ001"), ("61", "RMQ001"),
-                                             ("580", "RMQ001"), ("4", "RMQ002"),
-                                             ("1", "RMQ002"), ("5", None), ("60", None)])
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("0", "RMQ001"),
+        ("61", "RMQ001"),
+        ("580", "RMQ001"),
+        ("4", "RMQ002"),
+        ("1", "RMQ002"),
+        ("5", None),
+        ("60", None),
+    ],
+)
 def test_server_heartbeat(value: str, rule: str | None) -> None:
     findings = check(doc_of("rabbitmq", f"heartbeat = {value}\n", "rabbitmq.conf"))
     assert rules_of(findings) == ([rule] if rule else [])
@@ -23,8 +32,9 @@ def test_refused_line_keeps_its_column() -> None:
 
 
 def node(*names: str) -> list[Document]:
-    return [load("rabbitmq", name, f"/etc/rabbitmq/{name.removeprefix('rabbitmq/')}")
-            for name in names]
+    return [
+        load("rabbitmq", name, f"/etc/rabbitmq/{name.removeprefix('rabbitmq/')}") for name in names
+    ]
 
 
 def test_runtime_rules_run_once_per_node() -> None:

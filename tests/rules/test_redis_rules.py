@@ -13,17 +13,20 @@ def lint(text: str, facts: Facts | None = None, path: str = "redis.conf") -> lis
     return check(doc_of("redis", text, path), facts)
 
 
-@pytest.mark.parametrize(("text", "rule", "fires"), [
-    ("timeout 300\n", "RDS001", True),
-    ("timeout 0\n", "RDS001", False),
-    ("port 6379\n", "RDS001", False),  # default 0
-    ("tcp-keepalive 0\n", "RDS002", True),
-    ("tcp-keepalive 600\n", "RDS002", True),
-    ("tcp-keepalive 300\n", "RDS002", False),
-    ("tcp-keepalive 60\n", "RDS002", False),
-    ("port 6379\n", "RDS002", False),  # default 300
-    ("maxmemory-policy volatile-lru\nmaxmemory 1gb\n", "RDS003", False),
-])
+@pytest.mark.parametrize(
+    ("text", "rule", "fires"),
+    [
+        ("timeout 300\n", "RDS001", True),
+        ("timeout 0\n", "RDS001", False),
+        ("port 6379\n", "RDS001", False),  # default 0
+        ("tcp-keepalive 0\n", "RDS002", True),
+        ("tcp-keepalive 600\n", "RDS002", True),
+        ("tcp-keepalive 300\n", "RDS002", False),
+        ("tcp-keepalive 60\n", "RDS002", False),
+        ("port 6379\n", "RDS002", False),  # default 300
+        ("maxmemory-policy volatile-lru\nmaxmemory 1gb\n", "RDS003", False),
+    ],
+)
 def test_setting_thresholds(text: str, rule: str, fires: bool) -> None:
     assert (rule in rules_of(lint(text))) is fires
 
@@ -61,16 +64,22 @@ def test_maxclients_against_the_process_limit() -> None:
 
 
 def test_live_maxclients_lowered() -> None:
-    [lowered] = only(lint("maxclients 20000\n", Facts(redis_live={"maxclients": "4064"})),
-                     "RDS004")
+    [lowered] = only(lint("maxclients 20000\n", Facts(redis_live={"maxclients": "4064"})), "RDS004")
     assert "live maxclients is 4064" in lowered.message
-    assert "RDS006" not in rules_of(lint("maxclients 20000\n",
-                                         Facts(redis_live={"maxclients": "4064"})))
+    assert "RDS006" not in rules_of(
+        lint("maxclients 20000\n", Facts(redis_live={"maxclients": "4064"}))
+    )
 
 
 def test_live_values_compared_with_units_and_secrets_masked() -> None:
-    facts = Facts(redis_live={"maxmemory": "2147483648", "timeout": "0",
-                              "requirepass": "live-secret", "appendonly": "yes"})
+    facts = Facts(
+        redis_live={
+            "maxmemory": "2147483648",
+            "timeout": "0",
+            "requirepass": "live-secret",
+            "appendonly": "yes",
+        }
+    )
     findings = lint("maxmemory 2gb\ntimeout 300\nrequirepass file-secret\nappendonly YES\n", facts)
     drift = {f.line or 0: f.message for f in only(findings, "RDS006")}
     assert sorted(drift) == [2, 3]
@@ -78,8 +87,10 @@ def test_live_values_compared_with_units_and_secrets_masked() -> None:
     assert "secret" not in drift[3]
 
 
-@pytest.mark.parametrize(("mode", "fires"), [("0644", True), ("0604", True), ("0640", False),
-                                             ("0600", False), (None, False)])
+@pytest.mark.parametrize(
+    ("mode", "fires"),
+    [("0644", True), ("0604", True), ("0640", False), ("0600", False), (None, False)],
+)
 def test_secret_readable_by_others(mode: str | None, fires: bool) -> None:
     findings = lint("port 6379\nmasterauth s3cret\n", Facts(file_mode=mode))
     assert ("RDS007" in rules_of(findings)) is fires

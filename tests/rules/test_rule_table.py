@@ -14,22 +14,50 @@ from tests.rules.scenarios import DOMAIN, Scenario, one, only, rules_of
 C, R, Q, SH, SD, L = "celery", "redis", "rabbitmq", "shell", "systemd", "limits"
 PL, SV = "python-lock", "supervisord"
 OLD_LOCK, NEW_LOCK = "lock/requirements-redis.txt", "lock/requirements-current.txt"
-OLD_WORKER = WorkerFact(4242, "prefork", PackageVersions(celery="5.6.3", kombu="5.6.2"),
-                        "amqp://app@rabbitmq-01:5672/app")
-NEW_WORKER = WorkerFact(4242, "prefork", PackageVersions(celery="5.7.0", kombu="5.7.0"),
-                        "amqp://app@rabbitmq-01:5672/app")
+OLD_WORKER = WorkerFact(
+    4242,
+    "prefork",
+    PackageVersions(celery="5.6.3", kombu="5.6.2"),
+    "amqp://app@rabbitmq-01:5672/app",
+)
+NEW_WORKER = WorkerFact(
+    4242,
+    "prefork",
+    PackageVersions(celery="5.7.0", kombu="5.7.0"),
+    "amqp://app@rabbitmq-01:5672/app",
+)
 DRIFTED, BROKER = "redis/broker-drifted.conf", "redis/broker.conf"
 RABBIT = "rabbitmq/rabbitmq.conf"
-LIVE_DRIFTED = {"timeout": "0", "tcp-keepalive": "0", "maxclients": "4064",
-                "maxmemory": "2147483648", "requirepass": "other"}
-LIVE_BROKER = {"timeout": "0", "tcp-keepalive": "60", "maxclients": "10000",
-               "maxmemory": "2147483648", "requirepass": "s3cret-orders",
-               "save": "3600 1 300 100 60 10000"}
+LIVE_DRIFTED = {
+    "timeout": "0",
+    "tcp-keepalive": "0",
+    "maxclients": "4064",
+    "maxmemory": "2147483648",
+    "requirepass": "other",
+}
+LIVE_BROKER = {
+    "timeout": "0",
+    "tcp-keepalive": "60",
+    "maxclients": "10000",
+    "maxmemory": "2147483648",
+    "requirepass": "s3cret-orders",
+    "save": "3600 1 300 100 60 10000",
+}
 
-def _worker(keepalive: bool, pool: str = "prefork", kombu: str = "5.7.0",
-            url: str = "redis://redis-01:6379/0") -> WorkerFact:
-    return WorkerFact(4242, pool, PackageVersions(celery="5.7.0", kombu=kombu), url,
-                      (SocketFact("10.0.0.5:6379", keepalive),))
+
+def _worker(
+    keepalive: bool,
+    pool: str = "prefork",
+    kombu: str = "5.7.0",
+    url: str = "redis://redis-01:6379/0",
+) -> WorkerFact:
+    return WorkerFact(
+        4242,
+        pool,
+        PackageVersions(celery="5.7.0", kombu=kombu),
+        url,
+        (SocketFact("10.0.0.5:6379", keepalive),),
+    )
 
 
 #: rule -> (trigger, compliant, a line the trigger's finding is on, or None for the file)
@@ -49,58 +77,102 @@ CASES: dict[str, tuple[Scenario, Scenario, int | None]] = {
     "CEL013": (one(C, "celery/reports-redis.py"), one(C, "celery/seed-redis.py"), 16),
     "CEL014": (one(C, "celery/popular-advice.py"), one(C, "celery/seed-redis.py"), 6),
     "CEL015": (one(C, "celery/solo-amqp.py"), one(C, "celery/seed-amqp.py"), 6),
-    "CEL016": (one(C, "celery/seed-redis.py", workers=(_worker(False),)),
-               one(C, "celery/seed-redis.py", workers=(_worker(True),)), 10),
+    "CEL016": (
+        one(C, "celery/seed-redis.py", workers=(_worker(False),)),
+        one(C, "celery/seed-redis.py", workers=(_worker(True),)),
+        10,
+    ),
     "RDS001": (one(R, DRIFTED), one(R, BROKER), 8),
     "RDS002": (one(R, DRIFTED), one(R, BROKER), 11),
     "RDS003": (one(R, DRIFTED), one(R, BROKER), 27),
-    "RDS004": (one(R, DRIFTED, redis_nofile_hard=4096, redis_live=LIVE_DRIFTED),
-               one(R, BROKER, redis_nofile_hard=65536, redis_live=LIVE_BROKER), 25),
+    "RDS004": (
+        one(R, DRIFTED, redis_nofile_hard=4096, redis_live=LIVE_DRIFTED),
+        one(R, BROKER, redis_nofile_hard=65536, redis_live=LIVE_BROKER),
+        25,
+    ),
     "RDS005": (one(R, DRIFTED), one(R, BROKER), 29),
-    "RDS006": (one(R, DRIFTED, redis_live=LIVE_DRIFTED),
-               one(R, BROKER, redis_live=LIVE_BROKER), 8),
+    "RDS006": (one(R, DRIFTED, redis_live=LIVE_DRIFTED), one(R, BROKER, redis_live=LIVE_BROKER), 8),
     "RDS007": (one(R, DRIFTED, file_mode="0644"), one(R, BROKER, file_mode="0640"), 23),
     "RDS008": (one(R, "redis/open.conf"), one(R, BROKER), 3),
-    "RDS009": (one(R, BROKER, redis_used_memory=2_000_000_000, redis_live=LIVE_BROKER),
-               one(R, BROKER, redis_used_memory=900_000_000, redis_live=LIVE_BROKER), 14),
+    "RDS009": (
+        one(R, BROKER, redis_used_memory=2_000_000_000, redis_live=LIVE_BROKER),
+        one(R, BROKER, redis_used_memory=900_000_000, redis_live=LIVE_BROKER),
+        14,
+    ),
     "RMQ001": (one(Q, "rabbitmq/heartbeat-off.conf"), one(Q, RABBIT), 3),
     "RMQ002": (one(Q, "rabbitmq/heartbeat-fast.conf"), one(Q, RABBIT), 2),
     "RMQ003": (one(SH, "shell/rabbitmq-server"), one(SH, "shell/rabbitmq-server-clean"), 7),
-    "RMQ004": (one(Q, RABBIT, beam_nofile_soft=1024), one(Q, RABBIT, beam_nofile_soft=65536),
-               None),
-    "RMQ005": (Scenario(((Q, RABBIT), (Q, "rabbitmq/conf.d/20-heartbeat.conf")),
-                        Facts(rabbitmq_live_heartbeat=60, rabbitmq_running=True)),
-               one(Q, RABBIT, rabbitmq_live_heartbeat=60, rabbitmq_running=True), 2),
+    "RMQ004": (one(Q, RABBIT, beam_nofile_soft=1024), one(Q, RABBIT, beam_nofile_soft=65536), None),
+    "RMQ005": (
+        Scenario(
+            ((Q, RABBIT), (Q, "rabbitmq/conf.d/20-heartbeat.conf")),
+            Facts(rabbitmq_live_heartbeat=60, rabbitmq_running=True),
+        ),
+        one(Q, RABBIT, rabbitmq_live_heartbeat=60, rabbitmq_running=True),
+        2,
+    ),
     "RMQ006": (one(Q, "rabbitmq/heartbeat-off.conf"), one(Q, RABBIT), 5),
-    "RMQ008": (Scenario(((Q, "rabbitmq/consumer-timeout.conf"), (C, "celery/seed-amqp.py"))),
-               Scenario(((Q, RABBIT), (C, "celery/seed-amqp.py"))), 4),
-    "RMQ009": (one(Q, "rabbitmq/partition-handling.conf", rabbitmq_version="4.3.0"),
-               one(Q, RABBIT, rabbitmq_version="4.3.0"), 3),
+    "RMQ008": (
+        Scenario(((Q, "rabbitmq/consumer-timeout.conf"), (C, "celery/seed-amqp.py"))),
+        Scenario(((Q, RABBIT), (C, "celery/seed-amqp.py"))),
+        4,
+    ),
+    "RMQ009": (
+        one(Q, "rabbitmq/partition-handling.conf", rabbitmq_version="4.3.0"),
+        one(Q, RABBIT, rabbitmq_version="4.3.0"),
+        3,
+    ),
     "RMQ010": (one(SH, "shell/rabbitmq-env.conf"), one(SH, "shell/rabbitmq-server-clean"), 4),
     "PKG001": (one(PL, OLD_LOCK), one(PL, NEW_LOCK), 4),
-    "PKG002": (Scenario(((C, "celery/sentinel-redis.py"), (PL, OLD_LOCK))),
-               Scenario(((C, "celery/sentinel-redis.py"), (PL, NEW_LOCK))), 4),
-    "PKG003": (one(C, "celery/seed-amqp.py", workers=(OLD_WORKER,), rabbitmq_version="4.3.0"),
-               one(C, "celery/seed-amqp.py", workers=(NEW_WORKER,), rabbitmq_version="4.3.0"),
-               1),
+    "PKG002": (
+        Scenario(((C, "celery/sentinel-redis.py"), (PL, OLD_LOCK))),
+        Scenario(((C, "celery/sentinel-redis.py"), (PL, NEW_LOCK))),
+        4,
+    ),
+    "PKG003": (
+        one(C, "celery/seed-amqp.py", workers=(OLD_WORKER,), rabbitmq_version="4.3.0"),
+        one(C, "celery/seed-amqp.py", workers=(NEW_WORKER,), rabbitmq_version="4.3.0"),
+        1,
+    ),
     "PKG004": (one(PL, "lock/uv/uv.lock"), one(PL, NEW_LOCK), 28),
-    "SYS002": (one(SD, "systemd/celery-worker.service"),
-               one(SD, "systemd/celery-worker-always.service"), 10),
-    "RMQ007": (one(SD, "systemd/rabbitmq-server.service.d/limits.conf"),
-               one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"), 2),
+    "SYS002": (
+        one(SD, "systemd/celery-worker.service"),
+        one(SD, "systemd/celery-worker-always.service"),
+        10,
+    ),
+    "RMQ007": (
+        one(SD, "systemd/rabbitmq-server.service.d/limits.conf"),
+        one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"),
+        2,
+    ),
     "LIM001": (one(L, "limits/90-nofile.conf"), one(L, "limits/audio.conf"), 2),
     "LIM002": (one(L, "limits/90-nofile.conf"), one(L, "limits/audio.conf"), 5),
-    "SYS001": (one(SD, "systemd/rabbitmq-server.service.d/broken.conf"),
-               one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"), 2),
+    "SYS001": (
+        one(SD, "systemd/rabbitmq-server.service.d/broken.conf"),
+        one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"),
+        2,
+    ),
     "SHL001": (one(SH, "shell/redis-server.default"), one(SH, "shell/rabbitmq-server-clean"), 3),
-    "X001": (Scenario(((C, "celery/billing-redis.py"), (R, DRIFTED))),
-             Scenario(((C, "celery/seed-redis.py"), (R, DRIFTED))), 12),
-    "X002": (Scenario(((C, "celery/reporting-amqp.py"), (Q, RABBIT))),
-             Scenario(((C, "celery/seed-amqp.py"), (Q, RABBIT))), 3),
-    "X003": (Scenario(((R, DRIFTED), (SD, "systemd/redis-server.service.d/limits.conf"))),
-             Scenario(((R, BROKER), (SD, "systemd/redis-server.service.d/limits.conf"))), 3),
-    "X004": (one(C, "celery/seed-redis.py", path_idle_timeout=20),
-             one(C, "celery/seed-redis.py", path_idle_timeout=350), 13),
+    "X001": (
+        Scenario(((C, "celery/billing-redis.py"), (R, DRIFTED))),
+        Scenario(((C, "celery/seed-redis.py"), (R, DRIFTED))),
+        12,
+    ),
+    "X002": (
+        Scenario(((C, "celery/reporting-amqp.py"), (Q, RABBIT))),
+        Scenario(((C, "celery/seed-amqp.py"), (Q, RABBIT))),
+        3,
+    ),
+    "X003": (
+        Scenario(((R, DRIFTED), (SD, "systemd/redis-server.service.d/limits.conf"))),
+        Scenario(((R, BROKER), (SD, "systemd/redis-server.service.d/limits.conf"))),
+        3,
+    ),
+    "X004": (
+        one(C, "celery/seed-redis.py", path_idle_timeout=20),
+        one(C, "celery/seed-redis.py", path_idle_timeout=350),
+        13,
+    ),
 }
 
 
@@ -127,8 +199,9 @@ def test_rule_is_silent_on_a_compliant_file(rule: str) -> None:
 
 
 def _domain_table() -> list[tuple[str, str, str]]:
-    rows = re.findall(r"^\| ([A-Z]{1,3}\d{3}) \| ([^|]+?) \| (\w+) \|",
-                      DOMAIN.read_text(), re.MULTILINE)
+    rows = re.findall(
+        r"^\| ([A-Z]{1,3}\d{3}) \| ([^|]+?) \| (\w+) \|", DOMAIN.read_text(), re.MULTILINE
+    )
     return [(rule, kind, severity) for rule, kind, severity in rows]
 
 
@@ -138,14 +211,20 @@ PENDING: set[str] = set()
 
 
 def test_domain_md_table_is_read_whole() -> None:
-    assert len(_domain_table()) == 39  # CEL001-016, RDS001-009, RMQ001-005/008/009, LIM001, PKG001-004, SYS002, X004
+    assert (
+        len(_domain_table()) == 39
+    )  # CEL001-016, RDS001-009, RMQ001-005/008/009, LIM001, PKG001-004, SYS002, X004
 
 
 @pytest.mark.parametrize("row", _domain_table(), ids=lambda row: row[0])
-def test_rules_hold_domain_md_table(row: tuple[str, str, str], request: pytest.FixtureRequest) -> None:
+def test_rules_hold_domain_md_table(
+    row: tuple[str, str, str], request: pytest.FixtureRequest
+) -> None:
     rule, kind, severity = row
     if rule in PENDING:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="lands with the worker-side rules"))
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="lands with the worker-side rules")
+        )
     assert rule in RULES, rule
     assert RULES[rule].kind == kind.split()[0] and RULES[rule].severity == severity, rule
 
@@ -153,8 +232,17 @@ def test_rules_hold_domain_md_table(row: tuple[str, str, str], request: pytest.F
 def test_own_rules_are_documented() -> None:
     domain = {rule for rule, _, _ in _domain_table()}
     own = set(RULES) - domain
-    assert own == {"RMQ006", "RMQ007", "RMQ010", "LIM002", "SYS001", "SHL001", "X001", "X002",
-                   "X003"}
+    assert own == {
+        "RMQ006",
+        "RMQ007",
+        "RMQ010",
+        "LIM002",
+        "SYS001",
+        "SHL001",
+        "X001",
+        "X002",
+        "X003",
+    }
     assert all(RULES[rule].kind == "cross" for rule in own if rule.startswith("X"))
     for info in RULES.values():
         assert info.id and info.title and info.fix
@@ -162,11 +250,17 @@ def test_own_rules_are_documented() -> None:
 
 
 def test_every_clean_seed_file_is_silent() -> None:
-    for scenario in (one(C, "celery/seed-redis.py"), one(C, "celery/seed-amqp.py"),
-                     one(C, "celery/django-settings.py"), one(R, BROKER), one(Q, RABBIT),
-                     one(L, "limits/audio.conf"),
-                     one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"),
-                     one(SD, "systemd/celery-worker-always.service"),
-                     one(SV, "supervisord/celery-ok.conf"), one(PL, NEW_LOCK),
-                     one(C, "celery/sentinel-redis.py")):
+    for scenario in (
+        one(C, "celery/seed-redis.py"),
+        one(C, "celery/seed-amqp.py"),
+        one(C, "celery/django-settings.py"),
+        one(R, BROKER),
+        one(Q, RABBIT),
+        one(L, "limits/audio.conf"),
+        one(SD, "systemd/rabbitmq-server.service.d/limits-ok.conf"),
+        one(SD, "systemd/celery-worker-always.service"),
+        one(SV, "supervisord/celery-ok.conf"),
+        one(PL, NEW_LOCK),
+        one(C, "celery/sentinel-redis.py"),
+    ):
         assert scenario.run() == [], scenario

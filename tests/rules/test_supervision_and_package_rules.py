@@ -22,20 +22,22 @@ def together(files: list[tuple[str, str, str]], **facts: object) -> list[Finding
 
 # ---------------------------------------------------------------- SYS002
 
-UNIT = ("[Service]\nExecStart=/srv/app/venv/bin/celery -A app worker -l INFO\n"
-        "Restart=on-failure\n")
+UNIT = "[Service]\nExecStart=/srv/app/venv/bin/celery -A app worker -l INFO\nRestart=on-failure\n"
 
 
-@pytest.mark.parametrize(("command", "worker"), [
-    ("/srv/venv/bin/celery -A proj worker --loglevel=INFO", True),
-    ("python -m celery -A proj worker", True),
-    ("/bin/sh -c 'exec celery --app=proj worker -Q orders'", True),
-    ("celery worker", True),
-    ("/srv/venv/bin/celery -A proj beat", False),
-    ("celery -A proj flower", False),
-    ("celery multi start w1 -A proj", False),
-    ("/usr/bin/redis-server /etc/redis/redis.conf", False),
-])
+@pytest.mark.parametrize(
+    ("command", "worker"),
+    [
+        ("/srv/venv/bin/celery -A proj worker --loglevel=INFO", True),
+        ("python -m celery -A proj worker", True),
+        ("/bin/sh -c 'exec celery --app=proj worker -Q orders'", True),
+        ("celery worker", True),
+        ("/srv/venv/bin/celery -A proj beat", False),
+        ("celery -A proj flower", False),
+        ("celery multi start w1 -A proj", False),
+        ("/usr/bin/redis-server /etc/redis/redis.conf", False),
+    ],
+)
 def test_what_counts_as_a_celery_worker(command: str, worker: bool) -> None:
     assert runs_celery_worker(command) == worker
 
@@ -44,11 +46,17 @@ def test_unit_restart_with_drop_ins() -> None:
     unit = ("systemd", UNIT, "etc/systemd/system/celery.service")
     [found] = only(together([unit]), "SYS002")
     assert (found.path, found.line) == ("etc/systemd/system/celery.service", 3)
-    fixed = ("systemd", "[Service]\nRestart=always\n",
-             "etc/systemd/system/celery.service.d/restart.conf")
+    fixed = (
+        "systemd",
+        "[Service]\nRestart=always\n",
+        "etc/systemd/system/celery.service.d/restart.conf",
+    )
     assert not only(together([unit, fixed]), "SYS002")
-    undone = ("systemd", "[Service]\nRestart=no\n",
-              "etc/systemd/system/celery.service.d/zz-debug.conf")
+    undone = (
+        "systemd",
+        "[Service]\nRestart=no\n",
+        "etc/systemd/system/celery.service.d/zz-debug.conf",
+    )
     [later] = only(together([unit, fixed, undone]), "SYS002")
     assert later.path.endswith("zz-debug.conf") and "never restarts" in later.message
     missing = ("systemd", "[Service]\nExecStart=celery -A app worker\n", "celery@.service")
@@ -59,16 +67,19 @@ def test_unit_restart_with_drop_ins() -> None:
 
 
 def test_supervisord_programs() -> None:
-    text = ("[program:worker]\ncommand=celery -A app worker\n\n"
-            "[program:worker-explicit]\ncommand=celery -A app worker\nautorestart=unexpected\n"
-            "exitcodes=2\n\n"
-            "[program:worker-off]\ncommand=celery -A app worker\nautorestart = false ; debug\n\n"
-            "[program:worker-ok]\ncommand=celery -A app worker\nautorestart=TRUE\n\n"
-            "[program:beat]\ncommand=celery -A app beat\n")
+    text = (
+        "[program:worker]\ncommand=celery -A app worker\n\n"
+        "[program:worker-explicit]\ncommand=celery -A app worker\nautorestart=unexpected\n"
+        "exitcodes=2\n\n"
+        "[program:worker-off]\ncommand=celery -A app worker\nautorestart = false ; debug\n\n"
+        "[program:worker-ok]\ncommand=celery -A app worker\nautorestart=TRUE\n\n"
+        "[program:beat]\ncommand=celery -A app beat\n"
+    )
     found = only(check(doc_of("supervisord", text, "supervisor/conf.d/app.conf")), "SYS002")
     assert [(f.line, f.message.split(";")[0]) for f in found] == [
         (1, "[program:worker] runs a Celery worker"),
-        (11, "[program:worker-off] runs a Celery worker")]
+        (11, "[program:worker-off] runs a Celery worker"),
+    ]
     assert "default unexpected" in found[0].message and "autorestart=false" in found[1].message
 
 
@@ -95,8 +106,11 @@ def test_the_broker_comes_from_the_celery_file_of_the_group() -> None:
     bare = ("python-lock", "celery==5.6.3\nkombu==5.6.2\n", "requirements.txt")
     assert pkg(together([bare, REDIS_CELERY])) == [("PKG001", 2)]
     assert pkg(together([bare, AMQP_CELERY])) == []
-    sentinel = ("celery", 'broker_url = "sentinel://s1:26379;sentinel://s2:26379"\n',
-                "celeryconfig.py")
+    sentinel = (
+        "celery",
+        'broker_url = "sentinel://s1:26379;sentinel://s2:26379"\n',
+        "celeryconfig.py",
+    )
     assert pkg(together([bare, sentinel])) == [("PKG001", 2), ("PKG002", 2)]
     extra = ("python-lock", "celery[redis]==5.6.3\nkombu==5.6.2\n", "requirements.txt")
     assert pkg(together([extra, REDIS_CELERY])) == [("PKG001", 2)]  # not twice
@@ -110,14 +124,15 @@ def test_bounds_and_implied_versions() -> None:
     below = "celery[redis]\nkombu<5.7\n"
     assert pkg(together([("python-lock", below, "requirements.txt")])) == [("PKG001", 2)]
     implied = "celery[redis]==5.5.3\n"  # celery 5.5 requires kombu<5.6
-    [found] = [f for f in together([("python-lock", implied, "requirements.txt")])
-               if f.rule == "PKG001"]
+    [found] = [
+        f for f in together([("python-lock", implied, "requirements.txt")]) if f.rule == "PKG001"
+    ]
     assert found.line == 1 and "kombu<5.6 (celery==5.5.3 requires it)" in found.message
     loose = "celery[redis]>=5.6\n"
     assert pkg(together([("python-lock", loose, "requirements.txt")])) == []
 
 
-POETRY = '''[[package]]
+POETRY = """[[package]]
 name = "celery"
 version = "5.4.0"
 description = "Distributed Task Queue."
@@ -129,9 +144,9 @@ kombu = ">=5.3.4,<6.0"
 name = "kombu"
 version = "5.3.7"
 description = "Messaging library for Python."
-'''
+"""
 
-PDM = '''[metadata]
+PDM = """[metadata]
 groups = ["default"]
 
 [[package]]
@@ -146,17 +161,27 @@ extras = ["redis"]
 [[package]]
 name = "kombu"
 version = "5.6.2"
-'''
+"""
 
 
 def test_poetry_pdm_and_pipfile_locks() -> None:
-    assert pkg(together([("python-lock", POETRY, "poetry.lock"), REDIS_CELERY])) == [
-        ("PKG004", 10)]
+    assert pkg(together([("python-lock", POETRY, "poetry.lock"), REDIS_CELERY])) == [("PKG004", 10)]
     assert pkg(together([("python-lock", POETRY, "poetry.lock")])) == []  # broker unknown
     assert pkg(together([("python-lock", PDM, "pdm.lock")])) == [("PKG001", 14)]
-    pipfile = json.dumps({"_meta": {}, "default": {
-        "celery": {"extras": ["redis"], "version": "==5.6.3"},
-        "kombu": {"version": "==5.6.2"}}, "develop": {}}, indent=4) + "\n"
+    pipfile = (
+        json.dumps(
+            {
+                "_meta": {},
+                "default": {
+                    "celery": {"extras": ["redis"], "version": "==5.6.3"},
+                    "kombu": {"version": "==5.6.2"},
+                },
+                "develop": {},
+            },
+            indent=4,
+        )
+        + "\n"
+    )
     assert pkg(together([("python-lock", pipfile, "Pipfile.lock")])) == [("PKG001", 10)]
 
 

@@ -75,8 +75,9 @@ def extract(kind: str, path: str, data: bytes) -> Extraction:
     docs = load_documents(text, path)
     source = text.split("\n")
     if not docs or not all(is_mapping(doc) for doc in docs):
-        raise ParseError(f"not a {kind} manifest: every YAML document must be a mapping",
-                         path=path, line=1)
+        raise ParseError(
+            f"not a {kind} manifest: every YAML document must be a mapping", path=path, line=1
+        )
     if kind == "helm":
         from remediate.lint.manifests.helm import extract_helm
 
@@ -92,5 +93,12 @@ def extract(kind: str, path: str, data: bytes) -> Extraction:
     raise ValueError(f"unknown manifest kind {kind!r}; expected one of {MANIFEST_KINDS}")
 
 
-__all__ = ["MANIFEST_KINDS", "Embedded", "Extraction", "IdleLimit", "detect_manifest",
-           "extract", "may_be_manifest"]
+__all__ = [
+    "MANIFEST_KINDS",
+    "Embedded",
+    "Extraction",
+    "IdleLimit",
+    "detect_manifest",
+    "extract",
+    "may_be_manifest",
+]

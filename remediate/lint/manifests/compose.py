@@ -38,8 +38,21 @@ from remediate.lint.manifests.yaml_nodes import (
 )
 from remediate.model.plans import Finding
 
-_SERVICE_KEYS = frozenset({"image", "build", "command", "environment", "healthcheck", "ports",
-                           "volumes", "depends_on", "entrypoint", "restart", "env_file"})
+_SERVICE_KEYS = frozenset(
+    {
+        "image",
+        "build",
+        "command",
+        "environment",
+        "healthcheck",
+        "ports",
+        "volumes",
+        "depends_on",
+        "entrypoint",
+        "restart",
+        "env_file",
+    }
+)
 
 
 def is_compose(root: Node) -> bool:
@@ -47,7 +60,8 @@ def is_compose(root: Node) -> bool:
     services = child(root, "services")
     return is_mapping(services) and any(
         is_mapping(value) and any(key in _SERVICE_KEYS for key, _, _ in items(value))
-        for _, _, value in items(services))
+        for _, _, value in items(services)
+    )
 
 
 def extract_compose(root: Node, path: str, source: list[str]) -> Extraction:
@@ -60,8 +74,9 @@ def extract_compose(root: Node, path: str, source: list[str]) -> Extraction:
         test = child(service, "healthcheck", "test")
         command = command_words(test)
         if command is not None and test is not None:
-            findings += inspect_ping_probe(command, path, line(test), column(test),
-                                           f"the health check of service {name!r}")
+            findings += inspect_ping_probe(
+                command, path, line(test), column(test), f"the health check of service {name!r}"
+            )
     targets = _config_targets(root)
     for name, _, config in items(child(root, "configs")):
         content = child(config, "content")

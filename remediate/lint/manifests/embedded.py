@@ -65,8 +65,16 @@ class EmbeddedBuilder:
 
     def build(self) -> Embedded:
         text = "".join(t + "\n" for t in self._texts)
-        return Embedded(self.kind, self.name, text, tuple(self._lines), tuple(self._columns),
-                        self.anchor, self.flavor, self.managed)
+        return Embedded(
+            self.kind,
+            self.name,
+            text,
+            tuple(self._lines),
+            tuple(self._columns),
+            self.anchor,
+            self.flavor,
+            self.managed,
+        )
 
 
 @dataclass(frozen=True)

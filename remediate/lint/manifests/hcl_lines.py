@@ -48,7 +48,7 @@ class HclLines:
                 continue
             i, quote_stack = 0, 0
             while i < len(row):
-                ch, pair = row[i], row[i:i + 2]
+                ch, pair = row[i], row[i : i + 2]
                 if in_comment:
                     if pair == "*/":
                         in_comment, i = False, i + 2

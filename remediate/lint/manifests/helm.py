@@ -46,22 +46,25 @@ def chart_roots(root: Node) -> list[tuple[str, Node]]:
 
 def is_helm_values(root: Node) -> bool:
     """Whether a YAML document holds values of a chart we read."""
-    return any(_bitnami_redis_keys(values) or _rabbitmq_configuration(values)
-               or _redis_ha(values) for _, values in chart_roots(root))
+    return any(
+        _bitnami_redis_keys(values) or _rabbitmq_configuration(values) or _redis_ha(values)
+        for _, values in chart_roots(root)
+    )
 
 
 def _text(node: Node | None) -> str | None:
     value = scalar(node)
-    return value if value is not None and node is not None and node.tag.endswith(":str") \
-        else None
+    return value if value is not None and node is not None and node.tag.endswith(":str") else None
 
 
 def _bitnami_redis_keys(values: Node) -> list[tuple[str, Node]]:
     found = []
-    for name, path in (("commonConfiguration", ("commonConfiguration",)),
-                       ("master.configuration", ("master", "configuration")),
-                       ("replica.configuration", ("replica", "configuration")),
-                       ("sentinel.configuration", ("sentinel", "configuration"))):
+    for name, path in (
+        ("commonConfiguration", ("commonConfiguration",)),
+        ("master.configuration", ("master", "configuration")),
+        ("replica.configuration", ("replica", "configuration")),
+        ("sentinel.configuration", ("sentinel", "configuration")),
+    ):
         node = child(values, *path)
         if _text(node) is not None:
             found.append((name, node))
@@ -73,15 +76,19 @@ def _rabbitmq_configuration(values: Node) -> list[tuple[str, Node]]:
     for name in ("configuration", "extraConfiguration"):
         node = child(values, name)
         text = _text(node)
-        if text is not None and node is not None and (
-                name == "extraConfiguration" or kind_from_content(text) == "rabbitmq"):
+        if (
+            text is not None
+            and node is not None
+            and (name == "extraConfiguration" or kind_from_content(text) == "rabbitmq")
+        ):
             found.append((name, node))
     return found
 
 
 def _redis_ha(values: Node) -> bool:
     return child(values, "haproxy", "timeout") is not None or (
-        is_mapping(child(values, "redis", "config")) and child(values, "sentinel") is not None)
+        is_mapping(child(values, "redis", "config")) and child(values, "sentinel") is not None
+    )
 
 
 def extract_helm(root: Node, path: str, source: list[str]) -> Extraction:
@@ -122,8 +129,9 @@ def _bitnami_redis(values: Node, prefix: str, source: list[str]) -> list[Embedde
 
 def _redis_ha_config(values: Node, prefix: str) -> list[Embedded]:
     config = child(values, "redis", "config")
-    piece = EmbeddedBuilder("redis", prefix + "redis.config", line(config) if config else 1,
-                            "server")
+    piece = EmbeddedBuilder(
+        "redis", prefix + "redis.config", line(config) if config else 1, "server"
+    )
     for key, key_node, value_node in items(config):
         value = scalar(value_node)
         if value is None or "{{" in value or "{{" in key:
@@ -150,7 +158,13 @@ def _haproxy_limits(values: Node, prefix: str, path: str) -> list[IdleLimit]:
         seconds = haproxy_seconds(value) if value is not None else None
         if node is None or seconds is None:
             continue
-        limits.append(IdleLimit(seconds, f"HAProxy timeout {side} {value} "
-                                         f"({prefix}haproxy.timeout.{side}, redis-ha chart)",
-                                True, path, line(node)))
+        limits.append(
+            IdleLimit(
+                seconds,
+                f"HAProxy timeout {side} {value} ({prefix}haproxy.timeout.{side}, redis-ha chart)",
+                True,
+                path,
+                line(node),
+            )
+        )
     return limits

@@ -23,14 +23,18 @@ from remediate.model.plans import Finding
 from remediate.rules.base import Facts, RuleInfo, finding
 
 MNF002 = RuleInfo(
-    "MNF002", "cross", "warning", "broker connection idle past a limit on the path",
+    "MNF002",
+    "cross",
+    "warning",
+    "broker connection idle past a limit on the path",
     "A proxy, load balancer or managed service between workers and broker closes flows idle "
     "longer than its limit. Proxies that count only data (HAProxy timeout client/server, Azure "
     "Cache for Redis) ignore TCP keepalives: only the Redis transport's health_check_interval "
     "PING or AMQP heartbeats keep the flow. A worker whose connection was closed under it "
     "reconnects at best, and at worst sits on a half-open connection (the silent wedge).",
     "health_check_interval (Redis) or broker_heartbeat/2 (AMQP) below the path's idle limit; "
-    "or raise the limit")
+    "or raise the limit",
+)
 RULE_INFOS = (MNF002,)
 KOMBU_HEALTH_CHECK = 25
 CELERY_HEARTBEAT = 120
@@ -56,8 +60,9 @@ def _keepidle(options: dict[Any, Any]) -> float | None:
     return 7200.0
 
 
-def idle_path_findings(docs: Sequence[Document], limits: Sequence[IdleLimit],
-                       facts: Facts) -> list[Finding]:
+def idle_path_findings(
+    docs: Sequence[Document], limits: Sequence[IdleLimit], facts: Facts
+) -> list[Finding]:
     """Findings on each Celery document of the group, against the tightest limit."""
     from remediate.rules.celery_file import read_celery_file
     from remediate.rules.celery_rules import AMQP_SCHEMES, REDIS_SCHEMES, read_broker
@@ -73,27 +78,37 @@ def idle_path_findings(docs: Sequence[Document], limits: Sequence[IdleLimit],
         for limit in sorted(limits, key=lambda x: (x.seconds, x.path, x.line))[:1]:
             where = f"{limit.what}, {limit.path}:{limit.line}"
             if broker.scheme in REDIS_SCHEMES and broker.options is not None:
-                interval = _number(broker.options.get("health_check_interval",
-                                                      KOMBU_HEALTH_CHECK))
+                interval = _number(broker.options.get("health_check_interval", KOMBU_HEALTH_CHECK))
                 if interval is None:
                     continue
                 keepidle = _keepidle(broker.options)
                 if 0 < interval < limit.seconds or (
-                        not limit.data_only and keepidle is not None
-                        and keepidle < limit.seconds):
+                    not limit.data_only and keepidle is not None and keepidle < limit.seconds
+                ):
                     continue
                 shown = "0 (off)" if interval == 0 else f"{interval:g} s"
-                name = ("broker_transport_options" if cf.line("broker_transport_options")
-                        else "broker_url")
+                name = (
+                    "broker_transport_options"
+                    if cf.line("broker_transport_options")
+                    else "broker_url"
+                )
                 line = cf.line(name)
-                out.append(finding(
-                    MNF002, cf.path, line,
-                    f"the path closes flows idle for {limit.seconds:g} s ({where}) but this "
-                    f"{broker.scheme}:// broker's health_check_interval is {shown}"
-                    + (" and only data keeps this path open" if limit.data_only else
-                       " and no TCP keepalive idles below it"),
-                    f"broker_transport_options health_check_interval below {limit.seconds:g}",
-                    column=cf.column(line, cf.spelled(name))))
+                out.append(
+                    finding(
+                        MNF002,
+                        cf.path,
+                        line,
+                        f"the path closes flows idle for {limit.seconds:g} s ({where}) but this "
+                        f"{broker.scheme}:// broker's health_check_interval is {shown}"
+                        + (
+                            " and only data keeps this path open"
+                            if limit.data_only
+                            else " and no TCP keepalive idles below it"
+                        ),
+                        f"broker_transport_options health_check_interval below {limit.seconds:g}",
+                        column=cf.column(line, cf.spelled(name)),
+                    )
+                )
             elif broker.scheme in AMQP_SCHEMES:
                 value = cf.value("broker_heartbeat")
                 client = CELERY_HEARTBEAT if value is ABSENT else _number(value or 0)
@@ -104,11 +119,19 @@ def idle_path_findings(docs: Sequence[Document], limits: Sequence[IdleLimit],
                     continue
                 name = "broker_heartbeat" if value is not ABSENT else "broker_url"
                 line = cf.line(name)
-                out.append(finding(
-                    MNF002, cf.path, line,
-                    f"the path closes flows idle for {limit.seconds:g} s ({where}) but AMQP "
-                    + ("heartbeats are off" if not negotiated else
-                       f"heartbeat frames go every {negotiated / 2:g} s"),
-                    f"broker_heartbeat below {2 * limit.seconds:g}",
-                    column=cf.column(line, cf.spelled(name))))
+                out.append(
+                    finding(
+                        MNF002,
+                        cf.path,
+                        line,
+                        f"the path closes flows idle for {limit.seconds:g} s ({where}) but AMQP "
+                        + (
+                            "heartbeats are off"
+                            if not negotiated
+                            else f"heartbeat frames go every {negotiated / 2:g} s"
+                        ),
+                        f"broker_heartbeat below {2 * limit.seconds:g}",
+                        column=cf.column(line, cf.spelled(name)),
+                    )
+                )
     return out

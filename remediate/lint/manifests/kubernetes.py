@@ -45,8 +45,7 @@ _POD_SPEC_PATHS = {
 
 
 def is_kubernetes(root: Node) -> bool:
-    return scalar(child(root, "apiVersion")) is not None and scalar(child(root, "kind")) \
-        is not None
+    return scalar(child(root, "apiVersion")) is not None and scalar(child(root, "kind")) is not None
 
 
 def is_workload_or_config(root: Node) -> bool:
@@ -77,9 +76,9 @@ def extract_kubernetes(docs: list[Node], path: str, source: list[str]) -> Extrac
                     command = child(container, probe, "exec", "command")
                     words = command_words(command)
                     if words is not None and command is not None:
-                        findings += inspect_ping_probe(words, path, line(command),
-                                                       column(command),
-                                                       f"the {probe} of {where}")
+                        findings += inspect_ping_probe(
+                            words, path, line(command), column(command), f"the {probe} of {where}"
+                        )
     return Extraction(tuple(embedded), tuple(findings))
 
 

@@ -44,8 +44,9 @@ class ManifestRun:
     _origins: dict[str, tuple[str, Embedded]] = field(default_factory=dict)
     _silenced: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
 
-    def add(self, path: str, kind: str, data: bytes, facts: Facts,
-            parse_failed: Any) -> list[Finding]:
+    def add(
+        self, path: str, kind: str, data: bytes, facts: Facts, parse_failed: Any
+    ) -> list[Finding]:
         """Findings of one manifest; its embedded documents are kept for the group rules.
         ``parse_failed(exc)`` makes the PARSE finding for input that cannot be read."""
         from remediate.formats import parse
@@ -65,9 +66,11 @@ class ManifestRun:
             self._origins[virtual] = (path, piece)
             data_bytes = piece.text.encode("utf-8", "surrogateescape")
             try:
-                doc = (parse_redis(data_bytes, virtual, flavor=piece.flavor)
-                       if piece.kind == "redis" and piece.flavor else
-                       parse(piece.kind, data_bytes, virtual))
+                doc = (
+                    parse_redis(data_bytes, virtual, flavor=piece.flavor)
+                    if piece.kind == "redis" and piece.flavor
+                    else parse(piece.kind, data_bytes, virtual)
+                )
             except ParseError as exc:
                 finding = parse_failed(exc)
                 findings.append(replace(finding, message=f"{piece.name}: {finding.message}"))
@@ -78,8 +81,7 @@ class ManifestRun:
 
     def together(self, group: Sequence[Any], facts: Facts) -> list[Finding]:
         """The idle-path rule over one group (documents and limit holders)."""
-        limits = [limit for item in group if isinstance(item, LimitHolder)
-                  for limit in item.limits]
+        limits = [limit for item in group if isinstance(item, LimitHolder) for limit in item.limits]
         docs = [item for item in group if not isinstance(item, LimitHolder)]
         return self.mapped(idle_path_findings(docs, limits, facts))
 
@@ -90,8 +92,12 @@ class ManifestRun:
             origin = self._origins.get(found.path)
             if origin is not None:
                 path, piece = origin
-                found = replace(found, path=path, line=piece.manifest_line(found.line),
-                                column=piece.manifest_column(found.line, found.column))
+                found = replace(
+                    found,
+                    path=path,
+                    line=piece.manifest_line(found.line),
+                    column=piece.manifest_column(found.line, found.column),
+                )
             out.append(self._suppressed(self._quoted_paths(found)))
         return out
 
@@ -122,6 +128,11 @@ def _managed(piece: Embedded, found: Finding) -> Finding:
     if not piece.managed or found.rule != "RDS003" or found.severity == "error":
         return found
     policy = found.message.split(":", 1)[0]
-    return replace(found, severity="error", message=(
-        f"{policy} on {piece.managed}, whose node size is its memory limit: at the limit "
-        "Redis evicts any key, task queues and unacked messages included"))
+    return replace(
+        found,
+        severity="error",
+        message=(
+            f"{policy} on {piece.managed}, whose node size is its memory limit: at the limit "
+            "Redis evicts any key, task queues and unacked messages included"
+        ),
+    )

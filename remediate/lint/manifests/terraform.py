@@ -24,14 +24,27 @@ from remediate.errors import ParseError
 from remediate.lint.manifests.embedded import Embedded, EmbeddedBuilder, Extraction, IdleLimit
 from remediate.lint.manifests.hcl_lines import Block, HclLines
 
-RESOURCES = ("aws_elasticache_parameter_group", "google_redis_instance", "azurerm_redis_cache",
-             "aws_mq_configuration", "cloudamqp_rabbitmq_configuration", "aws_lb",
-             "aws_lb_listener")
+RESOURCES = (
+    "aws_elasticache_parameter_group",
+    "google_redis_instance",
+    "azurerm_redis_cache",
+    "aws_mq_configuration",
+    "cloudamqp_rabbitmq_configuration",
+    "aws_lb",
+    "aws_lb_listener",
+)
 NLB_IDLE_SECONDS = 350
 AZURE_REDIS_IDLE_SECONDS = 600
 #: cloudamqp_rabbitmq_configuration attributes that are rabbitmq.conf keys of the same name
-_CLOUDAMQP_KEYS = ("heartbeat", "consumer_timeout", "channel_max", "connection_max",
-                   "max_message_size", "vm_memory_high_watermark", "cluster_partition_handling")
+_CLOUDAMQP_KEYS = (
+    "heartbeat",
+    "consumer_timeout",
+    "channel_max",
+    "connection_max",
+    "max_message_size",
+    "vm_memory_high_watermark",
+    "cluster_partition_handling",
+)
 
 
 def mentions_our_resources(text: str) -> bool:
@@ -44,13 +57,20 @@ def load_hcl(text: str, path: str) -> dict[str, Any]:
     from lark.exceptions import LarkError
 
     try:
-        loaded: dict[str, Any] = hcl2.loads(text, serialization_options=SerializationOptions(
-            strip_string_quotes=True, preserve_heredocs=False))
+        loaded: dict[str, Any] = hcl2.loads(
+            text,
+            serialization_options=SerializationOptions(
+                strip_string_quotes=True, preserve_heredocs=False
+            ),
+        )
     except (LarkError, ValueError, KeyError, TypeError) as exc:  # python-hcl2 raises lark's
         where = getattr(exc, "line", None)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ParseError(f"invalid HCL: {reason}", path=path,
-                         line=where if isinstance(where, int) and where > 0 else None) from None
+        raise ParseError(
+            f"invalid HCL: {reason}",
+            path=path,
+            line=where if isinstance(where, int) and where > 0 else None,
+        ) from None
     return loaded
 
 
@@ -81,8 +101,11 @@ def extract_terraform(text: str, path: str) -> Extraction:
     embedded: list[Embedded] = []
     limits: list[IdleLimit] = []
     for kind in RESOURCES:
-        blocks = {b.labels[1]: b for b in lines.blocks("resource") if b.labels[:1] == (kind,)
-                  and len(b.labels) > 1}
+        blocks = {
+            b.labels[1]: b
+            for b in lines.blocks("resource")
+            if b.labels[:1] == (kind,) and len(b.labels) > 1
+        }
         for name, body in _resources(loaded, kind):
             block = blocks.get(name)
             if block is None:
@@ -91,15 +114,22 @@ def extract_terraform(text: str, path: str) -> Extraction:
             if kind == "aws_elasticache_parameter_group":
                 embedded += _elasticache(body, block, lines, where)
             elif kind == "google_redis_instance":
-                embedded += _redis_map(body.get("redis_configs"), "redis_configs", block, lines,
-                                       where)
+                embedded += _redis_map(
+                    body.get("redis_configs"), "redis_configs", block, lines, where
+                )
             elif kind == "azurerm_redis_cache":
                 config = body.get("redis_configuration")
                 config = config[0] if isinstance(config, list) and config else config
                 embedded += _redis_map(config, "redis_configuration", block, lines, where)
-                limits.append(IdleLimit(AZURE_REDIS_IDLE_SECONDS, f"Azure Cache for Redis "
-                                        f"({where}) closes connections idle for 10 minutes",
-                                        True, path, block.start))
+                limits.append(
+                    IdleLimit(
+                        AZURE_REDIS_IDLE_SECONDS,
+                        f"Azure Cache for Redis ({where}) closes connections idle for 10 minutes",
+                        True,
+                        path,
+                        block.start,
+                    )
+                )
             elif kind == "aws_mq_configuration":
                 embedded += _amazon_mq(body, block, lines, where)
             elif kind == "cloudamqp_rabbitmq_configuration":
@@ -109,8 +139,7 @@ def extract_terraform(text: str, path: str) -> Extraction:
     return Extraction(tuple(embedded), (), tuple(limits))
 
 
-def _elasticache(body: dict[str, Any], block: Block, lines: HclLines,
-                 where: str) -> list[Embedded]:
+def _elasticache(body: dict[str, Any], block: Block, lines: HclLines, where: str) -> list[Embedded]:
     family = str(_known(body.get("family")) or "redis").lower()
     if family.startswith("memcached"):
         return []
@@ -133,14 +162,16 @@ def _redis_word(value: str) -> str:
     return " ".join(quote_arg(word) for word in value.split()) if value.strip() else '""'
 
 
-def _redis_map(config: Any, attribute: str, block: Block, lines: HclLines,
-               where: str) -> list[Embedded]:
+def _redis_map(
+    config: Any, attribute: str, block: Block, lines: HclLines, where: str
+) -> list[Embedded]:
     if not isinstance(config, dict):
         return []
     inner = next(iter(lines.blocks(attribute, block)), None)
     service = "Memorystore" if where.startswith("google") else "Azure Cache for Redis"
-    piece = EmbeddedBuilder("redis", f"{where}.{attribute}", inner.start if inner else
-                            block.start, "server", service)
+    piece = EmbeddedBuilder(
+        "redis", f"{where}.{attribute}", inner.start if inner else block.start, "server", service
+    )
     for key, raw in config.items():
         value = _known(raw)
         if key.startswith("__") or value is None:
@@ -151,8 +182,7 @@ def _redis_map(config: Any, attribute: str, block: Block, lines: HclLines,
     return [piece.build()] if piece else []
 
 
-def _amazon_mq(body: dict[str, Any], block: Block, lines: HclLines,
-               where: str) -> list[Embedded]:
+def _amazon_mq(body: dict[str, Any], block: Block, lines: HclLines, where: str) -> list[Embedded]:
     if str(_known(body.get("engine_type")) or "").lower() != "rabbitmq":
         return []
     data = _known(body.get("data"))
@@ -171,8 +201,7 @@ def _amazon_mq(body: dict[str, Any], block: Block, lines: HclLines,
     return [piece.build()]
 
 
-def _cloudamqp(body: dict[str, Any], block: Block, lines: HclLines,
-               where: str) -> list[Embedded]:
+def _cloudamqp(body: dict[str, Any], block: Block, lines: HclLines, where: str) -> list[Embedded]:
     piece = EmbeddedBuilder("rabbitmq", where, block.start)
     for key in _CLOUDAMQP_KEYS:
         value = _known(body.get(key))
@@ -182,17 +211,33 @@ def _cloudamqp(body: dict[str, Any], block: Block, lines: HclLines,
     return [piece.build()] if piece else []
 
 
-def _load_balancer(kind: str, body: dict[str, Any], block: Block, lines: HclLines,
-                   where: str, path: str) -> list[IdleLimit]:
+def _load_balancer(
+    kind: str, body: dict[str, Any], block: Block, lines: HclLines, where: str, path: str
+) -> list[IdleLimit]:
     if kind == "aws_lb":
         if str(_known(body.get("load_balancer_type")) or "").lower() != "network":
             return []
         line = lines.attribute(block, "load_balancer_type") or block.start
-        return [IdleLimit(NLB_IDLE_SECONDS, f"AWS Network Load Balancer ({where}) closes TCP "
-                          f"flows idle for {NLB_IDLE_SECONDS} s", False, path, line)]
+        return [
+            IdleLimit(
+                NLB_IDLE_SECONDS,
+                f"AWS Network Load Balancer ({where}) closes TCP "
+                f"flows idle for {NLB_IDLE_SECONDS} s",
+                False,
+                path,
+                line,
+            )
+        ]
     seconds = _known(body.get("tcp_idle_timeout_seconds"))
     at = lines.attribute(block, "tcp_idle_timeout_seconds")
     if seconds is None or at is None or not seconds.isdigit():
         return []
-    return [IdleLimit(int(seconds), f"NLB listener {where} tcp_idle_timeout_seconds {seconds}",
-                      False, path, at)]
+    return [
+        IdleLimit(
+            int(seconds),
+            f"NLB listener {where} tcp_idle_timeout_seconds {seconds}",
+            False,
+            path,
+            at,
+        )
+    ]

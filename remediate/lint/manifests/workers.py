@@ -18,14 +18,18 @@ from remediate.model.plans import Finding
 from remediate.rules.base import RuleInfo, finding
 
 MNF001 = RuleInfo(
-    "MNF001", "celery", "warning", "worker health check runs celery inspect ping",
+    "MNF001",
+    "celery",
+    "warning",
+    "worker health check runs celery inspect ping",
     "celery inspect ping is a broadcast through the broker: while the broker is away every "
     "worker fails it, so the orchestrator restarts healthy workers in the middle of a broker "
     "outage (and they come back into the same outage), while a worker wedged after a "
     "reconnect (consumer lost, half-open connection) still answers ping and passes. It also "
     "loads the broker with one broadcast and one reply queue per worker per probe.",
     "check the worker process itself (a liveness file touched from a worker signal, or no "
-    "liveness probe), and alert on queue depth and task throughput instead")
+    "liveness probe), and alert on queue depth and task throughput instead",
+)
 RULE_INFOS = (MNF001,)
 
 #: a command that pings Celery workers: ``celery ... inspect ping`` (with any options between)
@@ -42,16 +46,23 @@ def probe_command_text(command: str | Sequence[str]) -> str:
     return " ".join(words)
 
 
-def inspect_ping_probe(command: str | Sequence[str], path: str, line: int, column: int,
-                       what: str) -> list[Finding]:
+def inspect_ping_probe(
+    command: str | Sequence[str], path: str, line: int, column: int, what: str
+) -> list[Finding]:
     """MNF001 when ``command`` runs ``celery inspect ping``."""
     text = probe_command_text(command)
     if not _INSPECT_PING.search(text):
         return []
-    return [finding(MNF001, path, line,
-                    f"{what} runs `{' '.join(text.split())}`: a broker outage fails it on every "
-                    "worker (healthy ones are restarted) and a wedged worker still passes it",
-                    column=column)]
+    return [
+        finding(
+            MNF001,
+            path,
+            line,
+            f"{what} runs `{' '.join(text.split())}`: a broker outage fails it on every "
+            "worker (healthy ones are restarted) and a wedged worker still passes it",
+            column=column,
+        )
+    ]
 
 
 def split_command(command: str | Sequence[str]) -> list[str] | None:
@@ -68,8 +79,9 @@ def is_redis_server(argv: Sequence[str]) -> bool:
     return bool(argv) and argv[0].rsplit("/", 1)[-1] in ("redis-server", "redis-sentinel")
 
 
-def redis_server_lines(argv: Sequence[str], positions: Sequence[tuple[int, int]],
-                       builder: EmbeddedBuilder) -> None:
+def redis_server_lines(
+    argv: Sequence[str], positions: Sequence[tuple[int, int]], builder: EmbeddedBuilder
+) -> None:
     """Add the config lines of a ``redis-server`` command to ``builder``. ``positions[i]`` is
     the manifest (line, column) of ``argv[i]``. Argument values are re-quoted for redis.conf
     (a value with a blank was one word on the command line)."""

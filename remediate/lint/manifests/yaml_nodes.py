@@ -29,8 +29,11 @@ def load_documents(text: str, path: str) -> list[Node]:
         return [doc for doc in yaml.compose_all(text, Loader=_LOADER) if doc is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise ParseError(f"invalid YAML: {exc.problem or exc.context or 'syntax error'}",
-                         path=path, line=mark.line + 1 if mark else None) from None
+        raise ParseError(
+            f"invalid YAML: {exc.problem or exc.context or 'syntax error'}",
+            path=path,
+            line=mark.line + 1 if mark else None,
+        ) from None
     except yaml.YAMLError as exc:
         raise ParseError(f"invalid YAML: {exc}", path=path) from None
 
@@ -47,8 +50,9 @@ def scalar(node: Node | None) -> str | None:
     """The text of a scalar node (None for anything else, and for YAML null)."""
     if not isinstance(node, yaml.ScalarNode):
         return None
-    if node.tag == "tag:yaml.org,2002:null" or (node.style in (None, "") and node.value in
-                                                  ("", "~", "null", "Null", "NULL")):
+    if node.tag == "tag:yaml.org,2002:null" or (
+        node.style in (None, "") and node.value in ("", "~", "null", "Null", "NULL")
+    ):
         return None
     return str(node.value)
 
@@ -99,8 +103,9 @@ def column(node: Node) -> int:
     return int(node.start_mark.column) + 1
 
 
-def add_string_lines(builder: EmbeddedBuilder, node: Node, source: list[str],
-                     blank_templates: bool = False) -> None:
+def add_string_lines(
+    builder: EmbeddedBuilder, node: Node, source: list[str], blank_templates: bool = False
+) -> None:
     """Add the lines of string value ``node`` to ``builder``, each at its line in the file.
 
     A literal block (``|``) keeps its lines one for one, from the line after its header, with
