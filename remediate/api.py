@@ -126,8 +126,12 @@ def apply(
     max_fail_percent: float | None = None,
     expected: dict[str, HostPlan] | None = None,
     progress: Callable[[Progress], None] | None = None,
+    allow_pending_live: bool = False,
 ) -> list[HostApplyResult]:
-    """Apply on every host (batches of ``serial``); ``expected``: saved plans hosts must match."""
+    """Apply on every host (batches of ``serial``); ``expected``: saved plans hosts must match.
+
+    ``allow_pending_live``: write files whose running instance's live state is unknown (the
+    host is ``pending restart``) instead of failing that host before any write."""
     from remediate.engine.batches import apply_fleet
 
     targets = (
@@ -142,6 +146,7 @@ def apply(
         max_fail_percent,
         expected,
         progress,
+        allow_pending_live,
     )
 
 

@@ -53,13 +53,20 @@ PRIVATE_FILES = ("/etc/hosts",)
 
 
 #: What a handler runs on a test host instead of `systemctl restart redis-server`.
-RESTART_REDIS = """pid=$(cat /run/redis/redis-server.pid 2>/dev/null)
+#: Whether a pid still runs: the host's PID 1 (sleep) never reaps, so an exited server stays a zombie.
+ALIVE = """alive() { kill -0 "$1" 2>/dev/null && read -r _ _ s _ < "/proc/$1/stat" && [ "$s" != Z ]; }
+"""
+
+RESTART_REDIS = (
+    ALIVE.replace("{", "{{").replace("}", "}}")
+    + """pid=$(cat /run/redis/redis-server.pid 2>/dev/null)
 if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  while alive "$pid"; do sleep 0.05; done
 fi
 exec redis-server /etc/redis/redis.conf --daemonize yes --bind {address} \\
   --pidfile /run/redis/redis-server.pid --dir /var/lib/redis --logfile /var/log/redis/redis-server.log
 """
+)
 
 
 #: Starts the host's RabbitMQ node and waits until it runs (Debian's scripts su to rabbitmq).
@@ -136,7 +143,11 @@ class FleetHost:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if self.proc(pid).exists() else None
+        try:
+            state = (self.proc(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return None
+        return None if state == "Z" else pid
 
     def stop_redis(self) -> None:
         if self.redis_pid():
@@ -144,9 +155,10 @@ class FleetHost:
                 [
                     "sh",
                     "-c",
-                    (
+                    ALIVE
+                    + (
                         'pid=$(cat /run/redis/redis-server.pid); kill "$pid"; '
-                        'while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done'
+                        'while alive "$pid"; do sleep 0.05; done'
                     ),
                 ]
             )

@@ -47,6 +47,13 @@ def apply(
             help="Stop later batches when more than P% of a batch fails.",
         ),
     ] = None,
+    allow_pending_live: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pending-live",
+            help="Write files even where the running server's live values cannot be read (the host is 'pending restart'); without it such a host fails before any write.",
+        ),
+    ] = False,
 ) -> None:
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
     from remediate import api
@@ -116,6 +123,7 @@ def apply(
             max_fail_percent=max_fail_percent,
             expected=expected,
             progress=progress,
+            allow_pending_live=allow_pending_live,
         )
     code = apply_exit_code(results)
     if format == "json":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from remediate.engine.handlers import run_handler, run_handlers
 from remediate.engine.survey import HostSurvey, gather_request, survey_target
@@ -74,7 +74,19 @@ class ChangeSet:
     writes: tuple[FileWrite, ...]
     runtime: tuple[RuntimeEntry, ...] = ()
     handlers: tuple[Handler, ...] = ()
-    redis: RedisEndpoint | None = None
+    redis: RedisEndpoint | None = None  # for health checks, and live values without their own
+    redis_by_source: Mapping[str, RedisEndpoint] = field(
+        default_factory=dict
+    )  # redis.conf -> its instance
+
+    def runtime_groups(self) -> list[tuple[RedisEndpoint, tuple[RuntimeEntry, ...]]]:
+        """The live values to set, per instance (each redis.conf's own, else ``redis``)."""
+        groups: dict[RedisEndpoint, list[RuntimeEntry]] = {}
+        for entry in self.runtime:
+            endpoint = self.redis_by_source.get(entry.source) or self.redis
+            if endpoint is not None:
+                groups.setdefault(endpoint, []).append(entry)
+        return [(endpoint, tuple(entries)) for endpoint, entries in groups.items()]
 
 
 def backup_dir(target: HostTarget) -> str:
@@ -124,8 +136,13 @@ def apply_target(
     timeouts: Timeouts,
     expected: HostPlan | None = None,
     cache: MergeCache | None = None,
+    allow_pending_live: bool = False,
 ) -> HostApplyResult:
-    """Apply on one host under its lock. ``expected``: a saved plan the host must still match."""
+    """Apply on one host under its lock. ``expected``: a saved plan the host must still match.
+
+    A file with ``live: true`` whose running instance could not be read fails the host before
+    anything is written, unless ``allow_pending_live``: then the files are written and the host
+    is reported ``pending restart`` (its live values were not set)."""
     held, reply = locked_gather(conn, target, timeouts, *gather_request(target))
     try:
         survey = survey_target(conn, target, renderer, timeouts, cache, reply)
@@ -136,11 +153,32 @@ def apply_target(
                 return HostApplyResult(
                     plan.host, plan.address, "failed", plan, error=f"stale plan: {stale}"
                 )
+        pending = plan.facts.get("redis", {}).get("pending", {})
+        unknown = "; ".join(f"{c}: {s}" for c, s in plan.unknown.items())
+        if pending and not allow_pending_live:
+            names = "; ".join(f"{path} ({', '.join(n)})" for path, n in pending.items())
+            return HostApplyResult(
+                plan.host,
+                plan.address,
+                "failed",
+                plan,
+                error=(
+                    f"live state {unknown}: cannot set {names} on the running server; nothing was written "
+                    "(--allow-pending-live writes the files and leaves the live values pending a restart)"
+                ),
+            )
         if not plan.changed:
             return HostApplyResult(plan.host, plan.address, "ok", plan)
         status, run_id, messages, error = execute(
             conn, target, change_set(target, survey), "apply", "", timeouts, held.pid
         )
+        if pending and status == "changed":
+            status = "pending restart"
+            messages += tuple(
+                f"{path}: live values not set ({unknown}): {', '.join(n)} take effect at the "
+                "next restart"
+                for path, n in pending.items()
+            )
         return HostApplyResult(plan.host, plan.address, status, plan, run_id, messages, error)
     finally:
         held.release()
@@ -185,21 +223,32 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
                 planned.plan.validate,
             )
         )
-    redis_config = survey.facts.redis.config if survey.facts.redis else {}
-    redis_file = next((p for p in survey.planned if p.plan.kind == "redis"), None)
-    desired = redis_file.new_doc.settings() if redis_file else {}
-    runtime = tuple(
-        RuntimeEntry(
-            r.service,
-            r.setting,
-            redis_config.get(r.setting, ""),
-            str(desired.get(r.setting, "")),
-            *((survey.redis.address, survey.redis.port) if survey.redis else ("", 0)),
-            source=redis_file.plan.path if redis_file else "",
+    by_path = {p.plan.path: p for p in survey.planned if p.plan.kind == "redis"}
+    first = next(iter(by_path), "")
+    runtime = []
+    for r in survey.plan.runtime_changes:
+        source = r.source or first
+        live = survey.facts.redis_for(source)
+        endpoint = survey.endpoints.get(source) or survey.redis
+        conf = by_path.get(source)
+        desired = conf.new_doc.settings() if conf else {}
+        runtime.append(
+            RuntimeEntry(
+                r.service,
+                r.setting,
+                live.config.get(r.setting, "") if live else "",
+                str(desired.get(r.setting, "")),
+                *((endpoint.address, endpoint.port) if endpoint else ("", 0)),
+                source=source,
+            )
         )
-        for r in survey.plan.runtime_changes
+    return ChangeSet(
+        tuple(writes),
+        tuple(runtime),
+        tuple(_notified(target, survey)),
+        survey.redis,
+        dict(survey.endpoints),
     )
-    return ChangeSet(tuple(writes), runtime, tuple(_notified(target, survey)), survey.redis)
 
 
 def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
@@ -310,19 +359,17 @@ def execute(
     applied_runtime: tuple[RuntimeEntry, ...] = ()
     ran: list[HandlerResult] = []
     try:
-        if changes.runtime and changes.redis:
+        for endpoint, entries in changes.runtime_groups():
+            applied_runtime += entries  # before the SET: a failed SET may have taken some values
             now = set_redis(
-                conn,
-                changes.redis,
-                {r.setting: r.after for r in changes.runtime},
-                timeouts.exchange,
+                conn, endpoint, {r.setting: r.after for r in entries}, timeouts.exchange
             )
-            applied_runtime = changes.runtime
-            wrong = [
-                r.setting for r in changes.runtime if not _same(now.get(r.setting, ""), r.after)
-            ]
+            wrong = [r.setting for r in entries if not _same(now.get(r.setting, ""), r.after)]
             if wrong:
-                raise ApplyFailed(f"Redis did not take {', '.join(wrong)}")
+                raise ApplyFailed(
+                    f"Redis at {endpoint} did not take {', '.join(wrong)} "
+                    "(CONFIG GET after CONFIG SET says otherwise)"
+                )
         for result in run_handlers(conn, changes.handlers, changes.redis, timeouts):
             ran.append(result)
             if not result.ok:
@@ -426,14 +473,13 @@ def verify_runtime(conn: Connection, changes: ChangeSet, timeouts: Timeouts) -> 
     The files are checked by the script that records the run (``_finish``), in the same
     round trip.
     """
-    if changes.runtime and changes.redis:
-        now = read_redis(
-            conn, changes.redis, [r.setting for r in changes.runtime], timeouts.exchange
-        )
-        for entry in changes.runtime:
+    for endpoint, entries in changes.runtime_groups():
+        now = read_redis(conn, endpoint, [r.setting for r in entries], timeouts.exchange)
+        for entry in entries:
             if not _same(now.config.get(entry.setting, ""), entry.after):
                 raise ApplyFailed(
-                    f"verify: Redis {entry.setting} is {now.config.get(entry.setting)!r}"
+                    f"verify: Redis {entry.setting} at {endpoint} is "
+                    f"{now.config.get(entry.setting)!r} ({now.live_state})"
                 )
 
 
@@ -486,13 +532,14 @@ def _roll_back(
                 "removed",
             ):
                 notes.append(f"could not restore {op.path}")
-    if runtime and changes.redis:
+    undo = replace(changes, runtime=tuple(runtime))
+    for endpoint, entries in undo.runtime_groups():
         try:
-            set_redis(
-                conn, changes.redis, {r.setting: r.before for r in runtime}, timeouts.exchange
-            )
+            set_redis(conn, endpoint, {r.setting: r.before for r in entries}, timeouts.exchange)
         except Exception as exc:  # noqa: BLE001  (report it and keep restoring the rest)
-            notes.append(f"could not restore Redis runtime values: {type(exc).__name__}")
+            notes.append(
+                f"could not restore Redis runtime values at {endpoint}: {type(exc).__name__}"
+            )
     handlers = {h.name: h for h in changes.handlers}
     for result in ran:
         again = run_handler(conn, handlers[result.name], changes.redis, timeouts)

@@ -43,6 +43,7 @@ def apply_fleet(
     max_fail_percent: float | None = None,
     expected: dict[str, HostPlan] | None = None,
     progress: Callable[[Progress], None] | None = None,
+    allow_pending_live: bool = False,
 ) -> list[HostApplyResult]:
     """Apply batch after batch; stop the batches that follow one that failed too much."""
     results: list[HostApplyResult] = []
@@ -63,7 +64,9 @@ def apply_fleet(
 
         def work(conn: Connection, target: HostTarget) -> HostApplyResult:
             plan = (expected or {}).get(target.host.name)
-            return apply_target(conn, target, renderer, options.timeouts, plan, cache)
+            return apply_target(
+                conn, target, renderer, options.timeouts, plan, cache, allow_pending_live
+            )
 
         outcomes = fan_out(batch, work, options, forks, progress, warm=modules_for(batch))
         batch_results = [_apply_result(o, t) for o, t in zip(outcomes, batch)]

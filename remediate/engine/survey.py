@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate.engine.fanout import fan_out
-from remediate.model.facts import HostFacts, RedisEndpoint
+from remediate.engine.live import RedisFile, live_redis
+from remediate.model.facts import HostFacts, RedisEndpoint, RedisRuntime
 from remediate.model.outcomes import HostOutcome, Progress
 from remediate.model.plans import HostPlan
 from remediate.model.secrets import Masker, secret_vars
@@ -28,12 +29,12 @@ from remediate.playbook.render import Renderer
 from remediate.playbook.targets import HostTarget, template_vars
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.gather import GatherReply, gather
+from remediate.remote.processes import PROCESS_PROBE, parse_process_probe
 from remediate.remote.runtime import (
     LIMITS_PROBE,
     RABBITMQ_PROBE,
     parse_limits_probe,
     parse_rabbitmq_probe,
-    read_redis,
 )
 
 
@@ -45,6 +46,9 @@ class HostSurvey:
     planned: tuple[PlannedFile, ...]
     facts: HostFacts
     redis: RedisEndpoint | None  # as the host sees it
+    endpoints: Mapping[str, RedisEndpoint] = dataclasses.field(
+        default_factory=dict
+    )  # per redis.conf
 
 
 def plan_target(
@@ -59,7 +63,7 @@ def plan_target(
 
 def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
     """The paths and probes a survey of ``target`` gathers."""
-    probes = {"limits": LIMITS_PROBE}
+    probes = {"limits": LIMITS_PROBE, "processes": PROCESS_PROBE}
     if any(m.spec.kind == "rabbitmq" for m in target.files):
         probes["rabbitmq"] = RABBITMQ_PROBE
     return [m.remote_path for m in target.files], probes
@@ -82,7 +86,12 @@ def survey_target(
         reply = gather(conn, paths, probes, timeout=timeouts.gather)
     masker = Masker(secret_vars(target.variables))
     cache = cache or MergeCache()
-    facts = HostFacts(reply.files, limits=parse_limits_probe(reply.probes["limits"].output))
+    processes = (
+        parse_process_probe(reply.probes["processes"].output) if "processes" in reply.probes else ()
+    )
+    facts = HostFacts(
+        reply.files, limits=parse_limits_probe(reply.probes["limits"].output), processes=processes
+    )
     planned: list[PlannedFile] = []
     for managed in target.files:
         fact = reply.files[managed.remote_path]
@@ -100,27 +109,38 @@ def survey_target(
                 cache,
             )
         )
-    redis = endpoint = None
-    for managed, planned_file in zip(target.files, planned):
-        if planned_file.plan.kind == "redis":
-            endpoint = redis_endpoint(managed.variables, planned_file)
-            if endpoint.password:
-                masker.add([endpoint.password])
-            managed_names = {c.setting for c in planned_file.plan.changes} | set(REDIS_LIVE)
-            redis = read_redis(conn, endpoint, sorted(managed_names), timeouts.exchange)
-            break
+    endpoints: dict[str, RedisEndpoint] = {}
+    redis_files = [(m, p) for m, p in zip(target.files, planned) if p.plan.kind == "redis"]
+    by_file: dict[str, RedisRuntime] = {}
+    endpoint = None
+    if redis_files:
+        files = [
+            RedisFile(p.plan.path, m.variables, p.live_doc.settings() if p.live_doc else {})
+            for m, p in redis_files
+        ]
+        for f in files:
+            password = f.variables.get("redis_password") or f.settings.get("requirepass")
+            if password:
+                masker.add([str(password)])
+        names = {c.setting for _, p in redis_files for c in p.plan.changes} | set(REDIS_LIVE)
+        live = live_redis(conn, files, processes, names, timeouts.exchange)
+        by_file = {path: found.runtime for path, found in live.items()}
+        endpoints = {path: found.endpoint for path, found in live.items() if found.endpoint}
+        first_managed, first = redis_files[0]
+        endpoint = live[first.plan.path].endpoint or redis_endpoint(first_managed.variables, first)
+    redis = next(iter(by_file.values()), None)
     rabbit = None
     if "rabbitmq" in reply.probes:
         probe = reply.probes["rabbitmq"]
         rabbit = parse_rabbitmq_probe(probe.output, probe.exited)
-    facts = HostFacts(reply.files, redis, rabbit, facts.limits)
+    facts = HostFacts(reply.files, redis, rabbit, facts.limits, processes, by_file)
     plan = host_plan(target.host.name, target.host.address, planned, facts, masker)
     variables: dict[str, Any] = {}
     for managed in target.files:
         variables.update(managed.variables)
     findings = host_findings(planned, facts, variables, masker, cache)
     plan = dataclasses.replace(plan, findings=findings)
-    return HostSurvey(plan, tuple(planned), facts, endpoint)
+    return HostSurvey(plan, tuple(planned), facts, endpoint, endpoints)
 
 
 def redis_endpoint(

@@ -31,6 +31,7 @@ class RuntimeChange:
     setting: str
     live: str
     desired: str
+    source: str = ""  # the managed file whose running instance this is
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,31 @@ class HostPlan:
     @property
     def changed(self) -> bool:
         return any(f.changed for f in self.files) or bool(self.runtime_changes)
+
+    @property
+    def live_states(self) -> dict[str, str]:
+        """Per component (redis, rabbitmq): ``read``, ``not running`` or ``unknown: <reason>``."""
+        states = {
+            name: str(self.facts[name]["state"])
+            for name in ("redis", "rabbitmq")
+            if isinstance(self.facts.get(name), dict) and "state" in self.facts[name]
+        }
+        instances = self.facts.get("redis", {}).get("instances", {}) if "redis" in states else {}
+        unknown = [
+            f"{i['state']} ({path})"
+            for path, i in sorted(instances.items())
+            if str(i.get("state", "")).startswith("unknown")
+        ]
+        if unknown and not states["redis"].startswith("unknown"):
+            states["redis"] = unknown[0]
+        return states
+
+    @property
+    def unknown(self) -> dict[str, str]:
+        """The components whose live state is unknown, with the reason (counted as failed)."""
+        return {
+            name: state for name, state in self.live_states.items() if state.startswith("unknown")
+        }
 
 
 def to_json(value: Any) -> Any:

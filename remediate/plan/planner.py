@@ -269,14 +269,13 @@ def display_value(value: Any, kind: str = "") -> str:
 def runtime_changes(
     files: Iterable[PlannedFile], facts: HostFacts
 ) -> tuple[tuple[RuntimeChange, ...], tuple[RuntimeChange, ...]]:
-    """(live values to set, drift between file and running server) for Redis."""
+    """(live values to set, drift between file and running server) for Redis: only from
+    values read back from the instance that runs from each file, never assumed."""
     to_set: list[RuntimeChange] = []
     drift: list[RuntimeChange] = []
-    redis = facts.redis
-    if redis is None or not redis.running or redis.error:
-        return (), ()
     for planned in files:
-        if planned.plan.kind != "redis":
+        redis = facts.redis_for(planned.plan.path) if planned.plan.kind == "redis" else None
+        if redis is None or not redis.read:
             continue
         desired = planned.new_doc.settings()
         current = planned.live_doc.settings() if planned.live_doc else {}
@@ -287,15 +286,33 @@ def runtime_changes(
             want = desired.get(name, ABSENT)
             have = current.get(name, ABSENT)
             if have is not ABSENT and not planned.new_doc.same(name, have, live_value):
-                drift.append(RuntimeChange("redis", name, live_value, _plain(have)))
+                drift.append(
+                    RuntimeChange("redis", name, live_value, _plain(have), planned.plan.path)
+                )
             if (
                 planned.live
                 and name in planned.managed
                 and want is not ABSENT
                 and not planned.new_doc.same(name, want, live_value)
             ):
-                to_set.append(RuntimeChange("redis", name, live_value, _plain(want)))
+                to_set.append(
+                    RuntimeChange("redis", name, live_value, _plain(want), planned.plan.path)
+                )
     return tuple(to_set), tuple(drift)
+
+
+def pending_live(files: Iterable[PlannedFile], facts: HostFacts) -> dict[str, list[str]]:
+    """Per file with ``live: true`` whose instance could not be read: the live-settable
+    settings it manages (whether the running server needs them set is unknown)."""
+    out = {}
+    for planned in files:
+        redis = facts.redis_for(planned.plan.path) if planned.plan.kind == "redis" else None
+        if redis is None or not planned.live or not redis.live_state.startswith("unknown"):
+            continue
+        names = sorted(n for n in planned.managed if n.lower() in REDIS_LIVE)
+        if names:
+            out[planned.plan.path] = names
+    return out
 
 
 def _plain(value: Any) -> str:
@@ -324,18 +341,24 @@ def host_plan(
     secret_names = SECRET_SETTINGS["redis"]
     to_set = tuple(_mask_runtime(c, secret_names, masker) for c in to_set)
     drift = tuple(_mask_runtime(c, secret_names, masker) for c in drift)
-    return HostPlan(
-        name, address, tuple(f.plan for f in files), to_set, drift, facts_summary(facts)
-    )
+    summary = facts_summary(facts)
+    pending = pending_live(files, facts)
+    if pending and "redis" in summary:
+        summary["redis"]["pending"] = pending
+    return HostPlan(name, address, tuple(f.plan for f in files), to_set, drift, summary)
 
 
 def _mask_runtime(change: RuntimeChange, secret_names: set[str], masker: Masker) -> RuntimeChange:
     if change.setting in secret_names:
         return RuntimeChange(
-            change.service, change.setting, masked(change.live), masked(change.desired)
+            change.service,
+            change.setting,
+            masked(change.live),
+            masked(change.desired),
+            change.source,
         )
     return RuntimeChange(
-        change.service, change.setting, masker(change.live), masker(change.desired)
+        change.service, change.setting, masker(change.live), masker(change.desired), change.source
     )
 
 
@@ -343,25 +366,21 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
     """Runtime facts as plain data for reports (secrets never gathered into it)."""
     out: dict[str, Any] = {}
     if facts.redis is not None:
-        r = facts.redis
         limit = facts.process_limit("redis-server")
         out["redis"] = {
-            "running": r.running,
-            "ping": r.ping,
-            "error": r.error,
-            "pid": r.pid,
-            "connected_clients": r.connected_clients,
-            "maxclients": r.maxclients,
-            "config": {
-                k: v for k, v in sorted(r.config.items()) if k not in SECRET_SETTINGS["redis"]
-            },
+            **_redis_summary(facts.redis),
             "nofile_soft": limit.soft if limit else None,
             "nofile_hard": limit.hard if limit else None,
         }
+        if len(facts.redis_by_file) > 1:
+            out["redis"]["instances"] = {
+                path: _redis_summary(r) for path, r in sorted(facts.redis_by_file.items())
+            }
     if facts.rabbitmq is not None:
         q = facts.rabbitmq
         limit = facts.process_limit("beam.smp")
         out["rabbitmq"] = {
+            "state": q.live_state,
             "running": q.running,
             "heartbeat": q.heartbeat,
             "pid": q.pid,
@@ -369,7 +388,36 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
             "nofile_soft": limit.soft if limit else None,
             "nofile_hard": limit.hard if limit else None,
         }
+    if facts.processes:
+        out["processes"] = [
+            {
+                "pid": p.pid,
+                "name": p.name,
+                "uid": p.uid,
+                "exe": p.exe,
+                "argv": list(p.argv),
+                "cwd": p.cwd,
+                "listeners": [str(lst) for lst in p.listeners],
+            }
+            for p in facts.processes
+        ]
     return out
+
+
+def _redis_summary(r: Any) -> dict[str, Any]:
+    return {
+        "state": r.live_state,
+        "running": r.running,
+        "ping": r.ping,
+        "error": r.error,
+        "pid": r.pid,
+        "config_file": r.config_file,
+        "version": r.version,
+        "listener": f"{r.address}:{r.port}" if r.address else "",
+        "connected_clients": r.connected_clients,
+        "maxclients": r.maxclients,
+        "config": {k: v for k, v in sorted(r.config.items()) if k not in SECRET_SETTINGS["redis"]},
+    }
 
 
 def host_findings(
@@ -389,7 +437,7 @@ def host_findings(
 
     redis_limit = facts.process_limit("redis-server")
     beam_limit = facts.process_limit("beam.smp")
-    running = facts.redis is not None and facts.redis.running and not facts.redis.error
+    running = facts.redis is not None and facts.redis.read
     base = Facts(
         celery_version=str(variables["celery_version"])
         if variables.get("celery_version")
@@ -400,7 +448,11 @@ def host_findings(
         rabbitmq_live_heartbeat=facts.rabbitmq.heartbeat
         if facts.rabbitmq and facts.rabbitmq.running
         else None,
-        rabbitmq_running=facts.rabbitmq.running if facts.rabbitmq else None,
+        rabbitmq_running=(
+            facts.rabbitmq.running
+            if facts.rabbitmq and not facts.rabbitmq.live_state.startswith("unknown")
+            else None
+        ),
     )
     docs = [(p, p.live_doc) for p in planned if p.live_doc is not None]
     findings: list[Any] = []

@@ -28,12 +28,12 @@ LIMITS_PROBE = r"""for d in /proc/[0-9]*; do
 done; true"""
 
 #: RabbitMQ's live heartbeat and the node's OS pid, when rabbitmqctl exists.
-RABBITMQ_PROBE = r"""command -v rabbitmqctl >/dev/null 2>&1 || { echo 'rabbitmqctl: not installed'; exit 127; }
-up=
+RABBITMQ_PROBE = r"""up=
 for d in /proc/[0-9]*; do
   read -r c < "$d/comm" 2>/dev/null && [ "$c" = beam.smp ] && { up=1; break; }
 done
 [ -n "$up" ] || { echo 'nodedown: no beam.smp process'; exit 69; }
+command -v rabbitmqctl >/dev/null 2>&1 || { echo 'rabbitmqctl: not installed'; exit 127; }
 timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid()}.'"""
 
 
@@ -55,19 +55,26 @@ def _limit(text: str) -> int | None:
 
 
 def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
-    """Pure: ``{{ok,60},"1234"}`` or ``{undefined,"1234"}``; failures mean not running."""
+    """Pure: ``{{ok,60},"1234"}`` or ``{undefined,"1234"}`` is read; no beam.smp process
+    (exit 69) is not running; anything else while beam.smp runs is unknown, with the reason."""
     text = output.decode("utf-8", "replace").strip()
     match = re.search(r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*\}", text)
     if exited == 0 and match:
         heartbeat = int(match.group(1)) if match.group(1) else None
-        return RabbitRuntime(True, heartbeat, int(match.group(2)))
+        return RabbitRuntime(True, heartbeat, int(match.group(2)), state="read")
+    if exited == 69 and text.startswith("nodedown: no beam.smp"):
+        return RabbitRuntime(False, state="not running")
     if exited == 127:
-        return RabbitRuntime(False, error="rabbitmqctl not installed")
+        return RabbitRuntime(
+            False, state="unknown", error="beam.smp runs but rabbitmqctl is not installed"
+        )
     first = text.splitlines()[0] if text else f"rabbitmqctl exited {exited}"
-    return RabbitRuntime(
-        False,
-        error="not running" if "nodedown" in text or "unable to" in text.lower() else first[:200],
+    reason = (
+        "node down while beam.smp runs"
+        if "nodedown" in text or "unable to" in text.lower()
+        else first[:200]
     )
+    return RabbitRuntime(False, state="unknown", error=reason)
 
 
 @functools.cache
@@ -147,7 +154,8 @@ def _bare_connection(conn: Any, endpoint: RedisEndpoint, timeout: float) -> Any:
 def read_redis(
     conn: Any, endpoint: RedisEndpoint, settings: Iterable[str], timeout: float = 10.0
 ) -> RedisRuntime:
-    """CONFIG GET ``settings`` plus health (PING, clients, maxclients, pid), sent in one write.
+    """PING, INFO server/clients and CONFIG GET ``settings`` (with the endpoint's name for
+    CONFIG), sent in one write. The result says ``read`` only when every reply came back.
 
     Spoken on a bare redis-py Connection: a ``Redis`` client builds its table of ~170
     response callbacks on creation, more CPU than the exchange itself when every host
@@ -157,73 +165,123 @@ def read_redis(
 
     connection = _bare_connection(conn, endpoint, timeout)
     names = sorted(set(settings) | {"maxclients"})
-    commands = [
-        ("PING",),
-        *(("CONFIG", "GET", name) for name in names),
-        ("INFO", "server"),
-        ("INFO", "clients"),
-    ]
+    config = endpoint.config_command
+    commands: list[tuple[str, ...]] = [("PING",), ("INFO", "server"), ("INFO", "clients")]
+    if config:
+        commands += [(config, "GET", name) for name in names]
+    replies: list[Any] = []
     try:
         connection.connect()  # AUTH, if there is a password
         connection.send_packed_command(connection.pack_commands(commands))
-        replies = [connection.read_response() for _ in commands]
+        for _ in commands:
+            try:
+                replies.append(connection.read_response())
+            except redis.ResponseError as exc:  # one command refused: keep reading the others
+                replies.append(exc)
     except redis.AuthenticationError:
         return RedisRuntime(
-            True, error="authentication failed (set redis_password, or requirepass in the file)"
+            True,
+            state="unknown",
+            address=endpoint.address,
+            port=endpoint.port,
+            error=f"authentication failed at {endpoint} (set redis_password, or requirepass in the file)",
         )
-    except redis.ResponseError as exc:
-        return RedisRuntime(True, error=f"redis refused: {_first_line(exc)}")
     except (redis.ConnectionError, redis.TimeoutError, ConnectionFailed, OSError) as exc:
-        reason = _first_line(exc)
         return RedisRuntime(
             False,
-            error="not running"
-            if "refused" in reason.lower() or "cannot reach" in reason
-            else reason,
+            state="unknown",
+            address=endpoint.address,
+            port=endpoint.port,
+            error=f"cannot reach {endpoint}: {_first_line(exc)}",
         )
     finally:
         connection.disconnect()
-    ping, *config_replies, server, clients = replies
-    config: dict[str, str] = {}
+    ping, server, clients, *config_replies = replies
+    for reply in (ping, server, clients):
+        if isinstance(reply, Exception):
+            reason = (
+                "authentication failed"
+                if isinstance(reply, redis.AuthenticationError) or "NOAUTH" in str(reply)
+                else f"redis refused: {_first_line(reply)}"
+            )
+            return RedisRuntime(
+                True,
+                state="unknown",
+                error=f"{reason} at {endpoint}",
+                address=endpoint.address,
+                port=endpoint.port,
+            )
+    values: dict[str, str] = {}
+    refused = ""
     for reply in config_replies:  # RESP2: [name, value, name, value, ...]
-        config.update({str(k): str(v) for k, v in zip(reply[::2], reply[1::2])})
-    maxclients = config.get("maxclients")
+        if isinstance(reply, Exception):
+            refused = _first_line(reply)
+            continue
+        values.update({str(k): str(v) for k, v in zip(reply[::2], reply[1::2])})
+    error = (
+        'CONFIG is disabled (rename-command CONFIG ""): live values cannot be read'
+        if not config
+        else f"{config} GET refused: {refused}"
+        if refused
+        else ""
+    )
+    maxclients = values.get("maxclients")
     return RedisRuntime(
         True,
-        config={k: v for k, v in config.items() if k in settings},
+        config={k: v for k, v in values.items() if k in settings},
         pid=_info_int(server, "process_id"),
         connected_clients=_info_int(clients, "connected_clients"),
         maxclients=int(maxclients) if maxclients and maxclients.isdigit() else None,
         ping=ping == "PONG",
+        error=error,
+        state="unknown" if error else "read",
+        config_file=_info(server, "config_file"),
+        version=_info(server, "redis_version"),
+        executable=_info(server, "executable"),
+        address=endpoint.address,
+        port=endpoint.port,
     )
 
 
-def _info_int(text: str, field: str) -> int | None:
-    """One integer field of an INFO reply (``field:value`` lines)."""
+def _info(text: str, field: str) -> str:
+    """One field of an INFO reply (``field:value`` lines); "" when absent."""
     for line in str(text).splitlines():
         name, _, value = line.partition(":")
         if name == field:
-            return int(value) if value.strip().isdigit() else None
-    return None
+            return value.strip()
+    return ""
+
+
+def _info_int(text: str, field: str) -> int | None:
+    value = _info(text, field)
+    return int(value) if value.isdigit() else None
 
 
 def set_redis(
     conn: Any, endpoint: RedisEndpoint, values: dict[str, str], timeout: float = 10.0
 ) -> dict[str, str]:
     """CONFIG SET each value, then read them back; returns what Redis now reports."""
+    if not endpoint.config_command:
+        raise ValueError(f"CONFIG is disabled on {endpoint}: live values cannot be set")
     client = redis_client(conn, endpoint, timeout)
+    config = endpoint.config_command
     try:
         for name, value in values.items():
-            client.config_set(name, value)
+            client.execute_command(config, "SET", name, value)
         pipe = client.pipeline(transaction=False)
         for name in values:
-            pipe.config_get(name)
+            pipe.execute_command(config, "GET", name)
         now: dict[str, str] = {}
         for reply in pipe.execute():
-            now.update({str(k): str(v) for k, v in reply.items()})
+            pairs = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2])
+            now.update({_text(k): _text(v) for k, v in pairs})
         return now
     finally:
         client.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def redis_ping(conn: Any, endpoint: RedisEndpoint, timeout: float = 10.0) -> bool:

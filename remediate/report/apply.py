@@ -10,7 +10,7 @@ from remediate.model.outcomes import HostApplyResult
 from remediate.model.plans import SCHEMA, to_json
 from remediate.report.exit import ExitCode, exit_code
 
-STATUSES = ("changed", "ok", "failed", "rolled back", "unreachable", "skipped")
+STATUSES = ("changed", "pending restart", "ok", "failed", "rolled back", "unreachable", "skipped")
 
 
 def apply_exit_code(results: Sequence[HostApplyResult]) -> ExitCode:
@@ -23,7 +23,7 @@ def apply_exit_code(results: Sequence[HostApplyResult]) -> ExitCode:
 def apply_lines(results: Sequence[HostApplyResult]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = [("", "")]
     width = max((len(r.host) for r in results), default=0)
-    style = {"changed": "yellow", "ok": "green"}
+    style = {"changed": "yellow", "ok": "green", "pending restart": "yellow"}
     for r in results:
         run = f"  run {r.run_id}" if r.run_id else ""
         out.append((style.get(r.status, "red"), f"{r.host.ljust(width)} : {r.status}{run}"))

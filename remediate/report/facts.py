@@ -49,38 +49,61 @@ def facts_lines(hosts: list[dict[str, Any]]) -> list[tuple[str, str]]:
                 out.append(("", f"    {key} = {value}"))
         redis = h["runtime"].get("redis")
         if redis is not None:
-            if redis["running"] and not redis["error"]:
-                limit = (
-                    f"{redis['nofile_soft']}/{redis['nofile_hard']}"
-                    if redis["nofile_hard"]
-                    else "unknown"
-                )
-                out.append(
-                    (
-                        "green",
-                        (
-                            f"  redis: PING ok, pid {redis['pid']}, {redis['connected_clients']} clients, "
-                            f"maxclients {redis['maxclients']}, open files soft/hard {limit}"
-                        ),
-                    )
-                )
-                live = ", ".join(f"{k}={v}" for k, v in redis["config"].items())
-                out.append(("", f"    live: {live}"))
-            else:
-                out.append(("yellow", f"  redis: {redis['error'] or 'not running'}"))
+            instances = redis.get("instances") or {"": redis}
+            for path, r in instances.items():
+                out.extend(_redis_lines(r, redis, path))
         rabbit = h["runtime"].get("rabbitmq")
         if rabbit is not None:
-            if rabbit["running"]:
+            if rabbit.get("state", "read" if rabbit["running"] else "not running") == "read":
                 out.append(
                     (
                         "green",
                         (
-                            f"  rabbitmq: running, pid {rabbit['pid']}, heartbeat "
+                            f"  rabbitmq: read, pid {rabbit['pid']}, heartbeat "
                             f"{rabbit['heartbeat'] if rabbit['heartbeat'] is not None else 'default (60)'}, "
                             f"open files {rabbit['nofile_soft']}/{rabbit['nofile_hard']}"
                         ),
                     )
                 )
             else:
-                out.append(("yellow", f"  rabbitmq: {rabbit['error'] or 'not running'}"))
+                out.append(
+                    (
+                        "red" if str(rabbit.get("state")).startswith("unknown") else "yellow",
+                        f"  rabbitmq: {rabbit.get('state') or rabbit['error'] or 'not running'}",
+                    )
+                )
+        for p in h["runtime"].get("processes", []):
+            listens = ", ".join(p["listeners"]) or "no TCP listener"
+            out.append(
+                (
+                    "dim",
+                    f"  process {p['name']} pid {p['pid']} uid {p['uid']} {p['exe']}  listens {listens}",
+                )
+            )
+            out.append(("dim", f"    argv: {' '.join(p['argv'])}  cwd {p['cwd']}"))
     return out
+
+
+def _redis_lines(r: dict[str, Any], host_level: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    state = r.get("state") or (
+        "read" if r["running"] and not r["error"] else r["error"] or "not running"
+    )
+    label = f"redis ({path})" if path else "redis"
+    if state != "read":
+        style = "red" if state.startswith("unknown") else "yellow"
+        detail = f" ({r['error']})" if state == "not running" and r.get("error") else ""
+        return [(style, f"  {label}: {state}{detail}")]
+    hard = host_level.get("nofile_hard")
+    limit = f"{host_level.get('nofile_soft')}/{hard}" if hard else "unknown"
+    live = ", ".join(f"{k}={v}" for k, v in r["config"].items())
+    return [
+        (
+            "green",
+            (
+                f"  {label}: read, PING ok, pid {r['pid']}, {r.get('config_file') or '(no config file)'}, "
+                f"listener {r.get('listener')}, redis {r.get('version')}, {r['connected_clients']} clients, "
+                f"maxclients {r['maxclients']}, open files soft/hard {limit}"
+            ),
+        ),
+        ("", f"    live: {live}"),
+    ]

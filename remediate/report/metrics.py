@@ -16,6 +16,13 @@ _HELP = {
         "gauge",
         "1 if a running server's value differs from the desired value.",
     ),
+    "remediate_runtime_read": (
+        "gauge",
+        (
+            "1 if the live state of a component was read back, 0 if not running "
+            "or unknown (see the report for the reason)."
+        ),
+    ),
     "remediate_findings": ("gauge", "Unsuppressed findings per host, rule and severity."),
     "remediate_hosts": ("gauge", "Hosts audited, by status."),
     "remediate_audit_timestamp_seconds": ("gauge", "When the audit ran (Unix time)."),
@@ -51,6 +58,19 @@ def render_metrics(report: dict[str, Any]) -> str:
         drifted = {r["setting"] for r in host["runtime_changes"]}
         for setting in sorted(drifted):
             samples["remediate_runtime_drift"].append(f"{_labels(host=name, setting=setting)} 1")
+        facts = host.get("facts") or {}
+        for component in ("redis", "rabbitmq"):
+            if isinstance(facts.get(component), dict) and "state" in facts[component]:
+                read = int(
+                    facts[component]["state"] == "read"
+                    and not any(
+                        str(i.get("state")) != "read"
+                        for i in facts[component].get("instances", {}).values()
+                    )
+                )
+                samples["remediate_runtime_read"].append(
+                    f"{_labels(host=name, component=component)} {read}"
+                )
         counts = Counter(
             (x["rule"], x["severity"]) for x in host.get("findings", []) if not x.get("suppressed")
         )

@@ -20,6 +20,7 @@ class Recap:
     unreachable: int
     failed: int
     findings: int
+    unknown: int = 0  # hosts where a live state could not be read (counted as failed)
 
     @staticmethod
     def of(plans: Sequence[HostPlan]) -> Recap:
@@ -30,13 +31,16 @@ class Recap:
             sum(p.status == "unreachable" for p in plans),
             sum(p.status == "failed" for p in plans),
             sum(len([f for f in p.findings if not f.suppressed]) for p in plans),
+            sum(bool(p.unknown) and p.status in ("changed", "ok") for p in plans),
         )
 
 
 def plan_exit_code(plans: Sequence[HostPlan], detailed: bool) -> ExitCode:
     recap = Recap.of(plans)
     return exit_code(
-        failed=recap.failed, unreachable=recap.unreachable, drift=detailed and bool(recap.changed)
+        failed=recap.failed + (recap.unknown if detailed else 0),
+        unreachable=recap.unreachable,
+        drift=detailed and bool(recap.changed),
     )
 
 
@@ -47,7 +51,9 @@ def audit_exit_code(plans: Sequence[HostPlan]) -> ExitCode:
         f.severity in ("warning", "error") and not f.suppressed for p in plans for f in p.findings
     )
     return exit_code(
-        failed=recap.failed, unreachable=recap.unreachable, drift=bool(recap.changed) or findings
+        failed=recap.failed + recap.unknown,
+        unreachable=recap.unreachable,
+        drift=bool(recap.changed) or findings,
     )
 
 
@@ -133,6 +139,18 @@ def plan_text(
                     out.append(("yellow", f"      note: {c.note}"))
             if not summary:
                 out.extend(_diff_lines(f.diff))
+        for component, state in plan.unknown.items():
+            out.append(("bold red", f"  {component}: live state {state}"))
+        for path, names in plan.facts.get("redis", {}).get("pending", {}).items():
+            out.append(
+                (
+                    "yellow",
+                    (
+                        f"  runtime (Redis CONFIG SET) for {path}: pending, live values unknown: "
+                        f"{', '.join(names)}"
+                    ),
+                )
+            )
         if plan.runtime_changes:
             out.append(("cyan", "  runtime (Redis CONFIG SET)"))
             for r in plan.runtime_changes:
@@ -152,7 +170,7 @@ def plan_text(
                         f"    {finding.rule} {finding.severity:<7} {where}  {finding.message}",
                     )
                 )
-        if not plan.changed and not findings and not plan.drift:
+        if not plan.changed and not findings and not plan.drift and not plan.unknown:
             out.append(("green", "  no changes"))
     if recap:
         out.append(("", ""))
@@ -194,13 +212,15 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
         ok = sum(not f.changed for f in p.files)
         findings = len([f for f in p.findings if not f.suppressed])
         style = {"changed": "yellow", "ok": "green"}.get(p.status, "red")
+        unknown = int(bool(p.unknown) and p.status in ("changed", "ok"))
+        style = "red" if unknown else style
         out.append(
             (
                 style,
                 (
                     f"{p.host.ljust(width)} : ok={ok} changed={changed} "
                     f"unreachable={int(p.status == 'unreachable')} failed={int(p.status == 'failed')} "
-                    f"findings={findings}"
+                    f"findings={findings}{f' unknown={unknown}' if unknown else ''}"
                 ),
             )
         )
@@ -210,6 +230,8 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
         parts.append(f"{recap.unreachable} unreachable")
     if recap.failed:
         parts.append(f"{recap.failed} failed")
+    if recap.unknown:
+        parts.append(f"{recap.unknown} with a live state unknown")
     out.append(("bold", ", ".join(parts)))
     return out
 
