@@ -111,6 +111,12 @@ def test_the_table_covers_each_kind_and_each_way_a_change_takes_effect() -> None
     assert {"redis", "rabbitmq", "systemd", "celery"} <= seen_kinds
     assert {"live", "restart"} <= seen_effects
     assert statuses == {"changed", "ok"}
+    unknown = json.loads(
+        (FIXTURES / "planner" / "redis-unknown-plans-no-live-change.json").read_text()
+    )
+    redis = unknown["expected"]["facts"]["redis"]
+    assert redis["state"].startswith("unknown: ") and redis["pending"]
+    assert unknown["expected"]["runtime_changes"] == [] == unknown["expected"]["drift"]
 
 
 def test_no_secret_of_a_recorded_file_reaches_a_plan() -> None:

@@ -203,7 +203,6 @@ def _runtime_rollback(
 
 
 def _shown(setting: str):  # type: ignore[no-untyped-def]
-    from remediate.model.secrets import masked
-    from remediate.plan.planner import SECRET_SETTINGS
+    from remediate.model.secrets import is_secret_setting, masked
 
-    return masked if setting in SECRET_SETTINGS["redis"] else (lambda value: value)
+    return masked if is_secret_setting("redis", setting) else (lambda value: value)

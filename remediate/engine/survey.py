@@ -168,7 +168,8 @@ def redis_endpoint(
 def survey_facts(survey: HostSurvey) -> dict[str, Any]:
     """Managed settings as the files have them (secrets masked) and the runtime facts."""
     from remediate.formats import ABSENT
-    from remediate.plan.planner import SECRET_SETTINGS, display_value
+    from remediate.model.secrets import is_secret_setting
+    from remediate.plan.planner import display_value
 
     masker = Masker()
     files = {}
@@ -179,7 +180,7 @@ def survey_facts(survey: HostSurvey) -> dict[str, Any]:
         live = dict(planned.live_doc.managed_items()) if planned.live_doc else {}
         for key in planned.managed:
             value = live.get(key, ABSENT)
-            secret = key.lower() in SECRET_SETTINGS.get(planned.plan.kind, set())
+            secret = is_secret_setting(planned.plan.kind, key)
             values[key] = (
                 "(unset)"
                 if value is ABSENT

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 from remediate.errors import ParseError
 from remediate.formats.base import ABSENT, Edit, Problem
 from remediate.formats.lines import LineDocument, decode, duplicate_note, kept_note, removed_note
+from remediate.model.secrets import is_secret_setting
 
 __all__ = ["RabbitLine", "RabbitmqDocument", "is_secret_key", "parse"]
 
@@ -51,17 +52,13 @@ _SETTING = re.compile(
 _INCLUDE = re.compile(r"[ \t]*include[ \t]*(?P<path>[A-Za-z0-9\-_.*/]+)(?:[ \t]*#.*)?", re.DOTALL)
 _NOT_BLANK_OR_COMMENT = re.compile(r"\n[ \t]*[^ \t\n#]")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-_SECRET_KEY = re.compile(
-    r"(?:.*[._])?(?:pass|password|passwd|passphrase|secret|secret_key|secret_access_key"
-    r"|client_secret|token|acl_token|access_token)"
-)
 
 
 def is_secret_key(key: str) -> bool:
     """Whether a rabbitmq.conf key holds a secret: ``default_pass``, ``mqtt.default_pass``,
     ``ssl_options.password``, ``auth_ldap.dn_lookup_bind.password``, OAuth and cloud
     peer-discovery secrets and tokens."""
-    return _SECRET_KEY.fullmatch(key.rsplit(".", 1)[-1]) is not None
+    return is_secret_setting("rabbitmq", key)
 
 
 class RabbitLine(NamedTuple):

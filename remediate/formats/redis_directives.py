@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from remediate.model.secrets import REDIS_SECRET_DIRECTIVES
+
 STANDARD_DIRECTIVES = frozenset(
     [
         "acl-pubsub-default",
@@ -320,10 +322,8 @@ ENUM_DIRECTIVES = frozenset(
     }
 )
 
-#: directives whose value is a secret to mask in every report
-SECRET_DIRECTIVES = frozenset(
-    {"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"}
-)
+#: directives whose value is a secret to mask in every report (the table is model.secrets')
+SECRET_DIRECTIVES = REDIS_SECRET_DIRECTIVES
 
 #: ``sentinel <sub> <secret>`` positions (index into the args after ``sentinel``)
 SENTINEL_SECRET_ARG = {"auth-pass": 2, "sentinel-pass": 1}

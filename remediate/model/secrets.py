@@ -13,8 +13,32 @@ from typing import Any
 
 MASK = "********"
 
-#: Inventory/host variables whose values are secrets.
+# -- which names are secret: the one table every layer asks -----------------------------------
+
+#: Inventory/host variables (and shell/celery settings) whose values are secrets.
 SECRET_VAR = re.compile(r"(^|_)(pass|passwd|password|secret|token|passphrase)$", re.IGNORECASE)
+#: redis.conf directives whose value is a secret (``user ... >password`` is masked by argument).
+REDIS_SECRET_DIRECTIVES = frozenset(
+    {"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"}
+)
+#: The last segment of a rabbitmq.conf key that holds a secret (``default_pass``,
+#: ``ssl_options.password``, ``auth_ldap.dn_lookup_bind.password``, OAuth and cloud secrets).
+_RABBITMQ_SECRET_KEY = re.compile(
+    r"(?:.*[._])?(?:pass|password|passwd|passphrase|secret|secret_key|secret_access_key"
+    r"|client_secret|token|acl_token|access_token)"
+)
+
+
+def is_secret_setting(kind: str, name: str) -> bool:
+    """Whether a setting of a ``kind`` file holds a secret (shown masked everywhere)."""
+    key = name.lower()
+    if kind == "redis":
+        return key in REDIS_SECRET_DIRECTIVES or key == "user"
+    if kind == "rabbitmq":
+        return _RABBITMQ_SECRET_KEY.fullmatch(key.rsplit(".", 1)[-1]) is not None
+    return SECRET_VAR.search(key) is not None
+
+
 #: Shortest vault-decrypted value searched for inside free text (diffs, errors): shorter ones
 #: ("yes", "on", "1") would mask unrelated words; they are still masked wherever shown as a value.
 MIN_FREE_TEXT_SECRET = 4

@@ -17,42 +17,14 @@ from remediate.errors import ParseError
 from remediate.formats import ABSENT, Change, Document, merge, parse
 from remediate.model.facts import HostFacts
 from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
-from remediate.model.secrets import Masker, masked
+from remediate.model.secrets import Masker, is_secret_setting, masked
+from remediate.plan.effects import (  # noqa: F401  (re-exported: callers import them from here)
+    DRIFT_CHECKED,
+    EFFECT_BY_KIND,
+    REDIS_LIVE,
+    effect_of,
+)
 from remediate.playbook.schema import FileSpec, Handler
-
-#: Settings whose values are secrets, per kind (shown masked, with a short hash).
-SECRET_SETTINGS = {
-    "redis": {"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass", "user"},
-    "rabbitmq": {"default_pass"},
-}
-
-#: Redis settings CONFIG SET applies to a running server, and to whom.
-REDIS_LIVE = {
-    "timeout": "CONFIG SET, no restart (applies to existing clients)",
-    "tcp-keepalive": "CONFIG SET, no restart (new connections only)",
-    "maxclients": "CONFIG SET, no restart (needs the process's open-file limit)",
-    "maxmemory": "CONFIG SET, no restart",
-    "maxmemory-policy": "CONFIG SET, no restart",
-    "requirepass": "CONFIG SET, no restart (clients must re-authenticate)",
-    "masterauth": "CONFIG SET, no restart",
-    "client-output-buffer-limit": "CONFIG SET, no restart",
-    "save": "CONFIG SET, no restart",
-    "appendonly": "CONFIG SET, no restart",
-    "loglevel": "CONFIG SET, no restart",
-}
-
-#: Settings whose running value is compared with the file even when no template manages them.
-DRIFT_CHECKED = {"maxclients", "maxmemory", "maxmemory-policy"}
-
-#: How a change that cannot be applied live takes effect, per kind.
-EFFECT_BY_KIND = {
-    "redis": ("restart", "redis-server"),
-    "rabbitmq": ("restart", "RabbitMQ node"),
-    "systemd": ("restart", "daemon-reload and service restart"),
-    "celery": ("restart", "Celery workers (settings are read at start-up)"),
-    "limits": ("session", "new login sessions only (systemd services ignore limits.conf)"),
-    "shell": ("restart", "service, and only under SysV init"),
-}
 
 
 @dataclass(frozen=True)
@@ -220,7 +192,7 @@ def plan_file(
 
 
 def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:
-    secret = change.setting.lower() in SECRET_SETTINGS.get(spec.kind, set())
+    secret = is_secret_setting(spec.kind, change.setting)
     old, new = (
         _display(change.old, secret, masker, spec.kind),
         _display(change.new, secret, masker, spec.kind),
@@ -229,18 +201,6 @@ def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingCh
     return SettingChange(
         change.setting, old, new, effect, how, change.lines, masker(change.note), secret
     )
-
-
-def effect_of(spec: FileSpec, setting: str) -> tuple[str, str]:
-    """How a change to ``setting`` takes effect: live, or through which handler."""
-    if spec.kind == "redis" and spec.live and setting.lower() in REDIS_LIVE:
-        return "live", REDIS_LIVE[setting.lower()]
-    effect, how = EFFECT_BY_KIND[spec.kind]
-    if spec.notify:
-        how = f"{how}; handler: {', '.join(spec.notify)}"
-    elif effect == "restart":
-        how = f"{how}; no handler: pending until the next restart"
-    return effect, how
 
 
 def _display(value: Any, secret: bool, masker: Masker, kind: str = "") -> str:
@@ -338,9 +298,8 @@ def host_plan(
     name: str, address: str, files: list[PlannedFile], facts: HostFacts, masker: Masker
 ) -> HostPlan:
     to_set, drift = runtime_changes(files, facts)
-    secret_names = SECRET_SETTINGS["redis"]
-    to_set = tuple(_mask_runtime(c, secret_names, masker) for c in to_set)
-    drift = tuple(_mask_runtime(c, secret_names, masker) for c in drift)
+    to_set = tuple(_mask_runtime(c, masker) for c in to_set)
+    drift = tuple(_mask_runtime(c, masker) for c in drift)
     summary = facts_summary(facts)
     pending = pending_live(files, facts)
     if pending and "redis" in summary:
@@ -348,8 +307,8 @@ def host_plan(
     return HostPlan(name, address, tuple(f.plan for f in files), to_set, drift, summary)
 
 
-def _mask_runtime(change: RuntimeChange, secret_names: set[str], masker: Masker) -> RuntimeChange:
-    if change.setting in secret_names:
+def _mask_runtime(change: RuntimeChange, masker: Masker) -> RuntimeChange:
+    if is_secret_setting(change.service, change.setting):
         return RuntimeChange(
             change.service,
             change.setting,
@@ -416,7 +375,7 @@ def _redis_summary(r: Any) -> dict[str, Any]:
         "listener": f"{r.address}:{r.port}" if r.address else "",
         "connected_clients": r.connected_clients,
         "maxclients": r.maxclients,
-        "config": {k: v for k, v in sorted(r.config.items()) if k not in SECRET_SETTINGS["redis"]},
+        "config": {k: v for k, v in sorted(r.config.items()) if not is_secret_setting("redis", k)},
     }
 
 

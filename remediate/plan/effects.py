@@ -1,0 +1,50 @@
+"""Which settings take effect live and how every other change takes effect, and which names are
+secret: the tables the planner, the engine and the views share (pure data)."""
+
+from __future__ import annotations
+
+from remediate.model.secrets import is_secret_setting
+from remediate.playbook.schema import FileSpec
+
+#: Redis settings CONFIG SET applies to a running server, and to whom.
+REDIS_LIVE = {
+    "timeout": "CONFIG SET, no restart (applies to existing clients)",
+    "tcp-keepalive": "CONFIG SET, no restart (new connections only)",
+    "maxclients": "CONFIG SET, no restart (needs the process's open-file limit)",
+    "maxmemory": "CONFIG SET, no restart",
+    "maxmemory-policy": "CONFIG SET, no restart",
+    "requirepass": "CONFIG SET, no restart (clients must re-authenticate)",
+    "masterauth": "CONFIG SET, no restart",
+    "client-output-buffer-limit": "CONFIG SET, no restart",
+    "save": "CONFIG SET, no restart",
+    "appendonly": "CONFIG SET, no restart",
+    "loglevel": "CONFIG SET, no restart",
+}
+
+#: Settings whose running value is compared with the file even when no template manages them.
+DRIFT_CHECKED = {"maxclients", "maxmemory", "maxmemory-policy"}
+
+#: How a change that cannot be applied live takes effect, per kind.
+EFFECT_BY_KIND = {
+    "redis": ("restart", "redis-server"),
+    "rabbitmq": ("restart", "RabbitMQ node"),
+    "systemd": ("restart", "daemon-reload and service restart"),
+    "celery": ("restart", "Celery workers (settings are read at start-up)"),
+    "limits": ("session", "new login sessions only (systemd services ignore limits.conf)"),
+    "shell": ("restart", "service, and only under SysV init"),
+}
+
+
+def effect_of(spec: FileSpec, setting: str) -> tuple[str, str]:
+    """How a change to ``setting`` takes effect: live, or through which handler."""
+    if spec.kind == "redis" and spec.live and setting.lower() in REDIS_LIVE:
+        return "live", REDIS_LIVE[setting.lower()]
+    effect, how = EFFECT_BY_KIND[spec.kind]
+    if spec.notify:
+        how = f"{how}; handler: {', '.join(spec.notify)}"
+    elif effect == "restart":
+        how = f"{how}; no handler: pending until the next restart"
+    return effect, how
+
+
+__all__ = ["DRIFT_CHECKED", "EFFECT_BY_KIND", "REDIS_LIVE", "effect_of", "is_secret_setting"]
