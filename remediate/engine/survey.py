@@ -81,6 +81,11 @@ def survey_target(
 
     ``reply``: the host's gather, when the caller already has it (apply gathers in the
     round trip that takes the host lock)."""
+    if target.host.connection == "redis":  # a service without a shell: protocol reads only
+        from remediate.engine.redis_service import survey_service
+
+        plan, service_facts = survey_service(conn, timeouts.exchange)  # type: ignore[arg-type]
+        return HostSurvey(plan, (), service_facts, None)
     if reply is None:
         paths, probes = gather_request(target)
         reply = gather(conn, paths, probes, timeout=timeouts.gather)
