@@ -37,6 +37,7 @@ from remediate.playbook.render import Renderer
 from remediate.playbook.schema import Handler
 from remediate.playbook.targets import HostTarget, remote_path
 from remediate.remote.connection import Connection, Held
+from remediate.remote.container_mounts import baked_messages
 from remediate.remote.gather import GatherReply, gather, gather_command, gathered, new_boundary
 from remediate.remote.runtime import read_redis, set_redis
 from remediate.remote.scripts import (
@@ -172,6 +173,7 @@ def apply_target(
         status, run_id, messages, error = execute(
             conn, target, change_set(target, survey), "apply", "", timeouts, held.pid
         )
+        messages += baked_messages(plan.facts, [f.path for f in plan.files if f.changed])
         if pending and status == "changed":
             status = "pending restart"
             messages += tuple(

@@ -28,6 +28,7 @@ from remediate.plan.planner import (
 from remediate.playbook.render import Renderer
 from remediate.playbook.targets import HostTarget, template_vars
 from remediate.remote.connection import Connection, ConnectOptions
+from remediate.remote.container_mounts import MOUNTS_PROBE, container_facts
 from remediate.remote.gather import GatherReply, gather
 from remediate.remote.processes import PROCESS_PROBE, parse_process_probe
 from remediate.remote.runtime import (
@@ -66,6 +67,8 @@ def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
     probes = {"limits": LIMITS_PROBE, "processes": PROCESS_PROBE}
     if any(m.spec.kind == "rabbitmq" for m in target.files):
         probes["rabbitmq"] = RABBITMQ_PROBE
+    if target.host.connection in ("docker", "podman", "kubectl"):  # baked into the image?
+        probes["mounts"] = MOUNTS_PROBE
     return [m.remote_path for m in target.files], probes
 
 
@@ -81,6 +84,11 @@ def survey_target(
 
     ``reply``: the host's gather, when the caller already has it (apply gathers in the
     round trip that takes the host lock)."""
+    if target.host.connection == "redis":  # a service without a shell: protocol reads only
+        from remediate.engine.redis_service import survey_service
+
+        plan, service_facts = survey_service(conn, timeouts.exchange)  # type: ignore[arg-type]
+        return HostSurvey(plan, (), service_facts, None)
     if reply is None:
         paths, probes = gather_request(target)
         reply = gather(conn, paths, probes, timeout=timeouts.gather)
@@ -140,6 +148,15 @@ def survey_target(
         variables.update(managed.variables)
     findings = host_findings(planned, facts, variables, masker, cache)
     plan = dataclasses.replace(plan, findings=findings)
+    if "mounts" in reply.probes:
+        target_of = getattr(conn, "target", None)
+        container = container_facts(
+            target.host.connection,
+            getattr(target_of, "container", target.host.address),
+            reply.probes["mounts"].output,
+            [m.remote_path for m in target.files],
+        )
+        plan = dataclasses.replace(plan, facts={**plan.facts, "container": container})
     return HostSurvey(plan, tuple(planned), facts, endpoint, endpoints)
 
 

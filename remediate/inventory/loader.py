@@ -72,6 +72,19 @@ INTERNAL_VARS = frozenset(
 _TRUE = frozenset({"y", "yes", "on", "1", "true", "t", "1.0"})
 _FALSE = frozenset({"n", "no", "off", "0", "false", "f", "0.0", ""})
 _SSH_CONNECTIONS = frozenset({"ssh", "paramiko", "paramiko_ssh", "smart"})
+#: Ansible's container connection plugins (and their short names) -> the runtime's CLI;
+#: ``redis``: a broker reached over the Redis protocol only (no shell)
+_OTHER_CONNECTIONS = {
+    "community.docker.docker": "docker",
+    "community.general.docker": "docker",
+    "docker": "docker",
+    "containers.podman.podman": "podman",
+    "podman": "podman",
+    "kubernetes.core.kubectl": "kubectl",
+    "community.kubernetes.kubectl": "kubectl",
+    "kubectl": "kubectl",
+    "redis": "redis",
+}
 
 
 @dataclass(frozen=True)
@@ -111,14 +124,18 @@ class Host:
 
     @property
     def connection(self) -> str:
-        """'ssh' (also for paramiko and smart) or 'local'."""
+        """'ssh' (also for paramiko and smart), 'local', 'docker', 'podman', 'kubectl' or 'redis'."""
         value = self._text("ansible_connection") or "ssh"
         if value == "local":
             return "local"
         if value in _SSH_CONNECTIONS:
             return "ssh"
+        if value in _OTHER_CONNECTIONS:
+            return _OTHER_CONNECTIONS[value]
         raise InventoryError(
-            f"ansible_connection {value!r} is not supported; use ssh or local.", host=self.name
+            f"ansible_connection {value!r} is not supported; use ssh, local, docker, podman, "
+            "kubectl or redis.",
+            host=self.name,
         )
 
     @property

@@ -496,6 +496,14 @@ def connect(host: HostLike, options: ConnectOptions) -> Connection:
     """A connection for ``host`` (not yet opened for SSH; opened on first use)."""
     if host.connection == "local":
         return LocalConnection(host, options)
+    if host.connection in ("docker", "podman", "kubectl"):
+        from remediate.remote.exec_connection import connect_container
+
+        return connect_container(host, options)
+    if host.connection == "redis":
+        from remediate.remote.redis_protocol import RedisProtocolConnection
+
+        return RedisProtocolConnection(host, options)
     if host.connection not in ("ssh", "smart", "paramiko"):
         raise CommandFailed(
             f"unsupported ansible_connection {host.connection!r} (ssh or local)", host=host.name
