@@ -29,6 +29,9 @@ FILE_KEYS = {"kind", "path", "template", "strategy", "mode", "live", "validate",
 HANDLER_KEYS = {"command", "check"}
 BUILTIN_CHECKS = ("redis_ping", "rabbitmq_running")
 STRATEGIES = ("merge", "replace")
+#: A playbook ``path`` with one of these is a shell pattern, expanded on each host (sh(1)
+#: pathname expansion: ``*``, ``?``, ``[...]``); each match is managed as its own file.
+GLOB_CHARS = "*?["
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class FileSpec:
     validate: str | None = None
     notify: tuple[str, ...] = ()
     line: int | None = None
+
+    @property
+    def is_glob(self) -> bool:
+        """Whether ``path`` is a pattern (``*``, ``?``, ``[``), expanded on each host."""
+        return any(c in self.path for c in GLOB_CHARS)
 
 
 @dataclass(frozen=True)

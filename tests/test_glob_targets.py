@@ -1,0 +1,55 @@
+"""Playbook path patterns: each host's matches become its own managed files (pure part)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from remediate.errors import PlaybookError
+from remediate.playbook.schema import FileSpec
+from remediate.playbook.targets import HostTarget, ManagedFile, expand_globs
+
+GLOB = FileSpec("redis", "/etc/redis/redis*.conf", "redis.conf.j2", line=7)
+LITERAL = FileSpec("redis", "/etc/redis/redis.conf", "redis.conf.j2", line=5)
+CELERY = FileSpec("celery", "/srv/app/celeryconfig.py", "celeryconfig.py.j2")
+
+
+def target(*specs: FileSpec) -> HostTarget:
+    host = SimpleNamespace(name="host1", vars={})
+    return HostTarget(host, tuple(ManagedFile(s, s.path, {}, {"x": 1}) for s in specs))
+
+
+def test_a_pattern_is_sent_as_a_glob_and_each_match_becomes_a_file() -> None:
+    t = target(CELERY, GLOB)
+    assert t.paths == ["/srv/app/celeryconfig.py"] and t.globs == ["/etc/redis/redis*.conf"]
+    matches = {"/etc/redis/redis*.conf": ("/etc/redis/redis-6380.conf", "/etc/redis/redis.conf")}
+    expanded, unmatched = expand_globs(t, matches)
+    assert unmatched == ()
+    assert [m.remote_path for m in expanded.files] == [
+        "/srv/app/celeryconfig.py",
+        "/etc/redis/redis-6380.conf",
+        "/etc/redis/redis.conf",
+    ]
+    assert all(m.spec is GLOB for m in expanded.files[1:])
+    assert expanded.globs == [] and expanded.files[1].variables == {"x": 1}
+
+
+def test_a_pattern_matching_nothing_is_reported_not_dropped_silently() -> None:
+    expanded, unmatched = expand_globs(target(GLOB), {"/etc/redis/redis*.conf": ()})
+    assert expanded.files == () and unmatched == ("/etc/redis/redis*.conf",)
+
+
+def test_a_literal_entry_wins_and_a_conflicting_match_is_an_error() -> None:
+    matches = {"/etc/redis/redis*.conf": ("/etc/redis/redis.conf",)}
+    expanded, _ = expand_globs(target(LITERAL, GLOB), matches)
+    assert [m.spec for m in expanded.files] == [LITERAL]
+    other = FileSpec("redis", "/etc/redis/redis*.conf", "other.j2", line=9)
+    with pytest.raises(PlaybookError, match="line 9.* managed with other settings") as error:
+        expand_globs(target(LITERAL, other), {other.path: ("/etc/redis/redis.conf",)})
+    assert error.value.host == "host1"
+
+
+def test_without_patterns_the_target_is_unchanged() -> None:
+    t = target(LITERAL)
+    assert expand_globs(t, {}) == (t, ())
