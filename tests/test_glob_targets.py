@@ -37,7 +37,7 @@ def test_a_pattern_is_sent_as_a_glob_and_each_match_becomes_a_file() -> None:
 
 def test_a_pattern_matching_nothing_is_reported_not_dropped_silently() -> None:
     expanded, unmatched = expand_globs(target(GLOB), {"/etc/redis/redis*.conf": ()})
-    assert expanded.files == () and unmatched == ("/etc/redis/redis*.conf",)
+    assert expanded.files == () and unmatched == (("redis", "/etc/redis/redis*.conf"),)
 
 
 def test_a_literal_entry_wins_and_a_conflicting_match_is_an_error() -> None:

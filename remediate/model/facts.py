@@ -165,7 +165,8 @@ class HostFacts:
     )  # managed path -> its instance
     #: every running redis-server (by pid) as it answered INFO server (config_file), or why not
     redis_instances: dict[int, RedisRuntime] = field(default_factory=dict)
-    unmatched: tuple[str, ...] = ()  # managed path patterns that matched no file on the host
+    #: (kind, pattern) of each managed path pattern that matched no file on the host
+    unmatched: tuple[tuple[str, str], ...] = ()
 
     def redis_for(self, path: str) -> RedisRuntime | None:
         """The runtime of the instance that runs from ``path`` (else the host's one Redis)."""

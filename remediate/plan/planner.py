@@ -431,7 +431,7 @@ def redis_instances(facts: HostFacts) -> tuple[RedisInstance, ...]:
         if said is not None and said.version:  # INFO server answered
             out.append(RedisInstance(process.pid, where, said.config_file))
         else:
-            reason = (said.error if said else "") or "it was not asked (INFO server)"
+            reason = (said.error if said else "") or "not asked: no managed redis.conf on the host"
             out.append(RedisInstance(process.pid, where, error=reason))
     return tuple(out)
 
@@ -474,8 +474,9 @@ def host_findings(
         base,
         redis_instances=redis_instances(facts)
         if any(p.plan.kind == "redis" for p in planned)
+        or any(kind == "redis" for kind, _ in facts.unmatched)
         else None,
-        unmatched_paths=facts.unmatched,
+        unmatched_paths=tuple(pattern for _, pattern in facts.unmatched),
     )
     docs = [(p, p.live_doc) for p in planned if p.live_doc is not None]
     findings: list[Any] = []

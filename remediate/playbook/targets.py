@@ -76,10 +76,10 @@ class HostTarget:
 
 def expand_globs(
     target: HostTarget, matches: Mapping[str, Sequence[str]]
-) -> tuple[HostTarget, tuple[str, ...]]:
+) -> tuple[HostTarget, tuple[tuple[str, str], ...]]:
     """``target`` as one host has it: each pattern replaced, in place, by one managed file per
     path it matched there (``matches``: pattern -> paths, from the host's gather), and the
-    patterns that matched nothing. Which files a pattern manages is a fact of each host, found
+    (kind, pattern) of each pattern that matched nothing. Which files a pattern manages is a fact of each host, found
     in the same round trip that reads them: the targets prepared before any connection hold
     the pattern, and every host's plan lists its own matches.
 
@@ -96,7 +96,7 @@ def expand_globs(
             continue
         found = matches.get(managed.remote_path, ())
         if not found:
-            unmatched.append(managed.remote_path)
+            unmatched.append((managed.spec.kind, managed.remote_path))
         for path in found:
             other = files.get(path) or literal.get(path)
             if other is not None:
