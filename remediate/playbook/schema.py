@@ -9,6 +9,10 @@
       handlers:
         restart redis: {command: systemctl restart redis-server, check: redis_ping}
 
+A file ``path`` with ``*``, ``?`` or ``[`` is a pattern (``/etc/redis/redis*.conf``): each
+host's gather expands it (``playbook.targets.expand_globs``) and every match is managed as its
+own file; a pattern matching nothing on a host is finding PLB001.
+
 Every schema error is one PlaybookError naming the file and line, raised before any
 host is contacted.
 """
