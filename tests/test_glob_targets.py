@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -53,3 +55,53 @@ def test_a_literal_entry_wins_and_a_conflicting_match_is_an_error() -> None:
 def test_without_patterns_the_target_is_unchanged() -> None:
     t = target(LITERAL)
     assert expand_globs(t, {}) == (t, ())
+
+
+class CountingConnection:
+    """Runs each command with this machine's sh and counts the round trips."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.round_trips = 0
+
+    def run(self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> Any:
+        import subprocess
+
+        from remediate.remote.connection import CommandResult
+
+        self.round_trips += 1
+        done = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, check=False)
+        return CommandResult(" ".join(argv), done.stdout, done.stderr, done.returncode)
+
+    def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:
+        raise AssertionError("no Redis is asked for limits files")
+
+
+def test_survey_expands_a_pattern_in_its_one_gather_round_trip(tmp_path: Path) -> None:
+    from remediate.engine.survey import survey_target
+    from remediate.model.timeouts import Timeouts
+    from remediate.playbook.render import Renderer
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "nofile.conf.j2").write_text("* soft nofile 65536\n")
+    limits = tmp_path / "limits.d"
+    limits.mkdir()
+    (limits / "10-a.conf").write_text("* soft nofile 1024\n")
+    (limits / "20-b.conf").write_text("* soft nofile 65536\n")
+    spec = FileSpec("limits", f"{limits}/*.conf", "nofile.conf.j2")
+    nothing = FileSpec("limits", f"{limits}/none-*.conf", "nofile.conf.j2")
+    host = SimpleNamespace(name="local", address="127.0.0.1", vars={})
+    files = tuple(ManagedFile(s, s.path, {}, {}) for s in (spec, nothing))
+    conn = CountingConnection(host)
+    survey = survey_target(
+        conn,  # type: ignore[arg-type]
+        HostTarget(host, files),
+        Renderer(tmp_path / "templates"),
+        Timeouts(),
+    )
+    assert conn.round_trips == 1
+    changed = {f.path: f.changed for f in survey.plan.files}
+    assert changed == {f"{limits}/10-a.conf": True, f"{limits}/20-b.conf": False}
+    assert [(f.rule, f.path) for f in survey.plan.findings if f.rule == "PLB001"] == [
+        ("PLB001", f"{limits}/none-*.conf")
+    ]
