@@ -126,15 +126,15 @@ def test_a_node_rabbitmqctl_cannot_read_is_unknown_while_beam_runs(
     host.exec(["sh", "-c", breaks], timeout=90)
     try:
         assert host.exec(["sh", "-c", "pgrep -x beam.smp"]).stdout.strip()  # the VM runs
-        prom = tmp_path / "audit.prom"
+        prom, report = tmp_path / "audit.prom", tmp_path / "audit.json"
         audit = run_cli(
-            "audit", "--format", "json", "--metrics", str(prom), env=fleet.env(), cwd=tmp_path
+            "audit", "--report", str(report), "--metrics", str(prom), env=fleet.env(), cwd=directory
         )
         plan = run_cli("plan", env=fleet.env(), cwd=directory)
     finally:
         host.exec(["sh", "-c", heals], timeout=90)
     assert audit.returncode == 1, audit.stdout + audit.stderr
-    state = json.loads(audit.stdout)["hosts"][0]["facts"]["rabbitmq"]["state"]
+    state = json.loads(report.read_text())["hosts"][0]["facts"]["rabbitmq"]["state"]
     assert state.startswith(reason), state
     assert (
         f'remediate_runtime_read{{host="{host.name}",component="rabbitmq"}} 0' in prom.read_text()
