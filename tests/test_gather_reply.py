@@ -168,3 +168,52 @@ def test_the_real_script_with_nothing_readable(tmp_path: Path) -> None:
     paths = [str(tmp_path / "a"), str(tmp_path / "b")]
     got = parse_gather_reply(run_script(paths), B, paths)
     assert [f.exists for f in got.files.values()] == [False, False]
+
+
+def test_globs_are_expanded_on_the_host_as_data_in_the_same_command(tmp_path: Path) -> None:
+    etc = tmp_path / "etc redis"  # a space: no field splitting
+    etc.mkdir()
+    (etc / "redis.conf").write_bytes(b"port 6379\n")
+    (etc / "redis-6380.conf").write_bytes(b"port 6380\n")
+    (etc / "sentinel.conf").write_bytes(b"sentinel\n")
+    (etc / "redis-$(touch pwned).conf").write_bytes(b"odd name\n")
+    literal = str(tmp_path / "literal")
+    pattern = f"{etc}/redis*.conf"
+    nothing = f"{tmp_path}/none/*.conf"
+    evil = f"{tmp_path}/$(touch {tmp_path}/pwned)*"
+    globs = [pattern, nothing, evil]
+    argv = gather_command([literal], {}, B, globs)
+    assert all(g not in argv[2] for g in globs)  # data, never script
+    out = subprocess.run(argv, check=True, capture_output=True, cwd=tmp_path).stdout
+    got = parse_gather_reply(out, B, [literal], globs)
+    assert got.matches == {
+        pattern: (
+            f"{etc}/redis-$(touch pwned).conf",
+            f"{etc}/redis-6380.conf",
+            f"{etc}/redis.conf",
+        ),
+        nothing: (),
+        evil: (),
+    }
+    assert list(got.files) == [literal, *got.matches[pattern]]
+    assert got.files[f"{etc}/redis-6380.conf"].content == b"port 6380\n"
+    assert not got.files[literal].exists
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_path_listed_and_matched_is_one_file(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_bytes(b"a\n")
+    literal, pattern = str(tmp_path / "a.conf"), f"{tmp_path}/*.conf"
+    out = subprocess.run(
+        gather_command([literal], {"echo": "echo hi"}, B, [pattern]),
+        check=True,
+        capture_output=True,
+    ).stdout
+    got = parse_gather_reply(out, B, [literal], [pattern])
+    assert list(got.files) == [literal] and got.files[literal].content == b"a\n"
+    assert got.matches == {pattern: (literal,)} and got.probes["echo"].output == b"hi\n"
+
+
+def test_a_reply_missing_a_glob_record_is_garbled() -> None:
+    with pytest.raises(ValueError, match="glob"):
+        parse_gather_reply(reply([F(b"x\n")]), B, ["/x"], ["/etc/*.conf"])

@@ -9,6 +9,7 @@ import pytest
 
 from remediate.model.facts import Listener, ProcessFact
 from remediate.remote.processes import PROCESS_PROBE, decode_address, parse_process_probe
+from remediate.remote.runtime import parse_rabbitmq_probe
 
 RECORDED = Path(__file__).parent / "fixtures" / "probes" / "processes-debian.txt"
 
@@ -96,3 +97,50 @@ def test_the_probe_finds_the_real_redis_servers_of_this_machine(fleet: object) -
     output = subprocess.run(["sh", "-c", PROCESS_PROBE], capture_output=True, check=True).stdout
     addresses = {lst.address for p in parse_process_probe(output) for lst in p.listeners}
     assert {h.address for h in fleet.hosts} <= addresses  # type: ignore[attr-defined]
+
+
+PROBES = RECORDED.parent
+
+
+@pytest.mark.parametrize(
+    ("recorded", "exited", "state"),
+    [
+        ("rabbitmq-read.txt", 0, "read"),
+        (
+            "rabbitmq-stop-app.txt",
+            0,
+            "unknown: the rabbit application is stopped in the running node (beam.smp pid 40;",
+        ),
+        (
+            "rabbitmq-wrong-cookie.txt",
+            69,
+            (
+                "unknown: rabbitmqctl cannot talk to the node while beam.smp runs: Erlang "
+                "distribution failed (the CLI's Erlang cookie differs"
+            ),
+        ),
+        ("rabbitmq-hung.txt", 124, "unknown: rabbitmqctl did not answer within 20 s"),
+    ],
+)
+def test_recorded_rabbitmqctl_outputs_are_read_or_unknown(
+    recorded: str, exited: int, state: str
+) -> None:
+    """Outputs of the real rabbitmqctl 3.10 (RABBITMQ_PROBE inside a fleet host): read; the
+    rabbit application stopped (stop_app); a CLI with another Erlang cookie; a node stopped
+    with SIGSTOP (the probe's timeout)."""
+    runtime = parse_rabbitmq_probe((PROBES / recorded).read_bytes(), exited)
+    assert runtime.live_state.startswith(state), runtime.live_state
+    assert runtime.running == (state == "read")
+    if state == "read":
+        assert (runtime.heartbeat, runtime.pid) == (60, 40)
+
+
+def test_rabbitmq_probe_states_without_a_node() -> None:
+    assert parse_rabbitmq_probe(b"nodedown: no beam.smp process\n", 69).live_state == (
+        "not running"
+    )
+    assert parse_rabbitmq_probe(b"rabbitmqctl: not installed\n", 127).live_state.startswith(
+        "unknown: beam.smp runs but rabbitmqctl is not installed"
+    )
+    old = parse_rabbitmq_probe(b'{undefined,"77"}\n', 0)  # without the application flag
+    assert old.live_state == "read" and old.heartbeat is None and old.pid == 77

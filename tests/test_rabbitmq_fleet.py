@@ -80,3 +80,65 @@ def test_heartbeat_is_planned_applied_with_a_restart_and_read_back(
     assert handler_runs == ["restart rabbitmq"]
     again = run_cli("plan", "--detailed-exitcode", env=fleet.env(), cwd=tmp_path)
     assert again.returncode == 0, again.stdout
+
+
+def rabbit_project(fleet: Fleet, directory: Path) -> Path:
+    host = fleet.hosts[0]
+    (directory / "inventory").mkdir(parents=True)
+    (directory / "inventory" / "hosts.ini").write_text(
+        f"[rabbitmq]\n{host.name} ansible_host={host.address} ansible_user=root "
+        f"ansible_ssh_private_key_file={fleet.client_key}\n"
+    )
+    (directory / "playbooks").mkdir()
+    (directory / "playbooks" / "site.yml").write_text(PLAYBOOK)
+    (directory / "templates").symlink_to(Path(__file__).resolve().parents[1] / "templates")
+    return directory
+
+
+COOKIE = "/var/lib/rabbitmq/.erlang.cookie"
+
+
+@pytest.mark.parametrize(
+    ("breaks", "heals", "reason"),
+    [
+        (  # the CLI reads another cookie than the node started with
+            (
+                f"cp -p {COOKIE} {COOKIE}.saved && chmod 600 {COOKIE} && "
+                f"printf WRONGCOOKIEWRONGCOOKIE > {COOKIE} && chmod 400 {COOKIE}"
+            ),
+            f"chmod 600 {COOKIE} && mv {COOKIE}.saved {COOKIE}",
+            "unknown: rabbitmqctl cannot talk to the node while beam.smp runs",
+        ),
+        (  # the Erlang VM runs, the broker does not
+            "rabbitmqctl -q stop_app",
+            "rabbitmqctl -q start_app",
+            "unknown: the rabbit application is stopped in the running node",
+        ),
+    ],
+    ids=["wrong-cookie", "stop-app"],
+)
+def test_a_node_rabbitmqctl_cannot_read_is_unknown_while_beam_runs(
+    rabbit_fleet: Fleet, tmp_path: Path, breaks: str, heals: str, reason: str
+) -> None:
+    fleet = rabbit_fleet
+    host = fleet.hosts[0]
+    directory = rabbit_project(fleet, tmp_path)
+    host.exec(["sh", "-c", breaks], timeout=90)
+    try:
+        assert host.exec(["sh", "-c", "pgrep -x beam.smp"]).stdout.strip()  # the VM runs
+        prom, report = tmp_path / "audit.prom", tmp_path / "audit.json"
+        audit = run_cli(
+            "audit", "--report", str(report), "--metrics", str(prom), env=fleet.env(), cwd=directory
+        )
+        plan = run_cli("plan", env=fleet.env(), cwd=directory)
+    finally:
+        host.exec(["sh", "-c", heals], timeout=90)
+    assert audit.returncode == 1, audit.stdout + audit.stderr
+    state = json.loads(report.read_text())["hosts"][0]["facts"]["rabbitmq"]["state"]
+    assert state.startswith(reason), state
+    assert (
+        f'remediate_runtime_read{{host="{host.name}",component="rabbitmq"}} 0' in prom.read_text()
+    )
+    assert f"rabbitmq: live state {reason}" in plan.stdout, plan.stdout
+    for noise in ("Secsh", "Exception (client)", "Traceback", "Socket exception"):
+        assert noise not in audit.stderr + plan.stderr

@@ -119,12 +119,13 @@ def locked_gather(
     timeouts: Timeouts,
     paths: Sequence[str],
     probes: Mapping[str, str] | None = None,
+    globs: Sequence[str] = (),
 ) -> tuple[Held, GatherReply]:
-    """Take the host's lock and gather ``paths`` in the same round trip."""
+    """Take the host's lock and gather ``paths`` (and ``globs``' matches) in the same round trip."""
     boundary = new_boundary()
-    held = host_lock(conn, target, timeouts, gather_command(paths, probes or {}, boundary))
+    held = host_lock(conn, target, timeouts, gather_command(paths, probes or {}, boundary, globs))
     try:
-        return held, gathered(held.output, boundary, paths, conn.host.name)
+        return held, gathered(held.output, boundary, paths, conn.host.name, globs=globs)
     except RemediateError:
         held.release()
         raise

@@ -64,12 +64,15 @@ def live_redis(
     processes: Iterable[ProcessFact],
     names: Iterable[str],
     timeout: float,
-) -> dict[str, LiveRedis]:
-    """Per managed path: the live state of the instance that runs from it."""
+) -> tuple[dict[str, LiveRedis], dict[int, RedisRuntime]]:
+    """Per managed path: the live state of the instance that runs from it; and per running
+    redis-server (pid): what it said about itself (INFO server's ``config_file``), or why not."""
     servers = [p for p in processes if p.name == "redis-server"]
     names = sorted(set(names))
     if not servers:
-        return {f.path: LiveRedis(RedisRuntime(False, state="not running"), None) for f in files}
+        return {
+            f.path: LiveRedis(RedisRuntime(False, state="not running"), None) for f in files
+        }, {}
     reads: dict[tuple[str, int, str | None, str], RedisRuntime] = {}
 
     def read(endpoint: RedisEndpoint) -> RedisRuntime:
@@ -82,7 +85,7 @@ def live_redis(
     out = {}
     for file in files:
         out[file.path] = _resolve(file, servers, identity, read)
-    return out
+    return out, identity
 
 
 def _identify(process: ProcessFact, files: Sequence[RedisFile], read: Any) -> RedisRuntime:

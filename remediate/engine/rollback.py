@@ -8,12 +8,14 @@ A file is restored only where it is still what the run wrote, unless ``force``.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 
 from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
+from remediate.engine.live import config_command
 from remediate.engine.survey import redis_endpoint
 from remediate.errors import RemediateError
 from remediate.formats import parse
-from remediate.model.facts import RedisEndpoint
+from remediate.model.facts import FileFact, RedisEndpoint
 from remediate.model.outcomes import RollbackResult
 from remediate.model.runs import Manifest, RuntimeEntry
 from remediate.model.timeouts import Timeouts
@@ -152,10 +154,11 @@ def _plan_rollback(
             )
         )
         restored.append(f.path)
-    runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeouts)
+    runtime, lines, endpoints = _runtime_rollback(conn, target, run, facts, force, timeouts)
     handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
+    first = next(iter(endpoints.values()), None)
     return (
-        ChangeSet(tuple(writes), runtime, handlers, redis),
+        ChangeSet(tuple(writes), runtime, handlers, first, endpoints),
         tuple(restored),
         tuple(skipped),
         lines,
@@ -166,40 +169,65 @@ def _runtime_rollback(
     conn: Connection,
     target: HostTarget,
     run: Manifest,
-    facts: dict,
-    force: bool,  # type: ignore[type-arg]
+    facts: Mapping[str, FileFact],
+    force: bool,
     timeouts: Timeouts,
-) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...], RedisEndpoint | None]:
+) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...], dict[str, RedisEndpoint]]:
+    """The live values of ``run`` to restore, each on the instance it was set on (the entry's
+    address and port), with the password and CONFIG name of its redis.conf as apply reads them.
+    Returns the entries, one line per value, and the endpoint of each source file."""
     entries = [r for r in run.runtime if r.service == "redis"]
-    if not entries:
-        return (), (), None
-    source = facts.get(entries[0].source)
+    by_source: dict[str, list[RuntimeEntry]] = {}
+    for entry in entries:
+        by_source.setdefault(entry.source, []).append(entry)
+    out: list[RuntimeEntry] = []
+    lines: list[str] = []
+    endpoints: dict[str, RedisEndpoint] = {}
+    for source, group in by_source.items():
+        endpoint = _entry_endpoint(target, group[0], facts.get(source))
+        endpoints[source] = endpoint
+        live = read_redis(conn, endpoint, [r.setting for r in group], timeouts.exchange)
+        where = f" at {endpoint}" if len(by_source) > 1 else ""
+        for r in group:
+            show = _shown(r.setting)
+            if not live.read or r.setting not in live.config:
+                lines.append(f"{r.setting}{where}: live value {live.live_state}; not restored")
+                continue
+            now = live.config[r.setting]
+            if now.strip().lower() == r.before.strip().lower():
+                lines.append(f"{r.setting}{where}: already {show(now)}")
+            elif now.strip().lower() == r.after.strip().lower() or force:
+                out.append(
+                    RuntimeEntry(
+                        r.service, r.setting, now, r.before, endpoint.address, endpoint.port, source
+                    )
+                )
+                lines.append(f"{r.setting}{where}: {show(now)} → {show(r.before)}")
+            else:
+                lines.append(
+                    f"{r.setting}{where}: live {show(now)} is neither what run {run.run_id} "
+                    "set nor before; skipped"
+                )
+    return tuple(out), tuple(lines), endpoints
+
+
+def _entry_endpoint(
+    target: HostTarget, entry: RuntimeEntry, source: FileFact | None
+) -> RedisEndpoint:
+    """Where ``entry`` was set (its own address and port; older runs: the file's), and the
+    password and CONFIG name of its redis.conf (inventory ``redis_password`` first)."""
     settings = (
-        parse("redis", source.content, source.path).settings() if source and source.exists else {}
+        parse("redis", source.content, source.path).settings()
+        if source is not None and source.readable
+        else {}
     )
     found = redis_endpoint(target.host.vars, settings)
-    redis = RedisEndpoint(
-        entries[0].address or found.address, entries[0].port or found.port, found.password
+    return RedisEndpoint(
+        entry.address or found.address,
+        entry.port or found.port,
+        found.password,
+        config_command(settings),
     )
-    live = read_redis(conn, redis, [r.setting for r in entries], timeouts.exchange)
-    out, lines = [], []
-    for r in entries:
-        now = live.config.get(r.setting, "")
-        show = _shown(r.setting)
-        if now.strip().lower() == r.before.strip().lower():
-            lines.append(f"{r.setting}: already {show(now)}")
-        elif now.strip().lower() == r.after.strip().lower() or force:
-            out.append(
-                RuntimeEntry(
-                    r.service, r.setting, now, r.before, redis.address, redis.port, r.source
-                )
-            )
-            lines.append(f"{r.setting}: {show(now)} → {show(r.before)}")
-        else:
-            lines.append(
-                f"{r.setting}: live {show(now)} is neither what run {run.run_id} set nor before; skipped"
-            )
-    return tuple(out), tuple(lines), redis
 
 
 def _shown(setting: str):  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from remediate.plan.planner import (
     plan_file,
 )
 from remediate.playbook.render import Renderer
-from remediate.playbook.targets import HostTarget, template_vars
+from remediate.playbook.targets import HostTarget, expand_globs, template_vars
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.container_mounts import MOUNTS_PROBE, container_facts
 from remediate.remote.gather import GatherReply, gather
@@ -62,14 +62,14 @@ def plan_target(
     return survey_target(conn, target, renderer, timeouts, cache).plan
 
 
-def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
-    """The paths and probes a survey of ``target`` gathers."""
+def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str], list[str]]:
+    """The paths, probes and glob patterns a survey of ``target`` gathers."""
     probes = {"limits": LIMITS_PROBE, "processes": PROCESS_PROBE}
     if any(m.spec.kind == "rabbitmq" for m in target.files):
         probes["rabbitmq"] = RABBITMQ_PROBE
     if target.host.connection in ("docker", "podman", "kubectl"):  # baked into the image?
         probes["mounts"] = MOUNTS_PROBE
-    return [m.remote_path for m in target.files], probes
+    return target.paths, probes, target.globs
 
 
 def survey_target(
@@ -90,15 +90,19 @@ def survey_target(
         plan, service_facts = survey_service(conn, timeouts.exchange)  # type: ignore[arg-type]
         return HostSurvey(plan, (), service_facts, None)
     if reply is None:
-        paths, probes = gather_request(target)
-        reply = gather(conn, paths, probes, timeout=timeouts.gather)
+        paths, probes, globs = gather_request(target)
+        reply = gather(conn, paths, probes, timeout=timeouts.gather, globs=globs)
+    target, unmatched = expand_globs(target, reply.matches)
     masker = Masker(secret_vars(target.variables))
     cache = cache or MergeCache()
     processes = (
         parse_process_probe(reply.probes["processes"].output) if "processes" in reply.probes else ()
     )
     facts = HostFacts(
-        reply.files, limits=parse_limits_probe(reply.probes["limits"].output), processes=processes
+        reply.files,
+        limits=parse_limits_probe(reply.probes["limits"].output),
+        processes=processes,
+        unmatched=unmatched,
     )
     planned: list[PlannedFile] = []
     for managed in target.files:
@@ -120,6 +124,7 @@ def survey_target(
     endpoints: dict[str, RedisEndpoint] = {}
     redis_files = [(m, p) for m, p in zip(target.files, planned) if p.plan.kind == "redis"]
     by_file: dict[str, RedisRuntime] = {}
+    instances: dict[int, RedisRuntime] = {}
     endpoint = None
     if redis_files:
         files = [
@@ -131,7 +136,7 @@ def survey_target(
             if password:
                 masker.add([str(password)])
         names = {c.setting for _, p in redis_files for c in p.plan.changes} | set(REDIS_LIVE)
-        live = live_redis(conn, files, processes, names, timeouts.exchange)
+        live, instances = live_redis(conn, files, processes, names, timeouts.exchange)
         by_file = {path: found.runtime for path, found in live.items()}
         endpoints = {path: found.endpoint for path, found in live.items() if found.endpoint}
         first_managed, first = redis_files[0]
@@ -141,7 +146,9 @@ def survey_target(
     if "rabbitmq" in reply.probes:
         probe = reply.probes["rabbitmq"]
         rabbit = parse_rabbitmq_probe(probe.output, probe.exited)
-    facts = HostFacts(reply.files, redis, rabbit, facts.limits, processes, by_file)
+    facts = HostFacts(
+        reply.files, redis, rabbit, facts.limits, processes, by_file, instances, unmatched
+    )
     plan = host_plan(target.host.name, target.host.address, planned, facts, masker)
     variables: dict[str, Any] = {}
     for managed in target.files:

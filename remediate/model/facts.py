@@ -140,6 +140,18 @@ class RedisRuntime:
 
 
 @dataclass(frozen=True)
+class RedisInstance:
+    """A running redis-server as the rules see it: its pid, the listener it was asked through,
+    and the file INFO server says it runs from ("" = started without one), or why that
+    could not be read (``error``)."""
+
+    pid: int
+    listener: str = ""
+    config_file: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """Everything gathered from one host in one pass (values, not handles)."""
 
@@ -151,6 +163,10 @@ class HostFacts:
     redis_by_file: dict[str, RedisRuntime] = field(
         default_factory=dict
     )  # managed path -> its instance
+    #: every running redis-server (by pid) as it answered INFO server (config_file), or why not
+    redis_instances: dict[int, RedisRuntime] = field(default_factory=dict)
+    #: (kind, pattern) of each managed path pattern that matched no file on the host
+    unmatched: tuple[tuple[str, str], ...] = ()
 
     def redis_for(self, path: str) -> RedisRuntime | None:
         """The runtime of the instance that runs from ``path`` (else the host's one Redis)."""

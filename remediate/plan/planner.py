@@ -15,7 +15,7 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats import ABSENT, Change, Document, merge, parse
-from remediate.model.facts import HostFacts
+from remediate.model.facts import HostFacts, RedisInstance
 from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
 from remediate.model.secrets import Masker, is_secret_setting, masked
 from remediate.plan.effects import (  # noqa: F401  (re-exported: callers import them from here)
@@ -379,8 +379,24 @@ def _redis_summary(r: Any) -> dict[str, Any]:
     }
 
 
+def redis_instances(facts: HostFacts) -> tuple[RedisInstance, ...]:
+    """Every running redis-server with the file it runs from, as INFO server said (an
+    instance that did not answer INFO carries the reason instead)."""
+    out = []
+    for process in facts.running("redis-server"):
+        said = facts.redis_instances.get(process.pid)
+        listener = process.connect_listener()
+        where = f"{said.address}:{said.port}" if said and said.address else str(listener or "")
+        if said is not None and said.version:  # INFO server answered
+            out.append(RedisInstance(process.pid, where, said.config_file))
+        else:
+            reason = (said.error if said else "") or "not asked: no managed redis.conf on the host"
+            out.append(RedisInstance(process.pid, where, error=reason))
+    return tuple(out)
+
+
 def host_findings(
-    planned: Iterable[PlannedFile],
+    planned: Sequence[PlannedFile],
     facts: HostFacts,
     variables: Mapping[str, Any],
     masker: Masker,
@@ -412,6 +428,14 @@ def host_findings(
             if facts.rabbitmq and not facts.rabbitmq.live_state.startswith("unknown")
             else None
         ),
+    )
+    base = replace(
+        base,
+        redis_instances=redis_instances(facts)
+        if any(p.plan.kind == "redis" for p in planned)
+        or any(kind == "redis" for kind, _ in facts.unmatched)
+        else None,
+        unmatched_paths=tuple(pattern for _, pattern in facts.unmatched),
     )
     docs = [(p, p.live_doc) for p in planned if p.live_doc is not None]
     findings: list[Any] = []

@@ -9,6 +9,10 @@
       handlers:
         restart redis: {command: systemctl restart redis-server, check: redis_ping}
 
+A file ``path`` with ``*``, ``?`` or ``[`` is a pattern (``/etc/redis/redis*.conf``): each
+host's gather expands it (``playbook.targets.expand_globs``) and every match is managed as its
+own file; a pattern matching nothing on a host is finding PLB001.
+
 Every schema error is one PlaybookError naming the file and line, raised before any
 host is contacted.
 """
@@ -29,6 +33,9 @@ FILE_KEYS = {"kind", "path", "template", "strategy", "mode", "live", "validate",
 HANDLER_KEYS = {"command", "check"}
 BUILTIN_CHECKS = ("redis_ping", "rabbitmq_running")
 STRATEGIES = ("merge", "replace")
+#: A playbook ``path`` with one of these is a shell pattern, expanded on each host (sh(1)
+#: pathname expansion: ``*``, ``?``, ``[...]``); each match is managed as its own file.
+GLOB_CHARS = "*?["
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,11 @@ class FileSpec:
     validate: str | None = None
     notify: tuple[str, ...] = ()
     line: int | None = None
+
+    @property
+    def is_glob(self) -> bool:
+        """Whether ``path`` is a pattern (``*``, ``?``, ``[``), expanded on each host."""
+        return any(c in self.path for c in GLOB_CHARS)
 
 
 @dataclass(frozen=True)

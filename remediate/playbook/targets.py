@@ -7,14 +7,14 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from remediate.errors import HostPatternError, PlaybookError
 from remediate.formats import ABSENT
 from remediate.playbook.render import Renderer
-from remediate.playbook.schema import FileSpec, Handler, Play, Playbook
+from remediate.playbook.schema import GLOB_CHARS, FileSpec, Handler, Play, Playbook
 
 #: broker URL settings a celery file may name, in the spellings Celery accepts
 BROKER_URL_NAMES = ("broker_url", "BROKER_URL", "CELERY_BROKER_URL")
@@ -28,6 +28,12 @@ class ManagedFile:
     remote_path: str
     handlers: Mapping[str, Handler]
     variables: Mapping[str, Any]  # what its template sees: play defaults < host vars < play vars
+    matched: str = ""  # the pattern (spec.path on the host) this file is one match of
+
+    @property
+    def is_pattern(self) -> bool:
+        """A pattern still to expand on the host (not one of its matches)."""
+        return self.spec.is_glob and not self.matched
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,68 @@ class HostTarget:
     @property
     def variables(self) -> Mapping[str, Any]:
         return self.host.vars
+
+    @property
+    def paths(self) -> list[str]:
+        """The literal paths it manages (as on the host)."""
+        return [m.remote_path for m in self.files if not m.is_pattern]
+
+    @property
+    def globs(self) -> list[str]:
+        """The patterns it manages (as on the host), expanded by the host's gather."""
+        return [m.remote_path for m in self.files if m.is_pattern]
+
+
+def expand_globs(
+    target: HostTarget, matches: Mapping[str, Sequence[str]]
+) -> tuple[HostTarget, tuple[tuple[str, str], ...]]:
+    """``target`` as one host has it: each pattern replaced, in place, by one managed file per
+    path it matched there (``matches``: pattern -> paths, from the host's gather), and the
+    (kind, pattern) of each pattern that matched nothing. Which files a pattern manages is a fact of each host, found
+    in the same round trip that reads them: the targets prepared before any connection hold
+    the pattern, and every host's plan lists its own matches.
+
+    A path managed literally is planned by that entry; a match managed by another entry with
+    other settings (template, strategy, mode, live, validate, notify) is a PlaybookError."""
+    if not target.globs:
+        return target, ()
+    literal = {m.remote_path: m for m in target.files if not m.is_pattern}
+    files: dict[str, ManagedFile] = {}
+    unmatched = []
+    for managed in target.files:
+        if not managed.is_pattern:
+            files.setdefault(managed.remote_path, managed)
+            continue
+        found = matches.get(managed.remote_path, ())
+        if not found:
+            unmatched.append((managed.spec.kind, managed.remote_path))
+        for path in found:
+            other = files.get(path) or literal.get(path)
+            if other is not None:
+                if _settings(other.spec) != _settings(managed.spec):
+                    at = f" (playbook line {managed.spec.line})" if managed.spec.line else ""
+                    raise PlaybookError(
+                        f"{path} matches {managed.spec.path}{at} but is managed with other "
+                        f"settings by {other.spec.path}",
+                        host=target.host.name,
+                    )
+                continue
+            files[path] = ManagedFile(
+                managed.spec, path, managed.handlers, managed.variables, managed.remote_path
+            )
+    return HostTarget(target.host, tuple(files.values())), tuple(unmatched)
+
+
+def _settings(spec: FileSpec) -> tuple[Any, ...]:
+    return (
+        spec.kind,
+        spec.template,
+        spec.strategy,
+        spec.mode,
+        spec.live,
+        spec.validate,
+        spec.notify,
+    )
 
 
 def remote_path(root: str, path: str) -> str:
@@ -132,6 +200,13 @@ def prepare(
             }
             files = per_host.setdefault(host.name, {})
             for spec in play.files:
+                if spec.is_glob and any(c in (host.root or "") for c in GLOB_CHARS):
+                    raise PlaybookError(
+                        f"{spec.path} is a pattern, and {host.name}'s remediate_root "
+                        f"{host.root!r} has pattern characters ({GLOB_CHARS})",
+                        path=playbook.path,
+                        line=spec.line,
+                    )
                 path = remote_path(host.root, spec.path)
                 if path in files and files[path].spec != spec:
                     raise PlaybookError(

@@ -8,10 +8,17 @@ and hands the reply to the other.
 Wire format: every record starts on a fresh line with a random boundary token,
 so file bytes need no escaping and arrive exactly as they are on disk. The host runs
 three processes for all the files together (``stat``, ``sha256sum``, ``cat``), not
-three per file: on a fleet, the forks on the hosts' side add up::
+three per file: on a fleet, the forks on the hosts' side add up.
 
-    \\n<B> S <one letter per path>     F readable, M missing, D permission denied,
-                                      N not a regular file
+Glob patterns (a playbook ``path`` such as ``/etc/redis/redis*.conf``) travel as positional
+arguments too and are expanded by the host's shell in the same command: an unquoted
+``$pattern`` with ``IFS`` empty undergoes pathname expansion only (no field splitting, no
+command substitution: the pattern is data, never script). Each pattern's matches are
+listed, then read like the other paths, after them::
+
+    \\n<B> G\\n<the pattern's matches, each ending in NUL>   (one per pattern, in order)
+    \\n<B> S <one letter per path, then per match>   F readable, M missing,
+                                      D permission denied, N not a regular file
     <mode> <uid> <gid> <owner> <group> <size>\\n   (one line per readable file)
     \\n<B> H\\n<sha256sum lines, one per readable file>
     \\n<B> C\\n<the readable files' bytes, back to back>
@@ -35,7 +42,16 @@ from remediate.model.facts import FileFact
 from remediate.remote.connection import Connection
 
 _FILES_SCRIPT = r"""
-B=$1; shift
+B=$1; n=$2; shift 2
+while [ "$n" -gt 0 ]; do
+  g=$1; shift; n=$((n - 1))
+  printf '\n%s G\n' "$B"
+  IFS=
+  for m in $g; do
+    if [ -e "$m" ] || [ -L "$m" ]; then printf '%s\0' "$m"; set -- "$@" "$m"; fi
+  done
+  unset IFS
+done
 tags=
 for p do
   shift
@@ -75,12 +91,20 @@ class ProbeOutput:
 class GatherReply:
     files: dict[str, FileFact] = field(default_factory=dict)
     probes: dict[str, ProbeOutput] = field(default_factory=dict)
+    #: each glob pattern -> the paths it matched on the host (sorted as the shell sorts them)
+    matches: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def gather_command(paths: Sequence[str], probes: Mapping[str, str], boundary: str) -> list[str]:
-    """The argument vector that gathers ``paths`` and runs ``probes`` in one go.
+def gather_command(
+    paths: Sequence[str],
+    probes: Mapping[str, str],
+    boundary: str,
+    globs: Sequence[str] = (),
+) -> list[str]:
+    """The argument vector that gathers ``paths`` and every match of ``globs`` and runs
+    ``probes`` in one go.
 
-    Paths travel as positional arguments (never spliced into the script).
+    Paths and patterns travel as positional arguments (never spliced into the script).
     Probe snippets are the tool's own constant shell, never user input.
     """
     script = _FILES_SCRIPT
@@ -89,11 +113,16 @@ def gather_command(paths: Sequence[str], probes: Mapping[str, str], boundary: st
             raise ValueError(f"probe name {name!r} must be an identifier")
         script += _PROBE_SCRIPT.format(name=name, snippet=snippet)
     script += "printf '\\n%s END\\n' \"$B\"\n"
-    return ["sh", "-c", script, "remediate-gather", boundary, *paths]
+    return ["sh", "-c", script, "remediate-gather", boundary, str(len(globs)), *globs, *paths]
 
 
-def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> GatherReply:
-    """Pure: turn the gather command's stdout into facts. Raises ValueError if garbled."""
+def parse_gather_reply(
+    stdout: bytes, boundary: str, paths: Sequence[str], globs: Sequence[str] = ()
+) -> GatherReply:
+    """Pure: turn the gather command's stdout into facts. Raises ValueError if garbled.
+
+    ``files`` holds ``paths`` and then every match of ``globs`` (a path matched twice, or
+    both listed and matched, is one entry)."""
     records = (b"\n" + stdout).split(b"\n" + boundary.encode() + b" ")
     if records[0] not in (b"", b"\n"):
         raise ValueError("unexpected output before the first record")
@@ -104,10 +133,17 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
     tags = ""
     probes: dict[str, ProbeOutput] = {}
     pending_probe: tuple[str, bytes] | None = None
+    expanded: list[tuple[str, ...]] = []
     for record in records[:-1]:
         header, _, body = record.partition(b"\n")
         tag, *words = header.decode("utf-8", "replace").split(" ")
-        if tag == "P":
+        if tag == "G" and "S" not in bodies:
+            if body and not body.endswith(b"\0"):
+                raise ValueError("a glob's matches end early")
+            expanded.append(
+                tuple(m.decode("utf-8", "surrogateescape") for m in body.split(b"\0")[:-1])
+            )
+        elif tag == "P":
             pending_probe = (words[0], body)
         elif tag == "X":
             if pending_probe is None:
@@ -121,6 +157,10 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
                 tags = words[0] if words else ""
         else:
             raise ValueError(f"unexpected {tag!r} record")
+    if len(expanded) != len(globs):
+        raise ValueError("the glob patterns were not all expanded")
+    matches = dict(zip(globs, expanded))
+    paths = [*paths, *(m for found in expanded for m in found)]
     if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDN"):
         raise ValueError("no file list, or one that does not match the paths")
     readable = [p for p, t in zip(paths, tags) if t == "F"]
@@ -134,7 +174,7 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
     files.update(
         _read_files(readable, bodies.get("S", b""), bodies.get("H", b""), bodies.get("C", b""))
     )
-    return GatherReply({p: files[p] for p in paths}, probes)
+    return GatherReply({p: files[p] for p in paths}, probes, matches)
 
 
 _REASONS = {"D": "permission denied", "N": "not a regular file"}
@@ -192,19 +232,26 @@ def gather(
     paths: Sequence[str],
     probes: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    globs: Sequence[str] = (),
 ) -> GatherReply:
-    """Read ``paths`` and run ``probes`` on the host behind ``conn``: one remote command."""
+    """Read ``paths`` and the matches of ``globs``, and run ``probes``, on the host behind
+    ``conn``: one remote command."""
     boundary = new_boundary()
-    result = conn.run(gather_command(paths, probes or {}, boundary), timeout=timeout)
-    return gathered(result.stdout, boundary, paths, conn.host.name, result.stderr)
+    result = conn.run(gather_command(paths, probes or {}, boundary, globs), timeout=timeout)
+    return gathered(result.stdout, boundary, paths, conn.host.name, result.stderr, globs)
 
 
 def gathered(
-    stdout: bytes, boundary: str, paths: Sequence[str], host: str, stderr: bytes = b""
+    stdout: bytes,
+    boundary: str,
+    paths: Sequence[str],
+    host: str,
+    stderr: bytes = b"",
+    globs: Sequence[str] = (),
 ) -> GatherReply:
     """The reply of a gather command run by ``gather`` or by a lock holder; garbled is an error."""
     try:
-        return parse_gather_reply(stdout, boundary, paths)
+        return parse_gather_reply(stdout, boundary, paths, globs)
     except ValueError as exc:
         detail = stderr.decode("utf-8", "replace").strip().splitlines()
         hint = f" ({detail[-1]})" if detail else ""

@@ -27,14 +27,16 @@ LIMITS_PROBE = r"""for d in /proc/[0-9]*; do
   esac
 done; true"""
 
-#: RabbitMQ's live heartbeat and the node's OS pid, when rabbitmqctl exists.
+#: RabbitMQ's live heartbeat, the node's OS pid and whether the rabbit application runs on it
+#: (``rabbitmqctl stop_app`` leaves the Erlang VM, beam.smp, running without a broker), when
+#: rabbitmqctl exists.
 RABBITMQ_PROBE = r"""up=
 for d in /proc/[0-9]*; do
   read -r c < "$d/comm" 2>/dev/null && [ "$c" = beam.smp ] && { up=1; break; }
 done
 [ -n "$up" ] || { echo 'nodedown: no beam.smp process'; exit 69; }
 command -v rabbitmqctl >/dev/null 2>&1 || { echo 'rabbitmqctl: not installed'; exit 127; }
-timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid()}.'"""
+timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid(), lists:keymember(rabbit, 1, application:which_applications())}.'"""
 
 
 def parse_limits_probe(output: bytes) -> dict[int, ProcessLimit]:
@@ -55,26 +57,48 @@ def _limit(text: str) -> int | None:
 
 
 def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
-    """Pure: ``{{ok,60},"1234"}`` or ``{undefined,"1234"}`` is read; no beam.smp process
-    (exit 69) is not running; anything else while beam.smp runs is unknown, with the reason."""
+    """Pure: ``{{ok,60},"1234",true}`` or ``{undefined,"1234",true}`` is read; no beam.smp
+    process (exit 69) is not running; anything else while beam.smp runs is unknown, with the
+    reason: the rabbit application stopped in a running VM (``false``), rabbitmqctl refused by
+    the node (its Erlang cookie differs), the node not answering, rabbitmqctl timing out."""
     text = output.decode("utf-8", "replace").strip()
-    match = re.search(r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*\}", text)
+    match = re.search(
+        r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*(?:,\s*(true|false)\s*)?\}", text
+    )
     if exited == 0 and match:
         heartbeat = int(match.group(1)) if match.group(1) else None
-        return RabbitRuntime(True, heartbeat, int(match.group(2)), state="read")
+        pid = int(match.group(2))
+        if match.group(3) == "false":
+            return RabbitRuntime(
+                False,
+                pid=pid,
+                state="unknown",
+                error=f"the rabbit application is stopped in the running node (beam.smp pid {pid};"
+                " rabbitmqctl stop_app?): the broker serves no client",
+            )
+        return RabbitRuntime(True, heartbeat, pid, state="read")
     if exited == 69 and text.startswith("nodedown: no beam.smp"):
         return RabbitRuntime(False, state="not running")
     if exited == 127:
         return RabbitRuntime(
             False, state="unknown", error="beam.smp runs but rabbitmqctl is not installed"
         )
-    first = text.splitlines()[0] if text else f"rabbitmqctl exited {exited}"
-    reason = (
-        "node down while beam.smp runs"
-        if "nodedown" in text or "unable to" in text.lower()
-        else first[:200]
-    )
-    return RabbitRuntime(False, state="unknown", error=reason)
+    return RabbitRuntime(False, state="unknown", error=_rabbitmqctl_failure(text, exited))
+
+
+def _rabbitmqctl_failure(text: str, exited: int) -> str:
+    """Why rabbitmqctl could not read a node whose beam.smp runs, from its DIAGNOSTICS."""
+    if exited == 124:
+        return "rabbitmqctl did not answer within 20 s while beam.smp runs"
+    if "Erlang distribution failed" in text:  # TCP to the node worked; the handshake did not
+        return (
+            "rabbitmqctl cannot talk to the node while beam.smp runs: Erlang distribution failed "
+            "(the CLI's Erlang cookie differs from the node's, or the node hangs)"
+        )
+    if "nodedown" in text or "not running at all" in text or "unable to connect to" in text:
+        return "node down while beam.smp runs (rabbitmqctl cannot reach it)"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return (first or f"rabbitmqctl exited {exited}")[:200]
 
 
 @functools.cache

@@ -24,12 +24,16 @@ silent when the fact they need is None (``lint`` knows no runtime facts).
 Ids beyond DOMAIN.md's table: RMQ006 (a rabbitmq.conf line RabbitMQ refuses), RMQ007
 (LimitNOFILE below 65536 in a rabbitmq-server unit), RMQ010 (``ulimit -n`` in rabbitmq-env.conf
 caps the node under every init system), LIM002 (a limits row pam skips), SYS001 (a unit line
-systemd ignores), SHL001 (a line the sourcing shell stops at), X001-X003 (cross).
+systemd ignores), SHL001 (a line the sourcing shell stops at), X001-X003 (cross), RDS010 (a
+running redis-server runs from a file the playbook does not manage, or from none), RDS011 (a
+managed redis.conf no running redis-server uses while redis-server processes run), PLB001 (a
+playbook path pattern that matches no file on the host). RDS010, RDS011 and PLB001 are host
+findings: they need ``Facts.redis_instances`` / ``Facts.unmatched_paths`` (plan and audit).
 Modules: celery_names (CEL001-003), celery_rules, celery_worker_rules (CEL013-016),
 redis_rules, redis_access_rules (RDS008-009), rabbitmq_rules (with RMQ009),
 consumer_timeout_rules (RMQ008), limits_rules (limits, systemd, /etc/default, RMQ010),
 supervision_rules (SYS002), package_rules (PKG001-004), cross_rules, path_rules (X004),
-suppress.
+instance_rules (RDS010, RDS011, PLB001), suppress.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from remediate.rules import (
     celery_worker_rules,
     consumer_timeout_rules,
     cross_rules,
+    instance_rules,
     limits_rules,
     package_rules,
     path_rules,
@@ -70,6 +75,7 @@ RULES: dict[str, RuleInfo] = {
         path_rules,
         supervision_rules,
         package_rules,
+        instance_rules,
     )
     for info in module.RULE_INFOS
 }
@@ -111,6 +117,7 @@ def check_together(docs: Sequence[Document], facts: Facts | None = None) -> list
         + path_rules.path_idle_limit(docs, facts)
         + supervision_rules.worker_units_without_restart(docs, facts)
         + package_rules.check_locks_with_celery(docs, facts)
+        + instance_rules.check_instances(docs, facts)
     )
     by_path: dict[str, Document] = {}
     for doc in docs:

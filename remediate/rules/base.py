@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from remediate.formats.base import Document
+from remediate.model.facts import RedisInstance
 from remediate.model.plans import Finding
 from remediate.model.workers import WorkerFact
 
@@ -43,6 +44,11 @@ class Facts:
     #: the path has a proxy or load balancer that counts data only, so TCP keepalive probes do
     #: not keep a flow open (host variable ``remediate_path_counts_data``)
     path_counts_data: bool = False
+    #: every running redis-server with the file it runs from (RDS010, RDS011); None: not
+    #: gathered, or the host manages no redis.conf
+    redis_instances: tuple[RedisInstance, ...] | None = None
+    #: playbook path patterns that matched no file on the host (PLB001)
+    unmatched_paths: tuple[str, ...] = ()
 
 
 def finding(

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
+from remediate.model.facts import RedisInstance
 from remediate.model.workers import PackageVersions, SocketFact, WorkerFact
 from remediate.rules import RULES, Facts
-from tests.rules.scenarios import DOMAIN, Scenario, one, only, rules_of
+from tests.rules.scenarios import DOMAIN, FIXTURES, Scenario, one, only, rules_of
 
 C, R, Q, SH, SD, L = "celery", "redis", "rabbitmq", "shell", "systemd", "limits"
 PL, SV = "python-lock", "supervisord"
@@ -58,6 +59,12 @@ def _worker(
         url,
         (SocketFact("10.0.0.5:6379", keepalive),),
     )
+
+
+def _instance(config_file: str, pid: int = 4242) -> RedisInstance:
+    """A running redis-server that runs from ``config_file`` (a fixture name or a path)."""
+    path = str(FIXTURES / config_file) if not config_file.startswith("/") else config_file
+    return RedisInstance(pid, "127.0.0.1:6379", path)
 
 
 #: rule -> (trigger, compliant, a line the trigger's finding is on, or None for the file)
@@ -173,6 +180,23 @@ CASES: dict[str, tuple[Scenario, Scenario, int | None]] = {
         one(C, "celery/seed-redis.py", path_idle_timeout=350),
         13,
     ),
+    "RDS010": (
+        one(
+            R, BROKER, redis_instances=(_instance(BROKER), _instance("/etc/redis/redis-6380.conf"))
+        ),
+        one(R, BROKER, redis_instances=(_instance(BROKER),)),
+        None,
+    ),
+    "RDS011": (
+        one(R, BROKER, redis_instances=(_instance("/etc/redis/redis-6380.conf"),)),
+        one(R, BROKER, redis_instances=(_instance(BROKER),)),
+        None,
+    ),
+    "PLB001": (
+        one(R, BROKER, unmatched_paths=("/etc/redis/redis*.conf",)),
+        one(R, BROKER, unmatched_paths=()),
+        None,
+    ),
 }
 
 
@@ -242,6 +266,9 @@ def test_own_rules_are_documented() -> None:
         "X001",
         "X002",
         "X003",
+        "RDS010",
+        "RDS011",
+        "PLB001",
     }
     assert all(RULES[rule].kind == "cross" for rule in own if rule.startswith("X"))
     for info in RULES.values():
@@ -264,3 +291,32 @@ def test_every_clean_seed_file_is_silent() -> None:
         one(C, "celery/sentinel-redis.py"),
     ):
         assert scenario.run() == [], scenario
+
+
+def test_instance_rules_name_what_runs_and_stay_silent_when_unsure() -> None:
+    from remediate.rules import check_together
+    from tests.rules.scenarios import load
+
+    doc = load(R, BROKER, "/etc/redis/redis.conf")
+    other = load(R, BROKER, "/etc/redis/redis-6380.conf")
+    both = (
+        RedisInstance(10, "127.0.0.1:6379", "/etc/redis/redis.conf"),
+        RedisInstance(11, "127.0.0.1:6380", "/etc/redis/redis-6380.conf"),
+    )
+    assert rules_of(check_together([doc, other], Facts(redis_instances=both))) == []
+    (unmanaged,) = check_together([doc], Facts(redis_instances=both))
+    assert (unmanaged.rule, unmanaged.path) == ("RDS010", "/etc/redis/redis-6380.conf")
+    assert "pid 11 on 127.0.0.1:6380" in unmanaged.message
+    # an instance that could not be asked: RDS010 says so, and RDS011 stays silent (it may be
+    # the one that uses the managed file)
+    unasked = (RedisInstance(12, "127.0.0.1:6379", error="authentication failed"),)
+    found = check_together([doc, other], Facts(redis_instances=unasked))
+    assert rules_of(found) == ["RDS010"] and "authentication failed" in found[0].message
+    # no redis-server runs at all: nothing to say about unused files (the live state says it)
+    assert rules_of(check_together([doc], Facts(redis_instances=()))) == []
+    # lint knows no instances
+    assert rules_of(check_together([doc], Facts())) == []
+    started_bare = (RedisInstance(13, "127.0.0.1:6379", ""),)
+    found = check_together([doc], Facts(redis_instances=started_bare))
+    assert sorted(rules_of(found)) == ["RDS010", "RDS011"]
+    assert any("without a config file" in f.message for f in found)
