@@ -4,7 +4,8 @@ Plays run in playbook order; a play's hosts are cut into batches of its ``serial
 (``N``, ``"N%"`` of the play's hosts rounded down but at least 1, or a list whose last size
 repeats), and a batch starts only after the one before it finished, its handlers' health
 checks included. Each host is applied once, whole (every file of every play it is in), in the
-first play that selects it. The run stops when a batch fails past the play's
+first play with ``serial:`` that selects it (else the first play that selects it): a RabbitMQ
+node that also runs Redis still restarts one at a time. The run stops when a batch fails past the play's
 ``max_fail_percentage`` (more than, as Ansible), or when every host of a ``serial:`` batch
 failed (Ansible's default without max_fail_percentage). Plays without ``serial:`` use
 ``--serial`` / ``--max-fail-percent`` from the command line.
@@ -81,10 +82,20 @@ def play_batches(
     if not rolling or per_play is None:
         return [Batch(tuple(b), max_fail_percent) for b in cli_batches(targets, serial)]
     by_name = {t.host.name: t for t in targets}
+    governing: dict[str, int] = {}  # host -> its first play with serial:, else its first play
+    for index, (play, hosts) in enumerate(per_play):
+        for host in hosts:
+            first = governing.get(host.name)
+            if first is None or (play.serial and not per_play[first][0].serial):
+                governing[host.name] = index
     done: set[str] = set()
     batches: list[Batch] = []
-    for play, hosts in per_play:
-        mine = [by_name[h.name] for h in hosts if h.name in by_name and h.name not in done]
+    for index, (play, hosts) in enumerate(per_play):
+        mine = [
+            by_name[h.name]
+            for h in hosts
+            if h.name in by_name and h.name not in done and governing[h.name] == index
+        ]
         done.update(t.host.name for t in mine)
         if not mine:
             continue
