@@ -14,7 +14,7 @@ def list_hosts_lines(
     lines = [f"playbook: {playbook}", ""]
     for number, (play, hosts) in enumerate(per_play, 1):
         names = [h.name for h in hosts if h.name in kept]
-        serial = f"  serial: {play.serial}" if getattr(play, "serial", None) else ""
+        serial = f"  serial: {', '.join(play.serial)}" if getattr(play, "serial", None) else ""
         lines.append(f"  play #{number} ({play.hosts}): {play.name}{serial}")
         lines.append(f"    pattern: {play.hosts}")
         lines.append(f"    hosts ({len(names)}):")
