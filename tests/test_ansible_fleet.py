@@ -112,6 +112,13 @@ def test_a_host_behind_a_bastion_is_planned_through_it(fleet: Fleet, tmp_path: P
             line(fleet, spare, f"ansible_ssh_common_args='{proxy} -o LocalForward=8080:x:80'"),
             line(fleet, other),
             "box ansible_connection=docker",
+            (
+                f"{target.name}-pc ansible_host={target.address} ansible_user=root "
+                f"ansible_ssh_private_key_file={fleet.client_key} "
+                f"ansible_ssh_common_args='-o ProxyCommand=\"ssh -q -o BatchMode=yes "
+                f"-i {fleet.client_key} -o UserKnownHostsFile={fleet.known_hosts} "
+                f"-W %h:%p jumper@{jump.address}\"'"
+            ),
             "",
         ]
     )
@@ -133,14 +140,16 @@ def test_a_host_behind_a_bastion_is_planned_through_it(fleet: Fleet, tmp_path: P
     assert hosts[spare.name]["status"] == "failed"
     assert "localforward" in hosts[spare.name]["failed"].lower()
     assert hosts["box"]["status"] == "failed" and "docker" in hosts["box"]["failed"]
+    proxied = hosts[f"{target.name}-pc"]  # the same refusing host, through a ProxyCommand
+    assert proxied["status"] in ("changed", "ok"), proxied
     assert result.returncode == 1
     assert listed.returncode == 0, listed.stderr
-    assert "hosts (4):" in listed.stdout
-    assert listed.stdout.split("hosts (4):")[1].split() == [
+    assert listed.stdout.split("hosts (5):")[1].split() == [
         target.name,
         spare.name,
         other.name,
         "box",
+        f"{target.name}-pc",
     ]
 
 
