@@ -244,6 +244,17 @@ def test_become_with_a_sudo_password_never_shows_it(fleet: Fleet, tmp_path: Path
             tmp_path / "np", "\n".join(["[redis]", line(fleet, host, "ansible_become=true", "ops")])
         )
         refused = run_cli("plan", "--format", "json", env=fleet.env(), cwd=no_password)
+        # ansible_password: password authentication, with no key anywhere to fall back on
+        keyless = fleet.env()
+        keyless["HOME"] = str(tmp_path / "home")
+        (tmp_path / "home" / ".ssh").mkdir(parents=True)
+        shutil.copy(fleet.known_hosts, tmp_path / "home" / ".ssh" / "known_hosts")
+        by_password = project(
+            tmp_path / "pw",
+            f"[redis]\n{host.name} ansible_host={host.address} ansible_user=ops "
+            f"ansible_password={secret} ansible_become=true ansible_become_password={secret}\n",
+        )
+        logged_in = run_cli("plan", "--format", "json", env=keyless, cwd=by_password)
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
@@ -258,6 +269,8 @@ def test_become_with_a_sudo_password_never_shows_it(fleet: Fleet, tmp_path: Path
         finally:
             conf.write_bytes(original)
     assert hosts_of(refused)[host.name]["status"] == "failed"  # sudo -n: a password is required
+    assert hosts_of(logged_in)[host.name]["status"] in ("changed", "ok"), logged_in.stdout
+    assert secret not in logged_in.stdout + logged_in.stderr
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "tcp-keepalive 31" in changed
     assert any("sudo -k -S" in c for c in seen)  # the watcher saw the sudo commands run
