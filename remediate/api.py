@@ -13,8 +13,8 @@ module, so commands that only read local files start fast.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from remediate.model.plans import HostPlan
     from remediate.model.runs import Manifest
     from remediate.playbook.render import Renderer
-    from remediate.playbook.targets import HostTarget
+    from remediate.playbook.targets import HostTarget, PlaySelection
     from remediate.remote.connection import ConnectOptions
 
 
@@ -49,15 +49,24 @@ class Select:
     shard: tuple[int, int] | None = None
     accept_new_host_keys: bool = False
     vault: VaultOptions | None = None  # vault passwords; ANSIBLE_VAULT_* variables are read too
+    #: connection variables under each host's own (-u, --private-key, -b, -K, ansible.cfg)
+    host_defaults: Mapping[str, Any] = field(default_factory=dict)
+    extra_vars: tuple[str, ...] = ()  # -e arguments, above everything (inventory and play vars)
 
     def load_inventory(self) -> Inventory:
         """The inventory, vault-encrypted values decrypted with the vault passwords given."""
+        return self.load()[0]
+
+    def load(self) -> tuple[Inventory, dict[str, Any]]:
+        """The inventory with host defaults and extra vars applied, and the extra vars."""
         from remediate.inventory.loader import load_inventory
+        from remediate.inventory.overrides import parse_extra_vars, with_host_vars
         from remediate.inventory.vault_passwords import VaultOptions, load_vault_secrets
 
-        return load_inventory(
-            list(self.inventory), vault=load_vault_secrets(self.vault or VaultOptions())
-        )
+        secrets = load_vault_secrets(self.vault or VaultOptions())
+        inventory = load_inventory(list(self.inventory), vault=secrets)
+        extra = parse_extra_vars(self.extra_vars, secrets)
+        return with_host_vars(inventory, self.host_defaults, extra), extra
 
     def connect_options(self) -> ConnectOptions:
         from remediate.remote.connection import ConnectOptions
@@ -83,6 +92,7 @@ class Fleet:
     targets: list[HostTarget]
     renderer: Renderer
     warnings: tuple[str, ...] = ()  # e.g. a play whose hosts: matched nothing (others did)
+    plays: PlaySelection | None = None  # each play's hosts (--list-hosts, per-play serial:)
 
 
 def select(sel: Select) -> Fleet:
@@ -93,14 +103,14 @@ def select(sel: Select) -> Fleet:
     from remediate.playbook.schema import load_playbook
     from remediate.playbook.targets import prepare, select_plays
 
-    inventory = sel.load_inventory()
+    inventory, extra = sel.load()
     playbook = load_playbook(sel.playbook)
     if not sel.templates.is_dir():
         raise UsageError(f"no templates directory {sel.templates} (use --templates DIR)")
     renderer = Renderer(sel.templates)
     plays = select_plays(inventory, playbook, sel.limit)  # no host to target: HostPatternError
-    targets = prepare(inventory, playbook, renderer, sel.limit, sel.shard, plays)
-    return Fleet(sel, targets, renderer, tuple(plays.unmatched))
+    targets = prepare(inventory, playbook, renderer, sel.limit, sel.shard, plays, extra)
+    return Fleet(sel, targets, renderer, tuple(plays.unmatched), plays)
 
 
 def select_hosts(sel: Select) -> list[HostTarget]:
@@ -147,6 +157,7 @@ def apply(
         expected,
         progress,
         allow_pending_live,
+        fleet.plays.per_play if fleet.plays is not None else None,
     )
 
 

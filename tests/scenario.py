@@ -177,6 +177,7 @@ def fleet_playbook() -> str:
         "command: systemctl restart redis-server": "command: sh /srv/fleet/restart-redis",
         "command: systemctl daemon-reload && systemctl restart rabbitmq-server": 'command: "true"',
         "      check: rabbitmq_running\n": "",
+        "  serial: 1\n": "",  # the hosts run no RabbitMQ: no rolling restart to wait for
         "command: systemctl restart celery": 'command: "true"',
     }
     for old, new in replacements.items():

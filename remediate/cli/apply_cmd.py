@@ -26,7 +26,18 @@ def apply(
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
+    user: o.User = None,
+    private_key: o.PrivateKey = None,
+    extra_vars: o.ExtraVars = None,
+    become: o.Become = False,
+    become_user: o.BecomeUser = None,
+    ask_become_pass: o.AskBecomePass = False,
     format: o.Format = "text",
+    list_hosts: o.ListHosts = False,
+    diff: o.Diff = False,
+    check: Annotated[
+        bool, typer.Option("-C", "--check", help="Change nothing: show the plan (as --dry-run).")
+    ] = False,
     plan_file: Annotated[
         Path | None,
         typer.Option("--plan", help="Execute exactly this saved plan (from plan --out)."),
@@ -63,6 +74,7 @@ def apply(
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
+    dry_run = dry_run or check
     expected = None
     if plan_file is not None:
         saved = _load_saved_plan(plan_file)
@@ -84,9 +96,21 @@ def apply(
             vault_id=vault_id,
             vault_password_file=vault_password_file,
             ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
         )
     )
     warn(fleet.warnings)
+    if list_hosts:
+        from remediate.report.hosts import list_hosts_lines
+
+        assert fleet.plays is not None
+        per_play = fleet.plays.per_play
+        names = [t.host.name for t in fleet.targets]
+        typer.echo("\n".join(list_hosts_lines(str(fleet.select.playbook), per_play, names)))
+        raise typer.Exit(0)
     if expected is not None:
         fleet = replace(fleet, targets=[t for t in fleet.targets if t.host.name in expected])
     api.check_serial(fleet, serial)

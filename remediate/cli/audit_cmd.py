@@ -19,6 +19,7 @@ report_app = typer.Typer(
 
 
 def audit(
+    ctx: typer.Context,
     inventory: o.Inventory = o.DEFAULT_INVENTORY,
     playbook: o.Playbook = o.DEFAULT_PLAYBOOK,
     limit: o.Limit = None,
@@ -30,6 +31,12 @@ def audit(
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
+    user: o.User = None,
+    private_key: o.PrivateKey = None,
+    extra_vars: o.ExtraVars = None,
+    become: o.Become = False,
+    become_user: o.BecomeUser = None,
+    ask_become_pass: o.AskBecomePass = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the full JSON report here (atomically).")
     ] = None,
@@ -56,6 +63,10 @@ def audit(
             vault_id=vault_id,
             vault_password_file=vault_password_file,
             ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
         )
     )
     warn(fleet.warnings)

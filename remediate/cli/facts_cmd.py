@@ -20,6 +20,12 @@ def facts(
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
+    user: o.User = None,
+    private_key: o.PrivateKey = None,
+    extra_vars: o.ExtraVars = None,
+    become: o.Become = False,
+    become_user: o.BecomeUser = None,
+    ask_become_pass: o.AskBecomePass = False,
     format: o.Format = "text",
 ) -> None:
     """Show what each host runs with: managed settings in its files, live values, limits, health."""
@@ -42,6 +48,10 @@ def facts(
             vault_id=vault_id,
             vault_password_file=vault_password_file,
             ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
         )
     )
     warn(fleet.warnings)

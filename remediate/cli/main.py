@@ -19,7 +19,43 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=(
+        "\b\nExamples:\n"
+        "  remediate plan -i inventory/ -l redis            # what would change (nothing is written)\n"
+        "  remediate plan -e redis_tcp_keepalive=30 --list-hosts\n"
+        "  remediate apply -u deploy -b -K --yes            # log in as deploy, sudo with a password\n"
+        "  remediate apply --check                          # as plan: change nothing\n"
+        "  remediate rollback RUN_ID --yes\n"
+        "  remediate lint .                                 # local files, for CI\n"
+        "\b\nansible.cfg is read as Ansible reads it (ANSIBLE_CONFIG, ./ansible.cfg, "
+        "~/.ansible.cfg, /etc/ansible/ansible.cfg); remediate's own settings live in its "
+        "[remediate] section."
+    ),
 )
+
+#: per-command examples shown under each command's --help
+EXAMPLES = {
+    "plan": (
+        "\b\nExamples:\n"
+        "  remediate plan                                   # ansible.cfg's inventory, site.yml\n"
+        "  remediate plan -i prod/ -l 'redis:&eu' --detailed-exitcode\n"
+        "  remediate plan -e redis_tcp_keepalive=30 -e @overrides.yml\n"
+        "  remediate plan --list-hosts                      # the hosts each play selects\n"
+        "  remediate plan --format json --out plan.json     # for apply --plan"
+    ),
+    "apply": (
+        "\b\nExamples:\n"
+        "  remediate apply --yes                            # plays' serial: batches apply\n"
+        "  remediate apply -u deploy -b -K --yes            # sudo, password asked once\n"
+        "  remediate apply --plan plan.json --yes           # exactly a reviewed plan\n"
+        "  remediate apply -C                               # check: show the plan, change nothing\n"
+        "  remediate apply --serial 25% --max-fail-percent 10 --yes"
+    ),
+    "facts": "\b\nExamples:\n  remediate facts -l redis --format json",
+    "audit": "\b\nExamples:\n  remediate audit --report audit.json --metrics /var/lib/node_exporter/remediate.prom",
+    "rollback": "\b\nExamples:\n  remediate rollback --dry-run\n  remediate rollback RUN_ID -l host3 --yes",
+    "runs": "\b\nExamples:\n  remediate runs -l redis",
+}
 
 
 @dataclass(frozen=True)
@@ -89,12 +125,12 @@ class _OneLine(logging.Formatter):
 def _register() -> None:
     from remediate.cli import apply_cmd, audit_cmd, facts_cmd, inventory_cmd, plan_cmd, rollback_cmd
 
-    app.command("plan")(plan_cmd.plan)
-    app.command("apply")(apply_cmd.apply)
-    app.command("rollback")(rollback_cmd.rollback)
-    app.command("runs")(rollback_cmd.runs)
-    app.command("facts")(facts_cmd.facts)
-    app.command("audit")(audit_cmd.audit)
+    app.command("plan", epilog=EXAMPLES["plan"])(plan_cmd.plan)
+    app.command("apply", epilog=EXAMPLES["apply"])(apply_cmd.apply)
+    app.command("rollback", epilog=EXAMPLES["rollback"])(rollback_cmd.rollback)
+    app.command("runs", epilog=EXAMPLES["runs"])(rollback_cmd.runs)
+    app.command("facts", epilog=EXAMPLES["facts"])(facts_cmd.facts)
+    app.command("audit", epilog=EXAMPLES["audit"])(audit_cmd.audit)
     app.add_typer(audit_cmd.report_app, name="report")
     app.command("inventory")(inventory_cmd.inventory)
     app.command("lint")(__import__("remediate.cli.lint_cmd", fromlist=["lint"]).lint)

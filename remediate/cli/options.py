@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -69,9 +70,74 @@ AskVaultPass = Annotated[
     ),
 ]
 
+# Ansible's connection and privilege flags (ansible.cfg and inventory variables: see ConnectionFlags)
+User = Annotated[
+    str | None,
+    typer.Option(
+        "-u", "--user", help="Log in as this user where the inventory sets no ansible_user."
+    ),
+]
+PrivateKey = Annotated[
+    str | None,
+    typer.Option(
+        "--private-key", "--key-file", help="SSH key where the inventory sets no key file."
+    ),
+]
+ExtraVars = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-e",
+        "--extra-vars",
+        help="Variables above everything else: KEY=VALUE, @file.yml or JSON (repeatable).",
+    ),
+]
+Become = Annotated[
+    bool, typer.Option("-b", "--become", help="Run remote commands with sudo (ansible_become).")
+]
+BecomeUser = Annotated[
+    str | None, typer.Option("--become-user", help="Become this user (default root).")
+]
+AskBecomePass = Annotated[
+    bool,
+    typer.Option(
+        "-K", "--ask-become-pass", help="Ask for the sudo password (sent to sudo on stdin only)."
+    ),
+]
+ListHosts = Annotated[
+    bool, typer.Option("--list-hosts", help="Print the hosts each play selects, and exit.")
+]
+Diff = Annotated[
+    bool, typer.Option("-D", "--diff", help="Accepted for Ansible habits: diffs are always shown.")
+]
+
 DEFAULT_INVENTORY = [Path("inventory")]
 DEFAULT_PLAYBOOK = Path("playbooks/site.yml")
 DEFAULT_TEMPLATES = Path("templates")
+
+
+@dataclass(frozen=True)
+class ConnectionFlags:
+    """-u, --private-key, -e, -b, --become-user, -K as typed on the command line."""
+
+    user: str | None = None
+    private_key: str | None = None
+    extra_vars: tuple[str, ...] = ()
+    become: bool = False
+    become_user: str | None = None
+    ask_become_pass: bool = False
+
+
+def connection_flags(
+    user: str | None = None,
+    private_key: str | None = None,
+    extra_vars: list[str] | None = None,
+    become: bool = False,
+    become_user: str | None = None,
+    ask_become_pass: bool = False,
+) -> ConnectionFlags:
+    return ConnectionFlags(
+        user, private_key, tuple(extra_vars or ()), become, become_user, ask_become_pass
+    )
 
 
 def select(
@@ -87,11 +153,17 @@ def select(
     vault_id: list[str] | None = None,
     vault_password_file: list[str] | None = None,
     ask_vault_pass: bool = False,
+    ctx: typer.Context | None = None,
+    flags: ConnectionFlags | None = None,
 ) -> Select:
-    """The SELECT options as the API's value (``--shard`` parsed)."""
-    from remediate.api import Select
+    """The SELECT options as the API's value (``--shard`` parsed).
 
-    return Select(
+    With ``ctx``, ansible.cfg (and ANSIBLE_* variables) fill the options not given on the
+    command line: see remediate.cli.settings."""
+    from remediate.api import Select
+    from remediate.cli.settings import apply_ansible_config
+
+    selected = Select(
         tuple(inventory),
         playbook,
         limit,
@@ -102,6 +174,7 @@ def select(
         accept_new_host_keys,
         vault_options(vault_id, vault_password_file, ask_vault_pass),
     )
+    return apply_ansible_config(selected, ctx, flags or ConnectionFlags())
 
 
 def vault_options(

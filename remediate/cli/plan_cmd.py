@@ -23,7 +23,15 @@ def plan(
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
+    user: o.User = None,
+    private_key: o.PrivateKey = None,
+    extra_vars: o.ExtraVars = None,
+    become: o.Become = False,
+    become_user: o.BecomeUser = None,
+    ask_become_pass: o.AskBecomePass = False,
     format: o.Format = "text",
+    list_hosts: o.ListHosts = False,
+    diff: o.Diff = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Save the plan as JSON for `apply --plan`.")
     ] = None,
@@ -53,9 +61,21 @@ def plan(
             vault_id=vault_id,
             vault_password_file=vault_password_file,
             ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
         )
     )
     warn(fleet.warnings)
+    if list_hosts:
+        from remediate.report.hosts import list_hosts_lines
+
+        assert fleet.plays is not None
+        per_play = fleet.plays.per_play
+        names = [t.host.name for t in fleet.targets]
+        typer.echo("\n".join(list_hosts_lines(str(fleet.select.playbook), per_play, names)))
+        raise typer.Exit(0)
     with ProgressLine("planning") as progress:
         plans = api.plan(fleet, progress)
     code = plan_exit_code(plans, detailed_exitcode)

@@ -25,6 +25,12 @@ def rollback(
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
+    user: o.User = None,
+    private_key: o.PrivateKey = None,
+    extra_vars: o.ExtraVars = None,
+    become: o.Become = False,
+    become_user: o.BecomeUser = None,
+    ask_become_pass: o.AskBecomePass = False,
     format: o.Format = "text",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")
@@ -60,6 +66,10 @@ def rollback(
         vault_id=vault_id,
         vault_password_file=vault_password_file,
         ask_vault_pass=ask_vault_pass,
+        ctx=ctx,
+        flags=o.connection_flags(
+            user, private_key, extra_vars, become, become_user, ask_become_pass
+        ),
     )
     with ProgressLine("rolling back") as progress:
         results = api.rollback(sel, run_id, force=force, dry_run=dry_run, progress=progress)
@@ -82,6 +92,12 @@ def runs(
     vault_id: o.VaultId = None,
     vault_password_file: o.VaultPasswordFile = None,
     ask_vault_pass: o.AskVaultPass = False,
+    user: o.User = None,
+    private_key: o.PrivateKey = None,
+    extra_vars: o.ExtraVars = None,
+    become: o.Become = False,
+    become_user: o.BecomeUser = None,
+    ask_become_pass: o.AskBecomePass = False,
     format: o.Format = "text",
 ) -> None:
     """Past runs per host: run id, time, kind, status and files, from each host's backup directory."""
@@ -102,6 +118,10 @@ def runs(
             vault_id=vault_id,
             vault_password_file=vault_password_file,
             ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
         )
     )
     code = runs_exit_code(outcomes)

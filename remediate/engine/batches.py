@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from remediate.engine.apply import apply_target
 from remediate.engine.fanout import fan_out
 from remediate.engine.rollback import read_manifests, rollback_target
 from remediate.engine.survey import modules_for
-from remediate.errors import UsageError
 from remediate.model.outcomes import HostApplyResult, HostOutcome, Progress, RollbackResult
 from remediate.model.plans import HostPlan
 from remediate.model.runs import Manifest
 from remediate.model.secrets import Masker, secret_vars
 from remediate.plan.planner import MergeCache
 from remediate.playbook.render import Renderer
+from remediate.playbook.serial import cli_batches, play_batches
 from remediate.playbook.targets import HostTarget
 from remediate.remote.connection import Connection, ConnectOptions
 
 
 def serial_batches(targets: Sequence[HostTarget], serial: str | None) -> list[list[HostTarget]]:
     """``--serial N`` or ``N%``: consecutive batches, as Ansible's ``serial``."""
-    if not serial:
-        return [list(targets)] if targets else []
-    match = re.fullmatch(r"(\d+)(%?)", serial.strip())
-    if not match or int(match.group(1)) == 0:
-        raise UsageError(f"--serial {serial!r}: expected a positive N or N%")
-    size = int(match.group(1))
-    if match.group(2):
-        size = max(1, math.ceil(len(targets) * min(size, 100) / 100))
-    return [list(targets[i : i + size]) for i in range(0, len(targets), size)]
+    return cli_batches(targets, serial)
 
 
 def apply_fleet(
@@ -44,20 +35,18 @@ def apply_fleet(
     expected: dict[str, HostPlan] | None = None,
     progress: Callable[[Progress], None] | None = None,
     allow_pending_live: bool = False,
+    per_play: Sequence[tuple[Any, Sequence[Any]]] | None = None,
 ) -> list[HostApplyResult]:
-    """Apply batch after batch; stop the batches that follow one that failed too much."""
+    """Apply batch after batch (plays' ``serial:``, else ``--serial``); stop the batches that
+    follow one that failed too much (see playbook.serial)."""
     results: list[HostApplyResult] = []
-    stopped = False
+    stopped = ""
     cache = MergeCache()
-    for batch in serial_batches(targets, serial):
+    for each in play_batches(targets, per_play, serial, max_fail_percent):
+        batch = list(each.targets)
         if stopped:
             results += [
-                HostApplyResult(
-                    t.host.name,
-                    t.host.address,
-                    "skipped",
-                    error="not attempted: an earlier batch failed past --max-fail-percent",
-                )
+                HostApplyResult(t.host.name, t.host.address, "skipped", error=stopped)
                 for t in batch
             ]
             continue
@@ -72,8 +61,12 @@ def apply_fleet(
         batch_results = [_apply_result(o, t) for o, t in zip(outcomes, batch)]
         results += batch_results
         failed = sum(r.status in ("failed", "rolled back", "unreachable") for r in batch_results)
-        if max_fail_percent is not None and batch and failed * 100 / len(batch) > max_fail_percent:
-            stopped = True
+        if each.stops_run(failed):
+            stopped = (
+                f"not attempted: a batch of play {each.play!r} failed ({failed} of {len(batch)})"
+                if each.stop_when_all_fail or each.play
+                else "not attempted: an earlier batch failed past --max-fail-percent"
+            )
     return results
 
 

@@ -42,7 +42,7 @@ def fan_out(
     if not items:
         return []
     hosts = [host_of(item) if host_of else item.host for item in items]  # type: ignore[attr-defined]
-    if any(host.connection != "local" for host in hosts):
+    if any(_maybe_ssh(host) for host in hosts):
         import paramiko  # noqa: F401  (every SSH connection needs it first)
     if warm:
         threading.Thread(target=_import_all, args=(tuple(warm),), daemon=True).start()
@@ -81,6 +81,15 @@ def run_on_hosts(
         warm,
         host_of=lambda host: host,
     )
+
+
+def _maybe_ssh(host: HostLike) -> bool:
+    """Whether ``host`` may need paramiko (a host whose connection is unsupported fails alone,
+    in its own worker, not here for the whole fleet)."""
+    try:
+        return host.connection != "local"
+    except RemediateError:
+        return False
 
 
 def _import_all(modules: tuple[str, ...]) -> None:

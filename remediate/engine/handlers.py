@@ -19,7 +19,7 @@ from remediate.model.timeouts import Timeouts
 from remediate.playbook.schema import Handler
 from remediate.remote.connection import Connection
 from remediate.remote.gather import new_boundary
-from remediate.remote.runtime import redis_ping
+from remediate.remote.runtime import redis_ping, redis_replica_link
 
 CHECK_WAIT = Timeouts().check_wait  # the rabbitmq_running script's own wait, seconds
 
@@ -158,18 +158,51 @@ def _check_script(check: str | None) -> str | None:
 
 def _check_outcome(check: str, status: int, output: bytes) -> tuple[bool, str]:
     if check == "rabbitmq_running":
-        return (
-            status == 0,
-            "rabbitmq_running: node up" if status == 0 else "rabbitmq_running: node not running",
-        )
+        return rabbitmq_outcome(status, output)
     text = output.decode("utf-8", "replace").strip()[-300:]
     return status == 0, text if status == 0 else f"check exit {status}: {text}"
 
 
+#: the node is up (await_startup), has no local alarms, then its cluster view as JSON
 _RABBITMQ_RUNNING = (
-    f"end=$(( $(date +%s) + {int(CHECK_WAIT)} )); while [ $(date +%s) -lt $end ]; do "
-    "rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1"
+    f"end=$(( $(date +%s) + {int(CHECK_WAIT)} )); up=1; while [ $(date +%s) -lt $end ]; do "
+    "if rabbitmqctl -q await_startup --timeout 10 >/dev/null 2>&1; then up=0; break; fi; "
+    "sleep 1; done; [ $up -eq 0 ] || exit 1; "
+    "rabbitmq-diagnostics -q check_local_alarms >/dev/null 2>&1 || exit 2; "
+    "rabbitmqctl -q cluster_status --formatter json 2>/dev/null || exit 3"
 )
+
+
+def rabbitmq_outcome(status: int, output: bytes) -> tuple[bool, str]:
+    """Pure: the rabbitmq_running check's verdict from its exit status and cluster_status JSON.
+
+    Healthy: the node runs, has no local alarm, and every member of its cluster (disk and RAM
+    nodes) is running as this node sees it, with no network partition."""
+    import json
+
+    if status == 1:
+        return False, "rabbitmq_running: node not running"
+    if status == 2:
+        return False, "rabbitmq_running: node has local alarms (check_local_alarms)"
+    if status != 0:
+        return False, "rabbitmq_running: cluster_status failed"
+    text = output.decode("utf-8", "replace").strip()
+    start = text.find("{")
+    try:
+        doc = json.loads(text[start:]) if start >= 0 else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return False, "rabbitmq_running: cluster_status gave no JSON"
+    members = {str(n) for n in [*doc.get("disk_nodes", []), *doc.get("ram_nodes", [])]}
+    running = {str(n) for n in doc.get("running_nodes", [])}
+    missing = sorted(members - running)
+    if missing:
+        return False, f"rabbitmq_running: cluster members not running: {', '.join(missing)}"
+    partitions = doc.get("partitions") or {}
+    if any(partitions.values() if isinstance(partitions, dict) else partitions):
+        return False, f"rabbitmq_running: network partition: {partitions}"
+    return True, f"rabbitmq_running: node up, no alarms, {len(running)} of {len(members)} running"
 
 
 def health_check(
@@ -183,11 +216,15 @@ def health_check(
             return False, "redis_ping: this host manages no redis.conf"
         wait = timeouts.check_wait
         deadline = time.monotonic() + wait
+        problem = f"no answer from {redis}"
         while time.monotonic() < deadline:
             if redis_ping(conn, redis, timeouts.ping):
-                return True, "redis_ping: PONG"
+                link = redis_replica_link(conn, redis, timeouts.ping)  # replicas: link up too
+                if link is None:
+                    return True, "redis_ping: PONG"
+                problem = link
             time.sleep(0.5)
-        return False, f"redis_ping: no answer from {redis} within {wait:g} s"
+        return False, f"redis_ping: {problem} within {wait:g} s"
     script = _check_script(check)
     assert script is not None
     result = conn.run(

@@ -154,6 +154,23 @@ class Host:
         return self._text("ansible_become_user") or "root"
 
     @property
+    def become_method(self) -> str:
+        return self._text("ansible_become_method") or "sudo"
+
+    @property
+    def become_password(self) -> str | None:
+        """ansible_become_password (or its older names): sent to sudo on stdin only."""
+        return (
+            self._text("ansible_become_password")
+            or self._text("ansible_become_pass")
+            or self._text("ansible_sudo_pass")
+        )
+
+    def setting(self, key: str) -> str | None:
+        """A connection variable as text (an undecrypted vault value or a template: error)."""
+        return self._text(key)
+
+    @property
     def root(self) -> str:
         """remediate_root: prefix of every managed path; a relative one is relative to the cwd."""
         return self._text("remediate_root") or "/"

@@ -8,6 +8,8 @@
         - {kind: redis, path: /etc/redis/redis.conf, template: redis.conf.j2, notify: restart redis}
       handlers:
         restart redis: {command: systemctl restart redis-server, check: redis_ping}
+      serial: 1                        # optional: batches of hosts (N, "N%", or a list)
+      max_fail_percentage: 0           # optional: stop later batches past this share of failures
 
 A file ``path`` with ``*``, ``?`` or ``[`` is a pattern (``/etc/redis/redis*.conf``): each
 host's gather expands it (``playbook.targets.expand_globs``) and every match is managed as its
@@ -28,7 +30,16 @@ from remediate.errors import PlaybookError
 from remediate.formats import KINDS
 from remediate.playbook.yaml_lines import line_of, load_yaml
 
-PLAY_KEYS = {"name", "hosts", "vars", "defaults", "files", "handlers"}
+PLAY_KEYS = {
+    "name",
+    "hosts",
+    "vars",
+    "defaults",
+    "files",
+    "handlers",
+    "serial",
+    "max_fail_percentage",
+}
 FILE_KEYS = {"kind", "path", "template", "strategy", "mode", "live", "validate", "notify"}
 HANDLER_KEYS = {"command", "check"}
 BUILTIN_CHECKS = ("redis_ping", "rabbitmq_running")
@@ -74,6 +85,9 @@ class Play:
     files: tuple[FileSpec, ...]
     handlers: dict[str, Handler]
     line: int | None = None
+    #: batch sizes as Ansible's ``serial:`` (N or "N%"; a list: one per batch, the last repeats)
+    serial: tuple[str, ...] = ()
+    max_fail_percentage: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +133,55 @@ def _play(item: Any, where: str) -> Play:
                 f"{spec.path} is managed twice in play {name!r}", path=where, line=spec.line
             )
     return Play(
-        name, hosts.strip(), dict(variables), dict(defaults), files, handlers, line_of(item)
+        name,
+        hosts.strip(),
+        dict(variables),
+        dict(defaults),
+        files,
+        handlers,
+        line_of(item),
+        _serial(item, where),
+        _max_fail(item, where),
     )
+
+
+def _serial(item: dict[str, Any], where: str) -> tuple[str, ...]:
+    """``serial: 1``, ``serial: "30%"`` or ``serial: [1, 5, "50%"]`` as texts."""
+    raw = item.get("serial")
+    if raw is None:
+        return ()
+    values = raw if isinstance(raw, list) else [raw]
+    out = []
+    for value in values:
+        text = str(value).strip()
+        if isinstance(value, bool) or not re.fullmatch(r"[1-9]\d*%?", text):
+            raise PlaybookError(
+                f"`serial:` {value!r} is not a positive number of hosts or a percentage "
+                'such as 1, 5 or "25%"',
+                path=where,
+                line=line_of(item, "serial"),
+            )
+        out.append(text)
+    if not out:
+        raise PlaybookError("`serial:` is an empty list", path=where, line=line_of(item, "serial"))
+    return tuple(out)
+
+
+def _max_fail(item: dict[str, Any], where: str) -> float | None:
+    raw = item.get("max_fail_percentage")
+    if raw is None:
+        return None
+    try:
+        value = float(str(raw).strip().rstrip("%"))
+    except ValueError:
+        value = -1.0
+    if isinstance(raw, bool) or not 0 <= value <= 100:
+        raise PlaybookError(
+            f"`max_fail_percentage:` {raw!r} is not a percentage from 0 to 100",
+            path=where,
+            line=line_of(item, "max_fail_percentage"),
+        )
+    return value
 
 
 def _file(raw: Any, handlers: dict[str, Handler], where: str) -> FileSpec:

@@ -180,6 +180,7 @@ def prepare(
     limit: str | None = None,
     shard: tuple[int, int] | None = None,
     selection: PlaySelection | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
 ) -> list[HostTarget]:
     """Resolve plays to hosts and pre-render every template: all input errors surface here.
 
@@ -195,6 +196,7 @@ def prepare(
                 **play.defaults,
                 **host.vars,
                 **play.vars,
+                **(extra_vars or {}),  # -e: above everything, as in Ansible
                 "inventory_hostname": host.name,
                 "group_names": sorted(host.groups),
             }

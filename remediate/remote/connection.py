@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from remediate.errors import CommandFailed, ConnectionFailed, LockBusy
+from remediate.errors import CommandFailed, ConnectionFailed, InventoryError, LockBusy
 from remediate.model.timeouts import Timeouts
 from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
 from remediate.remote.host_trust import known_hosts as known_hosts_of
 from remediate.remote.host_trust import ssh_config as user_ssh_config
+from remediate.remote.ssh_route import needs_route, open_route, route_of
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,42 @@ class ConnectOptions:
         return Timeouts(self.timeout)
 
 
-def shell_command(argv: list[str], *, become: bool = False, become_user: str = "root") -> str:
-    """Quote ``argv`` into one command line for a POSIX shell; wrap in ``sudo -n``."""
-    if become:
-        argv = ["sudo", "-n", "-u", become_user, "--", *argv]
-    return " ".join(shlex.quote(word) for word in argv)
+def shell_command(
+    argv: list[str], *, become: bool = False, become_user: str = "root", password: bool = False
+) -> str:
+    """Quote ``argv`` into one command line for a POSIX shell; wrap in ``sudo -n``.
+
+    ``password``: the caller sends the become password as the first line of stdin (never on
+    a command line). Where sudo needs no password (NOPASSWD, or cached credentials) the shell
+    reads that line itself, so it never reaches the command; else ``sudo -k -S`` reads it
+    (``-k``: a cached credential cannot leave the line for the command to read).
+    """
+    quoted = " ".join(shlex.quote(word) for word in argv)
+    if not become:
+        return quoted
+    user = shlex.quote(become_user)
+    if not password:
+        return f"sudo -n -u {user} -- {quoted}"
+    return (
+        f"if sudo -n -u {user} true 2>/dev/null; then IFS= read -r _; "
+        f"exec sudo -n -u {user} -- {quoted}; "
+        f"else exec sudo -k -S -p '' -u {user} -- {quoted}; fi"
+    )
+
+
+def become_password(host: HostLike) -> bytes:
+    """The become password line to send first on stdin (b"" when not becoming or none set)."""
+    if not host.become:
+        return b""
+    method = str(getattr(host, "become_method", "sudo") or "sudo")
+    if method != "sudo":
+        raise InventoryError(
+            f"ansible_become_method {method!r} is not supported: remediate becomes with sudo "
+            "only (su reads its password from a terminal, never from stdin)",
+            host=host.name,
+        )
+    secret = getattr(host, "become_password", None)
+    return f"{secret}\n".encode() if secret else b""
 
 
 class Connection(Protocol):
@@ -157,11 +189,14 @@ class LocalConnection:
     def run(
         self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None
     ) -> CommandResult:
-        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        secret = become_password(self.host)
+        command = shell_command(
+            argv, become=self.host.become, become_user=self.host.become_user, password=bool(secret)
+        )
         try:
             proc = subprocess.run(
                 ["/bin/sh", "-c", command],
-                input=stdin,
+                input=secret + stdin,
                 capture_output=True,
                 check=False,
                 timeout=timeout or self.options.timeout,
@@ -176,7 +211,10 @@ class LocalConnection:
         return socket.create_connection((address, port), timeout=timeout or self.options.timeout)
 
     def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held:
-        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        secret = become_password(self.host)
+        command = shell_command(
+            argv, become=self.host.become, become_user=self.host.become_user, password=bool(secret)
+        )
         proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
             stdin=subprocess.PIPE,
@@ -184,6 +222,9 @@ class LocalConnection:
             stderr=subprocess.STDOUT,
         )
         assert proc.stdout is not None and proc.stdin is not None
+        if secret:
+            proc.stdin.write(secret)
+            proc.stdin.flush()
         try:
             pid = _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
             output = _read_until(proc.stdout.readline, until, self.host.name)
@@ -227,11 +268,22 @@ class SSHConnection:
         self._peer_banner: str | None = None
         #: ``address:port`` connected to (with ~/.ssh/config's HostName and Port once open)
         self.endpoint = f"{host.address}:{host.port or 22}"
+        self._gateways: list[Any] = []  # jump hosts' clients (ssh_route), closed with this one
 
     # -- connecting -----------------------------------------------------------------
     def open(self) -> None:
         import paramiko
 
+        if needs_route(self.host):  # SSH arguments, a password or host-key settings: see ssh_route
+            route = route_of(
+                self.host,
+                self.options.timeout,
+                self.options.accept_new_host_keys,
+                self.options.known_hosts,
+            )
+            self.endpoint = route.endpoint
+            self._client, self._gateways = open_route(route, self.host.name, self.options.timeout)
+            return
         ssh_config = user_ssh_config().lookup(self.host.address)
         if "proxyjump" in ssh_config:
             client, user, connect, gateways = self._through_jump_host()
@@ -369,14 +421,17 @@ class SSHConnection:
     ) -> CommandResult:
         if self._client is None:
             self.open()
-        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        secret = become_password(self.host)
+        command = shell_command(
+            argv, become=self.host.become, become_user=self.host.become_user, password=bool(secret)
+        )
         limit = timeout or self.options.timeout
         try:
             channel = self._client.get_transport().open_session(timeout=limit)
             channel.settimeout(limit)
             channel.exec_command(command)
-            if stdin:
-                channel.sendall(stdin)
+            if secret + stdin:
+                channel.sendall(secret + stdin)
             channel.shutdown_write()
             stdout = _read_all(channel, limit)
             stderr = channel.makefile_stderr("rb").read()
@@ -416,12 +471,17 @@ class SSHConnection:
     def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held:
         if self._client is None:
             self.open()
-        command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        secret = become_password(self.host)
+        command = shell_command(
+            argv, become=self.host.become, become_user=self.host.become_user, password=bool(secret)
+        )
         try:
             channel = self._client.get_transport().open_session(timeout=timeout)
             channel.settimeout(timeout)
             channel.set_combine_stderr(True)
             channel.exec_command(command)
+            if secret:
+                channel.sendall(secret)
             reader = channel.makefile("rb")
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
             raise ConnectionFailed(
@@ -450,6 +510,9 @@ class SSHConnection:
         if self._client is not None:
             self._client.close()
             self._client = None
+        for gateway in reversed(self._gateways):
+            gateway.close()
+        self._gateways = []
 
 
 def connect_error(
@@ -508,4 +571,5 @@ def connect(host: HostLike, options: ConnectOptions) -> Connection:
         raise CommandFailed(
             f"unsupported ansible_connection {host.connection!r} (ssh or local)", host=host.name
         )
+    become_password(host)  # an unsupported become method fails the host before it is contacted
     return SSHConnection(host, options)

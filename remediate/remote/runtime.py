@@ -323,3 +323,38 @@ def redis_ping(conn: Any, endpoint: RedisEndpoint, timeout: float = 10.0) -> boo
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def redis_replica_link(conn: Any, endpoint: RedisEndpoint, timeout: float = 10.0) -> str | None:
+    """None when the server answers and, if it is a replica, its link to the master is up;
+    else why not (``INFO replication``: ``role:slave`` needs ``master_link_status:up``)."""
+    import redis
+
+    client = redis_client(conn, endpoint, timeout)
+    try:
+        info = client.execute_command("INFO", "replication")
+    except (redis.RedisError, ConnectionFailed, OSError) as exc:
+        return f"INFO replication failed: {_first_line(exc)}"
+    finally:
+        client.close()
+    text = info.decode("utf-8", "replace") if isinstance(info, bytes) else _info_text(info)
+    return replica_link_problem(text)
+
+
+def _info_text(info: Any) -> str:
+    """redis-py parses INFO into a dict; back to ``key:value`` lines."""
+    if isinstance(info, dict):
+        return "\n".join(f"{key}:{value}" for key, value in info.items())
+    return str(info)
+
+
+def replica_link_problem(info: str) -> str | None:
+    """Pure: from ``INFO replication`` text, why a replica's link is not up (None: fine)."""
+    fields = dict(line.strip().split(":", 1) for line in info.splitlines() if ":" in line)
+    if fields.get("role") != "slave":
+        return None
+    status = fields.get("master_link_status", "")
+    if status == "up":
+        return None
+    master = f"{fields.get('master_host', '?')}:{fields.get('master_port', '?')}"
+    return f"replica of {master}: master_link_status is {status or 'missing'}, not up"
