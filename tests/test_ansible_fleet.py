@@ -111,7 +111,7 @@ def test_a_host_behind_a_bastion_is_planned_through_it(fleet: Fleet, tmp_path: P
             line(fleet, target, f"ansible_ssh_common_args='{proxy}'"),
             line(fleet, spare, f"ansible_ssh_common_args='{proxy} -o LocalForward=8080:x:80'"),
             line(fleet, other),
-            "box ansible_connection=docker",
+            "box ansible_connection=winrm",  # docker is supported now: a type that is not
             (
                 f"{target.name}-pc ansible_host={target.address} ansible_user=root "
                 f"ansible_ssh_private_key_file={fleet.client_key} "
@@ -139,7 +139,7 @@ def test_a_host_behind_a_bastion_is_planned_through_it(fleet: Fleet, tmp_path: P
     assert hosts[other.name]["status"] in ("changed", "ok")
     assert hosts[spare.name]["status"] == "failed"
     assert "localforward" in hosts[spare.name]["failed"].lower()
-    assert hosts["box"]["status"] == "failed" and "docker" in hosts["box"]["failed"]
+    assert hosts["box"]["status"] == "failed" and "winrm" in hosts["box"]["failed"]
     proxied = hosts[f"{target.name}-pc"]  # the same refusing host, through a ProxyCommand
     assert proxied["status"] in ("changed", "ok"), proxied
     assert result.returncode == 1
