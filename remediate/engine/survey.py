@@ -26,7 +26,7 @@ from remediate.plan.planner import (
     plan_file,
 )
 from remediate.playbook.render import Renderer
-from remediate.playbook.targets import HostTarget, template_vars
+from remediate.playbook.targets import HostTarget, absent_settings, template_vars
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.gather import GatherReply, gather
 from remediate.remote.processes import PROCESS_PROBE, parse_process_probe
@@ -98,12 +98,12 @@ def survey_target(
         live_settings: Mapping[str, Any] = {}
         if fact.readable and fact.exists and managed.spec.kind == "celery":
             live_settings = cache.settings("celery", managed.remote_path, fact.content)
-        rendered = renderer.render(
-            managed.spec.template, template_vars(managed.variables, live_settings)
-        )
+        seen = template_vars(managed.variables, live_settings)
+        rendered = renderer.render(managed.spec.template, seen)
+        absent = absent_settings(managed.spec, renderer, seen)
         planned.append(
             plan_file(
-                DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers),
+                DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers, absent),
                 facts,
                 masker,
                 cache,
