@@ -405,7 +405,10 @@ class _Remover(cst.CSTTransformer):
                 leading_lines=[*comments, *body[index].leading_lines]
             )
             return updated.with_changes(body=body)
-        return updated.with_changes(body=body, footer=[*comments, *updated.footer])
+        footer = [*comments, *updated.footer]
+        if not body and not updated.header and not footer:
+            return updated.with_changes(body=[], has_trailing_newline=False)  # now empty: b""
+        return updated.with_changes(body=body, footer=footer)
 
     def _chained(self) -> bool:
         return isinstance(self.target, cst.Assign) and len(self.target.targets) > 1
