@@ -6,6 +6,12 @@
       vars: {}                         # above inventory vars, as in Ansible
       files:
         - {kind: redis, path: /etc/redis/redis.conf, template: redis.conf.j2, notify: restart redis}
+        - kind: celery
+          path: /srv/app/celeryconfig.py
+          template: celeryconfig.py.j2
+          absent:                      # settings removed wherever the file defines them
+            - worker_heartbeat_interval
+            - {setting: broker_heartbeat, when: "broker_scheme != 'amqp'"}  # per host
       handlers:
         restart redis: {command: systemctl restart redis-server, check: redis_ping}
 
