@@ -147,3 +147,28 @@ def test_runs_are_one_table_newest_first_in_text_and_json() -> None:
     assert [r["run_id"] for r in doc["hosts"][0]["runs"]] == [new.run_id, old.run_id]
     assert doc["order"] == "newest first"
     assert [t for _, t in runs_lines([HostOutcome("h", [old])])][-1] == "1 run on 1 host"
+
+
+def test_audit_counts_one_host_and_one_finding_in_the_singular() -> None:
+    from remediate.report.audit import audit_summary
+
+    finding = {"suppressed": False, "severity": "warning", "rule": "CEL004"}
+    doc = {
+        "exit_code": 2,
+        "hosts": [
+            {
+                "host": "a",
+                "status": "ok",
+                "findings": [finding],
+                "files": [],
+                "runtime_changes": [],
+                "unreachable": "",
+                "failed": "",
+            }
+        ],
+        "recap": {"hosts": 1, "changed": 0, "unreachable": 0, "failed": 0, "findings": 1},
+    }
+    assert audit_summary(doc).splitlines() == [
+        "a: 1 finding (CEL004)",
+        "1 host: 0 drifted, 0 unreachable, 0 failed, 1 finding",
+    ]
