@@ -77,7 +77,8 @@ def test_dry_run_of_a_saved_plan_shows_that_plan(fleet: Fleet, tmp_path: Path) -
     # the inputs change after the plan was made: the dry run shows X, not a new plan, and says
     # that `apply --plan X` would refuse the host
     template = project / "templates" / "celeryconfig.py.j2"
-    template.write_text(template.read_text().replace("socket_timeout", "socket_connect_timeout"))
+    original = template.read_text()
+    template.write_text(original.replace('"socket_timeout":', '"socket_connect_timeout":'))
     shown = cli(project, fleet, "apply", "--plan", str(saved), "--dry-run")
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert "['socket_timeout']" in shown.stdout and "socket_connect_timeout" not in shown.stdout
@@ -86,7 +87,7 @@ def test_dry_run_of_a_saved_plan_shows_that_plan(fleet: Fleet, tmp_path: Path) -
         f"{host.name} : would be refused: stale plan: /srv/app/celeryconfig.py would now be "
         "written differently than planned (inputs changed)" in shown.stdout
     )
-    template.write_text(template.read_text().replace("socket_connect_timeout", "socket_timeout"))
+    template.write_text(original)
     shown = cli(project, fleet, "apply", "--plan", str(saved), "--dry-run")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"{host.name} : the saved plan still applies" in shown.stdout
