@@ -161,6 +161,29 @@ def apply(
     )
 
 
+def stale_plans(
+    fleet: Fleet,
+    expected: dict[str, HostPlan],
+    progress: Callable[[Progress], None] | None = None,
+) -> dict[str, str]:
+    """Per host of a saved plan that ``apply --plan`` would refuse: why (the host changed
+    since, its inputs now render differently, or it cannot be reached or planned)."""
+    from remediate.engine.apply import stale_reason
+
+    targets = [t for t in fleet.targets if t.host.name in expected]
+    now = {p.host: p for p in plan(Fleet(fleet.select, targets, fleet.renderer), progress)}
+    out = {}
+    for host, saved in expected.items():
+        current = now.get(host)
+        if current is None:
+            out[host] = "not selected by the saved plan's inventory and playbook any more"
+        elif current.unreachable or current.failed:
+            out[host] = current.unreachable or current.failed
+        elif reason := stale_reason(saved, current):
+            out[host] = f"stale plan: {reason}"
+    return out
+
+
 def check_serial(fleet: Fleet, serial: str | None) -> None:
     """A bad ``--serial`` is a usage error before any host is contacted."""
     from remediate.engine.batches import serial_batches

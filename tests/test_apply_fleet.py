@@ -110,9 +110,9 @@ def test_apply_then_rollback_then_rollback_the_rollback(project: Path, fleet: Fl
 
     runs = json.loads(cli(project, fleet, "runs", "--format", "json").stdout)
     for host in runs["hosts"]:
-        kinds = [(r["kind"], r["status"]) for r in host["runs"]]
-        assert kinds == [("apply", "applied"), ("rollback", "applied"), ("rollback", "applied")]
-        assert host["runs"][2]["of_run"] == host["runs"][1]["run_id"]
+        kinds = [(r["kind"], r["status"]) for r in host["runs"]]  # newest first
+        assert kinds == [("rollback", "applied"), ("rollback", "applied"), ("apply", "applied")]
+        assert host["runs"][0]["of_run"] == host["runs"][1]["run_id"]
 
 
 def test_validate_and_health_check_failures_roll_their_host_back(
@@ -307,8 +307,8 @@ def test_old_runs_are_pruned_to_remediate_keep_runs(fleet: Fleet, tmp_path: Path
         assert cli(project, fleet, "rollback", "--last", "--yes", "-l", host.name).returncode == 0
     kept = sorted(p.name for p in host.path("/var/lib/remediate/runs").iterdir())
     runs = json.loads(cli(project, fleet, "runs", "-l", host.name, "--format", "json").stdout)
-    assert [r["run_id"] for r in runs["hosts"][0]["runs"]] == kept and len(kept) == 2
-    assert [r["kind"] for r in runs["hosts"][0]["runs"]] == ["apply", "rollback"]
+    assert [r["run_id"] for r in runs["hosts"][0]["runs"]] == kept[::-1] and len(kept) == 2
+    assert [r["kind"] for r in runs["hosts"][0]["runs"]] == ["rollback", "apply"]  # newest first
 
 
 def test_a_handler_that_changes_a_written_file_fails_verification(

@@ -51,7 +51,9 @@ def test_drifted_fleet_plans_the_seed_fix_and_hides_secrets(project: Path, fleet
         assert next(iter(dropin.values()))[1] == "65536"
         celery = changes_of(host, "/srv/app/celeryconfig.py")
         assert celery["broker_connection_retry"][:2] == ("False", "True")
-        assert "broker_heartbeat" not in celery  # a Redis broker: no AMQP heartbeat added
+        # a Redis broker: no AMQP heartbeat added, the file's no-op one removed (CEL004)
+        assert celery["broker_heartbeat"][:2] == ("10", "(unset)")
+        assert celery["broker_connection_retry_delay"][:2] == ("5", "(unset)")  # CEL001
         assert any("socket_keepalive" in name for name in celery)
         # the live values were read through SSH: runtime changes and the facts say 300 / 0
         runtime = {(r["setting"], r["live"], r["desired"]) for r in host["runtime_changes"]}

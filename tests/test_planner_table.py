@@ -26,7 +26,7 @@ from remediate.model.secrets import Masker, secret_vars
 from remediate.plan.planner import DesiredFile, MergeCache, host_findings, host_plan, plan_file
 from remediate.playbook.render import Renderer
 from remediate.playbook.schema import load_playbook
-from remediate.playbook.targets import template_vars
+from remediate.playbook.targets import absent_settings, template_vars
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -77,9 +77,13 @@ def plan_case(case: dict[str, Any]) -> dict[str, Any]:
             if spec.kind == "celery" and fact.exists
             else {}
         )
-        rendered = renderer.render(spec.template, template_vars(variables, live_settings))
+        seen = template_vars(variables, live_settings)
+        rendered = renderer.render(spec.template, seen)
+        absent = absent_settings(spec, renderer, seen)
         planned.append(
-            plan_file(DesiredFile(spec, spec.path, rendered, play.handlers), facts, masker, cache)
+            plan_file(
+                DesiredFile(spec, spec.path, rendered, play.handlers, absent), facts, masker, cache
+            )
         )
     plan = host_plan("host1", "127.0.0.1", planned, facts, masker)
     findings = host_findings(planned, facts, variables, masker, cache)

@@ -70,7 +70,7 @@ def apply(
     from remediate import api
     from remediate.cli.output import ProgressLine, print_lines, warn
     from remediate.errors import UsageError
-    from remediate.report.apply import apply_exit_code, apply_json, apply_lines
+    from remediate.report.apply import apply_exit_code, apply_json, apply_text
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
@@ -114,6 +114,8 @@ def apply(
     if expected is not None:
         fleet = replace(fleet, targets=[t for t in fleet.targets if t.host.name in expected])
     api.check_serial(fleet, serial)
+    if dry_run and expected is not None:
+        _show_saved_plan(ctx, fleet, expected, format)
     if dry_run or (not yes and expected is None):
         if not dry_run and not sys.stdin.isatty():
             raise UsageError("refusing to apply without --yes: there is no terminal to confirm on")
@@ -153,9 +155,30 @@ def apply(
     if format == "json":
         typer.echo(dumps(apply_json(results, code)), nl=False)
     else:
-        plans = [r.plan for r in results if r.plan is not None and r.status != "ok"]
-        lines = plan_text(plans, summary=True, recap=False) if plans else []
-        print_lines(lines + apply_lines(results), ctx.obj.color)
+        print_lines(apply_text(results), ctx.obj.color)
+    raise typer.Exit(code)
+
+
+def _show_saved_plan(ctx: typer.Context, fleet: Any, expected: dict[str, Any], format: str) -> None:
+    """``apply --plan X --dry-run``: exactly what X would do (its own changes, not a new
+    plan), and per host whether it still applies or would be refused as stale."""
+    from remediate import api
+    from remediate.cli.output import ProgressLine, print_lines
+    from remediate.report.exit import ExitCode, combined
+    from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
+    from remediate.report.saved import saved_plan_lines
+
+    saved = list(expected.values())
+    with ProgressLine("checking the saved plan") as progress:
+        stale = api.stale_plans(fleet, expected, progress)
+    code = combined([plan_exit_code(saved, False), ExitCode.ERROR if stale else ExitCode.OK])
+    if format == "json":
+        doc = plan_json(saved, kind="apply-dry-run", exit_code=code)
+        doc["stale"] = dict(sorted(stale.items()))
+        typer.echo(dumps(doc), nl=False)
+    else:
+        print_lines(plan_text(saved) + saved_plan_lines(saved, stale), ctx.obj.color)
+    typer.echo("dry run: nothing was changed", err=True)
     raise typer.Exit(code)
 
 

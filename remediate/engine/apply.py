@@ -170,11 +170,13 @@ def apply_target(
                 ),
             )
         if not plan.changed:
-            return HostApplyResult(plan.host, plan.address, "ok", plan)
+            return HostApplyResult(plan.host, plan.address, "ok", plan, findings_of=FOUND)
+        ran: list[HandlerResult] = []
         status, run_id, messages, error = execute(
-            conn, target, change_set(target, survey), "apply", "", timeouts, held.pid
+            conn, target, change_set(target, survey), "apply", "", timeouts, held.pid, ran
         )
         messages += baked_messages(plan.facts, [f.path for f in plan.files if f.changed])
+        plan, findings_of = findings_after(conn, target, renderer, timeouts, plan, status)
         if pending and status == "changed":
             status = "pending restart"
             messages += tuple(
@@ -182,9 +184,35 @@ def apply_target(
                 "next restart"
                 for path, n in pending.items()
             )
-        return HostApplyResult(plan.host, plan.address, status, plan, run_id, messages, error)
+        return HostApplyResult(
+            plan.host, plan.address, status, plan, run_id, messages, error, tuple(ran), findings_of
+        )
     finally:
         held.release()
+
+
+FOUND = "files as found"
+WRITTEN = "files as written"
+
+
+def findings_after(
+    conn: Connection,
+    target: HostTarget,
+    renderer: Renderer,
+    timeouts: Timeouts,
+    plan: HostPlan,
+    status: str,
+) -> tuple[HostPlan, str]:
+    """``plan`` with the findings of the host as the run left it: re-read (files, live values)
+    when it wrote something; as found when nothing stayed written (failed, rolled back)."""
+    if status not in ("changed", "pending restart"):
+        return plan, FOUND
+    try:
+        now = survey_target(conn, target, renderer, timeouts).plan
+    except Exception as exc:  # noqa: BLE001  (the apply is done: say the findings are older)
+        reason = exc.message if isinstance(exc, RemediateError) else type(exc).__name__
+        return plan, f"files as found before the apply (re-reading failed: {reason})"
+    return replace(plan, findings=now.findings), WRITTEN
 
 
 def stale_reason(expected: HostPlan, now: HostPlan) -> str:
@@ -273,10 +301,12 @@ def execute(
     of_run: str,
     timeouts: Timeouts,
     holder: int,
+    ran: list[HandlerResult] | None = None,
 ) -> tuple[str, str, tuple[str, ...], str]:
     """Back up, write, set runtime values, run handlers, verify, record; roll back on failure.
 
-    Returns (status, run id, messages, error). The caller holds the host lock.
+    Returns (status, run id, messages, error); ``ran`` (if given) receives the handlers that
+    ran, with their checks. The caller holds the host lock.
     """
     base = backup_dir(target)
     run_id = new_run_id()
@@ -360,7 +390,7 @@ def execute(
         )
 
     applied_runtime: tuple[RuntimeEntry, ...] = ()
-    ran: list[HandlerResult] = []
+    ran = ran if ran is not None else []
     try:
         for endpoint, entries in changes.runtime_groups():
             applied_runtime += entries  # before the SET: a failed SET may have taken some values

@@ -26,7 +26,7 @@ from remediate.plan.planner import (
     plan_file,
 )
 from remediate.playbook.render import Renderer
-from remediate.playbook.targets import HostTarget, expand_globs, template_vars
+from remediate.playbook.targets import HostTarget, absent_settings, expand_globs, template_vars
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.container_mounts import MOUNTS_PROBE, container_facts
 from remediate.remote.gather import GatherReply, gather
@@ -110,12 +110,12 @@ def survey_target(
         live_settings: Mapping[str, Any] = {}
         if fact.readable and fact.exists and managed.spec.kind == "celery":
             live_settings = cache.settings("celery", managed.remote_path, fact.content)
-        rendered = renderer.render(
-            managed.spec.template, template_vars(managed.variables, live_settings)
-        )
+        seen = template_vars(managed.variables, live_settings)
+        rendered = renderer.render(managed.spec.template, seen)
+        absent = absent_settings(managed.spec, renderer, seen)
         planned.append(
             plan_file(
-                DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers),
+                DesiredFile(managed.spec, managed.remote_path, rendered, managed.handlers, absent),
                 facts,
                 masker,
                 cache,

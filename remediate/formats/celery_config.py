@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import io
 import re
+import tokenize
 from collections.abc import Iterable
 from typing import Any
 
@@ -264,6 +266,7 @@ class CeleryDocument(Document):
         name, sub, flat = split_key(key)
         name = self._name_of(name)
         removed: list[int] = []
+        comments: list[str] = []
         while True:
             defs = self._definitions_of(name)
             if flat:
@@ -277,12 +280,14 @@ class CeleryDocument(Document):
                     break
                 entry = targets[-1][1]
                 removed.append(entry.lines[0])
+                comments[:0] = _comments_on(self._code, entry.lines)
                 self._commit(celery_cst.remove_entry(self._module, entry.element))
             else:
                 if not defs:
                     break
                 last = defs[-1]
                 removed.append(last.lines[0])
+                comments[:0] = _comments_on(self._code, last.lines)
                 self._commit(
                     celery_cst.remove_definition(
                         self._module, last.key, last.statement, last.element
@@ -290,7 +295,10 @@ class CeleryDocument(Document):
                 )
         if not removed:
             return None
-        return Edit(None, removed_note(removed))
+        note = removed_note(removed)
+        if comments:
+            note += f" ({'its comment' if len(comments) == 1 else 'their comments'}: {'; '.join(comments)})"
+        return Edit(None, note)
 
     def _render_like(self, old: cst.BaseExpression, value: Any) -> cst.BaseExpression:
         return cst.parse_expression(render(value, _quote_of(old) or self._quote_style()))
@@ -386,6 +394,21 @@ class CeleryDocument(Document):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _comments_on(code: str, lines: tuple[int, int]) -> list[str]:
+    """The ``#`` comments that end lines ``lines`` (1-based, inclusive) of ``code``: a removed
+    definition's comment goes into the note, since the line that held it is gone."""
+    found = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.COMMENT and lines[0] <= token.start[0] <= lines[1]:
+                found.append(token.string.strip())
+            elif token.start[0] > lines[1]:
+                break
+    except (tokenize.TokenError, SyntaxError):  # parsed already: not expected
+        pass
+    return found
 
 
 def _quote_of(node: cst.BaseExpression) -> str | None:

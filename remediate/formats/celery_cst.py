@@ -272,16 +272,41 @@ def insert_entry(node: cst.Dict, key_source: str, value_source: str) -> cst.Dict
 # ---------------------------------------------------------------- removal
 
 
-def _without(items: Sequence[Any], index: int, attribute: str) -> list[Any]:
+def _without(items: Sequence[Any], index: int, attribute: str, closing: Any = None) -> list[Any]:
     """``items`` less ``items[index]``; the new last item takes over the removed one's
-    separator (comma or semicolon), so a trailing-comma style and the closing layout stay."""
+    separator (comma or semicolon), so a trailing-comma style and the closing layout stay.
+
+    One entry per line (``closing``: the whitespace before the closing bracket when the
+    removed item has no comma): the new last item keeps its own line, comment included, and
+    takes only the removed line's layout before the bracket."""
     result = list(items)
     if len(result) > 1 and index == len(result) - 1:
-        result[index - 1] = result[index - 1].with_changes(
-            **{attribute: getattr(result[index], attribute)}
-        )
+        previous, removed = result[index - 1], result[index]
+        own = getattr(previous, attribute)
+        theirs = getattr(removed, attribute)
+        tail = theirs.whitespace_after if isinstance(theirs, cst.Comma) else closing
+        if (
+            isinstance(own, cst.Comma)
+            and isinstance(own.whitespace_after, cst.ParenthesizedWhitespace)
+            and isinstance(tail, cst.ParenthesizedWhitespace)
+        ):
+            layout = own.whitespace_after.with_changes(
+                empty_lines=[*own.whitespace_after.empty_lines, *tail.empty_lines],
+                indent=tail.indent,
+                last_line=tail.last_line,
+            )
+            result[index - 1] = previous.with_changes(
+                **{attribute: own.with_changes(whitespace_after=layout)}
+            )
+        else:
+            result[index - 1] = previous.with_changes(**{attribute: theirs})
     del result[index]
     return result
+
+
+def _closing_of_arg(arg: Any) -> Any:
+    """The whitespace between a call's last argument (without a comma) and ``)``."""
+    return getattr(arg, "whitespace_after_arg", None)
 
 
 def _index_of(items: Sequence[Any], target: Any) -> int | None:
@@ -300,6 +325,29 @@ class _Remover(cst.CSTTransformer):
         index = _index_of(original.elements, self.target)
         if index is None:
             return updated
+        last = index == len(original.elements) - 1 and index > 0
+        rbrace = updated.rbrace
+        if last and isinstance(rbrace.whitespace_before, cst.ParenthesizedWhitespace):
+            # `'a': 1,  # a\n    'b': 2,  # b\n}`: the closing brace's whitespace holds b's
+            # comment; a's line (its comma and comment) stays, the brace keeps its own indent
+            previous = updated.elements[index - 1]
+            own = previous.comma
+            if isinstance(own, cst.Comma) and isinstance(
+                own.whitespace_after, cst.ParenthesizedWhitespace
+            ):
+                before = rbrace.whitespace_before
+                rbrace = rbrace.with_changes(
+                    whitespace_before=before.with_changes(
+                        first_line=own.whitespace_after.first_line,
+                        empty_lines=[*own.whitespace_after.empty_lines, *before.empty_lines],
+                    )
+                )
+                elements = list(updated.elements[: index - 1]) + [
+                    previous.with_changes(
+                        comma=own.with_changes(whitespace_after=cst.SimpleWhitespace(""))
+                    )
+                ]
+                return updated.with_changes(elements=elements, rbrace=rbrace)
         elements = _without(updated.elements, index, "comma")
         if not elements:
             return updated.with_changes(
@@ -311,7 +359,7 @@ class _Remover(cst.CSTTransformer):
         index = _index_of(original.args, self.target)
         if index is None:
             return updated
-        args = _without(updated.args, index, "comma")
+        args = _without(updated.args, index, "comma", _closing_of_arg(updated.args[index]))
         if not args:
             return updated.with_changes(args=[], whitespace_before_args=cst.SimpleWhitespace(""))
         return updated.with_changes(args=args)
@@ -357,7 +405,10 @@ class _Remover(cst.CSTTransformer):
                 leading_lines=[*comments, *body[index].leading_lines]
             )
             return updated.with_changes(body=body)
-        return updated.with_changes(body=body, footer=[*comments, *updated.footer])
+        footer = [*comments, *updated.footer]
+        if not body and not updated.header and not footer:
+            return updated.with_changes(body=[], has_trailing_newline=False)  # now empty: b""
+        return updated.with_changes(body=body, footer=footer)
 
     def _chained(self) -> bool:
         return isinstance(self.target, cst.Assign) and len(self.target.targets) > 1

@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 from remediate import __version__
 from remediate.lint.run import SEVERITIES, SEVERITY_RANK, LintFinding, LintRun, all_rules
+from remediate.report.words import plural
 
 FORMATS = ("text", "json", "sarif", "junit")
 INFORMATION_URI = "https://pypi.org/project/remediate/"
@@ -97,7 +98,7 @@ def summary_line(run: LintRun, fail_on: str) -> str:
     )
     files = "file" if s["files"] == 1 else "files"
     return (
-        f"{s['files']} {files} linted: {s['findings']} findings ({counts}){extra}; "
+        f"{s['files']} {files} linted: {plural(s['findings'], 'finding')} ({counts}){extra}; "
         f"{s['failing']} at or above {fail_on} (exit {run.exit_code(fail_on)})"
     )
 

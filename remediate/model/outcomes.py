@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from remediate.model.plans import HostPlan
+from remediate.model.runs import HandlerResult
 
 T = TypeVar("T")
 
@@ -35,6 +36,9 @@ class Progress:
 
 @dataclass(frozen=True)
 class HostApplyResult:
+    """One host's apply. ``plan.findings`` are what is still wrong afterwards: on the files as
+    written for a host that changed (``findings_of`` says which files they judge)."""
+
     host: str
     address: str
     status: str  # ok | changed | failed | rolled back | unreachable | skipped
@@ -42,6 +46,8 @@ class HostApplyResult:
     run_id: str = ""
     messages: tuple[str, ...] = ()
     error: str = ""
+    handlers: tuple[HandlerResult, ...] = ()  # the handlers that ran, with their checks
+    findings_of: str = ""  # "files as written" | "files as found" | why they are older
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,10 @@ EFFECT_BY_KIND = {
 }
 
 
-def effect_of(spec: FileSpec, setting: str) -> tuple[str, str]:
-    """How a change to ``setting`` takes effect: live, or through which handler."""
-    if spec.kind == "redis" and spec.live and setting.lower() in REDIS_LIVE:
+def effect_of(spec: FileSpec, setting: str, removed: bool = False) -> tuple[str, str]:
+    """How a change to ``setting`` takes effect: live, or through which handler (a removed
+    setting is never unset live: its default returns at the next restart)."""
+    if spec.kind == "redis" and spec.live and setting.lower() in REDIS_LIVE and not removed:
         return "live", REDIS_LIVE[setting.lower()]
     effect, how = EFFECT_BY_KIND[spec.kind]
     if spec.notify:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.errors import ParseError
+from remediate.errors import ParseError, PlaybookError
 from remediate.formats import ABSENT, Change, Document, merge, parse
 from remediate.model.facts import HostFacts, RedisInstance
 from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
@@ -35,6 +35,7 @@ class DesiredFile:
     remote_path: str  # with remediate_root applied
     rendered: bytes
     handlers: Mapping[str, Handler]
+    absent: tuple[str, ...] = ()  # settings to remove (the spec's ``absent:`` for this host)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,14 @@ class MergeCache:
         key = ("settings", kind, path, hashlib.sha256(content).hexdigest())
         return self._once(key, lambda: parse(kind, content, path).settings())  # type: ignore[no-any-return]
 
-    def merged(self, spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:
+    def merged(
+        self,
+        spec: FileSpec,
+        path: str,
+        live: bytes | None,
+        rendered: bytes,
+        absent: tuple[str, ...] = (),
+    ) -> Merged:
         key = (
             "merged",
             spec.kind,
@@ -91,8 +99,9 @@ class MergeCache:
             spec.template,
             hashlib.sha256(live).hexdigest() if live is not None else "-",
             hashlib.sha256(rendered).hexdigest(),
+            *absent,
         )
-        return self._once(key, lambda: _merge(spec, path, live, rendered))  # type: ignore[no-any-return]
+        return self._once(key, lambda: _merge(spec, path, live, rendered, absent))  # type: ignore[no-any-return]
 
     def findings(self, docs: Sequence[Document], facts: Any, compute: Callable[[], Any]) -> Any:
         """The rules' findings over ``docs`` (the cache's own documents) with ``facts``.
@@ -120,7 +129,9 @@ class MergeCache:
             return found
 
 
-def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:
+def _merge(
+    spec: FileSpec, path: str, live: bytes | None, rendered: bytes, absent: tuple[str, ...] = ()
+) -> Merged:
     desired_doc = parse(spec.kind, rendered, f"template {spec.template}")
     if live is not None:
         live_doc: Document | None = parse(spec.kind, live, path)
@@ -136,6 +147,8 @@ def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Me
     else:
         live_doc, base = None, parse(spec.kind, b"", path)
     new_doc, changes = merge(base, desired_doc, spec.strategy)
+    if absent:
+        changes += remove_settings(new_doc, desired_doc, absent, spec)
     new_content = new_doc.dump()
     secrets: list[str] = []
     for doc in (base, desired_doc):
@@ -154,6 +167,27 @@ def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Me
     )
 
 
+def remove_settings(
+    doc: Document, desired: Document, names: Sequence[str], spec: FileSpec
+) -> list[Change]:
+    """Remove each of ``names`` from ``doc`` (in place): one Change per setting it had.
+
+    A name the template also sets is a playbook error: the file cannot both have and lack it."""
+    managed = {key for key, _ in desired.managed_items()}
+    changes: list[Change] = []
+    for name in names:
+        if name in managed or desired.current(name) is not ABSENT:
+            raise PlaybookError(
+                f"{name} is both set by template {spec.template} and listed in `absent:`",
+                line=spec.line,
+            )
+        old = doc.current(name)
+        edit = doc.remove(name)
+        if edit is not None:
+            changes.append(Change(doc.kind, name, old, ABSENT, None, edit.note))
+    return changes
+
+
 def plan_file(
     desired: DesiredFile, facts: HostFacts, masker: Masker, cache: MergeCache | None = None
 ) -> PlannedFile:
@@ -163,7 +197,11 @@ def plan_file(
     if fact.error:
         raise ParseError(f"cannot read: {fact.error}", path=desired.remote_path)
     m = (cache or MergeCache()).merged(
-        spec, desired.remote_path, fact.content if fact.exists else None, desired.rendered
+        spec,
+        desired.remote_path,
+        fact.content if fact.exists else None,
+        desired.rendered,
+        desired.absent,
     )
     masker.add(m.secrets)
     setting_changes = tuple(_setting_change(spec, change, masker) for change in m.changes)
@@ -197,7 +235,7 @@ def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingCh
         _display(change.old, secret, masker, spec.kind),
         _display(change.new, secret, masker, spec.kind),
     )
-    effect, how = effect_of(spec, change.setting)
+    effect, how = effect_of(spec, change.setting, removed=change.new is ABSENT)
     return SettingChange(
         change.setting, old, new, effect, how, change.lines, masker(change.note), secret
     )

@@ -26,6 +26,7 @@ class Renderer:
         )
         self._env.filters["bool"] = _to_bool
         self._env.tests["version"] = _version_test
+        self._conditions: dict[str, Any] = {}
 
     def check(self, name: str) -> None:
         """Load and compile ``name`` (syntax errors surface before any host is contacted)."""
@@ -55,6 +56,30 @@ class Renderer:
                 path=self._where(name),
                 line=_template_line(exc, template.filename),
             ) from None
+
+    def condition(
+        self,
+        expression: str,
+        variables: Mapping[str, Any],
+        where: str = "",
+        line: int | None = None,
+    ) -> bool:
+        """The truth of a Jinja expression (a playbook's ``when:``) over ``variables``."""
+        import jinja2
+
+        try:
+            compiled = self._conditions.get(expression)
+            if compiled is None:
+                compiled = self._conditions[expression] = self._env.compile_expression(
+                    expression, undefined_to_none=False
+                )
+            return bool(compiled(**dict(variables)))
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(
+                f"when: {expression}: undefined variable: {exc.message}", path=where, line=line
+            ) from None
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+            raise TemplateError(f"when: {expression}: {exc}", path=where, line=line) from None
 
     def _load(self, name: str) -> Any:
         import jinja2

@@ -6,6 +6,12 @@
       vars: {}                         # above inventory vars, as in Ansible
       files:
         - {kind: redis, path: /etc/redis/redis.conf, template: redis.conf.j2, notify: restart redis}
+        - kind: celery
+          path: /srv/app/celeryconfig.py
+          template: celeryconfig.py.j2
+          absent:                      # settings removed wherever the file defines them
+            - worker_heartbeat_interval
+            - {setting: broker_heartbeat, when: "broker_scheme != 'amqp'"}  # per host
       handlers:
         restart redis: {command: systemctl restart redis-server, check: redis_ping}
       serial: 1                        # optional: batches of hosts (N, "N%", or a list)
@@ -40,13 +46,36 @@ PLAY_KEYS = {
     "serial",
     "max_fail_percentage",
 }
-FILE_KEYS = {"kind", "path", "template", "strategy", "mode", "live", "validate", "notify"}
+FILE_KEYS = {
+    "kind",
+    "path",
+    "template",
+    "strategy",
+    "mode",
+    "live",
+    "validate",
+    "notify",
+    "absent",
+}
+ABSENT_KEYS = {"setting", "when"}
 HANDLER_KEYS = {"command", "check"}
 BUILTIN_CHECKS = ("redis_ping", "rabbitmq_running")
 STRATEGIES = ("merge", "replace")
 #: A playbook ``path`` with one of these is a shell pattern, expanded on each host (sh(1)
 #: pathname expansion: ``*``, ``?``, ``[...]``); each match is managed as its own file.
 GLOB_CHARS = "*?["
+
+
+@dataclass(frozen=True)
+class AbsentSetting:
+    """A setting the file must not have: removed wherever it is defined.
+
+    ``when``: a Jinja expression over the template's variables (``broker_scheme``, host
+    vars...), evaluated per host; the setting is removed only where it is true."""
+
+    setting: str  # as the kind names it (celery: new or old name, or ``name['entry']``)
+    when: str | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +91,7 @@ class FileSpec:
     validate: str | None = None
     notify: tuple[str, ...] = ()
     line: int | None = None
+    absent: tuple[AbsentSetting, ...] = ()
 
     @property
     def is_glob(self) -> bool:
@@ -240,7 +270,58 @@ def _file(raw: Any, handlers: dict[str, Handler], where: str) -> FileSpec:
             path=where,
             line=line_of(raw, "validate"),
         )
-    return FileSpec(kind, path, str(raw["template"]), strategy, mode, live, validate, notify, line)
+    absent = _absent(raw, where)
+    return FileSpec(
+        kind, path, str(raw["template"]), strategy, mode, live, validate, notify, line, absent
+    )
+
+
+def _absent(raw: dict[str, Any], where: str) -> tuple[AbsentSetting, ...]:
+    """``absent: [name, {setting: name, when: EXPR}, ...]``; a ``when`` must be a valid
+    Jinja expression (checked here; its variables are checked when hosts are prepared)."""
+    import jinja2
+
+    items = raw.get("absent") or []
+    line = line_of(raw, "absent")
+    if not isinstance(items, list):
+        raise PlaybookError(
+            "`absent:` is a list of settings (a name, or {setting: NAME, when: EXPR})",
+            path=where,
+            line=line,
+        )
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            _known_keys(item, ABSENT_KEYS, "absent", where)
+            setting, when, at = item.get("setting"), item.get("when"), line_of(item) or line
+        else:
+            setting, when, at = item, None, line
+        if not isinstance(setting, str) or not setting.strip():
+            raise PlaybookError(
+                f"`absent:` entry {setting!r} is not a setting name", path=where, line=at
+            )
+        if when is not None:
+            if not isinstance(when, str | bool) or (isinstance(when, str) and not when.strip()):
+                raise PlaybookError(
+                    "`when:` is a Jinja expression such as \"broker_scheme == 'redis'\"",
+                    path=where,
+                    line=at,
+                )
+            when = str(when)
+            try:
+                jinja2.Environment().parse("{{ (" + when + ") }}")
+            except jinja2.TemplateSyntaxError as exc:
+                raise PlaybookError(
+                    f"`when: {when}` is not a Jinja expression: {exc.message}",
+                    path=where,
+                    line=at,
+                ) from None
+        out.append(AbsentSetting(setting.strip(), when, at))
+    names = [a.setting for a in out]
+    for a in out:
+        if names.count(a.setting) > 1:
+            raise PlaybookError(f"`absent:` lists {a.setting} twice", path=where, line=a.line)
+    return tuple(out)
 
 
 def _handlers(item: dict[str, Any], where: str) -> dict[str, Handler]:

@@ -222,13 +222,27 @@ def prepare(
         for managed in files.values():
             renderer.check(managed.spec.template)
             for scheme in PREFLIGHT_SCHEMES:
-                renderer.render(managed.spec.template, template_vars(managed.variables, {}, scheme))
+                variables = template_vars(managed.variables, {}, scheme)
+                renderer.render(managed.spec.template, variables)
+                absent_settings(managed.spec, renderer, variables, playbook.path)
         targets.append(HostTarget(hosts[name], tuple(files.values())))
     order = {name: i for i, name in enumerate(inventory.hosts)}
     targets.sort(key=lambda t: order.get(t.host.name, len(order)))
     if shard:
         targets = [t for t in targets if shard_of(t.host.name, shard[1]) == shard[0] - 1]
     return targets
+
+
+def absent_settings(
+    spec: FileSpec, renderer: Renderer, variables: Mapping[str, Any], where: str = ""
+) -> tuple[str, ...]:
+    """The settings ``spec``'s ``absent:`` removes for a host whose templates see
+    ``variables``: every entry whose ``when:`` (if any) is true."""
+    return tuple(
+        a.setting
+        for a in spec.absent
+        if a.when is None or renderer.condition(a.when, variables, where, a.line)
+    )
 
 
 def shard_of(name: str, shards: int) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from remediate import __version__
 from remediate.model.plans import SCHEMA, HostPlan, host_plan_from_json, to_json
 from remediate.report.exit import ExitCode, combined, exit_code
+from remediate.report.words import plural
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,13 @@ def plans_from_json(doc: dict[str, Any]) -> list[HostPlan]:
 
 
 def plan_text(
-    plans: Sequence[HostPlan], summary: bool = False, recap: bool = True
+    plans: Sequence[HostPlan],
+    summary: bool = False,
+    recap: bool = True,
+    findings_title: str = "findings",
 ) -> list[tuple[str, str]]:
-    """Lines of the text report as (style, text): the CLI colours them or not."""
+    """Lines of the text report as (style, text): the CLI colours them or not; with ``recap``
+    they end with the per-host recap and the totals line (``Plan: ...``)."""
     out: list[tuple[str, str]] = []
     for plan in plans:
         head = f"{plan.host}  {plan.address}"
@@ -161,7 +166,7 @@ def plan_text(
                 out.append(("yellow", f"    {r.setting}  file {r.desired}, live {r.live}"))
         findings = [f for f in plan.findings if not f.suppressed]
         if findings:
-            out.append(("cyan", "  findings"))
+            out.append(("cyan", f"  {findings_title}"))
             for finding in findings:
                 where = f"{finding.path}:{finding.line}" if finding.line else finding.path
                 out.append(
@@ -175,7 +180,37 @@ def plan_text(
     if recap:
         out.append(("", ""))
         out.extend(recap_lines(plans))
+        out.append(("bold", plan_totals(plans)))
     return out
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a plan would do, or an apply did, over the fleet (Terraform's last line)."""
+
+    changed: int = 0  # existing files edited
+    created: int = 0  # files that did not exist
+    live: int = 0  # live settings (Redis CONFIG SET)
+    restarts: int = 0  # handlers (notified per host, once each)
+
+    @staticmethod
+    def of(plans: Sequence[HostPlan]) -> Totals:
+        ok = [p for p in plans if p.status == "changed"]
+        return Totals(
+            sum(f.changed and f.exists for p in ok for f in p.files),
+            sum(f.changed and not f.exists for p in ok for f in p.files),
+            sum(len(p.runtime_changes) for p in ok),
+            sum(len({h for f in p.files if f.changed for h in f.handlers}) for p in ok),
+        )
+
+
+def plan_totals(plans: Sequence[HostPlan]) -> str:
+    """``Plan: 3 files to change, 1 to create, 2 live settings, 1 restart``."""
+    t = Totals.of(plans)
+    return (
+        f"Plan: {plural(t.changed, 'file')} to change, {t.created} to create, "
+        f"{plural(t.live, 'live setting')}, {plural(t.restarts, 'restart')}"
+    )
 
 
 def _effect(effect: str, how: str) -> str:
@@ -225,7 +260,7 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
             )
         )
     recap = Recap.of(plans)
-    parts = [f"{recap.hosts} host{'s' if recap.hosts != 1 else ''}: {recap.changed} with changes"]
+    parts = [f"{plural(recap.hosts, 'host')}: {recap.changed} with changes"]
     if recap.unreachable:
         parts.append(f"{recap.unreachable} unreachable")
     if recap.failed:

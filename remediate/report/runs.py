@@ -10,6 +10,7 @@ from remediate.model.outcomes import HostOutcome, RollbackResult
 from remediate.model.plans import SCHEMA, to_json
 from remediate.model.runs import Manifest
 from remediate.report.exit import ExitCode, exit_code
+from remediate.report.words import plural
 
 
 def rollback_exit_code(results: Sequence[RollbackResult]) -> ExitCode:
@@ -55,31 +56,59 @@ def runs_exit_code(outcomes: Sequence[HostOutcome[list[Manifest]]]) -> ExitCode:
     )
 
 
+def newest_first(runs: Sequence[Manifest]) -> list[Manifest]:
+    """Runs in the one order both views use: newest first (run ids sort by their time)."""
+    return sorted(runs, key=lambda m: (m.started, m.run_id), reverse=True)
+
+
 def runs_json(outcomes: Sequence[HostOutcome[list[Manifest]]], code: int) -> dict[str, Any]:
     hosts = [
         {
             "host": x.host,
             "unreachable": x.unreachable,
             "failed": x.failed,
-            "runs": [_run_json(m) for m in (x.value or [])],
+            "runs": [_run_json(m) for m in newest_first(x.value or [])],
         }
         for x in outcomes
     ]
-    return {"schema": SCHEMA, "kind": "runs", "hosts": hosts, "exit_code": code}
+    return {
+        "schema": SCHEMA,
+        "kind": "runs",
+        "order": "newest first",
+        "hosts": hosts,
+        "exit_code": code,
+    }
+
+
+RUN_COLUMNS = ("RUN", "STARTED", "KIND", "STATUS", "FILES")
 
 
 def runs_lines(outcomes: Sequence[HostOutcome[list[Manifest]]]) -> list[tuple[str, str]]:
-    lines: list[tuple[str, str]] = []
+    """One table (header, aligned columns, newest first) of every host's runs."""
+    rows: list[tuple[str, tuple[str, ...]]] = []
+    problems: list[tuple[str, str]] = []
     for x in outcomes:
         if not x.ok:
-            lines.append(("red", f"{x.host}: {x.unreachable or x.failed}"))
+            problems.append(("red", f"{x.host}: {x.unreachable or x.failed}"))
             continue
-        lines.append(("bold", f"{x.host}: {len(x.value or [])} runs"))
-        for m in reversed(x.value or []):
-            of = f" of {m.of_run}" if m.of_run else ""
-            files = ", ".join(f.path for f in m.files)
-            lines.append(("", f"    {m.run_id}  {m.started}  {m.kind}{of}  {m.status}  {files}"))
-    return lines
+        for m in newest_first(x.value or []):
+            kind = f"{m.kind} of {m.of_run}" if m.of_run else m.kind
+            files = ", ".join(f.path for f in m.files) or "-"
+            style = "" if m.status in ("applied", "changed") else "yellow"
+            rows.append((style, (x.host, m.run_id, m.started, kind, m.status, files)))
+    header = ("HOST", *RUN_COLUMNS)
+    widths = [max([len(header[i])] + [len(r[i]) for _, r in rows]) for i in range(len(header) - 1)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join([c.ljust(w) for c, w in zip(cells[:-1], widths)] + [cells[-1]]).rstrip()
+
+    out: list[tuple[str, str]] = []
+    if rows:
+        out.append(("bold", line(header)))
+        out += [(style, line(cells)) for style, cells in rows]
+    hosts = [x for x in outcomes if x.ok]
+    out.append(("", f"{plural(len(rows), 'run')} on {plural(len(hosts), 'host')}"))
+    return out + problems
 
 
 def _run_json(m: Manifest) -> dict[str, Any]:
