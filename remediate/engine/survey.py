@@ -36,6 +36,7 @@ from remediate.remote.runtime import (
     parse_limits_probe,
     parse_rabbitmq_probe,
 )
+from remediate.remote.worker_probe import WORKER_PROBE, workers_from
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def plan_target(
 
 def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str]]:
     """The paths and probes a survey of ``target`` gathers."""
-    probes = {"limits": LIMITS_PROBE, "processes": PROCESS_PROBE}
+    probes = {"limits": LIMITS_PROBE, "processes": PROCESS_PROBE, "workers": WORKER_PROBE}
     if any(m.spec.kind == "rabbitmq" for m in target.files):
         probes["rabbitmq"] = RABBITMQ_PROBE
     return [m.remote_path for m in target.files], probes
@@ -133,7 +134,8 @@ def survey_target(
     if "rabbitmq" in reply.probes:
         probe = reply.probes["rabbitmq"]
         rabbit = parse_rabbitmq_probe(probe.output, probe.exited)
-    facts = HostFacts(reply.files, redis, rabbit, facts.limits, processes, by_file)
+    workers = workers_from(reply.probes.get("workers"), processes, target.variables)
+    facts = HostFacts(reply.files, redis, rabbit, facts.limits, processes, by_file, workers)
     plan = host_plan(target.host.name, target.host.address, planned, facts, masker)
     variables: dict[str, Any] = {}
     for managed in target.files:

@@ -384,6 +384,7 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
             "running": q.running,
             "heartbeat": q.heartbeat,
             "pid": q.pid,
+            "version": q.version,
             "error": q.error,
             "nofile_soft": limit.soft if limit else None,
             "nofile_hard": limit.hard if limit else None,
@@ -401,6 +402,10 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
             }
             for p in facts.processes
         ]
+    if facts.workers is not None:
+        from remediate.plan.host_facts import worker_summary
+
+        out["workers"] = [worker_summary(w) for w in facts.workers]
     return out
 
 
@@ -413,6 +418,7 @@ def _redis_summary(r: Any) -> dict[str, Any]:
         "pid": r.pid,
         "config_file": r.config_file,
         "version": r.version,
+        "used_memory": r.used_memory,
         "listener": f"{r.address}:{r.port}" if r.address else "",
         "connected_clients": r.connected_clients,
         "maxclients": r.maxclients,
@@ -433,6 +439,7 @@ def host_findings(
     share one run of the rules."""
     from dataclasses import replace
 
+    from remediate.plan.host_facts import rule_facts
     from remediate.rules import Facts, check, check_together
 
     redis_limit = facts.process_limit("redis-server")
@@ -453,6 +460,7 @@ def host_findings(
             if facts.rabbitmq and not facts.rabbitmq.live_state.startswith("unknown")
             else None
         ),
+        **rule_facts(facts, variables),
     )
     docs = [(p, p.live_doc) for p in planned if p.live_doc is not None]
     findings: list[Any] = []

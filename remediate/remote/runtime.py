@@ -27,14 +27,15 @@ LIMITS_PROBE = r"""for d in /proc/[0-9]*; do
   esac
 done; true"""
 
-#: RabbitMQ's live heartbeat and the node's OS pid, when rabbitmqctl exists.
+#: RabbitMQ's live heartbeat, the node's OS pid and the rabbit application's version, when
+#: rabbitmqctl exists (one eval: ``application:get_key(rabbit, vsn)`` is ``{ok, "3.10.8"}``).
 RABBITMQ_PROBE = r"""up=
 for d in /proc/[0-9]*; do
   read -r c < "$d/comm" 2>/dev/null && [ "$c" = beam.smp ] && { up=1; break; }
 done
 [ -n "$up" ] || { echo 'nodedown: no beam.smp process'; exit 69; }
 command -v rabbitmqctl >/dev/null 2>&1 || { echo 'rabbitmqctl: not installed'; exit 127; }
-timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid()}.'"""
+timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid(), application:get_key(rabbit, vsn)}.'"""
 
 
 def parse_limits_probe(output: bytes) -> dict[int, ProcessLimit]:
@@ -55,13 +56,20 @@ def _limit(text: str) -> int | None:
 
 
 def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
-    """Pure: ``{{ok,60},"1234"}`` or ``{undefined,"1234"}`` is read; no beam.smp process
-    (exit 69) is not running; anything else while beam.smp runs is unknown, with the reason."""
+    """Pure: ``{{ok,60},"1234",{ok,"3.10.8"}}`` or ``{undefined,"1234",...}`` is read (the
+    version part may be ``undefined`` or absent); no beam.smp process (exit 69) is not running;
+    anything else while beam.smp runs is unknown, with the reason."""
     text = output.decode("utf-8", "replace").strip()
-    match = re.search(r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*\}", text)
+    match = re.search(
+        r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*"
+        r"(?:,\s*(?:\{ok,\s*\"([^\"]*)\"\}|undefined)\s*)?\}",
+        text,
+    )
     if exited == 0 and match:
         heartbeat = int(match.group(1)) if match.group(1) else None
-        return RabbitRuntime(True, heartbeat, int(match.group(2)), state="read")
+        return RabbitRuntime(
+            True, heartbeat, int(match.group(2)), state="read", version=match.group(3) or ""
+        )
     if exited == 69 and text.startswith("nodedown: no beam.smp"):
         return RabbitRuntime(False, state="not running")
     if exited == 127:
@@ -166,7 +174,12 @@ def read_redis(
     connection = _bare_connection(conn, endpoint, timeout)
     names = sorted(set(settings) | {"maxclients"})
     config = endpoint.config_command
-    commands: list[tuple[str, ...]] = [("PING",), ("INFO", "server"), ("INFO", "clients")]
+    commands: list[tuple[str, ...]] = [
+        ("PING",),
+        ("INFO", "server"),
+        ("INFO", "clients"),
+        ("INFO", "memory"),
+    ]
     if config:
         commands += [(config, "GET", name) for name in names]
     replies: list[Any] = []
@@ -196,7 +209,7 @@ def read_redis(
         )
     finally:
         connection.disconnect()
-    ping, server, clients, *config_replies = replies
+    ping, server, clients, memory, *config_replies = replies
     for reply in (ping, server, clients):
         if isinstance(reply, Exception):
             reason = (
@@ -238,6 +251,7 @@ def read_redis(
         config_file=_info(server, "config_file"),
         version=_info(server, "redis_version"),
         executable=_info(server, "executable"),
+        used_memory=None if isinstance(memory, Exception) else _info_int(memory, "used_memory"),
         address=endpoint.address,
         port=endpoint.port,
     )

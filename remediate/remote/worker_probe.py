@@ -46,6 +46,12 @@ Output, one record per worker main process (pool children print only ``@K``)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from remediate.model.facts import ProcessFact
+from remediate.model.workers import WorkerFact
+from remediate.remote.gather import ProbeOutput
 from remediate.remote.worker_facts import BROKER_PORTS, parse_worker_probe
 
 _UNIT_DIRS = (
@@ -164,4 +170,27 @@ fi
 true"""
 )
 
-__all__ = ["BROKER_PORTS", "WORKER_PROBE", "parse_worker_probe"]
+
+def broker_ports(processes: tuple[ProcessFact, ...], variables: Mapping[str, Any]) -> set[int]:
+    """The peer ports that mark a worker's broker connections: the usual broker ports, the
+    ports the host's redis-server and beam.smp listen on, and ``redis_port`` /
+    ``rabbitmq_port`` of the host's variables."""
+    ports = set(BROKER_PORTS)
+    ports |= {lst.port for p in processes if p.name != "celery" for lst in p.listeners}
+    for name in ("redis_port", "rabbitmq_port"):
+        value = str(variables.get(name) or "")
+        if value.isdigit():
+            ports.add(int(value))
+    return ports
+
+
+def workers_from(
+    probe: ProbeOutput | None, processes: tuple[ProcessFact, ...], variables: Mapping[str, Any]
+) -> tuple[WorkerFact, ...] | None:
+    """The host's running workers from its gather reply; None when the probe did not run."""
+    if probe is None:
+        return None
+    return parse_worker_probe(probe.output, broker_ports(processes, variables))
+
+
+__all__ = ["BROKER_PORTS", "WORKER_PROBE", "broker_ports", "parse_worker_probe", "workers_from"]

@@ -110,6 +110,7 @@ def check_together(docs: Sequence[Document], facts: Facts | None = None) -> list
         + consumer_timeout_rules.consumer_timeout_below_tasks(docs, facts)
         + path_rules.path_idle_limit(docs, facts)
         + supervision_rules.worker_units_without_restart(docs, facts)
+        + supervision_rules.running_workers_without_restart(docs, facts)
         + package_rules.check_locks_with_celery(docs, facts)
     )
     by_path: dict[str, Document] = {}
