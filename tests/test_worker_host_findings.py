@@ -187,3 +187,13 @@ def test_facts_summary_lists_workers_and_says_when_none_run() -> None:
     assert {c["keepalive"] for c in old["broker_connections"]} == {"off"}
     assert facts_summary(HostFacts({}, workers=()))["workers"] == []
     assert "workers" not in facts_summary(HostFacts({}))  # not gathered
+
+
+def test_process_argv_in_facts_has_no_broker_password() -> None:
+    from remediate.model.facts import ProcessFact
+
+    process = ProcessFact(
+        9, "celery", 0, "/usr/bin/python3", ("celery", "-b", "amqp://u:pw1234@r//")
+    )
+    argv = facts_summary(HostFacts({}, processes=(process,)))["processes"][0]["argv"]
+    assert "pw1234" not in " ".join(argv) and argv[0] == "celery"

@@ -192,3 +192,9 @@ def test_timer_hidden_by_a_retransmit_is_unknown_not_off() -> None:
         ("none", "off"),
     ]
     assert worker.sockets[0] == SocketFact("127.0.0.1:6379", False, "127.0.0.1:40960", "retransmit")
+
+
+def test_a_worker_whose_fds_cannot_be_read_has_unknown_connections() -> None:
+    output = b"@W 7 1 999 celery\n@F unreadable\n@E \n\n\n@A celery\0worker\0\n@T\n"
+    (worker,) = parse_worker_probe(output)
+    assert not worker.connections_read and worker.sockets == ()

@@ -82,3 +82,4 @@ class WorkerFact:
     hostname: str = ""  # -n/--hostname
     supervisor: Supervisor = Supervisor("none")
     connections: tuple[SocketFact, ...] = ()  # every established TCP connection (sockets: broker)
+    connections_read: bool = True  # False: its fds could not be listed (another user's process)

@@ -111,6 +111,7 @@ def worker_summary(worker: WorkerFact) -> dict[str, Any]:
             "amqp": versions.amqp,
             "librabbitmq": versions.librabbitmq,
         },
+        "connections_read": worker.connections_read,
         "broker_connections": [_socket(s) for s in worker.sockets],
         "other_connections": [_socket(s) for s in worker.connections if s not in worker.sockets],
         "supervisor": {

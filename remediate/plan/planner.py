@@ -17,7 +17,7 @@ from remediate.errors import ParseError
 from remediate.formats import ABSENT, Change, Document, merge, parse
 from remediate.model.facts import HostFacts
 from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
-from remediate.model.secrets import Masker, masked
+from remediate.model.secrets import Masker, mask_urls, masked
 from remediate.playbook.schema import FileSpec, Handler
 
 #: Settings whose values are secrets, per kind (shown masked, with a short hash).
@@ -396,7 +396,7 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
                 "name": p.name,
                 "uid": p.uid,
                 "exe": p.exe,
-                "argv": list(p.argv),
+                "argv": [mask_urls(a) for a in p.argv],
                 "cwd": p.cwd,
                 "listeners": [str(lst) for lst in p.listeners],
             }

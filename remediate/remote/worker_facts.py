@@ -187,6 +187,7 @@ class _Record:
     parent: str = ""
     program: str = ""
     units: list[tuple[str, list[str]]] = field(default_factory=list)
+    fds_read: bool = True
 
 
 def _int(text: str) -> int | None:
@@ -226,6 +227,8 @@ def parse_worker_probe(
         record = records[-1]
         if tag == "@u":
             record.user = rest
+        elif tag == "@F":
+            record.fds_read = False
         elif tag == "@E":
             record.exe, section = rest, "E"
         elif tag == "@A":
@@ -341,6 +344,7 @@ def _worker(record: _Record, sockets: dict[int, SocketFact], ports: set[int]) ->
         without_heartbeat=command.without_heartbeat,
         hostname=command.hostname,
         supervisor=supervisor,
+        connections_read=record.fds_read,
     )
     return replace(fact, connections=tuple(sorted(connections, key=_key)))
 

@@ -32,6 +32,7 @@ Output, one record per worker main process (pool children print only ``@K``)::
 
     @W <pid> <ppid> <uid> <comm>
     @u <user name from /etc/passwd>
+    @F unreadable               (its fds cannot be listed: connections unknown)
     @E <exe>\\n<cwd>\\n<fd targets: socket:[inode] ...>
     @A <argv, NUL-separated>
     @I <interpreter>\\t<venv or ->\\t<python version or ->   (@D/@M follow for a new one)
@@ -83,6 +84,7 @@ for d in /proc/[0-9]*; do
   done < /etc/passwd 2>/dev/null
   exe=$(readlink "$d/exe" 2>/dev/null); cwd=$(readlink "$d/cwd" 2>/dev/null)
   exe=${exe% (deleted)}
+  [ -r "$d/fd" ] || printf '@F unreadable\n'
   printf '@E %s\n%s\n' "$exe" "$cwd"
   readlink "$d"/fd/* 2>/dev/null | grep '^socket:'
   printf '\n@A '; cat "$d/cmdline" 2>/dev/null; printf '\n'

@@ -38,6 +38,8 @@ def worker_lines(workers: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
             for (peer, state), n in sorted(connections.items())
         )
         style = "yellow" if any(state == "off" for _, state in connections) else ""
+        if not w.get("connections_read", True):
+            style, shown = "red", "unknown (its fds cannot be read: run as root or its user)"
         out.append((style, f"    broker connections: {shown or 'none established'}"))
         out.append(("", f"    supervisor: {_supervisor(w['supervisor'])}"))
     return out
