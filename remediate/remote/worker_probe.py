@@ -63,15 +63,15 @@ _UNIT_DIRS = (
 WORKER_PROBE = (
     r"""found=; seen='
 '
-emit() { printf '@U %s\n' "$1"; while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done < "$1"; }
+emit() { printf '@U %s\n' "$1"; while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done 2>/dev/null < "$1"; }
 for d in /proc/[0-9]*; do
-  read -r c < "$d/comm" 2>/dev/null || continue
+  read -r c 2>/dev/null < "$d/comm" || continue
   case "$c" in celery|python*|pypy*|\[celeryd*) ;; *) continue;; esac
   grep -qs celery "$d/cmdline" && grep -qs worker "$d/cmdline" || continue
   st=; ppid=; uid=
   while read -r k v rest; do
     case "$k" in State:) st=$v;; PPid:) ppid=$v;; Uid:) uid=$v; break;; esac
-  done < "$d/status" 2>/dev/null
+  done 2>/dev/null < "$d/status"
   [ "$st" = Z ] && continue
   pid=${d#/proc/}
   if [ -n "$ppid" ] && cmp -s "$d/cmdline" "/proc/$ppid/cmdline"; then
@@ -81,14 +81,14 @@ for d in /proc/[0-9]*; do
   printf '@W %s %s %s %s\n' "$pid" "${ppid:--}" "${uid:--}" "$c"
   while IFS=: read -r n x u rest; do
     [ "$u" = "$uid" ] && { printf '@u %s\n' "$n"; break; }
-  done < /etc/passwd 2>/dev/null
+  done 2>/dev/null < /etc/passwd
   exe=$(readlink "$d/exe" 2>/dev/null); cwd=$(readlink "$d/cwd" 2>/dev/null)
   exe=${exe% (deleted)}
   [ -r "$d/fd" ] || printf '@F unreadable\n'
   printf '@E %s\n%s\n' "$exe" "$cwd"
   readlink "$d"/fd/* 2>/dev/null | grep '^socket:'
   printf '\n@A '; cat "$d/cmdline" 2>/dev/null; printf '\n'
-  a0=$(tr '\0' '\n' < "$d/cmdline" 2>/dev/null | head -n 1)
+  a0=$(tr '\0' '\n' 2>/dev/null < "$d/cmdline" | head -n 1)
   case "$a0" in /*) py=$a0;; \[*|'') py=$exe;; */*) py=$cwd/$a0;; *) py=$exe;; esac
   bin=${py%/*}; venv=
   if [ -f "$bin/pyvenv.cfg" ]; then venv=$bin; elif [ -f "${bin%/*}/pyvenv.cfg" ]; then venv=${bin%/*}; fi
@@ -101,7 +101,7 @@ for d in /proc/[0-9]*; do
         version|version_info) [ -z "$v" ] && { v=${val%.*}; case "$v" in *.*.*) v=${v%.*};; esac; };;
         include-system-site-packages) sys=$val;;
       esac
-    done < "$venv/pyvenv.cfg"
+    done 2>/dev/null < "$venv/pyvenv.cfg"
   fi
   printf '@I %s\t%s\t%s\n' "$py" "${venv:--}" "${v:--}"
   key="$venv|$exe"
@@ -127,7 +127,7 @@ $key
         n=
         while read -r k val; do
           case "$k" in Name:) n=$val;; Version:) printf 'Name: %s\nVersion: %s\n' "$n" "$val"; break;; esac
-        done < "$m"
+        done 2>/dev/null < "$m"
       done
     done;;
   esac
@@ -136,11 +136,11 @@ $key
     printf '@G %s\n' "$l"
     p=${l#*:*:}
     case "$p" in */system.slice/*.service*) u=${p##*/system.slice/}; unit=${u%%/*};; esac
-  done < "$d/cgroup" 2>/dev/null
-  pc=; read -r pc < "/proc/$ppid/comm" 2>/dev/null
+  done 2>/dev/null < "$d/cgroup"
+  pc=; read -r pc 2>/dev/null < "/proc/$ppid/comm"
   printf '@S %s\n' "$pc"
   if [ "$pc" = supervisord ]; then
-    tr '\0' '\n' < "$d/environ" 2>/dev/null | grep '^SUPERVISOR_PROCESS_NAME=' | sed 's/^/@N /'
+    tr '\0' '\n' 2>/dev/null < "$d/environ" | grep '^SUPERVISOR_PROCESS_NAME=' | sed 's/^/@N /'
   fi
   case "$unit" in *.service) ;; *) unit=;; esac
   if [ -n "$unit" ]; then
@@ -166,7 +166,7 @@ if [ -n "$found" ]; then
   for t in /proc/net/tcp /proc/net/tcp6; do
     while read -r sl local remote st q tr rt tuid to inode rest; do
       [ "$st" = 01 ] && echo "$local $remote ${tr%%:*} $inode"
-    done < "$t" 2>/dev/null
+    done 2>/dev/null < "$t"
   done
 fi
 true"""
