@@ -198,3 +198,15 @@ def test_a_worker_whose_fds_cannot_be_read_has_unknown_connections() -> None:
     output = b"@W 7 1 999 celery\n@F unreadable\n@E \n\n\n@A celery\0worker\0\n@T\n"
     (worker,) = parse_worker_probe(output)
     assert not worker.connections_read and worker.sockets == ()
+
+
+def test_a_worker_under_supervisord_names_its_program() -> None:
+    output = (
+        b"@W 7 3 0 celery\n@E /usr/bin/python3.11\n/srv\n\n@A celery\0-A\0p\0worker\0\n"
+        b"@G 0::/system.slice/supervisor.service\n@S supervisord\n"
+        b"@N SUPERVISOR_PROCESS_NAME=celery-default\n@T\n"
+    )
+    (worker,) = parse_worker_probe(output)
+    assert worker.supervisor == Supervisor(
+        "supervisord", "celery-default"
+    )  # not supervisor.service
