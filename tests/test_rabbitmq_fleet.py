@@ -67,6 +67,8 @@ def test_heartbeat_is_planned_applied_with_a_restart_and_read_back(
     plan = run_cli("plan", "--format", "json", env=fleet.env(), cwd=tmp_path)
     facts = json.loads(plan.stdout)["hosts"][0]["facts"]["rabbitmq"]
     assert facts["running"] and facts["heartbeat"] == 580 and str(facts["pid"]) == pid_before
+    version = host.exec(["rabbitmqctl", "-q", "version"]).stdout.decode().strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version) and facts["version"] == version  # same eval
 
     result = run_cli(
         "apply", "--yes", "--format", "json", env=fleet.env(), cwd=tmp_path, timeout=300

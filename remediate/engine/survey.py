@@ -37,6 +37,7 @@ from remediate.remote.runtime import (
     parse_limits_probe,
     parse_rabbitmq_probe,
 )
+from remediate.remote.worker_probe import WORKER_PROBE, workers_from
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def plan_target(
 
 def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str], list[str]]:
     """The paths, probes and glob patterns a survey of ``target`` gathers."""
-    probes = {"limits": LIMITS_PROBE, "processes": PROCESS_PROBE}
+    probes = {"limits": LIMITS_PROBE, "processes": PROCESS_PROBE, "workers": WORKER_PROBE}
     if any(m.spec.kind == "rabbitmq" for m in target.files):
         probes["rabbitmq"] = RABBITMQ_PROBE
     if target.host.connection in ("docker", "podman", "kubectl"):  # baked into the image?
@@ -146,8 +147,17 @@ def survey_target(
     if "rabbitmq" in reply.probes:
         probe = reply.probes["rabbitmq"]
         rabbit = parse_rabbitmq_probe(probe.output, probe.exited)
+    workers = workers_from(reply.probes.get("workers"), processes, target.variables)
     facts = HostFacts(
-        reply.files, redis, rabbit, facts.limits, processes, by_file, instances, unmatched
+        reply.files,
+        redis,
+        rabbit,
+        facts.limits,
+        processes,
+        by_file,
+        redis_instances=instances,
+        unmatched=unmatched,
+        workers=workers,
     )
     plan = host_plan(target.host.name, target.host.address, planned, facts, masker)
     variables: dict[str, Any] = {}

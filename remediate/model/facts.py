@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from remediate.model.workers import WorkerFact
+
 
 @dataclass(frozen=True)
 class FileFact:
@@ -41,6 +43,7 @@ class RabbitRuntime:
     pid: int | None = None
     error: str = ""
     state: str = ""  # read | not running | unknown ("" = derived from running/error)
+    version: str = ""  # the rabbit application's vsn ("3.10.8"); "" when not read
 
     @property
     def live_state(self) -> str:
@@ -121,6 +124,7 @@ class RedisRuntime:
     executable: str = ""
     address: str = ""  # the listener it was read through
     port: int | None = None
+    used_memory: int | None = None  # INFO memory used_memory, bytes
 
     @property
     def live_state(self) -> str:
@@ -167,6 +171,7 @@ class HostFacts:
     redis_instances: dict[int, RedisRuntime] = field(default_factory=dict)
     #: (kind, pattern) of each managed path pattern that matched no file on the host
     unmatched: tuple[tuple[str, str], ...] = ()
+    workers: tuple[WorkerFact, ...] | None = None  # running Celery workers; None: not gathered
 
     def redis_for(self, path: str) -> RedisRuntime | None:
         """The runtime of the instance that runs from ``path`` (else the host's one Redis)."""

@@ -17,7 +17,7 @@ from remediate.errors import ParseError, PlaybookError
 from remediate.formats import ABSENT, Change, Document, merge, parse
 from remediate.model.facts import HostFacts, RedisInstance
 from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
-from remediate.model.secrets import Masker, is_secret_setting, masked
+from remediate.model.secrets import Masker, is_secret_setting, mask_urls, masked
 from remediate.plan.effects import (  # noqa: F401  (re-exported: callers import them from here)
     DRIFT_CHECKED,
     EFFECT_BY_KIND,
@@ -381,6 +381,7 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
             "running": q.running,
             "heartbeat": q.heartbeat,
             "pid": q.pid,
+            "version": q.version,
             "error": q.error,
             "nofile_soft": limit.soft if limit else None,
             "nofile_hard": limit.hard if limit else None,
@@ -392,12 +393,16 @@ def facts_summary(facts: HostFacts) -> dict[str, Any]:
                 "name": p.name,
                 "uid": p.uid,
                 "exe": p.exe,
-                "argv": list(p.argv),
+                "argv": [mask_urls(a) for a in p.argv],
                 "cwd": p.cwd,
                 "listeners": [str(lst) for lst in p.listeners],
             }
             for p in facts.processes
         ]
+    if facts.workers is not None:
+        from remediate.plan.host_facts import worker_summary
+
+        out["workers"] = [worker_summary(w) for w in facts.workers]
     return out
 
 
@@ -410,6 +415,7 @@ def _redis_summary(r: Any) -> dict[str, Any]:
         "pid": r.pid,
         "config_file": r.config_file,
         "version": r.version,
+        "used_memory": r.used_memory,
         "listener": f"{r.address}:{r.port}" if r.address else "",
         "connected_clients": r.connected_clients,
         "maxclients": r.maxclients,
@@ -446,6 +452,7 @@ def host_findings(
     share one run of the rules."""
     from dataclasses import replace
 
+    from remediate.plan.host_facts import rule_facts
     from remediate.rules import Facts, check, check_together
 
     redis_limit = facts.process_limit("redis-server")
@@ -466,6 +473,7 @@ def host_findings(
             if facts.rabbitmq and not facts.rabbitmq.live_state.startswith("unknown")
             else None
         ),
+        **rule_facts(facts, variables),
     )
     base = replace(
         base,

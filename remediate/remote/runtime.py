@@ -27,16 +27,16 @@ LIMITS_PROBE = r"""for d in /proc/[0-9]*; do
   esac
 done; true"""
 
-#: RabbitMQ's live heartbeat, the node's OS pid and whether the rabbit application runs on it
-#: (``rabbitmqctl stop_app`` leaves the Erlang VM, beam.smp, running without a broker), when
-#: rabbitmqctl exists.
+#: RabbitMQ's live heartbeat, the node's OS pid, whether the rabbit application runs on it
+#: (``rabbitmqctl stop_app`` leaves the Erlang VM, beam.smp, running without a broker) and the
+#: rabbit application's version, in one eval, when rabbitmqctl exists.
 RABBITMQ_PROBE = r"""up=
 for d in /proc/[0-9]*; do
   read -r c < "$d/comm" 2>/dev/null && [ "$c" = beam.smp ] && { up=1; break; }
 done
 [ -n "$up" ] || { echo 'nodedown: no beam.smp process'; exit 69; }
 command -v rabbitmqctl >/dev/null 2>&1 || { echo 'rabbitmqctl: not installed'; exit 127; }
-timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid(), lists:keymember(rabbit, 1, application:which_applications())}.'"""
+timeout 20 rabbitmqctl -q eval '{application:get_env(rabbit, heartbeat), os:getpid(), lists:keymember(rabbit, 1, application:which_applications()), application:get_key(rabbit, vsn)}.'"""
 
 
 def parse_limits_probe(output: bytes) -> dict[int, ProcessLimit]:
@@ -57,13 +57,16 @@ def _limit(text: str) -> int | None:
 
 
 def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
-    """Pure: ``{{ok,60},"1234",true}`` or ``{undefined,"1234",true}`` is read; no beam.smp
-    process (exit 69) is not running; anything else while beam.smp runs is unknown, with the
-    reason: the rabbit application stopped in a running VM (``false``), rabbitmqctl refused by
-    the node (its Erlang cookie differs), the node not answering, rabbitmqctl timing out."""
+    """Pure: ``{{ok,60},"1234",true,{ok,"3.10.8"}}`` (the running flag and the version part may
+    be absent, the version ``undefined``) is read; no beam.smp process (exit 69) is not running;
+    anything else while beam.smp runs is unknown, with the reason: the rabbit application
+    stopped in a running VM (``false``), rabbitmqctl refused by the node (its Erlang cookie
+    differs), the node not answering, rabbitmqctl timing out."""
     text = output.decode("utf-8", "replace").strip()
     match = re.search(
-        r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*(?:,\s*(true|false)\s*)?\}", text
+        r"\{\s*(?:\{ok,\s*(\d+)\}|undefined)\s*,\s*\"(\d+)\"\s*(?:,\s*(true|false)\s*)?"
+        r"(?:,\s*(?:\{ok,\s*\"([^\"]*)\"\}|undefined)\s*)?\}",
+        text,
     )
     if exited == 0 and match:
         heartbeat = int(match.group(1)) if match.group(1) else None
@@ -76,7 +79,7 @@ def parse_rabbitmq_probe(output: bytes, exited: int) -> RabbitRuntime:
                 error=f"the rabbit application is stopped in the running node (beam.smp pid {pid};"
                 " rabbitmqctl stop_app?): the broker serves no client",
             )
-        return RabbitRuntime(True, heartbeat, pid, state="read")
+        return RabbitRuntime(True, heartbeat, pid, state="read", version=match.group(4) or "")
     if exited == 69 and text.startswith("nodedown: no beam.smp"):
         return RabbitRuntime(False, state="not running")
     if exited == 127:
@@ -190,7 +193,12 @@ def read_redis(
     connection = _bare_connection(conn, endpoint, timeout)
     names = sorted(set(settings) | {"maxclients"})
     config = endpoint.config_command
-    commands: list[tuple[str, ...]] = [("PING",), ("INFO", "server"), ("INFO", "clients")]
+    commands: list[tuple[str, ...]] = [
+        ("PING",),
+        ("INFO", "server"),
+        ("INFO", "clients"),
+        ("INFO", "memory"),
+    ]
     if config:
         commands += [(config, "GET", name) for name in names]
     replies: list[Any] = []
@@ -220,7 +228,7 @@ def read_redis(
         )
     finally:
         connection.disconnect()
-    ping, server, clients, *config_replies = replies
+    ping, server, clients, memory, *config_replies = replies
     for reply in (ping, server, clients):
         if isinstance(reply, Exception):
             reason = (
@@ -262,6 +270,7 @@ def read_redis(
         config_file=_info(server, "config_file"),
         version=_info(server, "redis_version"),
         executable=_info(server, "executable"),
+        used_memory=None if isinstance(memory, Exception) else _info_int(memory, "used_memory"),
         address=endpoint.address,
         port=endpoint.port,
     )

@@ -7,6 +7,7 @@ from typing import Any
 from remediate.model.outcomes import HostOutcome
 from remediate.model.plans import SCHEMA
 from remediate.report.exit import ExitCode, exit_code
+from remediate.report.worker_lines import worker_lines
 
 
 def facts_exit_code(outcomes: list[HostOutcome[dict[str, Any]]]) -> ExitCode:
@@ -81,6 +82,7 @@ def facts_lines(hosts: list[dict[str, Any]]) -> list[tuple[str, str]]:
                 )
             )
             out.append(("dim", f"    argv: {' '.join(p['argv'])}  cwd {p['cwd']}"))
+        out.extend(worker_lines(h["runtime"].get("workers")))
     return out
 
 

@@ -18,7 +18,7 @@ suppressed findings are kept (SARIF reports them as suppressions), never dropped
 RabbitMQ runtime rules (RMQ004, RMQ005), which judge the node's merged configuration
 (``rabbitmq.conf`` plus ``conf.d/*.conf``) once rather than once per file, RMQ008
 (consumer_timeout against the Celery files), SYS002 for systemd units (a unit with its
-drop-ins) and the PKG rules of lock files against the Celery files' broker. Runtime rules stay
+drop-ins; on hosts also the unit a running worker's cgroup names, read with the worker facts) and the PKG rules of lock files against the Celery files' broker. Runtime rules stay
 silent when the fact they need is None (``lint`` knows no runtime facts).
 
 Ids beyond DOMAIN.md's table: RMQ006 (a rabbitmq.conf line RabbitMQ refuses), RMQ007
@@ -116,6 +116,7 @@ def check_together(docs: Sequence[Document], facts: Facts | None = None) -> list
         + consumer_timeout_rules.consumer_timeout_below_tasks(docs, facts)
         + path_rules.path_idle_limit(docs, facts)
         + supervision_rules.worker_units_without_restart(docs, facts)
+        + supervision_rules.running_workers_without_restart(docs, facts)
         + package_rules.check_locks_with_celery(docs, facts)
         + instance_rules.check_instances(docs, facts)
     )

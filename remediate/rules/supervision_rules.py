@@ -74,42 +74,73 @@ def worker_units_without_restart(docs: Sequence[Document], facts: Facts) -> list
         if not any(runs_celery_worker(command) for command in commands):
             continue
         name = _unit_name(unit.path)
-        drop_ins = sorted(
-            (doc for doc in systemd if _drop_in_of(doc) == name),
-            key=lambda doc: _unit_name(doc.path),
+        drop_ins = [doc for doc in systemd if _drop_in_of(doc) == name]
+        found = _unit_without_restart(unit, drop_ins, name, "the Celery worker")
+        findings += [found] if found else []
+    return findings
+
+
+def _unit_without_restart(
+    unit: Document, drop_ins: Sequence[Document], name: str, who: str
+) -> Finding | None:
+    """SYS002 for a unit read with its drop-ins (in file-name order; the last Restart= wins)."""
+    value, source = None, unit
+    for doc in [unit, *sorted(drop_ins, key=lambda doc: _unit_name(doc.path))]:
+        written = doc.values("Service", "Restart")  # type: ignore[attr-defined]
+        if written:
+            value, source = written[-1].strip() or None, doc
+    if value == "always":
+        return None
+    if value is None:
+        line = unit.line_of("Service.ExecStart") or unit.line_of("Service")
+        message = (
+            f"{name} runs {who} without Restart= (systemd's default no): "
+            "a worker that exits after its reconnect retries stays down"
         )
-        value, source = None, unit
-        for doc in [unit, *drop_ins]:
-            written = doc.values("Service", "Restart")  # type: ignore[attr-defined]
-            if written:
-                value, source = written[-1].strip(), doc
-        if value == "always":
+        return finding(SYS002, unit.path, line, message, column=_column(unit, line))
+    line = source.line_of("Service.Restart")
+    why = (
+        "never restarts it"
+        if value == "no"
+        else "does not restart it after a clean exit (status 0)"
+    )
+    return finding(
+        SYS002,
+        source.path,
+        line,
+        f"Restart={value} for {who} of {name} {why}: a worker that exits after "
+        "its reconnect retries may stay down",
+        "Restart=always",
+        column=_column(source, line),
+    )
+
+
+def running_workers_without_restart(docs: Sequence[Document], facts: Facts) -> list[Finding]:
+    """SYS002 for the units that run the host's running workers (``Facts.workers``: the unit
+    from the worker's cgroup, its file and drop-ins as read from the host). A unit among
+    ``docs`` (managed files) is judged there instead."""
+    from remediate.errors import ParseError
+    from remediate.formats import parse
+
+    managed = {doc.path for doc in docs}
+    findings: list[Finding] = []
+    judged: set[str] = set()
+    for worker in facts.workers or ():
+        supervisor = worker.supervisor
+        if supervisor.kind != "systemd" or not supervisor.files:
             continue
-        if value is None:
-            line = unit.line_of("Service.ExecStart")
-            message = (
-                f"{name} runs a Celery worker without Restart= (systemd's default no): "
-                "a worker that exits after its reconnect retries stays down"
-            )
-            findings.append(finding(SYS002, unit.path, line, message, column=_column(unit, line)))
+        unit_path = supervisor.files[0][0]
+        if unit_path in managed or unit_path in judged:
             continue
-        line = source.line_of("Service.Restart")
-        why = (
-            "never restarts it"
-            if value == "no"
-            else "does not restart it after a clean exit (status 0)"
+        judged.add(unit_path)
+        try:
+            unit, *drop_ins = [parse("systemd", data, path) for path, data in supervisor.files]
+        except ParseError:
+            continue  # SYS001 speaks about a unit line systemd ignores, where it is managed
+        found = _unit_without_restart(
+            unit, drop_ins, supervisor.name, f"the running Celery worker (pid {worker.pid})"
         )
-        findings.append(
-            finding(
-                SYS002,
-                source.path,
-                line,
-                f"Restart={value} for the Celery worker of {name} {why}: a worker that exits after "
-                "its reconnect retries may stay down",
-                "Restart=always",
-                column=_column(source, line),
-            )
-        )
+        findings += [found] if found else []
     return findings
 
 
