@@ -1,0 +1,500 @@
+"""``remediate verify`` on one host, and on a fleet: a canary worker with the app's own
+interpreter and connection settings idles over the real network path, then a fresh producer on
+the same host publishes one task; the host passes when the canary runs it within the budget.
+
+Everything the canary needs lives in a private temp dir (mktemp -d, 0700; files 0600 written
+from stdin). The worker runs under a session script held open by the SSH connection
+(:data:`remediate.remote.canary_host.SESSION_SCRIPT`): a lost controller stops it, deletes its
+queue on the broker and removes the directory. On the normal path the controller does the same
+itself and then checks that nothing is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from remediate.errors import CommandFailed, RemediateError
+from remediate.formats import parse
+from remediate.model.facts import RedisEndpoint
+from remediate.model.outcomes import HostOutcome, Progress
+from remediate.model.secrets import Masker, secret_vars
+from remediate.model.verify import BrokerView, HostVerify
+from remediate.plan.canary import CONFIG_MODULE, canary_files
+from remediate.plan.verify_settings import (
+    default_budget,
+    default_idle,
+    is_redis,
+    likely_cause,
+    options_in_force,
+)
+from remediate.playbook.targets import HostTarget
+from remediate.remote import canary_host as ch
+from remediate.remote.connection import Connection, ConnectOptions
+from remediate.remote.gather import gather
+from remediate.remote.processes import PROCESS_PROBE, parse_process_probe
+
+#: seconds a canary may take to say it is ready
+READY_SECONDS = 60.0
+SAMPLE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    idle: float | None = None  # --idle (default: above the largest known idle limit)
+    budget: float | None = None  # --budget (default: from the settings in force)
+    run: str = ""
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def celery_file(target: HostTarget) -> str | None:
+    """The host's managed Celery configuration file, if it manages one."""
+    return next((m.remote_path for m in target.files if m.spec.kind == "celery"), None)
+
+
+def _interpreter(target: HostTarget, processes: Sequence[Any]) -> str:
+    chosen = target.variables.get("celery_python")
+    if chosen:
+        return str(chosen)
+    for process in processes:
+        if process.name != "celery":
+            continue
+        first = process.argv[0] if process.argv else ""
+        # a console script's argv[0] is the interpreter its shebang names (the venv's),
+        # whereas exe is that symlink resolved (the system's python, without the app's packages)
+        if first.startswith("/") and "python" in first.rsplit("/", 1)[-1]:
+            return first
+        if process.exe:
+            return process.exe
+    raise CommandFailed(
+        "no interpreter for the canary: set the host variable celery_python, or run a "
+        "celery worker on the host for verify to find",
+        host=target.host.name,
+    )
+
+
+class _Host:
+    """One host's verify: every remote step over one connection."""
+
+    def __init__(
+        self, conn: Connection, target: HostTarget, options: VerifyOptions, stop: threading.Event
+    ) -> None:
+        self.conn = conn
+        self.target = target
+        self.options = options
+        self.stop = stop
+        self.name = target.host.name
+        self.masker = Masker(secret_vars(target.variables))
+        self.directory = ""
+        self.python = ""
+        self.left: tuple[str, ...] = ()
+        self.timeout = max(conn.options.timeout, 30.0) if hasattr(conn, "options") else 30.0
+
+    # -- small remote steps -------------------------------------------------------------
+    def sh(self, script: str, *args: str, stdin: bytes = b"", timeout: float | None = None) -> Any:
+        return self.conn.run(
+            ["sh", "-c", script, "remediate-verify", *args],
+            stdin=stdin,
+            timeout=timeout or self.timeout,
+        )
+
+    def tool(self, *args: str, timeout: float | None = None) -> Any:
+        return self.sh(
+            'cd "$1" && shift && exec "$@"',
+            self.directory,
+            self.python,
+            f"{ch.TOOL_MODULE}.py",
+            *args,
+            timeout=timeout,
+        )
+
+    def tool_json(self, *args: str, timeout: float | None = None) -> Any:
+        result = self.tool(*args, timeout=timeout)
+        if not result.ok:
+            raise CommandFailed(
+                f"canary helper {args[0]} failed: {self._tail(result.stderr)}", host=self.name
+            )
+        try:
+            return ch.parse_json(result.stdout, args[0])
+        except ValueError as exc:
+            raise CommandFailed(f"canary helper {args[0]}: {exc}", host=self.name) from None
+
+    def _tail(self, data: bytes, lines: int = 3) -> str:
+        text = data.decode("utf-8", "replace").strip().splitlines()[-lines:]
+        return self.masker(" | ".join(x.strip() for x in text)) or "no output"
+
+    # -- the run ----------------------------------------------------------------------------
+    def verify(self) -> HostVerify:
+        path = celery_file(self.target)
+        assert path is not None
+        reply = gather(self.conn, [path], {"processes": PROCESS_PROBE}, timeout=self.timeout)
+        fact = reply.files[path]
+        if not fact.exists or not fact.readable:
+            raise CommandFailed(f"{path}: {fact.error or 'no such file'}", host=self.name)
+        processes = parse_process_probe(reply.probes["processes"].output)
+        self.python = _interpreter(self.target, processes)
+        files = canary_files(parse("celery", fact.content, path=path), self.options.run)
+        self.masker.add(files.secrets)
+        config = files.config_source + ch.client_name_line(self.options.run)
+        prepared = self.sh(ch.PREPARE_SCRIPT)
+        self.directory = prepared.stdout.decode().strip()
+        if not prepared.ok or not self.directory.startswith("/"):
+            raise CommandFailed(f"mktemp -d failed: {self._tail(prepared.stderr)}", host=self.name)
+        sources = {
+            **files.sources(),
+            f"{CONFIG_MODULE}.py": config,
+            f"{ch.TOOL_MODULE}.py": ch.TOOL_SOURCE,
+        }
+        for name, text in sources.items():
+            written = self.sh(ch.WRITE_SCRIPT, f"{self.directory}/{name}", stdin=text.encode())
+            if not written.ok:
+                raise CommandFailed(
+                    f"cannot write {name}: {self._tail(written.stderr)}", host=self.name
+                )
+        settings = self.tool_json("describe", timeout=60)
+        password = str(settings.pop("password", "") or "")
+        self.masker.add([password])
+        base = HostVerify(
+            self.name,
+            self.target.host.address,
+            passed=False,
+            config_path=path,
+            interpreter=self.python,
+            versions={k: v for k, v in (settings.get("versions") or {}).items() if v},
+            options={k: self.masker(v) for k, v in options_in_force(settings).items()},
+        )
+        observer = _Observer(self, settings, password)
+        limits = [float(self.target.variables.get("remediate_path_idle_timeout") or 0)]
+        limits.append(observer.redis_timeout())
+        known = [x for x in limits if x > 0]
+        idle_limit = max(known) if known else None
+        idle = self.options.idle if self.options.idle is not None else default_idle(known)
+        budget = (
+            self.options.budget if self.options.budget is not None else default_budget(settings)
+        )
+        base = dataclasses.replace(
+            base, idle_seconds=idle, idle_limit=idle_limit, budget_seconds=budget
+        )
+        held = None
+        pid = 0
+        try:
+            observer.baseline()
+            held = self.conn.hold(
+                [
+                    "sh",
+                    "-c",
+                    ch.SESSION_SCRIPT,
+                    "remediate-canary",
+                    self.directory,
+                    self.python,
+                    *files.worker_args(),
+                ],
+                timeout=self.timeout,
+            )
+            pid = held.pid
+            self._wait_ready(pid)
+            observer.pid = pid
+            ended = time.monotonic() + idle
+            middle = time.monotonic() + idle / 2
+            sockets_seen = False
+            while not self.stop.is_set():
+                left = ended - time.monotonic()
+                if left <= 0:
+                    break
+                observer.sample()
+                if not sockets_seen and time.monotonic() >= middle:
+                    observer.sockets()
+                    sockets_seen = True
+                self.stop.wait(min(SAMPLE_SECONDS, max(left, 0)))
+            if self.stop.is_set():
+                return dataclasses.replace(
+                    base, interrupted=True, cause="interrupted", broker=observer.view()
+                )
+            if not sockets_seen:
+                observer.sockets()
+            return self._prove(base, observer, files.token, budget, settings, idle_limit)
+        finally:
+            self.left = self._cleanup(held, pid)
+
+    def _wait_ready(self, pid: int) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline and not self.stop.is_set():
+            check = self.sh(
+                'grep -q " ready\\." "$1/' + ch.WORKER_LOG + '" 2>/dev/null && echo ready; '
+                'kill -0 "$2" 2>/dev/null || echo gone',
+                self.directory,
+                str(pid),
+            )
+            said = check.stdout.decode()
+            if "ready" in said:
+                return
+            if "gone" in said:
+                out = self.sh(
+                    'tail -n 5 "$1/worker.out" "$1/' + ch.WORKER_LOG + '" 2>/dev/null',
+                    self.directory,
+                )
+                raise CommandFailed(
+                    f"the canary worker exited: {self._tail(out.stdout, 5)}", host=self.name
+                )
+            time.sleep(0.3)
+        if not self.stop.is_set():
+            raise CommandFailed(
+                f"the canary worker was not ready within {READY_SECONDS:g} s", host=self.name
+            )
+
+    def _prove(
+        self,
+        base: HostVerify,
+        observer: _Observer,
+        token: str,
+        budget: float,
+        settings: dict[str, Any],
+        idle_limit: float | None,
+    ) -> HostVerify:
+        nonce = uuid.uuid4().hex[:12]
+        started = time.monotonic()
+        published = self.tool("publish", nonce, timeout=budget)
+        task_id = ""
+        publish_error = ""
+        since = time.time()
+        try:
+            info = ch.parse_json(published.stdout, "publish") if published.ok else {}
+            task_id, since = str(info["id"]), float(info["started"])
+        except (ValueError, KeyError, TypeError):
+            publish_error = f"publish failed: {self._tail(published.stderr)}"
+        consumed: float | None = None
+        while task_id and not self.stop.is_set() and time.monotonic() - started < budget:
+            seen = self.sh(
+                'grep -qF -- "$2" "$1/' + ch.WORKER_LOG + '" && echo yes',
+                self.directory,
+                f"[{task_id}] succeeded",
+            )
+            if b"yes" in seen.stdout:
+                consumed = round(time.monotonic() - started, 2)
+                break
+            time.sleep(0.3)
+        events = self.tool_json("events", f"{since}", task_id) if task_id else []
+        lines = tuple(f"+{float(e['at']):.1f} s {self.masker(str(e['what']))}" for e in events)
+        view = observer.view()
+        result = dataclasses.replace(
+            base,
+            passed=consumed is not None,
+            broker=view,
+            published=bool(task_id),
+            publish_error=publish_error,
+            consume_seconds=consumed,
+            events=lines,
+        )
+        if consumed is None:
+            cause, rules = likely_cause(
+                settings,
+                idle_limit=idle_limit,
+                canary_idle=view.max_idle,
+                events=events,
+                published=bool(task_id),
+            )
+            if self.stop.is_set():
+                cause = "interrupted"
+            result = dataclasses.replace(result, cause=self.masker(cause), rules=rules)
+        return result
+
+    def _cleanup(self, held: Any, pid: int) -> tuple[str, ...]:
+        """Stop the worker, delete its queue, end the session (which removes the directory),
+        then look: what is left is reported."""
+        left: list[str] = []
+        if not self.directory:
+            return ()
+        try:
+            if pid:
+                self.sh(ch.STOP_SCRIPT, str(pid), timeout=ch.STOP_SECONDS + 15)
+            cleaned = self.tool("cleanup", timeout=60)
+            if cleaned.ok:
+                left += [
+                    f"broker key {k}" for k in ch.parse_json(cleaned.stdout, "cleanup")["remains"]
+                ]
+            else:
+                left.append(f"queue not deleted: {self._tail(cleaned.stderr)}")
+        except (RemediateError, ValueError, KeyError) as exc:
+            left.append(f"cleanup: {self.masker(str(exc))}")
+        finally:
+            if held is not None:
+                held.release()
+            else:
+                self.sh('rm -rf -- "$1"', self.directory)
+            after = self.sh(ch.LEFTOVERS_SCRIPT, str(pid or ""), self.directory)
+            left += [x for x in after.stdout.decode().splitlines() if x.strip()]
+        return tuple(dict.fromkeys(left))
+
+
+class _Observer:
+    """What the broker and the host show about the canary's connections."""
+
+    def __init__(self, host: _Host, settings: dict[str, Any], password: str) -> None:
+        self.host = host
+        self.settings = settings
+        self.redis = is_redis(settings)
+        self.endpoint = RedisEndpoint(
+            str(settings.get("hostname") or "127.0.0.1"),
+            int(settings.get("port") or 0),
+            password or None,
+        )
+        self.port = int(settings.get("port") or 0)
+        self.name = ch.canary_client_name(host.options.run)
+        self.pid = 0
+        self.samples = 0
+        self.most = 0
+        self.idle: dict[str, float] = {}
+        self.known: set[str] = set()
+        self.keepalive: tuple[str, ...] = ()
+        self.heartbeat: int | None = None
+        self.notes: list[str] = []
+
+    def _client(self) -> Any:
+        from remediate.remote.runtime import redis_client
+
+        return redis_client(self.host.conn, self.endpoint, 5.0)
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(self.host.masker(text))
+
+    def redis_timeout(self) -> float:
+        if not self.redis:
+            return 0.0
+        try:
+            client = self._client()
+            try:
+                value = client.config_get("timeout").get("timeout", "0")
+            finally:
+                client.close()
+            return float(value or 0)
+        except Exception as exc:  # noqa: BLE001 (CONFIG may be renamed or refused)
+            self._note(f"Redis timeout not read: {type(exc).__name__}")
+            return 0.0
+
+    def baseline(self) -> None:
+        if not self.redis:
+            return
+        try:
+            client = self._client()
+            try:
+                self.known = {str(c.get("id")) for c in client.client_list()}
+            finally:
+                client.close()
+        except Exception as exc:  # noqa: BLE001
+            self._note(f"CLIENT LIST not read: {type(exc).__name__}: {exc}")
+
+    def sample(self) -> None:
+        if not self.redis:
+            return
+        try:
+            client = self._client()
+            try:
+                clients = client.client_list()
+            finally:
+                client.close()
+        except Exception as exc:  # noqa: BLE001 (a broker we cannot reach: said, not fatal)
+            self._note(f"CLIENT LIST not read: {type(exc).__name__}: {exc}")
+            return
+        self.samples += 1
+        mine = ch.canary_clients(clients, self.name, self.known)
+        self.most = max(self.most, len(mine))
+        for c in mine:
+            key = f"id={c.get('id')} cmd={c.get('cmd')}"
+            for old in [k for k in self.idle if k.startswith(f"id={c.get('id')} ")]:
+                if old != key:
+                    self.idle[key] = max(self.idle.pop(old), self.idle.get(key, 0.0))
+            self.idle[key] = max(self.idle.get(key, 0.0), float(c.get("idle", 0)))
+
+    def sockets(self) -> None:
+        result = self.host.sh("ss -tnoep 2>/dev/null || ss -tnoe", timeout=15)
+        timers = ch.parse_ss(result.stdout.decode("utf-8", "replace"), self.pid)
+        self.keepalive = tuple(t.line() for t in timers)
+        if not timers:
+            self._note("ss showed no socket of the canary")
+        if not self.redis:
+            self._rabbit(timers)
+
+    def _rabbit(self, timers: Sequence[ch.SocketTimer]) -> None:
+        result = self.host.sh(
+            "command -v rabbitmqctl >/dev/null || exit 3; "
+            "rabbitmqctl -q list_connections name timeout client_properties",
+            timeout=30,
+        )
+        if result.exited == 3:
+            self._note("rabbitmqctl not on this host: negotiated heartbeat not read")
+            return
+        rows = ch.parse_list_connections(result.stdout.decode("utf-8", "replace"))
+        ports = {t.local.rsplit(":", 1)[-1] for t in timers}
+        mine = [r for r in rows if any(f":{p} " in r.name + " " for p in ports)]
+        self.samples += 1
+        self.most = max(self.most, len(mine))
+        if mine:
+            self.heartbeat = mine[0].timeout
+        else:
+            self._note("RabbitMQ listed no connection of the canary")
+
+    def view(self) -> BrokerView:
+        idle = max(self.idle.values()) if self.idle else None
+        return BrokerView(
+            self.samples,
+            self.most,
+            idle,
+            dict(self.idle),
+            self.heartbeat,
+            self.keepalive,
+            tuple(self.notes),
+        )
+
+
+def verify_host(
+    conn: Connection, target: HostTarget, options: VerifyOptions, stop: threading.Event
+) -> HostVerify:
+    host = _Host(conn, target, options, stop)
+    result = host.verify()
+    return dataclasses.replace(result, cleanup=host.left) if host.left else result
+
+
+def verify_fleet(
+    targets: Sequence[HostTarget],
+    options: VerifyOptions,
+    connect: ConnectOptions,
+    forks: int,
+    progress: Callable[[Progress], None] | None = None,
+) -> list[HostOutcome[HostVerify]]:
+    """Every target in parallel. Ctrl-C stops every canary (each host cleans up) and then
+    raises KeyboardInterrupt."""
+    from remediate.engine.fanout import fan_out
+
+    stop = threading.Event()
+    found: list[list[HostOutcome[HostVerify]]] = []
+
+    def run() -> None:
+        found.append(
+            fan_out(
+                targets,
+                lambda conn, target: verify_host(conn, target, options, stop),
+                connect,
+                forks,
+                progress,
+            )
+        )
+
+    worker = threading.Thread(target=run, name="remediate-verify", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        worker.join()
+        raise
+    return found[0] if found else []
