@@ -141,3 +141,89 @@ def test_drifted_config_behind_an_idle_dropping_path_fails_and_names_the_cause(
     assert "kombu 5.7.0" in out and "celery 5.7.0" in out, out
     assert relay.stats().dropped_flows > dropped  # the path really forgot a canary's flow
     assert leftovers(vfleet.hosts[0]) == NOTHING
+
+
+def test_apply_then_verify_passes_through_the_relay_and_straight_to_redis(
+    vfleet: Fleet, relay: IdleRelay, tmp_path: Path
+) -> None:
+    # the shipped playbook, its values scaled down below the relay's limit
+    directory = project(
+        vfleet,
+        relay,
+        tmp_path,
+        celery_redis_health_check_interval=1,
+        celery_redis_socket_timeout=2,
+        celery_redis_retry_on_timeout=True,
+    )
+    applied = run_cli("apply", "--yes", env=vfleet.env(), cwd=directory)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    metrics = tmp_path / "verify.prom"
+    result = verify(
+        vfleet,
+        directory,
+        "--idle",
+        IDLE,
+        "--budget",
+        "12",
+        "--format",
+        "json",
+        "--metrics",
+        str(metrics),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["kind"] == "verify" and doc["exit_code"] == 0
+    hosts = {h["host"]: h for h in doc["hosts"]}
+    for name in ("host1", "host2"):  # host1 through the relay, host2 straight to Redis
+        host = hosts[name]
+        assert host["status"] == "pass" and host["passed"], host
+        assert 0 <= host["consume_seconds"] < 12
+        assert host["options"]["health_check_interval"] == "1"
+        assert host["options"]["socket_timeout"] == "2"
+        assert host["versions"]["kombu"] == "5.7.0"
+        broker = host["broker"]
+        assert broker["samples"] >= 3 and broker["connections"] >= 1
+        # the consuming connection carried traffic all through the window (BRPOP every second)
+        assert broker["consumer_max_idle_seconds"] is not None
+        assert broker["consumer_max_idle_seconds"] < LIMIT, broker
+        assert any("keepalive" in timer for timer in broker["keepalive"]), broker
+        assert host["left_behind"] == []
+        assert leftovers(vfleet.hosts[int(name[-1]) - 1]) == NOTHING
+    assert hosts["host1"]["idle_limit_seconds"] == LIMIT
+    text = metrics.read_text()
+    assert 'remediate_verify_pass{host="host1"} 1' in text
+    assert 'remediate_verify_pass{host="host2"} 1' in text
+    assert 'remediate_verify_consume_seconds{host="host1"}' in text
+    assert "remediate_verify_timestamp_seconds " in text
+
+
+def test_a_killed_controller_leaves_no_canary_queue_or_temp_file(
+    vfleet: Fleet, relay: IdleRelay, tmp_path: Path
+) -> None:
+    directory = project(vfleet, relay, tmp_path)
+    host = vfleet.hosts[1]
+    exe = Path(sys.executable).with_name("remediate")
+    controller = subprocess.Popen(
+        [str(exe), "verify", "-l", host.name, "--idle", "60"],
+        cwd=directory,
+        env=vfleet.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the canary runs and has declared its queue
+            state = leftovers(host)
+            if state["processes"] and state["keys"] and state["tmp"]:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"the canary never ran: {leftovers(host)}")
+    finally:
+        os.kill(controller.pid, signal.SIGKILL)
+        controller.wait(10)
+    deadline = time.monotonic() + 45
+    while leftovers(host) != NOTHING and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leftovers(host) == NOTHING

@@ -282,7 +282,10 @@ class _Host:
                 break
             time.sleep(0.3)
         events = self.tool_json("events", f"{since}", task_id) if task_id else []
-        lines = tuple(f"+{float(e['at']):.1f} s {self.masker(str(e['what']))}" for e in events)
+        lines = tuple(f"{float(e['at']):+.1f} s {self.masker(str(e['what']))}" for e in events)
+        logged = [float(e["at"]) for e in events if e.get("what") == "consumed"]
+        if consumed is not None and logged:  # from the publish to the task, on the host's clock
+            consumed = round(max(logged[0], 0.0), 2)
         view = observer.view()
         result = dataclasses.replace(
             base,
@@ -352,6 +355,7 @@ class _Observer:
         self.samples = 0
         self.most = 0
         self.idle: dict[str, float] = {}
+        self.consumer: float | None = None
         self.known: set[str] = set()
         self.keepalive: tuple[str, ...] = ()
         self.heartbeat: int | None = None
@@ -413,6 +417,8 @@ class _Observer:
                 if old != key:
                     self.idle[key] = max(self.idle.pop(old), self.idle.get(key, 0.0))
             self.idle[key] = max(self.idle.get(key, 0.0), float(c.get("idle", 0)))
+            if str(c.get("cmd", "")).startswith(ch.BLOCKING_READS):
+                self.consumer = max(self.consumer or 0.0, float(c.get("idle", 0)))
 
     def sockets(self) -> None:
         result = self.host.sh("ss -tnoep 2>/dev/null || ss -tnoe", timeout=15)
@@ -448,6 +454,7 @@ class _Observer:
             self.samples,
             self.most,
             idle,
+            self.consumer,
             dict(self.idle),
             self.heartbeat,
             self.keepalive,

@@ -13,6 +13,7 @@ class BrokerView:
     samples: int = 0  # CLIENT LIST reads (Redis) or list_connections reads (RabbitMQ)
     connections: int = 0  # canary connections the broker listed (most at once)
     max_idle: float | None = None  # Redis: the largest CLIENT LIST idle of a canary connection
+    consumer_idle: float | None = None  # Redis: that of the consuming (BRPOP) connection
     idle_by_connection: dict[str, float] = field(default_factory=dict)  # name/addr -> max idle
     heartbeat: int | None = None  # RabbitMQ: negotiated heartbeat of the canary's connection
     keepalive: tuple[str, ...] = ()  # ss -tnoe timers of the canary's broker sockets
@@ -23,6 +24,7 @@ class BrokerView:
             "samples": self.samples,
             "connections": self.connections,
             "max_idle_seconds": self.max_idle,
+            "consumer_max_idle_seconds": self.consumer_idle,
             "idle_by_connection": dict(self.idle_by_connection),
             "heartbeat_seconds": self.heartbeat,
             "keepalive": list(self.keepalive),

@@ -105,9 +105,16 @@ def likely_cause(
         first = lost[0]
         reasons.append(
             f"the canary reconnected {float(first.get('at', 0)):.1f} s after the publish "
-            f"({first.get('what')}), yet the task did not run: a message taken on the dead "
-            "connection waits for visibility_timeout"
+            f"({first.get('what')}), yet the task did not run: the message it had taken "
+            "went with the dead connection"
         )
+        options_ = settings.get("transport_options") or {}
+        if is_redis(settings) and not options_.get("retry_on_timeout"):
+            reasons.append(
+                "redis-py's health check PINGs only before a command, so an idle command "
+                "connection still goes dark behind a path that counts data; with "
+                "retry_on_timeout the first command reconnects instead of failing"
+            )
     if canary_idle is not None and idle_limit:
         reasons.append(
             f"a canary connection sat idle {canary_idle:g} s on the broker (path idle limit "

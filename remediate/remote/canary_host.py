@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 TOOL_MODULE = "remediate_canary_tool"
+#: CLIENT LIST ``cmd`` of a connection that waits for messages (kombu's BRPOP, one a second)
+BLOCKING_READS = ("brpop", "blpop", "bzpop", "bzmpop", "blmpop")
 WORKER_LOG = "worker.log"
 #: seconds the session script waits for the worker to stop after TERM before it KILLs it
 STOP_SECONDS = 10

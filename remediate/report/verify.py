@@ -141,6 +141,8 @@ def verify_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
 def _broker_line(host: dict[str, Any]) -> str:
     broker = host["broker"]
     parts = []
+    if broker.get("consumer_max_idle_seconds") is not None:
+        parts.append(f"consuming connection idle <= {broker['consumer_max_idle_seconds']:g} s")
     if broker["idle_by_connection"]:
         each = ", ".join(f"{k} idle<={v:g}s" for k, v in broker["idle_by_connection"].items())
         parts.append(
