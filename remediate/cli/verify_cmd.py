@@ -29,7 +29,7 @@ def verify(
         typer.Option(
             "--idle",
             help="Seconds the canary stays idle (default: above the largest known idle limit "
-            "on the path: Redis timeout, remediate_path_idle_timeout; else 400).",
+            "on the path: Redis timeout, remediate_path_idle_timeout; otherwise 400).",
         ),
     ] = None,
     budget: Annotated[
