@@ -432,7 +432,7 @@ class _Observer:
     def _rabbit(self, timers: Sequence[ch.SocketTimer]) -> None:
         result = self.host.sh(
             "command -v rabbitmqctl >/dev/null || exit 3; "
-            "rabbitmqctl -q list_connections name timeout client_properties",
+            "rabbitmqctl -q list_connections name timeout",
             timeout=30,
         )
         if result.exited == 3:

@@ -272,25 +272,17 @@ def canary_clients(
 
 @dataclass(frozen=True)
 class RabbitConnection:
-    name: str
+    name: str  # "127.0.0.1:51234 -> 127.0.1.1:5672"
     timeout: int | None  # negotiated heartbeat, seconds
-    product: str
 
 
 def parse_list_connections(output: str) -> tuple[RabbitConnection, ...]:
-    """Pure: ``rabbitmqctl -q list_connections name timeout client_properties`` rows
-    (tab-separated)."""
+    """Pure: ``rabbitmqctl -q list_connections name timeout ...`` rows (tab-separated)."""
     rows = []
     for line in output.splitlines():
         parts = line.split("\t")
         if len(parts) < 2 or parts[0] == "name":
             continue
         timeout = int(parts[1]) if parts[1].strip().isdigit() else None
-        product = ""
-        match = re.search(
-            r'\{<<"product">>,longstr,<<"([^"]*)">>\}', parts[2] if len(parts) > 2 else ""
-        )
-        if match:
-            product = match.group(1)
-        rows.append(RabbitConnection(parts[0], timeout, product))
+        rows.append(RabbitConnection(parts[0], timeout))
     return tuple(rows)
