@@ -198,8 +198,9 @@ def test_apply_then_verify_passes_through_the_relay_and_straight_to_redis(
     assert "remediate_verify_timestamp_seconds " in text
 
 
-def test_a_killed_controller_leaves_no_canary_queue_or_temp_file(
-    vfleet: Fleet, relay: IdleRelay, tmp_path: Path
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_a_killed_or_interrupted_controller_leaves_no_canary_queue_or_temp_file(
+    vfleet: Fleet, relay: IdleRelay, tmp_path: Path, sig: signal.Signals
 ) -> None:
     directory = project(vfleet, relay, tmp_path)
     host = vfleet.hosts[1]
@@ -208,8 +209,11 @@ def test_a_killed_controller_leaves_no_canary_queue_or_temp_file(
         [str(exe), "verify", "-l", host.name, "--idle", "60"],
         cwd=directory,
         env=vfleet.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a runner started in the background ignores SIGINT, and so would the child
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
@@ -221,8 +225,11 @@ def test_a_killed_controller_leaves_no_canary_queue_or_temp_file(
         else:
             pytest.fail(f"the canary never ran: {leftovers(host)}")
     finally:
-        os.kill(controller.pid, signal.SIGKILL)
-        controller.wait(10)
+        os.kill(controller.pid, sig)
+        out, err = controller.communicate(timeout=60)
+    if sig == signal.SIGINT:  # the controller stopped and removed every canary before exiting
+        assert controller.returncode == 130, out + err
+        assert leftovers(host) == NOTHING
     deadline = time.monotonic() + 45
     while leftovers(host) != NOTHING and time.monotonic() < deadline:
         time.sleep(0.5)
