@@ -213,7 +213,7 @@ def test_a_killed_or_interrupted_controller_leaves_no_canary_queue_or_temp_file(
         stderr=subprocess.PIPE,
         text=True,
         # a runner started in the background ignores SIGINT, and so would the child
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     try:
         deadline = time.monotonic() + 60
