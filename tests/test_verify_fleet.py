@@ -234,3 +234,42 @@ def test_a_killed_or_interrupted_controller_leaves_no_canary_queue_or_temp_file(
     while leftovers(host) != NOTHING and time.monotonic() < deadline:
         time.sleep(0.5)
     assert leftovers(host) == NOTHING
+
+
+def test_the_interpreter_comes_from_a_running_worker_else_the_host_fails_clearly(
+    vfleet: Fleet, relay: IdleRelay, tmp_path: Path
+) -> None:
+    directory = project(vfleet, relay, tmp_path)
+    hosts = directory / "inventory" / "hosts.ini"
+    hosts.write_text(hosts.read_text().replace(f" celery_python={celery_python(CURRENT)}", ""))
+    host = vfleet.hosts[1]
+    result = verify(vfleet, directory, "-l", host.name, "--idle", "1", "--budget", "10")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "host2: ERROR: no interpreter for the canary: set the host variable celery_python" in (
+        result.stdout
+    )
+    assert leftovers(host) == NOTHING
+    # a real worker of the app, started as operators do (its console script, detached)
+    write(
+        host,
+        "/srv/app/tasks.py",
+        "from celery import Celery\napp = Celery('tasks')\napp.config_from_object('celeryconfig')\n",
+    )
+    celery = celery_python(CURRENT).with_name("celery")
+    host.exec(
+        [
+            "sh",
+            "-c",
+            (
+                f"cd /srv/app && {celery} -A tasks worker -c 1 --pidfile /tmp/app.pid "
+                "--logfile /tmp/app.log --detach"
+            ),
+        ]
+    )
+    try:
+        result = verify(vfleet, directory, "-l", host.name, "--idle", "1", "--budget", "10")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"({celery_python(CURRENT)})" in result.stdout  # the venv's, not /usr/bin's
+    finally:
+        host.exec(["sh", "-c", 'kill "$(cat /tmp/app.pid)"; rm -f /tmp/app.log'], check=False)
+    assert leftovers(host) == NOTHING

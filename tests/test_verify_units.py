@@ -178,3 +178,45 @@ def test_promtool_accepts_the_metrics(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# WORKER_PROBE on a fleet host running `celery -A tasks worker --detach` from a venv: the
+# detaching parent is a zombie (no exe, no cmdline), the worker re-executed `python -m celery`
+WORKER_PROBE_REPLY = """@P 524
+
+@P 525
+/usr/bin/python3.11
+/opt/venv/bin/python
+-m
+celery
+-A
+tasks
+worker
+-c
+1
+@P 530
+/usr/bin/python3.11
+/usr/bin/python3
+-m
+http.server
+@P 531
+/usr/bin/python3.11
+/srv/venv2/bin/python
+/srv/venv2/bin/celery
+-A
+proj
+worker
+"""
+
+
+def test_worker_interpreters_are_the_venvs_not_the_resolved_exe() -> None:
+    from remediate.remote.canary_host import parse_worker_probe
+
+    assert parse_worker_probe(WORKER_PROBE_REPLY) == (
+        "/opt/venv/bin/python",
+        "/srv/venv2/bin/python",
+    )
+    assert (
+        parse_worker_probe("@P 1\n/usr/bin/python3.11\n/usr/bin/python3\n-m\ncelery\n-A\nx\nbeat\n")
+        == ()
+    )

@@ -37,7 +37,6 @@ from remediate.playbook.targets import HostTarget
 from remediate.remote import canary_host as ch
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.gather import gather
-from remediate.remote.processes import PROCESS_PROBE, parse_process_probe
 
 #: seconds a canary may take to say it is ready
 READY_SECONDS = 60.0
@@ -60,20 +59,13 @@ def celery_file(target: HostTarget) -> str | None:
     return next((m.remote_path for m in target.files if m.spec.kind == "celery"), None)
 
 
-def _interpreter(target: HostTarget, processes: Sequence[Any]) -> str:
+def _interpreter(target: HostTarget, workers: Sequence[str]) -> str:
+    """The host variable ``celery_python``, else the interpreter of a running worker."""
     chosen = target.variables.get("celery_python")
     if chosen:
         return str(chosen)
-    for process in processes:
-        if process.name != "celery":
-            continue
-        first = process.argv[0] if process.argv else ""
-        # a console script's argv[0] is the interpreter its shebang names (the venv's),
-        # whereas exe is that symlink resolved (the system's python, without the app's packages)
-        if first.startswith("/") and "python" in first.rsplit("/", 1)[-1]:
-            return first
-        if process.exe:
-            return process.exe
+    if workers:
+        return workers[0]
     raise CommandFailed(
         "no interpreter for the canary: set the host variable celery_python, or run a "
         "celery worker on the host for verify to find",
@@ -135,12 +127,12 @@ class _Host:
     def verify(self) -> HostVerify:
         path = celery_file(self.target)
         assert path is not None
-        reply = gather(self.conn, [path], {"processes": PROCESS_PROBE}, timeout=self.timeout)
+        reply = gather(self.conn, [path], {"workers": ch.WORKER_PROBE}, timeout=self.timeout)
         fact = reply.files[path]
         if not fact.exists or not fact.readable:
             raise CommandFailed(f"{path}: {fact.error or 'no such file'}", host=self.name)
-        processes = parse_process_probe(reply.probes["processes"].output)
-        self.python = _interpreter(self.target, processes)
+        workers = ch.parse_worker_probe(reply.probes["workers"].output.decode("utf-8", "replace"))
+        self.python = _interpreter(self.target, workers)
         files = canary_files(parse("celery", fact.content, path=path), self.options.run)
         self.masker.add(files.secrets)
         config = files.config_source + ch.client_name_line(self.options.run)
@@ -261,23 +253,30 @@ class _Host:
     ) -> HostVerify:
         nonce = uuid.uuid4().hex[:12]
         started = time.monotonic()
-        published = self.tool("publish", nonce, timeout=budget)
         task_id = ""
         publish_error = ""
         since = time.time()
         try:
+            published = self.tool("publish", nonce, timeout=budget)
+        except CommandFailed:
+            published = None
+            publish_error = f"publish timed out after {budget:g} s"
+        try:
+            if published is None:
+                raise ValueError(publish_error)
             info = ch.parse_json(published.stdout, "publish") if published.ok else {}
             task_id, since = str(info["id"]), float(info["started"])
         except (ValueError, KeyError, TypeError):
-            publish_error = f"publish failed: {self._tail(published.stderr)}"
+            if published is not None:
+                publish_error = f"publish failed: {self._tail(published.stderr)}"
         consumed: float | None = None
         while task_id and not self.stop.is_set() and time.monotonic() - started < budget:
             seen = self.sh(
                 'grep -qF -- "$2" "$1/' + ch.WORKER_LOG + '" && echo yes',
                 self.directory,
-                f"[{task_id}] succeeded",
+                f"[{task_id}] succeeded in",
             )
-            if b"yes" in seen.stdout:
+            if b"yes" in seen.stdout and self._returned(f"{token}:{nonce}"):
                 consumed = round(time.monotonic() - started, 2)
                 break
             time.sleep(0.3)
@@ -308,6 +307,13 @@ class _Host:
                 cause = "interrupted"
             result = dataclasses.replace(result, cause=self.masker(cause), rules=rules)
         return result
+
+    def _returned(self, value: str) -> bool:
+        """The canary's log shows the task returned ``value`` (its token and our nonce)."""
+        found = self.sh(
+            'grep -qF -- "$2" "$1/' + ch.WORKER_LOG + '" && echo yes', self.directory, value
+        )
+        return b"yes" in found.stdout
 
     def _cleanup(self, held: Any, pid: int) -> tuple[str, ...]:
         """Stop the worker, delete its queue, end the session (which removes the directory),

@@ -17,6 +17,7 @@ what remains.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ LEFTOVERS_SCRIPT = (
 
 #: the helper module; run as ``python remediate_canary_tool.py COMMAND`` in the canary's dir
 TOOL_SOURCE = r'''"""remediate verify's helper on the host (runs with the app's interpreter)."""
+import itertools
 import json
 import re
 import sys
@@ -150,7 +152,8 @@ def events(since, task_id):
         if task_id and "[%s] succeeded" % task_id in text:
             found.append({"at": at - since, "what": "consumed"})
         elif "Connection to broker lost" in text:
-            found.append({"at": at - since, "what": "connection lost: " + text.split("...")[-1].strip(" ()")})
+            reason = text.split("...")[-1].strip(" ()")
+            found.append({"at": at - since, "what": "connection lost" + (": " + reason if reason else "")})
         elif text.startswith("Connected to"):
             found.append({"at": at - since, "what": "connected"})
         elif "Cannot connect" in text or "consumer: Cannot" in text:
@@ -286,3 +289,40 @@ def parse_list_connections(output: str) -> tuple[RabbitConnection, ...]:
         timeout = int(parts[1]) if parts[1].strip().isdigit() else None
         rows.append(RabbitConnection(parts[0], timeout))
     return tuple(rows)
+
+
+#: Celery workers that run on the host, however started: the ``celery`` console script (comm
+#: ``celery``) or ``python -m celery`` (comm ``python*``; what ``celery worker --detach``
+#: re-executes itself as). Zombies have no command line and print nothing.
+WORKER_PROBE = r"""for d in /proc/[0-9]*; do
+  read -r c < "$d/comm" 2>/dev/null || continue
+  case "$c" in celery|python*) ;; *) continue;; esac
+  printf '@P %s\n' "${d#/proc/}"
+  readlink "$d/exe" 2>/dev/null || echo
+  tr '\0' '\n' < "$d/cmdline" 2>/dev/null
+done
+true"""
+
+
+def parse_worker_probe(output: str) -> tuple[str, ...]:
+    """Pure: the interpreter of each Celery worker ``WORKER_PROBE`` found, in pid order.
+
+    A console script's ``argv[0]`` is the interpreter its shebang names (a virtualenv's
+    ``bin/python``), whereas ``exe`` is that symlink resolved (the system's python, without
+    the app's packages): ``argv[0]`` wins when it is an absolute path to a python."""
+    found: list[str] = []
+    for record in output.split("@P ")[1:]:
+        lines = record.split("\n")
+        exe, argv = lines[1].strip(), [x for x in lines[2:] if x]
+        if "worker" not in argv:
+            continue
+        module = any(a == "-m" and b == "celery" for a, b in itertools.pairwise(argv))
+        script = any(word.rsplit("/", 1)[-1] == "celery" for word in argv[:2])
+        if not (module or script):
+            continue
+        first = argv[0] if argv else ""
+        if first.startswith("/") and first.rsplit("/", 1)[-1].startswith("python"):
+            found.append(first)
+        elif exe:
+            found.append(exe)
+    return tuple(dict.fromkeys(found))

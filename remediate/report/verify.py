@@ -102,7 +102,7 @@ def verify_lines(doc: dict[str, Any]) -> list[tuple[str, str]]:
         status = host["status"]
         style = styles.get(status, "")
         if "passed" not in host:
-            reason = host["unreachable"] or host["error"]
+            reason = str(host["unreachable"] or host["error"]).removeprefix(f"{host['host']}: ")
             lines.append((style, f"{host['host']}: {status.upper()}: {reason}"))
             continue
         versions = " ".join(
