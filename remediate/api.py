@@ -243,3 +243,33 @@ def audit(fleet: Fleet) -> dict[str, Any]:
         extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())},
         shard=fleet.select.shard,
     )
+
+
+def verify(
+    fleet: Fleet,
+    *,
+    idle: float | None = None,
+    budget: float | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> dict[str, Any]:
+    """A canary worker per Celery host idles over the real path, then must consume one task:
+    the ``kind: verify`` report, JSON-ready, with its exit code. Hosts that manage no Celery
+    file are listed as skipped; a selection with none is a usage error."""
+    from remediate.engine.verify import VerifyOptions, celery_file, new_run_id, verify_fleet
+    from remediate.report.verify import verify_json
+
+    targets = [t for t in fleet.targets if celery_file(t)]
+    skipped = [t.host.name for t in fleet.targets if not celery_file(t)]
+    if not targets:
+        raise UsageError("no selected host manages a Celery file: nothing to verify")
+    if idle is not None and idle < 0 or budget is not None and budget <= 0:
+        raise UsageError("--idle must be >= 0 and --budget > 0 (seconds)")
+    run = new_run_id()
+    outcomes = verify_fleet(
+        targets,
+        VerifyOptions(idle, budget, run),
+        fleet.select.connect_options(),
+        fleet.select.forks,
+        progress,
+    )
+    return verify_json(outcomes, run=run, timestamp=int(time.time()), skipped=skipped)

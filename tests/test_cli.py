@@ -27,6 +27,7 @@ def test_version_and_help() -> None:
         "inventory",
         "lint",
         "report",
+        "verify",
     ):
         assert re.search(rf"^\s+{command}\b", result.stdout, re.MULTILINE), command
 

@@ -135,6 +135,7 @@ def _register() -> None:
     app.command("inventory")(inventory_cmd.inventory)
     app.command("lint")(__import__("remediate.cli.lint_cmd", fromlist=["lint"]).lint)
     app.command("relay")(__import__("remediate.cli.relay_cmd", fromlist=["relay"]).relay)
+    app.command("verify")(__import__("remediate.cli.verify_cmd", fromlist=["verify"]).verify)
 
 
 def run(argv: list[str] | None = None) -> None:
