@@ -56,6 +56,7 @@ def audit(
             vault_id=vault_id,
             vault_password_file=vault_password_file,
             ask_vault_pass=ask_vault_pass,
+            note=False,
         )
     )
     warn(fleet.warnings)

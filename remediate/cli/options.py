@@ -87,10 +87,14 @@ def select(
     vault_id: list[str] | None = None,
     vault_password_file: list[str] | None = None,
     ask_vault_pass: bool = False,
+    note: bool = True,
 ) -> Select:
-    """The SELECT options as the API's value (``--shard`` parsed)."""
+    """The SELECT options as the API's value (``--shard`` parsed). Without ``-p``/``--templates``
+    and without ``./playbooks/site.yml``/``./templates``, the shipped ones (said on stderr unless
+    ``note`` is false: audit stays silent for cron)."""
     from remediate.api import Select
 
+    playbook, templates = shipped_defaults(playbook, templates, note)
     return Select(
         tuple(inventory),
         playbook,
@@ -102,6 +106,28 @@ def select(
         accept_new_host_keys,
         vault_options(vault_id, vault_password_file, ask_vault_pass),
     )
+
+
+def shipped_defaults(playbook: Path, templates: Path, note: bool) -> tuple[Path, Path]:
+    """``playbook`` and ``templates``, each replaced by the shipped one when it is the default
+    path and does not exist here."""
+    import sys
+
+    from remediate.playbook.shipped import shipped_playbook, shipped_templates
+
+    used = []
+    if playbook == DEFAULT_PLAYBOOK and not playbook.exists():
+        playbook = shipped_playbook()
+        used.append(f"playbook {playbook}")
+    if templates == DEFAULT_TEMPLATES and not templates.exists():
+        templates = shipped_templates()
+        used.append(f"templates {templates}")
+    if used and note:
+        sys.stderr.write(
+            f"remediate: using the shipped {' and '.join(used)} "
+            "(`remediate init` writes an editable copy)\n"
+        )
+    return playbook, templates
 
 
 def vault_options(

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from remediate.errors import CommandFailed, ConnectionFailed, LockBusy
 from remediate.model.timeouts import Timeouts
+from remediate.remote import steps
 from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
 from remediate.remote.host_trust import known_hosts as known_hosts_of
 from remediate.remote.host_trust import ssh_config as user_ssh_config
@@ -158,6 +159,7 @@ class LocalConnection:
         self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None
     ) -> CommandResult:
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
+        started = time.monotonic()
         try:
             proc = subprocess.run(
                 ["/bin/sh", "-c", command],
@@ -167,9 +169,13 @@ class LocalConnection:
                 timeout=timeout or self.options.timeout,
             )
         except subprocess.TimeoutExpired as exc:
+            steps.failed(self.host.name, argv, started, "timed out")
             raise CommandFailed(
                 f"command timed out after {exc.timeout:g} s", host=self.host.name
             ) from None
+        steps.ran(
+            self.host.name, argv, started, proc.returncode, len(proc.stdout), len(proc.stderr)
+        )
         return CommandResult(command, proc.stdout, proc.stderr, proc.returncode)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
@@ -255,6 +261,8 @@ class SSHConnection:
         for each in [client, *gateways]:  # jump hosts' keys are checked like the target's
             each.set_missing_host_key_policy(policy)
         endpoint = self.endpoint = self._endpoint(ssh_config)
+        started = time.monotonic()
+        steps.log.debug("%s: connecting to %s as %s", self.host.name, endpoint, user)
         try:
             connect()
         except paramiko.BadHostKeyException as exc:
@@ -275,6 +283,9 @@ class SSHConnection:
                 connect_error(exc, self._peer_banner, endpoint, self.options.timeout),
                 host=self.host.name,
             ) from None
+        steps.log.debug(
+            "%s: connected to %s in %.3f s", self.host.name, endpoint, time.monotonic() - started
+        )
         self._client = client
 
     def _endpoint(self, ssh_config: dict[str, Any]) -> str:
@@ -371,6 +382,7 @@ class SSHConnection:
             self.open()
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
         limit = timeout or self.options.timeout
+        started = time.monotonic()
         try:
             channel = self._client.get_transport().open_session(timeout=limit)
             channel.settimeout(limit)
@@ -383,10 +395,12 @@ class SSHConnection:
             exited = channel.recv_exit_status()
             channel.close()
         except TimeoutError:
+            steps.failed(self.host.name, argv, started, "timed out")
             raise CommandFailed(
                 f"command timed out after {limit:g} s", host=self.host.name
             ) from None
         except (OSError, EOFError) as exc:
+            steps.failed(self.host.name, argv, started, "connection lost")
             raise ConnectionFailed(
                 f"{self.endpoint}: connection lost: {_reason(exc)}", host=self.host.name
             ) from None
@@ -394,6 +408,7 @@ class SSHConnection:
             raise ConnectionFailed(
                 f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
             ) from None
+        steps.ran(self.host.name, argv, started, exited, len(stdout), len(stderr))
         return CommandResult(command, stdout, stderr, exited)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:
