@@ -90,3 +90,19 @@ def test_unwritable_log_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("--log", str(tmp_path / "no" / "such" / "dir.log"), "inventory", "--list")
     assert result.returncode == 64
     assert "--log" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_counted_nouns_are_singular_for_one(tmp_path: Path) -> None:
+    from remediate.report.apply import apply_lines, recap_key
+    from remediate.report.words import plural
+
+    assert [plural(n, "host") for n in (0, 1, 2)] == ["0 hosts", "1 host", "2 hosts"]
+    assert plural(1, "info") == "1 info" and plural(3, "info") == "3 info"
+    assert apply_lines([])[-1] == ("bold", "0 hosts")  # never "0 hosts: " and nothing
+    assert recap_key("rolled back") == "rolled_back"
+    conf = tmp_path / "redis.conf"
+    conf.write_text("tcp-keepalive 0\n")
+    result = run_cli("lint", str(conf), "--no-color", env=_env())
+    assert result.stdout.splitlines()[-1].startswith(
+        "1 file linted: 1 finding (0 errors, 1 warning, 0 info); 1 at or above warning"
+    )

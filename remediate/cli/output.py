@@ -47,7 +47,10 @@ class ProgressLine:
         if not self.enabled:
             return
         failures = f", {progress.failures} failed" if progress.failures else ""
-        sys.stderr.write(f"\r{self.what}: {progress.done}/{progress.total} hosts{failures}\033[K")
+        sys.stderr.write(
+            f"\r{self.what}: {progress.done}/{progress.total} host{'s' * (progress.total != 1)}"
+            f"{failures}\033[K"
+        )
         sys.stderr.flush()
 
     def done(self) -> None:

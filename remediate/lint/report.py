@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 from remediate import __version__
 from remediate.lint.config import repository_root
 from remediate.lint.run import SEVERITIES, SEVERITY_RANK, LintFinding, LintRun, all_rules
+from remediate.report.words import plural
 
 FORMATS = ("text", "json", "sarif", "junit", "github")
 INFORMATION_URI = "https://pypi.org/project/remediate-celery/"  # the distribution's name
@@ -94,10 +95,7 @@ def text_lines(run: LintRun, fail_on: str) -> list[tuple[str, str]]:
 
 def summary_line(run: LintRun, fail_on: str) -> str:
     s = summary(run, fail_on)
-    counts = ", ".join(
-        f"{s[sev]} {sev}{'s' if s[sev] != 1 and sev != 'info' else ''}"
-        for sev in reversed(SEVERITIES)
-    )
+    counts = ", ".join(plural(s[sev], sev) for sev in reversed(SEVERITIES))
     extra = "".join(
         f", {s[k]} {label}"
         for k, label in (
@@ -107,9 +105,8 @@ def summary_line(run: LintRun, fail_on: str) -> str:
         )
         if s[k]
     )
-    files = "file" if s["files"] == 1 else "files"
     return (
-        f"{s['files']} {files} linted: {s['findings']} findings ({counts}){extra}; "
+        f"{plural(s['files'], 'file')} linted: {plural(s['findings'], 'finding')} ({counts}){extra}; "
         f"{s['failing']} at or above {fail_on} (exit {run.exit_code(fail_on)})"
     )
 

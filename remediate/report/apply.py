@@ -9,6 +9,7 @@ from remediate import __version__
 from remediate.model.outcomes import HostApplyResult
 from remediate.model.plans import SCHEMA, to_json
 from remediate.report.exit import ExitCode, exit_code
+from remediate.report.words import plural
 
 STATUSES = ("changed", "pending restart", "ok", "failed", "rolled back", "unreachable", "skipped")
 
@@ -32,10 +33,14 @@ def apply_lines(results: Sequence[HostApplyResult]) -> list[tuple[str, str]]:
         if r.error:
             out.append(("red", f"    {r.error}"))
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
-    out.append(
-        ("bold", f"{len(results)} hosts: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
-    )
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    out.append(("bold", plural(len(results), "host") + (f": {parts}" if parts else "")))
     return out
+
+
+def recap_key(status: str) -> str:
+    """A status as a JSON key: ``rolled back`` -> ``rolled_back``."""
+    return status.replace(" ", "_")
 
 
 def apply_json(results: Sequence[HostApplyResult], code: int) -> dict[str, Any]:
@@ -45,7 +50,7 @@ def apply_json(results: Sequence[HostApplyResult], code: int) -> dict[str, Any]:
         if r.plan is not None:
             data["plan"]["status"] = r.plan.status
         hosts.append(data)
-    recap = {s: sum(r.status == s for r in results) for s in STATUSES}
+    recap = {recap_key(s): sum(r.status == s for r in results) for s in STATUSES}
     return {
         "schema": SCHEMA,
         "kind": "apply",

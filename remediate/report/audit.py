@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from remediate.report.words import plural
+
 
 def audit_summary(doc: dict[str, Any]) -> str:
     """Nothing for a clean fleet; one line per host that needs attention, then a total."""
@@ -28,7 +30,8 @@ def audit_summary(doc: dict[str, Any]) -> str:
                 + ([f"live {', '.join(live)}"] if live else [])
                 + (
                     [
-                        f"{len(findings)} findings ({', '.join(sorted({f['rule'] for f in findings}))})"
+                        plural(len(findings), "finding")
+                        + f" ({', '.join(sorted({f['rule'] for f in findings}))})"
                     ]
                     if findings
                     else []
@@ -37,7 +40,8 @@ def audit_summary(doc: dict[str, Any]) -> str:
             lines.append(f"{host['host']}: {'; '.join(parts)}")
     recap = doc["recap"]
     lines.append(
-        f"{recap['hosts']} hosts: {recap['changed']} drifted, {recap['unreachable']} unreachable, "
-        f"{recap['failed']} failed, {recap['findings']} findings"
+        f"{plural(recap['hosts'], 'host')}: {recap['changed']} drifted, "
+        f"{recap['unreachable']} unreachable, {recap['failed']} failed, "
+        f"{plural(recap['findings'], 'finding')}"
     )
     return "\n".join(lines)

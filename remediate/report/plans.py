@@ -10,6 +10,7 @@ from typing import Any
 from remediate import __version__
 from remediate.model.plans import SCHEMA, HostPlan, host_plan_from_json, to_json
 from remediate.report.exit import ExitCode, combined, exit_code
+from remediate.report.words import plural
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def recap_lines(plans: Sequence[HostPlan]) -> list[tuple[str, str]]:
             )
         )
     recap = Recap.of(plans)
-    parts = [f"{recap.hosts} host{'s' if recap.hosts != 1 else ''}: {recap.changed} with changes"]
+    parts = [f"{plural(recap.hosts, 'host')}: {recap.changed} with changes"]
     if recap.unreachable:
         parts.append(f"{recap.unreachable} unreachable")
     if recap.failed:
@@ -279,8 +280,12 @@ def merge_reports(
     merged = plan_json(plans, kind=str(docs[0]["kind"]), exit_code=code)
     if "inputs" in docs[0]:
         merged["inputs"] = {**docs[0]["inputs"], "shard": None}
-    if any("timestamp" in d for d in docs):
-        merged["timestamp"] = max(d.get("timestamp", 0) for d in docs)
+    times = [d["timestamp"] for d in docs if d.get("timestamp")]
+    if times:  # as fresh as the oldest shard; none at all: no timestamp (never 0)
+        merged["timestamp"] = min(times)
+    durations = [d["duration_seconds"] for d in docs if "duration_seconds" in d]
+    if durations:  # shards run side by side: the slowest one
+        merged["duration_seconds"] = max(durations)
     return merged
 
 

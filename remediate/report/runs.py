@@ -10,6 +10,7 @@ from remediate.model.outcomes import HostOutcome, RollbackResult
 from remediate.model.plans import SCHEMA, to_json
 from remediate.model.runs import Manifest
 from remediate.report.exit import ExitCode, exit_code
+from remediate.report.words import plural
 
 
 def rollback_exit_code(results: Sequence[RollbackResult]) -> ExitCode:
@@ -74,7 +75,7 @@ def runs_lines(outcomes: Sequence[HostOutcome[list[Manifest]]]) -> list[tuple[st
         if not x.ok:
             lines.append(("red", f"{x.host}: {x.unreachable or x.failed}"))
             continue
-        lines.append(("bold", f"{x.host}: {len(x.value or [])} runs"))
+        lines.append(("bold", f"{x.host}: {plural(len(x.value or []), 'run')}"))
         for m in reversed(x.value or []):
             of = f" of {m.of_run}" if m.of_run else ""
             files = ", ".join(f.path for f in m.files)
