@@ -106,3 +106,25 @@ def test_counted_nouns_are_singular_for_one(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1].startswith(
         "1 file linted: 1 finding (0 errors, 1 warning, 0 info); 1 at or above warning"
     )
+
+
+def test_log_records_are_masked() -> None:
+    import logging
+
+    from remediate.cli.main import _mask_record
+    from remediate.model.secrets import secret_text
+
+    secret_text("vault-decrypted-hunter2")
+    record = logging.LogRecord(
+        "remediate.steps",
+        logging.DEBUG,
+        __file__,
+        1,
+        "%s: url %s, value %s",
+        ("h1", "redis://:pw-in-url@10.0.0.1:6379/0", "vault-decrypted-hunter2"),
+        None,
+    )
+    assert _mask_record(record)
+    message = record.getMessage()
+    assert "pw-in-url" not in message and "hunter2" not in message
+    assert message.startswith("h1: url redis://:********(")
