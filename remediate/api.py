@@ -235,12 +235,13 @@ def audit(fleet: Fleet) -> dict[str, Any]:
     """Plan, and the audit report: JSON-ready, with its exit code and timestamp."""
     from remediate.report.plans import audit_exit_code, plan_json
 
+    started, begun = time.time(), time.monotonic()
     plans = plan(fleet)
     return plan_json(
         plans,
         kind="audit",
         exit_code=audit_exit_code(plans),
-        extra={"inputs": fleet.select.inputs(), "timestamp": int(time.time())},
+        extra={"inputs": fleet.select.inputs(), **run_times(started, begun)},
         shard=fleet.select.shard,
     )
 
@@ -273,3 +274,9 @@ def verify(
         progress,
     )
     return verify_json(outcomes, run=run, timestamp=int(time.time()), skipped=skipped)
+
+
+def run_times(started: float, begun: float) -> dict[str, float]:
+    """A report's ``timestamp`` (when it started, Unix seconds) and ``duration_seconds``
+    (``begun``: the monotonic clock then)."""
+    return {"timestamp": int(started), "duration_seconds": round(time.monotonic() - begun, 3)}

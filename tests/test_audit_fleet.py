@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,19 @@ def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
         for sample in family.samples:
             out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return out
+
+
+def check_metrics(path: Path) -> None:
+    """``promtool check metrics`` where installed (Debian's prometheus), and the
+    prometheus_client parser always."""
+    text = path.read_text()
+    assert list(text_string_to_metric_families(text))
+    promtool = shutil.which("promtool")
+    if promtool:
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_audit_of_a_drifted_fleet_writes_report_and_metrics(project: Path, fleet: Fleet) -> None:
@@ -52,6 +67,9 @@ def test_audit_of_a_drifted_fleet_writes_report_and_metrics(project: Path, fleet
             samples[("remediate_runtime_drift", (("host", host.name), ("setting", "timeout")))] == 1
         )
     assert samples[("remediate_audit_timestamp_seconds", ())] > 1.7e9
+    assert samples[("remediate_audit_success", ())] == 1  # drift is a finding, not a failure
+    assert 0 < samples[("remediate_audit_duration_seconds", ())] < 120
+    check_metrics(prom)
     for blob in (result.stdout, result.stderr, report.read_text(), prom.read_text()):
         assert PASSWORD not in blob and RABBIT_PASSWORD not in blob
 
@@ -64,6 +82,19 @@ def test_audit_of_a_clean_fleet_prints_nothing(project: Path, fleet: Fleet) -> N
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     samples = metric_samples(prom.read_text())
     assert all(v == 0 for (name, _), v in samples.items() if name == "remediate_drift")
+    # what was fixed is still there, at 0, instead of vanishing
+    for host in fleet.hosts:
+        for setting in ("timeout", "tcp-keepalive"):
+            key = ("remediate_runtime_drift", (("host", host.name), ("setting", setting)))
+            assert samples[key] == 0
+        key = (
+            "remediate_findings",
+            (("host", host.name), ("rule", "RDS002"), ("severity", "warning")),
+        )
+        assert samples[key] == 0
+    assert samples[("remediate_audit_success", ())] == 1
+    assert 0 < samples[("remediate_audit_duration_seconds", ())] < 120
+    check_metrics(prom)
 
 
 def test_two_shards_merge_into_the_single_run_report(project: Path, fleet: Fleet) -> None:
@@ -118,6 +149,25 @@ def test_two_shards_merge_into_the_single_run_report(project: Path, fleet: Fleet
     )
     assert merged.returncode == whole.returncode == 4
     expected, got = json.loads(whole.stdout), json.loads(merged.stdout)
+    # plans carry their time: a merge is as fresh as its oldest shard, as long as its slowest
+    assert got["timestamp"] == min(p["timestamp"] for p in parts) > 1.7e9
+    assert got["duration_seconds"] == max(p["duration_seconds"] for p in parts) > 0
+    shards_prom = project / "shards.prom"
+    run_cli(
+        "report",
+        "merge",
+        str(project / "shard1.json"),
+        str(project / "shard2.json"),
+        "--quiet",
+        "--metrics",
+        str(shards_prom),
+    )
+    fresh = metric_samples(shards_prom.read_text())
+    assert fresh[("remediate_audit_timestamp_seconds", ())] == got["timestamp"]
+    assert fresh[("remediate_audit_success", ())] == 0  # a host was unreachable
+    for doc in (expected, got):
+        for key in ("timestamp", "duration_seconds"):
+            doc.pop(key)
     for doc in (
         expected,
         got,

@@ -17,6 +17,7 @@ from remediate.lint.run import LintFinding, LintRun, PathError, all_rules, lint_
 from remediate.model.plans import Finding
 from tests.conftest import CORPUS, run_cli
 
+ROOT = Path(__file__).resolve().parents[1]  # a git checkout (worktree): SARIF's %SRCROOT%
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LINT = FIXTURES / "lint"
 SARIF_SCHEMA = json.loads((FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_text())
@@ -85,7 +86,7 @@ def test_json_is_versioned_sorted_and_stable(host_run: LintRun) -> None:
         "info": 2,
         "suppressed": 1,
         "baselined": 0,
-        "errors": 0,
+        "unreadable": 0,  # paths; "error" counts findings
         "failing": 3,
         "fail_on": "warning",
     }
@@ -101,6 +102,7 @@ def test_json_is_versioned_sorted_and_stable(host_run: LintRun) -> None:
         "message",
         "fix",
         "suppressed",
+        "justification",
         "fingerprint",
     }
     again = lint_paths([LINT / "clean", LINT / "host"], cwd=LINT)  # other argument order
@@ -150,15 +152,27 @@ def test_sarif_results_point_into_the_source_tree(host_run: LintRun) -> None:
     for result, item in zip(run["results"], host_run.findings):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == item.finding.rule
         location = result["locations"][0]["physicalLocation"]
-        assert location["artifactLocation"] == {"uri": item.finding.path, "uriBaseId": "%SRCROOT%"}
+        # relative to the git top level (%SRCROOT%), not to the directory lint ran in
+        uri = (LINT / item.finding.path).relative_to(ROOT).as_posix()
+        assert location["artifactLocation"] == {"uri": uri, "uriBaseId": "%SRCROOT%"}
         assert location["region"] == {
             "startLine": item.finding.line,
             "startColumn": item.finding.column or 1,
         }
         assert result["partialFingerprints"] == {"remediate/v1": item.fingerprint}
         assert ("suppressions" in result) == item.finding.suppressed
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": ROOT.as_uri() + "/"}}
     [suppressed] = [r for r in run["results"] if "suppressions" in r]
-    assert (suppressed["ruleId"], suppressed["suppressions"]) == ("RDS001", [{"kind": "inSource"}])
+    assert suppressed["ruleId"] == "RDS001"
+    assert suppressed["suppressions"] == [
+        {"kind": "inSource", "justification": _reason_in_fixture()}
+    ]
+
+
+def _reason_in_fixture() -> str:
+    text = (LINT / "host" / "etc" / "redis" / "redis.conf").read_text()
+    [marker] = [line for line in text.splitlines() if "remediate: ignore" in line]
+    return marker.split("RDS001", 1)[1].strip(" -")
 
 
 def test_sarif_fingerprints_are_stable_across_runs_and_line_moves(tmp_path: Path) -> None:

@@ -67,6 +67,7 @@ def audit(
             flags=o.connection_flags(
                 user, private_key, extra_vars, become, become_user, ask_become_pass
             ),
+            note=False,
         )
     )
     warn(fleet.warnings)
@@ -86,7 +87,10 @@ def _write_outputs(doc: dict[str, Any], report: Path | None, metrics: Path | Non
     if report is not None:
         write_atomic(report, dumps(doc), 0o600)
     if metrics is not None:
-        write_atomic(metrics, render_metrics(doc), 0o644)
+        from remediate.rules import RULES
+
+        catalog = {rule.id: (rule.kind, rule.severity) for rule in RULES.values()}
+        write_atomic(metrics, render_metrics(doc, catalog), 0o644)
 
 
 @report_app.command("merge")

@@ -27,7 +27,25 @@ Kind = Annotated[
         "limits, systemd, shell, supervisord, python-lock for every file.",
     ),
 ]
-LintFormat = Annotated[str, typer.Option("--format", help="text, json, sarif or junit.")]
+LintFormat = Annotated[
+    str,
+    typer.Option("--format", help="text, json, sarif, junit or github (Actions annotations)."),
+]
+Select = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--select",
+        help="Only these rules: ids or prefixes (CEL004, RDS), comma-separated or repeated. "
+        "Default: [lint] select of remediate.toml / [tool.remediate.lint] of pyproject.toml.",
+    ),
+]
+Ignore = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore",
+        help="Never these rules (ids or prefixes); added to the config file's ignore.",
+    ),
+]
 FailOn = Annotated[
     str,
     typer.Option(
@@ -102,12 +120,15 @@ def lint(
     path_idle_timeout: PathIdleTimeout = None,
     path_counts_data: PathCountsData = False,
     output: Output = None,
+    select: Select = None,
+    ignore: Ignore = None,
 ) -> None:
     """Lint Redis, RabbitMQ, Celery, limits, systemd, /etc/default, supervisord and Python lock
     files for the settings and versions behind lost broker connections. Exit 2 on findings at or above --fail-on, 1 when a path
     cannot be read, 64 on a usage error."""
+    from remediate.lint.config import rule_filter
     from remediate.lint.report import FORMATS, render, text_lines
-    from remediate.lint.run import KIND_CHOICES, SEVERITIES, LintTargets, lint_paths
+    from remediate.lint.run import KIND_CHOICES, SEVERITIES, LintTargets, all_rules, lint_paths
 
     _choose("--kind", kind, KIND_CHOICES)
     _choose("--format", format, FORMATS)
@@ -120,11 +141,12 @@ def lint(
     ):
         if version is not None and not re.fullmatch(r"\d+(\.\d+){0,2}", version):
             raise UsageError(f"{option} {version!r}: expected a version such as 4.3.0")
+    rules = rule_filter(select, ignore, Path.cwd(), [*all_rules(), "PARSE"])
     earlier = _read_baseline(baseline) if baseline else None
     targets = LintTargets(
         celery_version, rabbitmq_version, redis_version, path_idle_timeout, path_counts_data
     )
-    run = lint_paths(paths, kind=kind, baseline=earlier, targets=targets)
+    run = lint_paths(paths, kind=kind, baseline=earlier, targets=targets, rules=rules)
     code = run.exit_code(fail_on)
     if output is not None:
         from remediate.cli.output import write_atomic

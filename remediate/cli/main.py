@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -14,7 +17,6 @@ from remediate import __version__
 app = typer.Typer(
     name="remediate",
     help="Find and fix the config behind lost Celery broker connections across a fleet.",
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -57,18 +59,31 @@ EXAMPLES = {
     "runs": "\b\nExamples:\n  remediate runs -l redis",
 }
 
+#: Global options that are also accepted after the command (``remediate plan --no-color``):
+#: ``run`` moves them in front of it. The value says whether the option takes a value.
+GLOBAL_OPTIONS = {"--debug": False, "--no-color": False, "--log": True}
+
 
 @dataclass(frozen=True)
 class Settings:
     """Global options, passed to every command through ``ctx.obj``."""
 
     debug: bool = False
-    color: bool = True
+    color: bool = True  # colour allowed; on a terminal, or anywhere with FORCE_COLOR
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"remediate {__version__}")
+        import platform
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            paramiko = version("paramiko")
+        except PackageNotFoundError:
+            paramiko = "not installed"
+        typer.echo(
+            f"remediate {__version__} (Python {platform.python_version()}, paramiko {paramiko})"
+        )
         raise typer.Exit()
 
 
@@ -76,30 +91,55 @@ def _version(value: bool) -> None:
 def main(
     ctx: typer.Context,
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version (with Python's and paramiko's) and exit.",
     ),
     debug: bool = typer.Option(
-        False, "--debug", help="Show tracebacks and debug logs (secrets masked)."
+        False,
+        "--debug",
+        help="Tracebacks, and a debug log of each host's steps on stderr (secrets masked).",
     ),
-    no_color: bool = typer.Option(False, "--no-color", help="Plain output (also: NO_COLOR=1)."),
+    no_color: bool = typer.Option(
+        False, "--no-color", help="Plain output (also: NO_COLOR set and not empty)."
+    ),
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", help="Append the debug log of each host's steps to FILE (for cron)."),
+    ] = None,
 ) -> None:
-    """Find and fix the config behind lost Celery broker connections across a fleet."""
-    color = not no_color and "NO_COLOR" not in os.environ
-    ctx.obj = Settings(debug=debug, color=color)
-    configure_logging(debug)
+    """Find and fix the config behind lost Celery broker connections across a fleet.
+
+    Global options may also follow the command: remediate plan --no-color."""
+    ctx.obj = Settings(debug=debug, color=color_allowed(no_color, os.environ))
+    configure_logging(debug, log)
 
 
-def configure_logging(debug: bool) -> None:
+def color_allowed(no_color: bool, environ: Mapping[str, str]) -> bool:
+    """--no-color wins; then FORCE_COLOR (set, not empty: colour even when piped); then
+    NO_COLOR (set, not empty: no colour), as no-color.org and force-color.org define them."""
+    if no_color:
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return not environ.get("NO_COLOR")
+
+
+def configure_logging(debug: bool, log_file: Path | None = None) -> None:
     """Set up logging once per process. With ``--debug`` every logger, libraries' too, writes
     to stderr at DEBUG. Without it, only remediate's own warnings do, one line each: paramiko's
     transport thread logs errors and whole tracebacks ("Exception (client): Error reading SSH
     protocol banner", "Socket exception: Bad file descriptor (9)") that the report already
     tells as one line per host. The root handler also keeps Python's last-resort handler
-    from printing them."""
+    from printing them. ``log_file`` gets remediate's own debug log (and libraries'
+    warnings), timestamped, for cron. Every message is masked (URL passwords, vault values)."""
     root = logging.getLogger()
     if any(isinstance(h, _StderrHandler) for h in root.handlers):
         return
     handler = _StderrHandler(sys.stderr)
+    handler.addFilter(_mask_record)
     logging.captureWarnings(True)  # library warnings (py.warnings) go the same way
     if debug:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -109,6 +149,33 @@ def configure_logging(debug: bool) -> None:
         handler.addFilter(lambda record: record.name.split(".")[0] == "remediate")
         handler.setFormatter(_OneLine())
     root.addHandler(handler)
+    if log_file is not None:
+        try:
+            to_file = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            from remediate.errors import UsageError
+
+            raise UsageError(f"--log {log_file}: {exc.strerror or exc}") from None
+        to_file.addFilter(_mask_record)
+        to_file.addFilter(
+            lambda r: r.name.split(".")[0] == "remediate" or r.levelno >= logging.WARNING
+        )
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(to_file)
+        root.setLevel(logging.DEBUG)
+        if not debug:  # the stderr handler stays at warnings; quiet libraries' debug chatter
+            logging.getLogger("paramiko").setLevel(logging.WARNING)
+
+
+def _mask_record(record: logging.LogRecord) -> bool:
+    """Mask URL passwords and vault-decrypted values in the message (and drop its args)."""
+    from remediate.model.secrets import Masker
+
+    message = record.getMessage()
+    masked = Masker()(message)
+    if masked != message or record.args:
+        record.msg, record.args = masked, None
+    return True
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -120,6 +187,31 @@ class _OneLine(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return f"remediate: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with the GLOBAL_OPTIONS found after the command moved in front of it (up to a
+    ``--``), so ``remediate plan --no-color`` means ``remediate --no-color plan``."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name]
+            if takes_value and "=" not in arg and index + 1 < len(args):
+                front += args[index : index + 2]
+                index += 2
+                continue
+            front.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
 
 
 def _register() -> None:
@@ -136,6 +228,7 @@ def _register() -> None:
     app.command("lint")(__import__("remediate.cli.lint_cmd", fromlist=["lint"]).lint)
     app.command("relay")(__import__("remediate.cli.relay_cmd", fromlist=["relay"]).relay)
     app.command("verify")(__import__("remediate.cli.verify_cmd", fromlist=["verify"]).verify)
+    app.command("init")(__import__("remediate.cli.init_cmd", fromlist=["init"]).init)
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -145,7 +238,7 @@ def run(argv: list[str] | None = None) -> None:
 
     click_usage_error, click_abort = _click_exceptions()
 
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _register()
     try:

@@ -155,11 +155,16 @@ def select(
     ask_vault_pass: bool = False,
     ctx: typer.Context | None = None,
     flags: ConnectionFlags | None = None,
+    note: bool = True,
 ) -> Select:
     """The SELECT options as the API's value (``--shard`` parsed).
 
     With ``ctx``, ansible.cfg (and ANSIBLE_* variables) fill the options not given on the
-    command line: see remediate.cli.settings."""
+    command line: see remediate.cli.settings. Then, without ``-p``/``--templates`` and without
+    ``./playbooks/site.yml``/``./templates``, the shipped ones (said on stderr unless ``note`` is
+    false: audit stays silent for cron)."""
+    from dataclasses import replace
+
     from remediate.api import Select
     from remediate.cli.settings import apply_ansible_config
 
@@ -174,7 +179,31 @@ def select(
         accept_new_host_keys,
         vault_options(vault_id, vault_password_file, ask_vault_pass),
     )
-    return apply_ansible_config(selected, ctx, flags or ConnectionFlags())
+    selected = apply_ansible_config(selected, ctx, flags or ConnectionFlags())
+    playbook, templates = shipped_defaults(selected.playbook, selected.templates, note)
+    return replace(selected, playbook=playbook, templates=templates)
+
+
+def shipped_defaults(playbook: Path, templates: Path, note: bool) -> tuple[Path, Path]:
+    """``playbook`` and ``templates``, each replaced by the shipped one when it is the default
+    path and does not exist here."""
+    import sys
+
+    from remediate.playbook.shipped import shipped_playbook, shipped_templates
+
+    used = []
+    if playbook == DEFAULT_PLAYBOOK and not playbook.exists():
+        playbook = shipped_playbook()
+        used.append(f"playbook {playbook}")
+    if templates == DEFAULT_TEMPLATES and not templates.exists():
+        templates = shipped_templates()
+        used.append(f"templates {templates}")
+    if used and note:
+        sys.stderr.write(
+            f"remediate: using the shipped {' and '.join(used)} "
+            "(`remediate init` writes an editable copy)\n"
+        )
+    return playbook, templates
 
 
 def vault_options(

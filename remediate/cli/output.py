@@ -11,11 +11,17 @@ from typing import Any, Self
 
 
 def print_lines(lines: Iterable[tuple[str, str]], color: bool) -> None:
-    if color and sys.stdout.isatty():
+    """Coloured when ``color`` (the global options' verdict) and stdout is a terminal or
+    FORCE_COLOR is set and not empty."""
+    forced = bool(os.environ.get("FORCE_COLOR"))
+    if color and (forced or sys.stdout.isatty()):
         from rich.console import Console
         from rich.text import Text
 
-        console = Console(highlight=False, soft_wrap=True)
+        # no_color=False: NO_COLOR was already judged (set *and* not empty) by the caller
+        console = Console(
+            highlight=False, soft_wrap=True, force_terminal=forced or None, no_color=False
+        )
         for style, text in lines:
             console.print(Text(text, style=style or ""))
     else:
@@ -41,7 +47,10 @@ class ProgressLine:
         if not self.enabled:
             return
         failures = f", {progress.failures} failed" if progress.failures else ""
-        sys.stderr.write(f"\r{self.what}: {progress.done}/{progress.total} hosts{failures}\033[K")
+        sys.stderr.write(
+            f"\r{self.what}: {progress.done}/{progress.total} host{'s' * (progress.total != 1)}"
+            f"{failures}\033[K"
+        )
         sys.stderr.flush()
 
     def done(self) -> None:

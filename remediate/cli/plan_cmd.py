@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,7 @@ def plan(
         )
     )
     warn(fleet.warnings)
+    started, begun = time.time(), time.monotonic()
     if list_hosts:
         from remediate.report.hosts import list_hosts_lines
 
@@ -81,7 +83,10 @@ def plan(
     code = plan_exit_code(plans, detailed_exitcode)
     if out is not None or format == "json":
         doc = plan_json(
-            plans, exit_code=code, extra={"inputs": fleet.select.inputs()}, shard=fleet.select.shard
+            plans,
+            exit_code=code,
+            extra={"inputs": fleet.select.inputs(), **api.run_times(started, begun)},
+            shard=fleet.select.shard,
         )
         if out is not None:
             write_atomic(out, dumps(doc), 0o600)

@@ -110,10 +110,13 @@ def _run_one(
     try:
         conn = connect(host, options)
         value = work(conn, item)
+        log.debug("%s: done in %.3f s", host.name, time.monotonic() - start)
         return HostOutcome(host.name, value=value, elapsed=time.monotonic() - start)
     except ConnectionFailed as exc:
+        log.debug("%s: unreachable: %s", host.name, exc.message)
         return HostOutcome(host.name, unreachable=exc.message, elapsed=time.monotonic() - start)
     except RemediateError as exc:
+        log.debug("%s: failed: %s", host.name, exc)
         return HostOutcome(host.name, failed=str(exc), elapsed=time.monotonic() - start)
     except Exception as exc:  # a bug on one host must not stop the fleet
         log.debug("unexpected error on %s", host.name, exc_info=True)

@@ -27,6 +27,7 @@ from remediate.plan.planner import (
 )
 from remediate.playbook.render import Renderer
 from remediate.playbook.targets import HostTarget, absent_settings, expand_globs, template_vars
+from remediate.remote import steps
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.container_mounts import MOUNTS_PROBE, container_facts
 from remediate.remote.gather import GatherReply, gather
@@ -60,7 +61,15 @@ def plan_target(
     timeouts: Timeouts,
     cache: MergeCache | None = None,
 ) -> HostPlan:
-    return survey_target(conn, target, renderer, timeouts, cache).plan
+    plan = survey_target(conn, target, renderer, timeouts, cache).plan
+    steps.log.debug(
+        "%s: planned %d of %d files to change, %d findings",
+        plan.host,
+        sum(f.changed for f in plan.files),
+        len(plan.files),
+        len(plan.findings),
+    )
+    return plan
 
 
 def gather_request(target: HostTarget) -> tuple[list[str], dict[str, str], list[str]]:

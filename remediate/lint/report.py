@@ -6,18 +6,21 @@ The exit code is the run's (``LintRun.exit_code``), the same whatever the format
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
 from remediate import __version__
+from remediate.lint.config import repository_root
 from remediate.lint.run import SEVERITIES, SEVERITY_RANK, LintFinding, LintRun, all_rules
 from remediate.report.words import plural
 
-FORMATS = ("text", "json", "sarif", "junit")
-INFORMATION_URI = "https://pypi.org/project/remediate/"
+FORMATS = ("text", "json", "sarif", "junit", "github")
+INFORMATION_URI = "https://pypi.org/project/remediate-celery/"  # the distribution's name
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
@@ -26,14 +29,23 @@ FINGERPRINT_KEY = "remediate/v1"
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
-def render(run: LintRun, fmt: str, fail_on: str) -> str:
-    """The report in ``fmt`` (one of FORMATS), as the text to write."""
+def render(run: LintRun, fmt: str, fail_on: str, cwd: Path | None = None) -> str:
+    """The report in ``fmt`` (one of FORMATS), as the text to write. SARIF and GitHub paths
+    are relative to the git top level above ``cwd`` (default: the working directory)."""
+    if fmt == "github":
+        from remediate.lint.github import from_root, workflow_commands
+
+        here = cwd or run.cwd or Path.cwd()
+        paths = [f.finding.path for f in run.findings] + [e.path for e in run.errors]
+        return workflow_commands(
+            run, summary_line(run, fail_on), from_root(paths, here, _root(here))
+        )
     if fmt == "text":
         return "".join(line + "\n" for _, line in text_lines(run, fail_on))
     if fmt == "json":
         return dumps(lint_json(run, fail_on))
     if fmt == "sarif":
-        return dumps(lint_sarif(run))
+        return dumps(lint_sarif(run, cwd))
     if fmt == "junit":
         return lint_junit(run, fail_on)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -52,7 +64,7 @@ def summary(run: LintRun, fail_on: str) -> dict[str, Any]:
         **{severity: by_severity.get(severity, 0) for severity in SEVERITIES},
         "suppressed": len(run.findings) - len(shown),
         "baselined": run.baselined,
-        "errors": len(run.errors),
+        "unreadable": len(run.errors),  # paths; "error" counts findings of severity error
         "failing": len(run.failing(fail_on)),
         "fail_on": fail_on,
     }
@@ -83,22 +95,18 @@ def text_lines(run: LintRun, fail_on: str) -> list[tuple[str, str]]:
 
 def summary_line(run: LintRun, fail_on: str) -> str:
     s = summary(run, fail_on)
-    counts = ", ".join(
-        f"{s[sev]} {sev}{'s' if s[sev] != 1 and sev != 'info' else ''}"
-        for sev in reversed(SEVERITIES)
-    )
+    counts = ", ".join(plural(s[sev], sev) for sev in reversed(SEVERITIES))
     extra = "".join(
         f", {s[k]} {label}"
         for k, label in (
             ("suppressed", "suppressed"),
             ("baselined", "in baseline"),
-            ("errors", "unreadable"),
+            ("unreadable", "unreadable"),
         )
         if s[k]
     )
-    files = "file" if s["files"] == 1 else "files"
     return (
-        f"{s['files']} {files} linted: {plural(s['findings'], 'finding')} ({counts}){extra}; "
+        f"{plural(s['files'], 'file')} linted: {plural(s['findings'], 'finding')} ({counts}){extra}; "
         f"{s['failing']} at or above {fail_on} (exit {run.exit_code(fail_on)})"
     )
 
@@ -119,6 +127,7 @@ def lint_json(run: LintRun, fail_on: str) -> dict[str, Any]:
             "message": f.finding.message,
             "fix": f.finding.fix,
             "suppressed": f.finding.suppressed,
+            "justification": f.justification or None,
             "fingerprint": f.fingerprint,
         }
         for f in run.findings
@@ -138,9 +147,12 @@ def lint_json(run: LintRun, fail_on: str) -> dict[str, Any]:
 # -- SARIF 2.1.0 ---------------------------------------------------------------------------
 
 
-def lint_sarif(run: LintRun) -> dict[str, Any]:
+def lint_sarif(run: LintRun, cwd: Path | None = None) -> dict[str, Any]:
     """One SARIF run: every rule in tool.driver.rules, one result per finding (suppressed ones
-    with an inSource suppression), locations relative to %SRCROOT% (the working directory)."""
+    with an inSource suppression and its justification), locations relative to %SRCROOT%:
+    the git top level above ``cwd`` (else ``cwd``), as code scanning expects."""
+    here = (cwd or run.cwd or Path.cwd()).resolve()
+    root = _root(here) or here
     rules = all_rules()
     ids = sorted(rules)
     index = {rule_id: i for i, rule_id in enumerate(ids)}
@@ -151,14 +163,16 @@ def lint_sarif(run: LintRun) -> dict[str, Any]:
         "informationUri": INFORMATION_URI,
         "rules": [_sarif_rule(rules[rule_id]) for rule_id in ids],
     }
-    results = [_sarif_result(item, index) for item in run.findings]
+    results = [_sarif_result(item, index, here, root) for item in run.findings]
     invocation: dict[str, Any] = {"executionSuccessful": not run.errors}
     if run.errors:
         invocation["toolExecutionNotifications"] = [
             {
                 "level": "error",
                 "message": {"text": f"{e.path}: {e.reason}"},
-                "locations": [{"physicalLocation": {"artifactLocation": _artifact(e.path)}}],
+                "locations": [
+                    {"physicalLocation": {"artifactLocation": _artifact(e.path, here, root)}}
+                ],
             }
             for e in run.errors
         ]
@@ -171,6 +185,7 @@ def lint_sarif(run: LintRun) -> dict[str, Any]:
                 "results": results,
                 "invocations": [invocation],
                 "columnKind": "unicodeCodePoints",
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri() + "/"}},
             }
         ],
     }
@@ -194,9 +209,11 @@ def _pascal(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words)[:80] or "Rule"
 
 
-def _sarif_result(item: LintFinding, index: dict[str, int]) -> dict[str, Any]:
+def _sarif_result(
+    item: LintFinding, index: dict[str, int], cwd: Path, root: Path
+) -> dict[str, Any]:
     f = item.finding
-    physical: dict[str, Any] = {"artifactLocation": _artifact(f.path)}
+    physical: dict[str, Any] = {"artifactLocation": _artifact(f.path, cwd, root)}
     if f.line:
         physical["region"] = {"startLine": f.line, "startColumn": f.column or 1}
     result: dict[str, Any] = {
@@ -209,15 +226,25 @@ def _sarif_result(item: LintFinding, index: dict[str, int]) -> dict[str, Any]:
     if f.rule in index:
         result["ruleIndex"] = index[f.rule]
     if f.suppressed:
-        result["suppressions"] = [{"kind": "inSource"}]
+        suppression = {"kind": "inSource"}
+        if item.justification:
+            suppression["justification"] = item.justification
+        result["suppressions"] = [suppression]
     return result
 
 
-def _artifact(path: str) -> dict[str, Any]:
-    """A relative path is relative to %SRCROOT%; an absolute one is a file: URI."""
-    if path.startswith("/"):
-        return {"uri": "file://" + quote(path)}
-    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+def _root(cwd: Path) -> Path | None:
+    return repository_root(cwd)
+
+
+def _artifact(path: str, cwd: Path, root: Path) -> dict[str, Any]:
+    """A path under ``root`` is relative to %SRCROOT%; any other is a file: URI."""
+    absolute = Path(os.path.normpath(cwd / path))  # cwd / an absolute path is that path
+    try:
+        relative = absolute.relative_to(root)
+    except ValueError:
+        return {"uri": "file://" + quote(absolute.as_posix())}
+    return {"uri": quote(relative.as_posix()), "uriBaseId": "%SRCROOT%"}
 
 
 # -- JUnit XML -----------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats import KINDS
+from remediate.lint.config import RuleFilter
+from remediate.lint.justify import with_justifications
 from remediate.lint.kinds import detect_kind, is_binary, may_be_config
 from remediate.lint.manifests import MANIFEST_KINDS
 from remediate.model.plans import Finding
@@ -185,6 +187,7 @@ class LintFinding:
 
     finding: Finding
     fingerprint: str
+    justification: str = ""  # a suppressed finding's reason (``# remediate: ignore X -- why``)
 
 
 def lint_sources(sources: Sequence[SourceFile], facts: Facts | None = None) -> list[LintFinding]:
@@ -359,6 +362,7 @@ class LintRun:
     findings: tuple[LintFinding, ...]
     errors: tuple[PathError, ...] = ()
     baselined: int = 0
+    cwd: Path | None = None  # what relative paths are relative to (None: the working directory)
 
     def failing(self, fail_on: str) -> list[LintFinding]:
         """Unsuppressed findings at or above ``fail_on``."""
@@ -401,15 +405,23 @@ def lint_paths(
     baseline: dict[str, Any] | None = None,
     cwd: Path | None = None,
     targets: LintTargets | None = None,
+    rules: RuleFilter | None = None,
 ) -> LintRun:
     """Collect, lint and (with an earlier JSON report) drop the findings already known.
-    ``targets`` (the versions and path facts lint is told) overrides ``celery_version``."""
+    ``targets`` (the versions and path facts lint is told) overrides ``celery_version``;
+    ``rules`` (--select/--ignore and the config file) drops the rules not wanted."""
     sources, errors = collect(paths, kind, cwd)
     targets = targets or LintTargets(celery_version=celery_version)
-    findings = lint_sources(sources, targets.facts())
+    findings = with_justifications(lint_sources(sources, targets.facts()), sources)
+    if rules is not None:
+        findings = [f for f in findings if rules.keeps(f.finding.rule)]
     baselined = 0
     if baseline is not None:
         findings, baselined = without_baseline(findings, baseline)
     return LintRun(
-        tuple((s.path, s.kind) for s in sources), tuple(findings), tuple(errors), baselined
+        tuple((s.path, s.kind) for s in sources),
+        tuple(findings),
+        tuple(errors),
+        baselined,
+        Path(os.path.abspath(cwd or Path.cwd())),
     )

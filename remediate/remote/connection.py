@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from remediate.errors import CommandFailed, ConnectionFailed, InventoryError, LockBusy
 from remediate.model.timeouts import Timeouts
+from remediate.remote import steps
 from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
 from remediate.remote.host_trust import known_hosts as known_hosts_of
 from remediate.remote.host_trust import ssh_config as user_ssh_config
@@ -193,6 +194,7 @@ class LocalConnection:
         command = shell_command(
             argv, become=self.host.become, become_user=self.host.become_user, password=bool(secret)
         )
+        started = time.monotonic()
         try:
             proc = subprocess.run(
                 ["/bin/sh", "-c", command],
@@ -202,9 +204,13 @@ class LocalConnection:
                 timeout=timeout or self.options.timeout,
             )
         except subprocess.TimeoutExpired as exc:
+            steps.failed(self.host.name, argv, started, "timed out")
             raise CommandFailed(
                 f"command timed out after {exc.timeout:g} s", host=self.host.name
             ) from None
+        steps.ran(
+            self.host.name, argv, started, proc.returncode, len(proc.stdout), len(proc.stderr)
+        )
         return CommandResult(command, proc.stdout, proc.stderr, proc.returncode)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
@@ -307,6 +313,8 @@ class SSHConnection:
         for each in [client, *gateways]:  # jump hosts' keys are checked like the target's
             each.set_missing_host_key_policy(policy)
         endpoint = self.endpoint = self._endpoint(ssh_config)
+        started = time.monotonic()
+        steps.log.debug("%s: connecting to %s as %s", self.host.name, endpoint, user)
         try:
             connect()
         except paramiko.BadHostKeyException as exc:
@@ -327,6 +335,9 @@ class SSHConnection:
                 connect_error(exc, self._peer_banner, endpoint, self.options.timeout),
                 host=self.host.name,
             ) from None
+        steps.log.debug(
+            "%s: connected to %s in %.3f s", self.host.name, endpoint, time.monotonic() - started
+        )
         self._client = client
 
     def _endpoint(self, ssh_config: dict[str, Any]) -> str:
@@ -426,6 +437,7 @@ class SSHConnection:
             argv, become=self.host.become, become_user=self.host.become_user, password=bool(secret)
         )
         limit = timeout or self.options.timeout
+        started = time.monotonic()
         try:
             channel = self._client.get_transport().open_session(timeout=limit)
             channel.settimeout(limit)
@@ -438,10 +450,12 @@ class SSHConnection:
             exited = channel.recv_exit_status()
             channel.close()
         except TimeoutError:
+            steps.failed(self.host.name, argv, started, "timed out")
             raise CommandFailed(
                 f"command timed out after {limit:g} s", host=self.host.name
             ) from None
         except (OSError, EOFError) as exc:
+            steps.failed(self.host.name, argv, started, "connection lost")
             raise ConnectionFailed(
                 f"{self.endpoint}: connection lost: {_reason(exc)}", host=self.host.name
             ) from None
@@ -449,6 +463,7 @@ class SSHConnection:
             raise ConnectionFailed(
                 f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
             ) from None
+        steps.ran(self.host.name, argv, started, exited, len(stdout), len(stderr))
         return CommandResult(command, stdout, stderr, exited)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:

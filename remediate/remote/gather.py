@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from remediate.errors import CommandFailed
 from remediate.model.facts import FileFact
+from remediate.remote import steps
 from remediate.remote.connection import Connection
 
 _FILES_SCRIPT = r"""
@@ -238,6 +239,13 @@ def gather(
     ``conn``: one remote command."""
     boundary = new_boundary()
     result = conn.run(gather_command(paths, probes or {}, boundary, globs), timeout=timeout)
+    steps.log.debug(
+        "%s: gathered %d bytes (%d files, %d probes)",
+        conn.host.name,
+        len(result.stdout),
+        len(paths),
+        len(probes or {}),
+    )
     return gathered(result.stdout, boundary, paths, conn.host.name, result.stderr, globs)
 
 

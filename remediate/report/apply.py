@@ -84,6 +84,11 @@ def applied_totals(results: Sequence[HostApplyResult]) -> str:
     )
 
 
+def recap_key(status: str) -> str:
+    """A status as a JSON key: ``rolled back`` -> ``rolled_back``."""
+    return status.replace(" ", "_")
+
+
 def apply_json(results: Sequence[HostApplyResult], code: int) -> dict[str, Any]:
     hosts = []
     for r in results:
@@ -91,7 +96,7 @@ def apply_json(results: Sequence[HostApplyResult], code: int) -> dict[str, Any]:
         if r.plan is not None:
             data["plan"]["status"] = r.plan.status
         hosts.append(data)
-    recap = {s: sum(r.status == s for r in results) for s in STATUSES}
+    recap = {recap_key(s): sum(r.status == s for r in results) for s in STATUSES}
     return {
         "totals": applied_totals(results),
         "schema": SCHEMA,

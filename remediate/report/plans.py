@@ -314,8 +314,12 @@ def merge_reports(
     merged = plan_json(plans, kind=str(docs[0]["kind"]), exit_code=code)
     if "inputs" in docs[0]:
         merged["inputs"] = {**docs[0]["inputs"], "shard": None}
-    if any("timestamp" in d for d in docs):
-        merged["timestamp"] = max(d.get("timestamp", 0) for d in docs)
+    times = [d["timestamp"] for d in docs if d.get("timestamp")]
+    if times:  # as fresh as the oldest shard; none at all: no timestamp (never 0)
+        merged["timestamp"] = min(times)
+    durations = [d["duration_seconds"] for d in docs if "duration_seconds" in d]
+    if durations:  # shards run side by side: the slowest one
+        merged["duration_seconds"] = max(durations)
     return merged
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Irregular plurals of the nouns reports count.
-_PLURALS = {"change": "changes", "restart": "restarts", "entry": "entries"}
+_PLURALS = {"change": "changes", "restart": "restarts", "entry": "entries", "info": "info"}
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

@@ -64,6 +64,31 @@ def suppressions_in(data: bytes, kind: str) -> dict[int, frozenset[str]]:
     return {number: frozenset(ids) for number, ids in silenced.items()}
 
 
+def reasons_in(data: bytes, kind: str) -> dict[int, str]:
+    """1-based line -> the free text after a marker's ids (``-- idle clients must go`` gives
+    ``idle clients must go``), for every line a marker with a reason silences."""
+    if _QUICK not in data and _QUICK not in data.lower():
+        return {}
+    text = data.decode("utf-8", "surrogateescape")
+    lines = _LINE_ENDS.get(kind, _NEWLINE).split(text)
+    starts = _COMMENT_STARTS.get(kind, ("#",))
+    reasons: dict[int, str] = {}
+    for number, line in enumerate(lines, start=1):
+        match = _MARKER.search(line)
+        if match is None or (match.group(0)[0] == ";" and kind != "systemd"):
+            continue
+        words = _SEPARATORS.split(match.group("ids").strip())
+        while words and _RULE_ID.fullmatch(words[0]):
+            words.pop(0)
+        reason = " ".join(words).lstrip("-:– ").strip()
+        if not reason:
+            continue
+        reasons[number] = reason
+        if line.lstrip().startswith(starts):
+            reasons.setdefault(number + 1, reason)
+    return reasons
+
+
 def apply_suppressions(doc: Document, findings: list[Finding]) -> list[Finding]:
     """``findings`` of ``doc`` with ``suppressed=True`` where a marker silences them."""
     if not findings:
