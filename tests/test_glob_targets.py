@@ -90,7 +90,7 @@ def test_survey_expands_a_pattern_in_its_one_gather_round_trip(tmp_path: Path) -
     (limits / "20-b.conf").write_text("* soft nofile 65536\n")
     spec = FileSpec("limits", f"{limits}/*.conf", "nofile.conf.j2")
     nothing = FileSpec("limits", f"{limits}/none-*.conf", "nofile.conf.j2")
-    host = SimpleNamespace(name="local", address="127.0.0.1", vars={})
+    host = SimpleNamespace(name="local", address="127.0.0.1", vars={}, connection="local")
     files = tuple(ManagedFile(s, s.path, {}, {}) for s in (spec, nothing))
     conn = CountingConnection(host)
     survey = survey_target(
