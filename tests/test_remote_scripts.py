@@ -291,3 +291,17 @@ def test_run_ids_sort_in_the_order_runs_start_within_one_second() -> None:
         re.fullmatch(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]+", i) for i in ids
     )  # the form pruning expects
     assert new_run_id(base + 1) > ids[-1]
+
+
+def test_a_staged_file_that_vanished_never_empties_the_target(tmp_path: Path) -> None:
+    """A second run removes an interrupted run's staged copies; a first run that outlived its
+    controller must then fail that file, not open the live file for writing (it used to fall
+    back to `cat staged > target`, which empties the target before cat finds nothing)."""
+    target = tmp_path / "etc" / "redis.conf"
+    target.parent.mkdir()
+    target.write_bytes(b"requirepass old\ntimeout 300\n")
+    vanish = op(0, target, b"timeout 0\n", existed=True, validate="rm -f %s")
+    done = run(write_script(str(tmp_path / "run"), RUN_ID, [vanish], b"{}", os.getpid()))
+    assert done.returncode == 5, done.stdout
+    assert parse_write_reply(done.stdout)[0].status == "error"
+    assert target.read_bytes() == b"requirepass old\ntimeout 300\n"

@@ -187,7 +187,10 @@ def write_script(
         tmp, target = tmps[op.index], q(op.path)
         parts.append(
             f"if mv -f -- {tmp} {target} 2>/dev/null; then echo '@R {op.index} renamed'; "
-            f"elif cat -- {tmp} > {target} && rm -f -- {tmp}; then echo '@R {op.index} copied'; "
+            # the in-place copy (a mount point) opens the target for writing only when the staged
+            # file is still there: `cat tmp > target` would empty the target first otherwise
+            f"elif [ -f {tmp} ] && cat -- {tmp} > {target} && rm -f -- {tmp}; then "
+            f"echo '@R {op.index} copied'; "
             f"else echo '@E {op.index} cannot replace the file'; exit 5; fi"
         )
     directories = sorted({q(posixpath.dirname(op.path)) for op in ops})
