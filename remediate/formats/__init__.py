@@ -12,7 +12,19 @@ from importlib import import_module
 from remediate.errors import ParseError
 from remediate.formats.base import ABSENT, Change, Document, Edit, Problem, merge
 
-KINDS = ("redis", "rabbitmq", "celery", "limits", "systemd", "shell", "supervisord", "python-lock")
+KINDS = (
+    "redis",
+    "rabbitmq",
+    "celery",
+    "limits",
+    "systemd",
+    "shell",
+    "supervisord",
+    "python-lock",
+    "helm-values",
+)
+#: kinds that hold other kinds' settings inside a YAML manifest (merge only, never replace)
+MANIFEST_FILE_KINDS = ("helm-values",)
 _MODULES = {
     "redis": "remediate.formats.redis_conf",
     "rabbitmq": "remediate.formats.rabbitmq_conf",
@@ -22,6 +34,7 @@ _MODULES = {
     "shell": "remediate.formats.shell_env",
     "supervisord": "remediate.formats.supervisord_conf",
     "python-lock": "remediate.formats.python_lock",
+    "helm-values": "remediate.formats.helm_values",
 }
 
 
@@ -44,6 +57,7 @@ def parse(kind: str, data: bytes, path: str = "") -> Document:
 __all__ = [
     "ABSENT",
     "KINDS",
+    "MANIFEST_FILE_KINDS",
     "Change",
     "Document",
     "Edit",
