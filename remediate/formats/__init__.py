@@ -22,9 +22,10 @@ KINDS = (
     "supervisord",
     "python-lock",
     "helm-values",
+    "compose-file",
 )
 #: kinds that hold other kinds' settings inside a YAML manifest (merge only, never replace)
-MANIFEST_FILE_KINDS = ("helm-values",)
+MANIFEST_FILE_KINDS = ("helm-values", "compose-file")
 _MODULES = {
     "redis": "remediate.formats.redis_conf",
     "rabbitmq": "remediate.formats.rabbitmq_conf",
@@ -35,6 +36,7 @@ _MODULES = {
     "supervisord": "remediate.formats.supervisord_conf",
     "python-lock": "remediate.formats.python_lock",
     "helm-values": "remediate.formats.helm_values",
+    "compose-file": "remediate.formats.compose_file",
 }
 
 
