@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import PlaybookError
-from remediate.formats import KINDS
+from remediate.formats import KINDS, MANIFEST_FILE_KINDS
 from remediate.playbook.yaml_lines import line_of, load_yaml
 
 PLAY_KEYS = {
@@ -269,6 +269,13 @@ def _file(raw: Any, handlers: dict[str, Handler], where: str) -> FileSpec:
             "`validate:` is a command with %s for the candidate file",
             path=where,
             line=line_of(raw, "validate"),
+        )
+    if strategy == "replace" and kind in MANIFEST_FILE_KINDS:
+        raise PlaybookError(
+            f"kind {kind} merges settings into the manifest: strategy replace would make the "
+            "template the whole file",
+            path=where,
+            line=line_of(raw, "strategy"),
         )
     absent = _absent(raw, where)
     return FileSpec(

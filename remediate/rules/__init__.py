@@ -50,6 +50,7 @@ from remediate.rules import (
     cross_rules,
     instance_rules,
     limits_rules,
+    manifest_rules,
     package_rules,
     path_rules,
     rabbitmq_rules,
@@ -89,6 +90,8 @@ _CHECKS: dict[str, tuple[Callable[[Document, Facts], list[Finding]], ...]] = {
     "shell": (limits_rules.check_shell,),
     "supervisord": (supervision_rules.check_supervisord,),
     "python-lock": (package_rules.check_lock,),
+    "helm-values": (manifest_rules.check_manifest,),
+    "compose-file": (manifest_rules.check_manifest,),
 }
 
 
