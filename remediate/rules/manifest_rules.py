@@ -15,7 +15,7 @@ from remediate.rules.base import Facts
 def check_manifest(doc: Document, facts: Facts) -> list[Finding]:
     from remediate.rules import check
 
-    pieces: Any = getattr(doc, "rule_documents", lambda: [])()
+    pieces: Any = getattr(doc, "rule_documents", list)()
     out: list[Finding] = []
     for embedded, lines, columns in pieces:
         for found in check(embedded, facts):
