@@ -16,7 +16,7 @@ class SettingChange:
     setting: str
     old: str  # display value, secrets masked; "(unset)" when absent
     new: str
-    effect: str  # "live" | "restart" | "reload" | "session"
+    effect: str  # "live" | "restart" | "reload" | "session" | "deploy"
     how: str  # "CONFIG SET, no restart" / "handler: restart redis" ...
     lines: tuple[int, int] | None = None
     note: str = ""

@@ -32,6 +32,8 @@ EFFECT_BY_KIND = {
     "celery": ("restart", "Celery workers (settings are read at start-up)"),
     "limits": ("session", "new login sessions only (systemd services ignore limits.conf)"),
     "shell": ("restart", "service, and only under SysV init"),
+    "helm-values": ("deploy", "the next helm upgrade of the chart (commit the file)"),
+    "compose-file": ("deploy", "the next docker compose up of the service (commit the file)"),
 }
 
 
