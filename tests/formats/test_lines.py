@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from remediate.formats import KINDS, merge, parse
+from remediate.formats import KINDS, MANIFEST_FILE_KINDS, merge, parse
 from remediate.formats.base import MANAGED_BEGIN, MANAGED_END
 from remediate.formats.lines import LineBuffer
 from tests.formats.test_rabbitmq_conf import CUTTLEFISH, cuttlefish_reads
@@ -87,7 +87,10 @@ SAMPLES = {
 }
 #: the kinds a playbook manages and merges; supervisord and python-lock are read by lint only
 #: (a python-lock edit is a version pin, tested in test_python_lock.py)
-MANAGED_KINDS = tuple(k for k in KINDS if k not in ("supervisord", "python-lock"))
+# manifest kinds hold these formats (their blocks are the embedded documents' own)
+MANAGED_KINDS = tuple(
+    k for k in KINDS if k not in ("supervisord", "python-lock", *MANIFEST_FILE_KINDS)
+)
 ALL = pytest.mark.parametrize("kind", MANAGED_KINDS)
 
 
