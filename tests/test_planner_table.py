@@ -129,3 +129,23 @@ def test_no_secret_of_a_recorded_file_reaches_a_plan() -> None:
         b"s3cret" in (FIXTURES / case["files"]["/srv/app/celeryconfig.py"]["fixture"]).read_bytes()
     )
     assert "s3cret" not in json.dumps(plan_case(case))
+
+
+def test_every_kind_a_playbook_may_manage_says_how_it_takes_effect() -> None:
+    from remediate.plan.effects import EFFECT_BY_KIND
+    from remediate.playbook.schema import MANAGED_KINDS
+
+    assert set(MANAGED_KINDS) <= set(EFFECT_BY_KIND)
+
+
+def test_a_lint_only_kind_in_a_playbook_is_one_clear_error(tmp_path: Path) -> None:
+    from remediate.errors import PlaybookError
+
+    book = tmp_path / "site.yml"
+    book.write_text(
+        "- hosts: all\n  files:\n    - kind: python-lock\n      path: /srv/app/uv.lock\n"
+        "      template: t.j2\n"
+    )
+    with pytest.raises(PlaybookError) as caught:
+        load_playbook(book)
+    assert caught.value.line == 3 and "read by lint only" in caught.value.message

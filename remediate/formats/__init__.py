@@ -26,6 +26,8 @@ KINDS = (
 )
 #: kinds that hold other kinds' settings inside a YAML manifest (merge only, never replace)
 MANIFEST_FILE_KINDS = ("helm-values", "compose-file")
+#: kinds lint reads but a playbook never writes (a lock file is written by its tool)
+LINT_ONLY_KINDS = ("supervisord", "python-lock")
 _MODULES = {
     "redis": "remediate.formats.redis_conf",
     "rabbitmq": "remediate.formats.rabbitmq_conf",
@@ -59,6 +61,7 @@ def parse(kind: str, data: bytes, path: str = "") -> Document:
 __all__ = [
     "ABSENT",
     "KINDS",
+    "LINT_ONLY_KINDS",
     "MANIFEST_FILE_KINDS",
     "Change",
     "Document",

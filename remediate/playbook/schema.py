@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from remediate.errors import PlaybookError
-from remediate.formats import KINDS, MANIFEST_FILE_KINDS
+from remediate.formats import KINDS, LINT_ONLY_KINDS, MANIFEST_FILE_KINDS
 from remediate.playbook.yaml_lines import line_of, load_yaml
 
 PLAY_KEYS = {
@@ -58,6 +58,8 @@ FILE_KEYS = {
     "absent",
 }
 ABSENT_KEYS = {"setting", "when"}
+#: the kinds a playbook can manage (lint also reads lock files and supervisord configs)
+MANAGED_KINDS = tuple(k for k in KINDS if k not in LINT_ONLY_KINDS)
 HANDLER_KEYS = {"command", "check"}
 BUILTIN_CHECKS = ("redis_ping", "rabbitmq_running")
 STRATEGIES = ("merge", "replace")
@@ -223,9 +225,11 @@ def _file(raw: Any, handlers: dict[str, Handler], where: str) -> FileSpec:
         if not raw.get(key):
             raise PlaybookError(f"a file entry needs `{key}:`", path=where, line=line)
     kind = str(raw["kind"])
-    if kind not in KINDS:
+    if kind not in MANAGED_KINDS:
+        read_only = kind in KINDS  # lint reads them; the planner does not write them
         raise PlaybookError(
-            f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}",
+            f"{'kind ' + repr(kind) + ' is read by lint only' if read_only else 'unknown kind ' + repr(kind)}"
+            f"; a playbook manages one of {', '.join(MANAGED_KINDS)}",
             path=where,
             line=line_of(raw, "kind"),
         )
