@@ -25,6 +25,7 @@ from remediate.formats import parse
 from remediate.model.outcomes import HostOutcome, Progress
 from remediate.model.secrets import Masker, secret_vars
 from remediate.model.verify import HostVerify
+from remediate.plan.app_worker import app_worker, worker_interpreter
 from remediate.plan.canary import CONFIG_MODULE, canary_files
 from remediate.plan.verify_settings import (
     default_budget,
@@ -36,6 +37,8 @@ from remediate.playbook.targets import HostTarget
 from remediate.remote import canary_host as ch
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.gather import gather
+from remediate.remote.worker_facts import parse_worker_probe
+from remediate.remote.worker_probe import WORKER_PROBE
 
 #: seconds a canary may take to say it is ready
 READY_SECONDS = 60.0
@@ -126,13 +129,17 @@ class _Host:
     def verify(self) -> HostVerify:
         path = celery_file(self.target)
         assert path is not None
-        reply = gather(self.conn, [path], {"workers": ch.WORKER_PROBE}, timeout=self.timeout)
+        reply = gather(self.conn, [path], {"workers": WORKER_PROBE}, timeout=self.timeout)
         fact = reply.files[path]
         if not fact.exists or not fact.readable:
             raise CommandFailed(f"{path}: {fact.error or 'no such file'}", host=self.name)
-        workers = ch.parse_worker_probe(reply.probes["workers"].output.decode("utf-8", "replace"))
-        self.python = _interpreter(self.target, workers)
-        files = canary_files(parse("celery", fact.content, path=path), self.options.run)
+        worker = app_worker(parse_worker_probe(reply.probes["workers"].output), path)
+        self.python = _interpreter(self.target, [worker_interpreter(worker)] if worker else [])
+        files = canary_files(
+            parse("celery", fact.content, path=path),
+            self.options.run,
+            worker_pool=worker.pool if worker else None,
+        )
         self.masker.add(files.secrets)
         config = files.config_source + ch.client_name_line(self.options.run)
         prepared = self.sh(ch.PREPARE_SCRIPT)
