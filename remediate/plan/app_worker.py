@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ast
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from remediate.model.facts import FileFact
 from remediate.model.workers import WorkerFact
 
 
@@ -74,3 +75,43 @@ def config_module(source: bytes) -> str | None:
 def config_module_files(cwd: str, module: str) -> tuple[str, ...]:
     """Where the app's configuration module lives, seen from the worker's cwd."""
     return _module_files(cwd, module)
+
+
+class ConfigNotFound(Exception):
+    """The worker's configuration module cannot be located: the message says why."""
+
+
+def locate_config(
+    worker: WorkerFact, read: Callable[[Sequence[str]], Mapping[str, FileFact]]
+) -> FileFact:
+    """The app's configuration file, found from the worker's cwd and ``-A`` app: the app module
+    (``read`` fetches files from the host) names it with ``config_from_object('module')``.
+    Raises ConfigNotFound saying what was looked for."""
+    who = f"worker {worker.pid} (-A {worker.app or '?'} in {worker.cwd or '?'})"
+    candidates = app_module_files(worker)
+    if not candidates:
+        raise ConfigNotFound(f"{who}: no -A app module and cwd to find its Celery configuration")
+    found = read(candidates)
+    modules = [found[p] for p in candidates if p in found and found[p].exists]
+    unreadable = [f"{m.path}: {m.error}" for m in modules if m.error]
+    if unreadable:
+        raise ConfigNotFound(f"{who}: cannot read the app module: {'; '.join(unreadable)}")
+    if not modules:
+        raise ConfigNotFound(f"{who}: app module not found (looked for {', '.join(candidates)})")
+    name = next((n for n in (config_module(m.content) for m in modules) if n), None)
+    if name is None:
+        raise ConfigNotFound(
+            f"{who}: {modules[0].path} has no config_from_object('<module>'): the app's "
+            "configuration cannot be located"
+        )
+    paths = config_module_files(worker.cwd, name)
+    files = read(paths)
+    for path in paths:
+        fact = files.get(path)
+        if fact is not None and fact.exists:
+            if fact.error:
+                raise ConfigNotFound(f"{who}: {path}: {fact.error}")
+            return fact
+    raise ConfigNotFound(
+        f"{who}: the app loads config_from_object({name!r}), but {' and '.join(paths)} do not exist"
+    )
