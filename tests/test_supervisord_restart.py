@@ -64,7 +64,7 @@ def test_the_probe_reads_supervisords_config_and_includes(tmp_path: Path) -> Non
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "celery.py").write_text("import time\ntime.sleep(30)\n")
     (tmp_path / "sv.conf").write_text(
-        "[supervisord]\nlogfile=/dev/null\n\n[include]\nfiles = conf.d/*.conf nosuch.ini ; x\n"
+        "[supervisord]\nlogfile=/dev/null\n\n[include]\nfiles = %(here)s/conf.d/*.conf nosuch.ini ; x\n"
     )
     (tmp_path / "conf.d" / "celery.conf").write_bytes(PROGRAM)
     (tmp_path / "conf.d" / "other.txt").write_text("[program:celery]\nautorestart=true\n")

@@ -47,7 +47,8 @@ Output, one record per worker main process (pool children print only ``@K``)::
                                 supervisord: the file its supervisord reads (``-c``, else
                                 ``/etc/supervisord.conf``, else ``/etc/supervisor/supervisord.conf``,
                                 supervisor/options.py's search order for an absolute path)
-                                and its ``[include] files`` globs, relative to its directory;
+                                and its ``[include] files`` globs, relative to its directory
+                                (``%(here)s`` expanded; ``options.py`` ``read_config``);
                                 without one, ``/etc/supervisor/conf.d/*.conf``)
     @T                          (once) then ``<local> <remote> <tr> <inode>`` ESTABLISHED rows
 """
@@ -191,6 +192,7 @@ if [ -n "$svpid" ]; then
       [ "$sec" = '[include]' ] || continue
       case "$l" in files*=*|files*:*) ;; *) continue;; esac
       v=${l#*[=:]}; v=${v%%[ 	][;#]*}
+      case "$v" in *'%(here)s'*) v=$(printf '%s\n' "$v" | sed "s|%(here)s|${main%/*}|g");; esac
       set -f
       for g in $v; do
         case "$g" in /*) ;; *) g=${main%/*}/$g;; esac
