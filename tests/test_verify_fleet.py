@@ -124,6 +124,11 @@ def leftovers(host: FleetHost) -> dict[str, list[str]]:
 
 
 NOTHING: dict[str, list[str]] = {"processes": [], "keys": [], "tmp": []}
+#: stops the worker the test started (its pidfile /tmp/app2.pid) and waits until it is gone
+STOP_APP2 = (
+    'p=$(cat /tmp/app2.pid); kill "$p"; rm -f /tmp/app2.log; i=0; '
+    'while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done'
+)
 
 
 def test_drifted_config_behind_an_idle_dropping_path_fails_and_names_the_cause(
@@ -302,11 +307,14 @@ def test_a_host_without_a_managed_file_verifies_its_running_workers_config(
             "sh",
             "-c",
             (
-                f"cd /srv/app && {celery} -A tasks worker -c 1 --pidfile /tmp/app.pid "
-                "--logfile /tmp/app.log --detach"
+                f"cd /srv/app && {celery} -A tasks worker -c 1 --pidfile /tmp/app2.pid "
+                "--logfile /tmp/app2.log --detach"
             ),
         ]
     )
+    deadline = time.monotonic() + 30
+    while not host.path("/tmp/app2.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
     try:
         result = verify(vfleet, directory, "--idle", "1", "--budget", "10", "--format", "json")
         assert result.returncode == 0, result.stdout + result.stderr
@@ -315,5 +323,12 @@ def test_a_host_without_a_managed_file_verifies_its_running_workers_config(
         (checked,) = doc["hosts"]
         assert checked["config_path"] == "/srv/app/celeryconfig.py", checked
     finally:
-        host.exec(["sh", "-c", 'kill "$(cat /tmp/app.pid)"; rm -f /tmp/app.log'], check=False)
+        host.exec(
+            [
+                "sh",
+                "-c",
+                STOP_APP2,
+            ],
+            check=False,
+        )
     assert leftovers(host) == NOTHING
