@@ -254,13 +254,13 @@ def verify(
     progress: Callable[[Progress], None] | None = None,
 ) -> dict[str, Any]:
     """A canary worker per Celery host idles over the real path, then must consume one task:
-    the ``kind: verify`` report, JSON-ready, with its exit code. Hosts that manage no Celery
-    file are listed as skipped; a selection with none is a usage error."""
-    from remediate.engine.verify import VerifyOptions, celery_file, new_run_id, verify_fleet
+    the ``kind: verify`` report, JSON-ready, with its exit code. A host that manages no Celery
+    file verifies its running worker's own configuration; one that runs none either is listed
+    as skipped; a selection of only such hosts is a usage error."""
+    from remediate.engine.verify import NO_APP, VerifyOptions, new_run_id, verify_fleet
     from remediate.report.verify import verify_json
 
-    targets = [t for t in fleet.targets if celery_file(t)]
-    skipped = [t.host.name for t in fleet.targets if not celery_file(t)]
+    targets = list(fleet.targets)  # a host without a managed file: its running worker's config
     if not targets:
         raise UsageError("no selected host manages a Celery file: nothing to verify")
     if idle is not None and idle < 0 or budget is not None and budget <= 0:
@@ -273,6 +273,12 @@ def verify(
         fleet.select.forks,
         progress,
     )
+    skipped = [o.host for o in outcomes if o.failed == NO_APP]
+    outcomes = [o for o in outcomes if o.failed != NO_APP]
+    if not outcomes:
+        raise UsageError(
+            "no selected host manages a Celery file or runs a celery worker: nothing to verify"
+        )
     return verify_json(outcomes, run=run, timestamp=int(time.time()), skipped=skipped)
 
 

@@ -365,3 +365,13 @@ def test_missing_source_and_unknown_names_are_errors(tmp_path: Path) -> None:
         inventory("example").host_vars("nobody")
     with pytest.raises(UsageError):
         inventory("example").graph("nogroup")
+
+
+@pytest.mark.parametrize("option", ["--list", "--graph"])
+def test_a_limit_that_matches_no_host_is_an_error_naming_it(option: str) -> None:
+    from tests.conftest import run_cli
+
+    source = Path(__file__).resolve().parents[1] / "inventory"
+    result = run_cli("inventory", "-i", str(source), option, "-l", "nosuch")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "'nosuch'" in result.stderr and result.stdout == ""

@@ -124,6 +124,11 @@ def leftovers(host: FleetHost) -> dict[str, list[str]]:
 
 
 NOTHING: dict[str, list[str]] = {"processes": [], "keys": [], "tmp": []}
+#: stops the worker the test started (its pidfile /tmp/app2.pid) and waits until it is gone
+STOP_APP2 = (
+    'p=$(cat /tmp/app2.pid); kill "$p"; rm -f /tmp/app2.log; i=0; '
+    'while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done'
+)
 
 
 def test_drifted_config_behind_an_idle_dropping_path_fails_and_names_the_cause(
@@ -272,4 +277,58 @@ def test_the_interpreter_comes_from_a_running_worker_else_the_host_fails_clearly
         assert f"({celery_python(CURRENT)})" in result.stdout  # the venv's, not /usr/bin's
     finally:
         host.exec(["sh", "-c", 'kill "$(cat /tmp/app.pid)"; rm -f /tmp/app.log'], check=False)
+    assert leftovers(host) == NOTHING
+
+
+def test_a_host_without_a_managed_file_verifies_its_running_workers_config(
+    vfleet: Fleet, relay: IdleRelay, tmp_path: Path
+) -> None:
+    """host2 is in no workers group (no managed Celery file) but runs a worker in /srv/app whose
+    app loads config_from_object('celeryconfig'): verify uses that file; host1 runs no worker
+    and manages no file: skipped, and alone it is a usage error."""
+    directory = project(vfleet, relay, tmp_path)
+    hosts = directory / "inventory" / "hosts.ini"
+    text = (
+        hosts.read_text().replace("[workers]", "[redis]").replace("[workers:vars]", "[redis:vars]")
+    )
+    hosts.write_text(text.replace(f" celery_python={celery_python(CURRENT)}", ""))
+    alone = verify(vfleet, directory, "-l", vfleet.hosts[0].name, "--idle", "1")
+    assert alone.returncode == 64, alone.stdout + alone.stderr
+    assert "runs a celery worker: nothing to verify" in alone.stderr
+    host = vfleet.hosts[1]
+    write(
+        host,
+        "/srv/app/tasks.py",
+        "from celery import Celery\napp = Celery('tasks')\napp.config_from_object('celeryconfig')\n",
+    )
+    celery = celery_python(CURRENT).with_name("celery")
+    host.exec(
+        [
+            "sh",
+            "-c",
+            (
+                f"cd /srv/app && {celery} -A tasks worker -c 1 --pidfile /tmp/app2.pid "
+                "--logfile /tmp/app2.log --detach"
+            ),
+        ]
+    )
+    deadline = time.monotonic() + 30
+    while not host.path("/tmp/app2.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        result = verify(vfleet, directory, "--idle", "1", "--budget", "10", "--format", "json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["skipped"] == [vfleet.hosts[0].name]
+        (checked,) = doc["hosts"]
+        assert checked["config_path"] == "/srv/app/celeryconfig.py", checked
+    finally:
+        host.exec(
+            [
+                "sh",
+                "-c",
+                STOP_APP2,
+            ],
+            check=False,
+        )
     assert leftovers(host) == NOTHING

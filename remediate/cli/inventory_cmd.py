@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from remediate.cli import options as o
-from remediate.errors import UsageError
+from remediate.errors import HostPatternError, UsageError
 
 
 def inventory(
@@ -38,7 +38,10 @@ def inventory(
     vault = o.vault_options(vault_id, vault_password_file, ask_vault_pass)
     inv = o.load_inventory_with_vault(inventory, vault)
     if limit:
-        inv = inv.restrict(inv.select(limit))
+        selected = inv.select(limit)
+        if not selected:  # as every command: an empty list would look like a clean fleet
+            raise HostPatternError(f"--limit {limit!r} matches no host in the inventory")
+        inv = inv.restrict(selected)
     if host is not None:
         try:
             variables = inv.host_vars(host)  # also the implicit localhost, as Ansible

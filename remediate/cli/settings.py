@@ -55,8 +55,26 @@ def apply_ansible_config(sel: Select, ctx: typer.Context | None, flags: Connecti
         changes["vault"] = _with_vault_file(sel, cfg)
     defaults = host_defaults(cfg, flags)
     if flags.ask_become_pass or (cfg.become_ask_pass and "ansible_become_password" not in defaults):
-        defaults["ansible_become_password"] = secret_text(getpass.getpass("BECOME password: "))
+        defaults["ansible_become_password"] = secret_text(_ask_become_password())
     return replace(sel, **changes, host_defaults=defaults, extra_vars=flags.extra_vars)
+
+
+def _ask_become_password() -> str:
+    """The become password, typed once on the terminal (as ansible's -K); refused without one:
+    getpass would otherwise read it from piped stdin, or hang."""
+    import sys
+
+    from remediate.errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "-K/--ask-become-pass needs a terminal to ask for the become password on, and "
+            "there is none; set ansible_become_password (in a vaulted file) instead."
+        )
+    try:
+        return getpass.getpass("BECOME password: ")
+    except EOFError:
+        raise UsageError("-K/--ask-become-pass: no password typed") from None
 
 
 def host_defaults(cfg: AnsibleConfig, flags: ConnectionFlags) -> dict[str, Any]:

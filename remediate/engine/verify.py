@@ -15,16 +15,19 @@ import dataclasses
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from remediate.engine.verify_observer import BrokerObserver
 from remediate.errors import CommandFailed, RemediateError
 from remediate.formats import parse
+from remediate.model.facts import FileFact
 from remediate.model.outcomes import HostOutcome, Progress
 from remediate.model.secrets import Masker, secret_vars
 from remediate.model.verify import HostVerify
+from remediate.model.workers import WorkerFact
+from remediate.plan.app_worker import ConfigNotFound, app_worker, locate_config, worker_interpreter
 from remediate.plan.canary import CONFIG_MODULE, canary_files
 from remediate.plan.verify_settings import (
     default_budget,
@@ -36,7 +39,11 @@ from remediate.playbook.targets import HostTarget
 from remediate.remote import canary_host as ch
 from remediate.remote.connection import Connection, ConnectOptions
 from remediate.remote.gather import gather
+from remediate.remote.worker_facts import parse_worker_probe
+from remediate.remote.worker_probe import WORKER_PROBE
 
+#: why a host is skipped: it manages no Celery file and runs no worker whose config to use
+NO_APP = "manages no Celery file and runs no celery worker"
 #: seconds a canary may take to say it is ready
 READY_SECONDS = 60.0
 SAMPLE_SECONDS = 1.0
@@ -124,15 +131,20 @@ class _Host:
 
     # -- the run ----------------------------------------------------------------------------
     def verify(self) -> HostVerify:
-        path = celery_file(self.target)
-        assert path is not None
-        reply = gather(self.conn, [path], {"workers": ch.WORKER_PROBE}, timeout=self.timeout)
-        fact = reply.files[path]
+        managed = celery_file(self.target)
+        paths = [managed] if managed else []
+        reply = gather(self.conn, paths, {"workers": WORKER_PROBE}, timeout=self.timeout)
+        worker = app_worker(parse_worker_probe(reply.probes["workers"].output), managed)
+        fact = reply.files[managed] if managed else self._discovered_config(worker)
+        path = fact.path
         if not fact.exists or not fact.readable:
             raise CommandFailed(f"{path}: {fact.error or 'no such file'}", host=self.name)
-        workers = ch.parse_worker_probe(reply.probes["workers"].output.decode("utf-8", "replace"))
-        self.python = _interpreter(self.target, workers)
-        files = canary_files(parse("celery", fact.content, path=path), self.options.run)
+        self.python = _interpreter(self.target, [worker_interpreter(worker)] if worker else [])
+        files = canary_files(
+            parse("celery", fact.content, path=path),
+            self.options.run,
+            worker_pool=worker.pool if worker else None,
+        )
         self.masker.add(files.secrets)
         config = files.config_source + ch.client_name_line(self.options.run)
         prepared = self.sh(ch.PREPARE_SCRIPT)
@@ -214,6 +226,19 @@ class _Host:
             return self._prove(base, observer, files.token, budget, settings, idle_limit)
         finally:
             self.left = self._cleanup(held, pid)
+
+    def _discovered_config(self, worker: WorkerFact | None) -> FileFact:
+        """No managed Celery file: the running worker's own configuration module."""
+        if worker is None:
+            raise CommandFailed(NO_APP)
+
+        def read(paths: Sequence[str]) -> Mapping[str, FileFact]:
+            return gather(self.conn, list(paths), timeout=self.timeout).files
+
+        try:
+            return locate_config(worker, read)
+        except ConfigNotFound as exc:
+            raise CommandFailed(f"no managed Celery file, and {exc}", host=self.name) from None
 
     def _wait_ready(self, pid: int) -> None:
         deadline = time.monotonic() + READY_SECONDS

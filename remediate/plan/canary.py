@@ -1,8 +1,9 @@
 """The canary worker of ``remediate verify`` (issue 15): its two Python modules, as text.
 
-A canary is a one-process Celery worker that connects to the broker exactly as the app does
-and consumes only its own queue, ``remediate.verify.<run>``; verify publishes one task to it
-and waits for the worker's log to show the token the task returns. The canary's connection
+A canary is a Celery worker of the app's own pool type (``-P``, concurrency 1) that connects
+to the broker exactly as the app does and consumes only its own queue,
+``remediate.verify.<run>``; verify publishes one task to it and waits for the worker's log to
+show the token the task returns. The canary's connection
 settings are the app's own: every ``broker_*`` setting the app's file sets (broker_url,
 broker_transport_options, broker_heartbeat, broker_connection_*, broker_use_ssl, ...) is copied
 verbatim, in any spelling the file uses (``BROKER_URL``, ``CELERY_BROKER_URL``), as a new-style
@@ -38,6 +39,9 @@ CONFIG_MODULE = "remediate_canary_config"
 TASKS_MODULE = "remediate_canary_tasks"
 TASK_NAME = "remediate_canary"
 QUEUE_PREFIX = "remediate.verify."
+#: Celery's default pool (``worker_pool = 'prefork'`` in celery/app/defaults.py)
+DEFAULT_POOL = "prefork"
+_POOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:]{0,199}$")
 HELPER_PREFIX = "_app_"
 _RUN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _BUILTINS = frozenset(dir(builtins))
@@ -59,6 +63,8 @@ class CanaryFiles:
     tasks_source: str = field(repr=False)
     copied: tuple[str, ...]  # the app's settings copied, as new-style names
     secrets: tuple[str, ...] = field(repr=False, default=())
+    #: the app's own pool type (its worker's ``-P``, else its ``worker_pool``, else prefork)
+    pool: str = DEFAULT_POOL
 
     def sources(self) -> dict[str, str]:
         """File name -> text, for an otherwise empty directory."""
@@ -75,7 +81,7 @@ class CanaryFiles:
             TASKS_MODULE,
             "worker",
             "-P",
-            "solo",
+            self.pool,
             "-c",
             "1",
             "-Q",
@@ -89,7 +95,8 @@ class CanaryFiles:
 
     def __repr__(self) -> str:
         return (
-            f"CanaryFiles(run={self.run!r}, queue={self.queue!r}, copied={self.copied!r}, "
+            f"CanaryFiles(run={self.run!r}, queue={self.queue!r}, pool={self.pool!r}, "
+            f"copied={self.copied!r}, "
             f"sources=<{len(self.config_source) + len(self.tasks_source)} chars, masked>)"
         )
 
@@ -107,11 +114,34 @@ def broker_setting_names(version: str = celery_settings.NEWEST) -> tuple[str, ..
     return tuple(sorted(n for n in celery_settings.names(version) if n.startswith("broker_")))
 
 
+def canary_pool(doc: Document, worker_pool: str | None = None) -> str:
+    """The pool type the app's workers run: ``worker_pool`` (a running worker's ``-P``) when
+    known, else the file's ``worker_pool`` setting (any spelling), else Celery's default."""
+    chosen = worker_pool
+    if not chosen:
+        value = doc.current("worker_pool")
+        chosen = value if isinstance(value, str) and value else DEFAULT_POOL
+    if not _POOL.match(chosen):
+        line = None if worker_pool else doc.line_of("worker_pool")
+        raise CanaryError(
+            f"pool {chosen!r}: not a pool name or class path the canary can pass to -P",
+            path=str(getattr(doc, "path", "") or "the celery file"),
+            line=line,
+        )
+    return chosen
+
+
 def canary_files(
-    doc: Document, run: str, *, token: str | None = None, celery_version: str | None = None
+    doc: Document,
+    run: str,
+    *,
+    token: str | None = None,
+    celery_version: str | None = None,
+    worker_pool: str | None = None,
 ) -> CanaryFiles:
     """The canary's modules for the app whose Celery file is ``doc`` (``parse("celery", ...)``).
-    ``token`` is what the task returns (default: derived from ``run``)."""
+    ``token`` is what the task returns (default: derived from ``run``); ``worker_pool`` is the
+    ``-P`` of a running worker of the app (see :func:`canary_pool`)."""
     queue = canary_queue(run)
     token = token or f"remediate-canary-{run}"
     version = celery_version or celery_settings.NEWEST
@@ -129,7 +159,9 @@ def canary_files(
     lines = {name: f"{name} = {context.source(value, name)}" for name, value in copied.items()}
     config = _config_source(run, path, queue, context, lines)
     secrets = tuple(getattr(doc, "secrets", list)())
-    return CanaryFiles(run, queue, token, config, _tasks_source(run, token), tuple(copied), secrets)
+    pool = canary_pool(doc, worker_pool)
+    tasks = _tasks_source(run, token)
+    return CanaryFiles(run, queue, token, config, tasks, tuple(copied), secrets, pool)
 
 
 class _Context:

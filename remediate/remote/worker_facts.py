@@ -186,6 +186,7 @@ class _Record:
     cgroup: list[str] = field(default_factory=list)
     parent: str = ""
     program: str = ""
+    group: str = ""
     units: list[tuple[str, list[str]]] = field(default_factory=list)
     fds_read: bool = True
 
@@ -201,6 +202,7 @@ def parse_worker_probe(
     records: list[_Record] = []
     interpreters: dict[tuple[str, str], _Interpreter] = {}
     rows: list[str] = []
+    confs: list[tuple[str, list[str]]] = []  # supervisord's config files: (path, lines)
     section = ""
     current_dir = ""
     metadata_name = ""
@@ -260,7 +262,16 @@ def parse_worker_probe(
         elif tag == "@S":
             record.parent = rest
         elif tag == "@N":
-            record.program = rest.partition("=")[2]
+            variable, _, value = rest.partition("=")
+            if variable == "SUPERVISOR_GROUP_NAME":
+                record.group = value
+            else:
+                record.program = value
+        elif tag == "@C":
+            confs.append((rest, []))
+            section = "C"
+        elif section == "C" and text.startswith("|"):
+            confs[-1][1].append(text[1:])
         elif tag == "@U":
             record.units.append((rest, []))
             section = "U"
@@ -275,8 +286,9 @@ def parse_worker_probe(
     established = _established(rows)
     ports = set(broker_ports)
     workers = []
+    supervisord = tuple((path, "\n".join(lines).encode() + b"\n") for path, lines in confs)
     for record in records:
-        fact = _worker(record, established, ports)
+        fact = _worker(record, established, ports, supervisord)
         if fact is not None:
             workers.append(fact)
     return tuple(sorted(workers, key=lambda w: w.pid))
@@ -308,7 +320,35 @@ def _port(endpoint: str) -> int:
     return int(endpoint.rpartition(":")[2])
 
 
-def _worker(record: _Record, sockets: dict[int, SocketFact], ports: set[int]) -> WorkerFact | None:
+def supervisord_program(names: Iterable[str], files: tuple[tuple[str, bytes], ...]) -> Supervisor:
+    """The supervisord program that runs a worker (the first of ``names`` with a
+    ``[program:NAME]`` section in ``files``, supervisord's config as read from the host): its
+    ``autorestart`` as written, and the file that defines it. Unread when none defines it."""
+    from remediate.errors import ParseError
+    from remediate.formats.supervisord_conf import parse
+
+    names = [n for n in names if n]
+    docs = []
+    for path, data in files:
+        try:
+            docs.append((path, data, parse(data, path)))
+        except ParseError:
+            continue  # supervisord itself refuses such a file
+    for name in names:
+        for path, data, doc in docs:
+            if f"program:{name}" in doc.sections():
+                restart = doc.settings().get(f"program:{name}.autorestart")
+                restart = restart.strip() if isinstance(restart, str) else None
+                return Supervisor("supervisord", name, restart, ((path, data),), True)
+    return Supervisor("supervisord", names[0] if names else "")
+
+
+def _worker(
+    record: _Record,
+    sockets: dict[int, SocketFact],
+    ports: set[int],
+    supervisord: tuple[tuple[str, bytes], ...] = (),
+) -> WorkerFact | None:
     command = parse_celery_argv(record.argv)
     if command is None:
         return None
@@ -320,7 +360,7 @@ def _worker(record: _Record, sockets: dict[int, SocketFact], ports: set[int]) ->
     files = tuple((path, "\n".join(lines).encode() + b"\n") for path, lines in record.units)
     unit = unit_from_cgroup(record.cgroup)
     if record.parent == "supervisord":
-        supervisor = Supervisor("supervisord", record.program)
+        supervisor = supervisord_program((record.program, record.group), supervisord)
     elif unit:
         supervisor = Supervisor("systemd", unit, effective_restart(files), files, bool(files))
     else:
@@ -366,6 +406,7 @@ __all__ = [
     "effective_restart",
     "parse_celery_argv",
     "parse_worker_probe",
+    "supervisord_program",
     "title_argv",
     "unit_from_cgroup",
 ]

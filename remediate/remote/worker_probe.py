@@ -39,9 +39,17 @@ Output, one record per worker main process (pool children print only ``@K``)::
     @D <site-packages dir, in sys.path order>
     @M <METADATA/PKG-INFO path>\\nName: ..\\nVersion: ..
     @G <a /proc/PID/cgroup line>
-    @S <parent's comm>          @N <SUPERVISOR_PROCESS_NAME=...> (under supervisord)
+    @S <parent's comm>          @N <SUPERVISOR_PROCESS_NAME=...> (under supervisord; and
+                                   ``SUPERVISOR_GROUP_NAME=...``)
     @U <unit file or drop-in path>\\n|<line>\\n|<line> ...
     @K <pid> <ppid>             (a pool child)
+    @C <supervisord config file>\\n|<line> ...   (after the workers, when one runs under
+                                supervisord: the file its supervisord reads (``-c``, else
+                                ``/etc/supervisord.conf``, else ``/etc/supervisor/supervisord.conf``,
+                                supervisor/options.py's search order for an absolute path)
+                                and its ``[include] files`` globs, relative to its directory
+                                (``%(here)s`` expanded; ``options.py`` ``read_config``);
+                                without one, ``/etc/supervisor/conf.d/*.conf``)
     @T                          (once) then ``<local> <remote> <tr> <inode>`` ESTABLISHED rows
 """
 
@@ -61,7 +69,7 @@ _UNIT_DIRS = (
 )
 
 WORKER_PROBE = (
-    r"""found=; seen='
+    r"""found=; svpid=; seen='
 '
 emit() { printf '@U %s\n' "$1"; while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done 2>/dev/null < "$1"; }
 for d in /proc/[0-9]*; do
@@ -140,7 +148,8 @@ $key
   pc=; read -r pc 2>/dev/null < "/proc/$ppid/comm"
   printf '@S %s\n' "$pc"
   if [ "$pc" = supervisord ]; then
-    tr '\0' '\n' 2>/dev/null < "$d/environ" | grep '^SUPERVISOR_PROCESS_NAME=' | sed 's/^/@N /'
+    tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -e '^SUPERVISOR_PROCESS_NAME=' -e '^SUPERVISOR_GROUP_NAME=' | sed 's/^/@N /'
+    svpid=$ppid
   fi
   case "$unit" in *.service) ;; *) unit=;; esac
   if [ -n "$unit" ]; then
@@ -161,6 +170,42 @@ $key
     done
   fi
 done
+if [ -n "$svpid" ]; then
+  cseen='|'
+  conf() { case "$cseen" in *"|$1|"*) return;; esac; cseen="$cseen$1|"; emit "$1" | sed '1s/^@U/@C/'; }
+  main=; prev=
+  for a in $(tr '\0' ' ' 2>/dev/null < "/proc/$svpid/cmdline"); do
+    case "$prev" in -c|--configuration) main=$a;; esac
+    case "$a" in --configuration=*) main=${a#*=};; -c?*) main=${a#-c};; esac
+    prev=$a
+  done
+  if [ -n "$main" ]; then
+    case "$main" in /*) ;; *) main=$(readlink "/proc/$svpid/cwd" 2>/dev/null)/$main;; esac
+  else
+    for f in /etc/supervisord.conf /etc/supervisor/supervisord.conf; do [ -f "$f" ] && { main=$f; break; }; done
+  fi
+  if [ -n "$main" ] && [ -f "$main" ]; then
+    conf "$main"
+    sec=
+    while IFS= read -r l || [ -n "$l" ]; do
+      case "$l" in \[*) sec=${l%%]*}];; esac
+      [ "$sec" = '[include]' ] || continue
+      case "$l" in files*=*|files*:*) ;; *) continue;; esac
+      v=${l#*[=:]}; v=${v%%[ 	][;#]*}
+      case "$v" in *'%(here)s'*) v=$(printf '%s\n' "$v" | sed "s|%(here)s|${main%/*}|g");; esac
+      set -f
+      for g in $v; do
+        case "$g" in /*) ;; *) g=${main%/*}/$g;; esac
+        set +f
+        for f in $g; do [ -f "$f" ] && conf "$f"; done
+        set -f
+      done
+      set +f
+    done 2>/dev/null < "$main"
+  else
+    for f in /etc/supervisor/conf.d/*.conf; do [ -f "$f" ] && conf "$f"; done
+  fi
+fi
 if [ -n "$found" ]; then
   echo '@T'
   for t in /proc/net/tcp /proc/net/tcp6; do

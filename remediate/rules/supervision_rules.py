@@ -116,17 +116,31 @@ def _unit_without_restart(
 
 
 def running_workers_without_restart(docs: Sequence[Document], facts: Facts) -> list[Finding]:
-    """SYS002 for the units that run the host's running workers (``Facts.workers``: the unit
-    from the worker's cgroup, its file and drop-ins as read from the host). A unit among
-    ``docs`` (managed files) is judged there instead."""
+    """SYS002 for the units and supervisord programs that run the host's running workers
+    (``Facts.workers``: the unit from the worker's cgroup, its file and drop-ins as read from
+    the host; the program from SUPERVISOR_PROCESS_NAME, its ``autorestart`` from supervisord's
+    config as read from the host). A file among ``docs`` (managed files) is judged there
+    instead."""
     from remediate.errors import ParseError
     from remediate.formats import parse
 
     managed = {doc.path for doc in docs}
     findings: list[Finding] = []
     judged: set[str] = set()
+    judged_programs: set[tuple[str, str]] = set()
     for worker in facts.workers or ():
         supervisor = worker.supervisor
+        if supervisor.kind == "supervisord" and supervisor.files:
+            path, data = supervisor.files[0]
+            if path in managed or (path, supervisor.name) in judged_programs:
+                continue
+            judged_programs.add((path, supervisor.name))
+            try:
+                doc = parse("supervisord", data, path)
+            except ParseError:
+                continue
+            findings += programs_without_autorestart(doc, only=f"program:{supervisor.name}")
+            continue
         if supervisor.kind != "systemd" or not supervisor.files:
             continue
         unit_path = supervisor.files[0][0]
@@ -148,14 +162,16 @@ def _exit_codes(value: str | None) -> set[str]:
     return {code.strip() for code in (value or "0").split(",") if code.strip()}
 
 
-def programs_without_autorestart(doc: Any) -> list[Finding]:
+def programs_without_autorestart(doc: Any, only: str | None = None) -> list[Finding]:
+    """SYS002 per ``[program:...]`` running a Celery worker; ``only``: that section alone
+    (the program of a running worker, whatever its command line looks like)."""
     settings = doc.settings()
     findings = []
     for section in doc.sections():
-        if not section.startswith("program:"):
+        if not section.startswith("program:") or only is not None and section != only:
             continue
         command = settings.get(f"{section}.command", "")
-        if not runs_celery_worker(command.replace("\n", " ")):
+        if only is None and not runs_celery_worker(command.replace("\n", " ")):
             continue
         value = settings.get(f"{section}.autorestart")
         shown = (value or "").strip().lower()
