@@ -98,7 +98,7 @@ def test_counted_nouns_are_singular_for_one(tmp_path: Path) -> None:
 
     assert [plural(n, "host") for n in (0, 1, 2)] == ["0 hosts", "1 host", "2 hosts"]
     assert plural(1, "info") == "1 info" and plural(3, "info") == "3 info"
-    assert apply_lines([])[-1] == ("bold", "0 hosts")  # never "0 hosts: " and nothing
+    assert apply_lines([])[-2] == ("bold", "0 hosts")  # never "0 hosts: " and nothing after it
     assert recap_key("rolled back") == "rolled_back"
     conf = tmp_path / "redis.conf"
     conf.write_text("tcp-keepalive 0\n")
