@@ -137,12 +137,14 @@ def apply_target(
     expected: HostPlan | None = None,
     cache: MergeCache | None = None,
     allow_pending_live: bool = False,
+    run_id: str = "",
 ) -> HostApplyResult:
     """Apply on one host under its lock. ``expected``: a saved plan the host must still match.
 
     A file with ``live: true`` whose running instance could not be read fails the host before
     anything is written, unless ``allow_pending_live``: then the files are written and the host
-    is reported ``pending restart`` (its live values were not set)."""
+    is reported ``pending restart`` (its live values were not set). ``run_id``: the
+    invocation's id, the same on every host (a new one when empty)."""
     held, reply = locked_gather(conn, target, timeouts, *gather_request(target))
     try:
         survey = survey_target(conn, target, renderer, timeouts, cache, reply)
@@ -170,7 +172,7 @@ def apply_target(
         if not plan.changed:
             return HostApplyResult(plan.host, plan.address, "ok", plan)
         status, run_id, messages, error = execute(
-            conn, target, change_set(target, survey), "apply", "", timeouts, held.pid
+            conn, target, change_set(target, survey), "apply", "", timeouts, held.pid, run_id
         )
         if pending and status == "changed":
             status = "pending restart"
@@ -270,13 +272,15 @@ def execute(
     of_run: str,
     timeouts: Timeouts,
     holder: int,
+    run_id: str = "",
 ) -> tuple[str, str, tuple[str, ...], str]:
     """Back up, write, set runtime values, run handlers, verify, record; roll back on failure.
 
-    Returns (status, run id, messages, error). The caller holds the host lock.
+    Returns (status, run id, messages, error). The caller holds the host lock. ``run_id``:
+    the invocation's id, shared by every host it touches (a new one when empty).
     """
     base = backup_dir(target)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     run_dir = posixpath.join(base, "runs", run_id)
     ops = [
         WriteOp(i, w.path, w.content, w.mode, w.uid, w.gid, w.exists_now, w.validate, w.remove_dirs)

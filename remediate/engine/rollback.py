@@ -8,12 +8,14 @@ A file is restored only where it is still what the run wrote, unless ``force``.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 
 from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
 from remediate.engine.survey import redis_endpoint
 from remediate.errors import RemediateError
 from remediate.formats import parse
 from remediate.model.facts import RedisEndpoint
+from remediate.model.fleet_runs import UNDOABLE, last_apply_run, undone_by
 from remediate.model.outcomes import RollbackResult
 from remediate.model.runs import Manifest, RuntimeEntry
 from remediate.model.timeouts import Timeouts
@@ -23,8 +25,6 @@ from remediate.remote.connection import Connection, Held
 from remediate.remote.gather import gather, new_boundary
 from remediate.remote.runtime import read_redis
 from remediate.remote.scripts import parse_runs_reply, read_runs_command
-
-UNDOABLE = ("applied", "started")  # "started": interrupted runs can be undone too
 
 
 def read_manifests(conn: Connection, target: HostTarget) -> list[Manifest]:
@@ -67,10 +67,21 @@ def _manifests(stdout: bytes, boundary: str, target: HostTarget) -> list[Manifes
 
 
 def pick_run(manifests: list[Manifest], run_id: str | None) -> Manifest | None:
-    if run_id:
-        return next((m for m in manifests if m.run_id == run_id), None)
-    undoable = [m for m in manifests if m.status in UNDOABLE]
-    return undoable[-1] if undoable else None
+    """``run_id``'s manifest on this host; without one, its last *apply* run (never a rollback)."""
+    wanted = run_id or last_apply_run({"": manifests})
+    return next((m for m in manifests if m.run_id == wanted), None)
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What undoing a run on one host will do, and what it cannot do (``blocked``)."""
+
+    changes: ChangeSet
+    restored: tuple[str, ...]
+    removed: tuple[str, ...]
+    skipped: tuple[str, ...]  # "path: why", both the harmless and the blocking ones
+    runtime: tuple[str, ...]
+    blocked: int  # files and live values left as they are because they changed since the run
 
 
 def rollback_target(
@@ -80,44 +91,75 @@ def rollback_target(
     force: bool,
     dry_run: bool,
     timeouts: Timeouts,
+    new_run: str = "",
 ) -> RollbackResult:
+    """Undo ``run_id`` (its last apply run when None) on one host, under its lock.
+
+    ``new_run``: the id this rollback runs as, the same on every host. A host that ``run_id``
+    did not touch, or where a rollback of it still stands, is left alone and says so. Files
+    or live values that changed since the run are skipped (unless ``force``): the host is
+    then ``partial``.
+    """
     name = target.host.name
     held, manifests = locked_manifests(conn, target, timeouts)
     try:
         run = pick_run(manifests, run_id)
         if run is None:
             if run_id:
-                return RollbackResult(name, "ok", run_id, error=f"no run {run_id} on this host")
-            return RollbackResult(name, "ok", error="no run to roll back on this host")
-        changes, restored, skipped, runtime_lines = _plan_rollback(
-            conn, target, run, force, timeouts
-        )
-        if dry_run or not (changes.writes or changes.runtime):
+                return RollbackResult(name, "ok", note=f"run {run_id} did not touch this host")
+            return RollbackResult(name, "ok", note="no apply run to roll back on this host")
+        undone = undone_by(manifests, run.run_id)
+        if undone and not force:
             return RollbackResult(
-                name,
-                "ok" if not dry_run or not restored else "changed",
-                run.run_id,
-                restored=restored,
-                skipped=skipped,
-                runtime=runtime_lines,
+                name, "ok", run.run_id, note=f"run {run.run_id} was already rolled back by {undone}"
             )
-        status, new_run, _, error = execute(
-            conn, target, changes, "rollback", run.run_id, timeouts, held.pid
+        if run.status not in UNDOABLE:
+            return RollbackResult(
+                name, "ok", run.run_id, note=f"run {run.run_id} {run.status}: nothing to undo"
+            )
+        plan = plan_rollback(conn, target, run, force, timeouts)
+        partial = plan.blocked > 0
+        if dry_run or not (plan.changes.writes or plan.changes.runtime):
+            todo = plan.restored or plan.removed or plan.changes.runtime
+            status = "partial" if partial else "changed" if dry_run and todo else "ok"
+            return _result(name, status, run.run_id, "", plan, "")
+        status, ran_as, _, error = execute(
+            conn, target, plan.changes, "rollback", run.run_id, timeouts, held.pid, new_run
         )
-        return RollbackResult(
-            name, status, run.run_id, new_run, restored, skipped, runtime_lines, error
-        )
+        if status == "changed" and partial:
+            status = "partial"
+        return _result(name, status, run.run_id, ran_as, plan, error)
     finally:
         held.release()
 
 
-def _plan_rollback(
+def _result(
+    name: str, status: str, of_run: str, run_id: str, plan: RollbackPlan, error: str
+) -> RollbackResult:
+    return RollbackResult(
+        name,
+        status,
+        of_run,
+        run_id,
+        plan.restored,
+        plan.skipped,
+        plan.runtime,
+        error,
+        removed=plan.removed,
+    )
+
+
+def plan_rollback(
     conn: Connection, target: HostTarget, run: Manifest, force: bool, timeouts: Timeouts
-) -> tuple[ChangeSet, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+) -> RollbackPlan:
     sources = sorted({r.source for r in run.runtime if r.source})
     paths = [f.path for f in run.files] + [f.backup for f in run.files if f.backup] + sources
     facts = gather(conn, list(dict.fromkeys(paths)), timeout=timeouts.gather).files
-    writes, restored, skipped = [], [], []
+    writes: list[FileWrite] = []
+    restored: list[str] = []
+    removed: list[str] = []
+    skipped: list[str] = []
+    blocked = 0
     for f in run.files:
         now = facts[f.path]
         now_sha = now.sha256 if now.exists else ""
@@ -128,12 +170,14 @@ def _plan_rollback(
             skipped.append(
                 f"{f.path}: changed since run {run.run_id} (use --force to restore anyway)"
             )
+            blocked += 1
             continue
         content = None
         if f.existed:
             backup = facts[f.backup] if f.backup else None
             if backup is None or not backup.exists or backup.sha256 != f.sha256_before:
                 skipped.append(f"{f.path}: its backup is missing or damaged")
+                blocked += 1
                 continue
             content = backup.content
         writes.append(
@@ -151,14 +195,17 @@ def _plan_rollback(
                 f.created_dirs,
             )
         )
-        restored.append(f.path)
+        (restored if f.existed else removed).append(f.path)
     runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeouts)
+    blocked += sum(line.endswith("; skipped") for line in lines)
     handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
-    return (
+    return RollbackPlan(
         ChangeSet(tuple(writes), runtime, handlers, redis),
         tuple(restored),
+        tuple(removed),
         tuple(skipped),
         lines,
+        blocked,
     )
 
 
