@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from remediate.errors import CommandFailed, ConnectionFailed, LockBusy
 from remediate.model.timeouts import Timeouts
+from remediate.remote.deadline import Stalled, stopped_probe, wait_channel, with_pid
 from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
 from remediate.remote.host_trust import known_hosts as known_hosts_of
 from remediate.remote.host_trust import ssh_config as user_ssh_config
@@ -227,6 +228,8 @@ class SSHConnection:
         self._peer_banner: str | None = None
         #: ``address:port`` connected to (with ~/.ssh/config's HostName and Port once open)
         self.endpoint = f"{host.address}:{host.port or 22}"
+        #: why the host stopped answering: every later wait fails at once (no deadline twice)
+        self.stalled = ""
 
     # -- connecting -----------------------------------------------------------------
     def open(self) -> None:
@@ -367,37 +370,68 @@ class SSHConnection:
     def run(
         self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None
     ) -> CommandResult:
+        self._check_stalled()
         if self._client is None:
             self.open()
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
         limit = timeout or self.options.timeout
+        idle = self.options.timeout
+        deadline = time.monotonic() + limit
+        channel = None
         try:
-            channel = self._client.get_transport().open_session(timeout=limit)
-            channel.settimeout(limit)
-            channel.exec_command(command)
-            if stdin:
-                channel.sendall(stdin)
-            channel.shutdown_write()
-            stdout = _read_all(channel, limit)
-            stderr = channel.makefile_stderr("rb").read()
-            exited = channel.recv_exit_status()
+            channel = self._client.get_transport().open_session(timeout=min(limit, idle))
+            channel.exec_command(with_pid(command))
+            stdout, stderr, exited = wait_channel(channel, stdin, deadline, idle, self._probe)
             channel.close()
+        except Stalled as exc:
+            raise self._stall(f"host stopped responding: {exc}") from None
         except TimeoutError:
-            raise CommandFailed(
-                f"command timed out after {limit:g} s", host=self.host.name
-            ) from None
+            raise self._stall(f"command timed out after {limit:g} s") from None
         except (OSError, EOFError) as exc:
             raise ConnectionFailed(
                 f"{self.endpoint}: connection lost: {_reason(exc)}", host=self.host.name
             ) from None
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
+            if channel is None and "Timeout opening channel" in str(exc):
+                raise self._stall(
+                    f"host stopped responding: no new SSH channel within {min(limit, idle):g} s"
+                ) from None
             raise ConnectionFailed(
                 f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
             ) from None
         return CommandResult(command, stdout, stderr, exited)
 
+    def _check_stalled(self) -> None:
+        if self.stalled:
+            raise CommandFailed(self.stalled, host=self.host.name)
+
+    def _stall(self, why: str) -> CommandFailed:
+        """Remember that the host stopped answering and drop the connection."""
+        self.stalled = why
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001, S110  (closing a dead transport: nothing to do)
+                pass
+        return CommandFailed(why, host=self.host.name)
+
+    def _probe(self, pid: int | None) -> None:
+        """Raise ``Stalled`` if the command ``pid`` (or a child) is stopped, or the session is."""
+        idle = self.options.timeout
+        try:
+            channel = self._client.get_transport().open_session(timeout=idle)
+            channel.exec_command(stopped_probe(pid) if pid else "true")
+            out, _, _ = wait_channel(channel, b"", time.monotonic() + idle, idle, lambda _pid: None)
+            channel.close()
+        except Exception as exc:
+            raise Stalled(f"no answer on a second channel within {idle:g} s") from exc
+        if b"STOPPED" in out:
+            raise Stalled(f"its command (pid {pid}) is stopped")
+
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:
         """A socket-like ``direct-tcpip`` channel to ``address:port`` as the host sees it."""
+        self._check_stalled()
         if self._client is None:
             self.open()
         limit = timeout or self.options.timeout
@@ -414,6 +448,7 @@ class SSHConnection:
         return channel
 
     def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held:
+        self._check_stalled()
         if self._client is None:
             self.open()
         command = shell_command(argv, become=self.host.become, become_user=self.host.become_user)
@@ -439,8 +474,11 @@ class SSHConnection:
 
         def release() -> None:
             try:
-                channel.shutdown_write()
-                channel.recv_exit_status()
+                if not self.stalled:
+                    channel.shutdown_write()
+                    channel.status_event.wait(timeout)  # bounded: a frozen host must not hang us
+            except Exception:  # noqa: BLE001, S110  (a dead transport: the lock died with it)
+                pass
             finally:
                 channel.close()
 
@@ -478,18 +516,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[:1].lower() + exc.strerror[1:]
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _read_all(channel: Any, limit: float) -> bytes:
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + limit
-    while True:
-        data = channel.recv(1 << 16)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
-        if time.monotonic() > deadline:
-            raise TimeoutError
 
 
 def connect(host: HostLike, options: ConnectOptions) -> Connection:
