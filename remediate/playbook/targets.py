@@ -13,6 +13,7 @@ from typing import Any
 
 from remediate.errors import HostPatternError, PlaybookError
 from remediate.formats import ABSENT
+from remediate.playbook.host_checks import check_file_vars, check_host
 from remediate.playbook.render import Renderer
 from remediate.playbook.schema import FileSpec, Handler, Play, Playbook
 
@@ -122,6 +123,7 @@ def prepare(
     hosts: dict[str, Any] = {}
     for play, play_hosts in (selection or select_plays(inventory, playbook, limit)).per_play:
         for host in play_hosts:
+            check_host(host)  # before any host is contacted: nothing written on bad input
             hosts[host.name] = host
             variables = {
                 **play.defaults,
@@ -130,6 +132,7 @@ def prepare(
                 "inventory_hostname": host.name,
                 "group_names": sorted(host.groups),
             }
+            check_file_vars(host.name, variables)
             files = per_host.setdefault(host.name, {})
             for spec in play.files:
                 path = remote_path(host.root, spec.path)
@@ -196,4 +199,6 @@ def inventory_targets(
         )
     if shard:
         hosts = [h for h in hosts if shard_of(h.name, shard[1]) == shard[0] - 1]
+    for host in hosts:
+        check_host(host)
     return [HostTarget(h, ()) for h in hosts]
