@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.errors import HostPatternError, PlaybookError
-from remediate.formats import ABSENT
+from remediate.errors import HostPatternError, ParseError, PlaybookError, TemplateError
+from remediate.formats import ABSENT, parse
 from remediate.playbook.host_checks import check_file_vars, check_host
 from remediate.playbook.render import Renderer
 from remediate.playbook.schema import FileSpec, Handler, Play, Playbook
@@ -144,17 +144,42 @@ def prepare(
                     )
                 files[path] = ManagedFile(spec, path, play.handlers, variables)
     targets = []
+    parsed: set[tuple[str, bytes]] = set()
     for name, files in per_host.items():
         for managed in files.values():
             renderer.check(managed.spec.template)
-            for scheme in PREFLIGHT_SCHEMES:
-                renderer.render(managed.spec.template, template_vars(managed.variables, {}, scheme))
+            for scheme in preflight_schemes(managed.variables):
+                rendered = renderer.render(
+                    managed.spec.template, template_vars(managed.variables, {}, scheme)
+                )
+                if (managed.spec.kind, rendered) not in parsed:  # hosts mostly render alike
+                    check_rendered(managed, rendered, renderer, name)
+                    parsed.add((managed.spec.kind, rendered))
         targets.append(HostTarget(hosts[name], tuple(files.values())))
     order = {name: i for i, name in enumerate(inventory.hosts)}
     targets.sort(key=lambda t: order.get(t.host.name, len(order)))
     if shard:
         targets = [t for t in targets if shard_of(t.host.name, shard[1]) == shard[0] - 1]
     return targets
+
+
+def preflight_schemes(variables: Mapping[str, Any]) -> tuple[str, ...]:
+    """Both broker branches, and the host's own transport if it names another one."""
+    own = str(variables.get("celery_broker_transport") or "")
+    return PREFLIGHT_SCHEMES + ((own,) if own and own not in PREFLIGHT_SCHEMES else ())
+
+
+def check_rendered(managed: ManagedFile, rendered: bytes, renderer: Renderer, host: str) -> None:
+    """What a template renders for a host must parse as its kind, before any host is contacted."""
+    try:
+        parse(managed.spec.kind, rendered, managed.spec.template)
+    except ParseError as exc:
+        where = f"line {exc.line} of its output: " if exc.line else ""
+        raise TemplateError(
+            f"renders a {managed.spec.kind} file that cannot be parsed for host {host}: "
+            f"{where}{exc.message}",
+            path=str(renderer.directory / managed.spec.template),
+        ) from None
 
 
 def shard_of(name: str, shards: int) -> int:
