@@ -136,8 +136,32 @@ def _read_until(read_line: Any, marker: bytes, host: str) -> bytes:
         chunks.append(line)
 
 
-def _first_line_or_exit(read_line: Any, limit: float, host: str, what: str) -> int:
+def become_refused(stdout: bytes, stderr: bytes, exited: int, host: HostLike) -> str:
+    """Why sudo refused to run a command ("" if it did not): the same words in every command.
+
+    A login user without sudo rights (or an unknown ``ansible_become_user``) reached the
+    host: the host is *failed*, never unreachable."""
+    if not host.become or exited == 0 or stdout.strip():
+        return ""
+    said = [
+        line.strip()
+        for line in stderr.decode("utf-8", "replace").splitlines()
+        if line.startswith("sudo:")
+    ]
+    if not said:
+        return ""
+    return f"sudo refused to run commands as {host.become_user} for this login: {said[0]}"
+
+
+def _first_line_or_exit(
+    read_line: Any, limit: float, host: str, what: str, become: HostLike | None = None
+) -> int:
     line = read_line()
+    if become is not None and become.become and line.startswith(b"sudo:"):
+        said = line
+        while more := read_line():  # the lock script never started: sudo's own lines, then EOF
+            said += more
+        raise CommandFailed(become_refused(b"", said, 1, become), host=host)
     words = line.split()
     if len(words) != 2 or words[0] != b"LOCKED" or not words[1].isdigit():
         reason = line.decode("utf-8", "replace").strip()
@@ -171,6 +195,9 @@ class LocalConnection:
             raise CommandFailed(
                 f"command timed out after {exc.timeout:g} s", host=self.host.name
             ) from None
+        refused = become_refused(proc.stdout, proc.stderr, proc.returncode, self.host)
+        if refused:
+            raise CommandFailed(refused, host=self.host.name)
         return CommandResult(command, proc.stdout, proc.stderr, proc.returncode)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
@@ -186,7 +213,9 @@ class LocalConnection:
         )
         assert proc.stdout is not None and proc.stdin is not None
         try:
-            pid = _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
+            pid = _first_line_or_exit(
+                proc.stdout.readline, timeout, self.host.name, "lock", self.host
+            )
             output = _read_until(proc.stdout.readline, until, self.host.name)
         except (LockBusy, ConnectionFailed, CommandFailed):
             proc.kill()
@@ -399,6 +428,9 @@ class SSHConnection:
             raise ConnectionFailed(
                 f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
             ) from None
+        refused = become_refused(stdout, stderr, exited, self.host)
+        if refused:
+            raise CommandFailed(refused, host=self.host.name)
         return CommandResult(command, stdout, stderr, exited)
 
     def _check_stalled(self) -> None:
@@ -463,7 +495,7 @@ class SSHConnection:
                 f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
             ) from None
         try:
-            pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
+            pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock", self.host)
             output = _read_until(reader.readline, until, self.host.name)
         except TimeoutError:
             channel.close()
