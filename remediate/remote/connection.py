@@ -19,7 +19,13 @@ from typing import Any, Protocol
 from remediate.errors import CommandFailed, ConnectionFailed, LockBusy
 from remediate.model.timeouts import Timeouts
 from remediate.remote.deadline import Stalled, stopped_probe, wait_channel, with_pid
-from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
+from remediate.remote.host_trust import (
+    UnknownHost,
+    UnknownHostPolicy,
+    aead_transport,
+    private_key,
+    trusted_keys,
+)
 from remediate.remote.host_trust import known_hosts as known_hosts_of
 from remediate.remote.host_trust import ssh_config as user_ssh_config
 
@@ -272,10 +278,9 @@ class SSHConnection:
         known_hosts = self._known_hosts_file(ssh_config)
         policy = UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts)
         try:
-            if gateways:  # a rare path: each client of the jump chain reads the file itself
+            if gateways:  # a rare path: each client of the jump chain asks the parsed file
                 for each in [client, *gateways]:
-                    if os.path.exists(known_hosts):
-                        each.load_host_keys(known_hosts)
+                    each._system_host_keys = trusted_keys(known_hosts)
             else:  # the host's own entries, from the file parsed once for the whole fleet
                 name = self._hostkey_name(ssh_config)
                 for key_type, key in (known_hosts_of(known_hosts).lookup(name) or {}).items():
