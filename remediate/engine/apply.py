@@ -32,7 +32,7 @@ from remediate.model.runs import (
     new_run_id,
 )
 from remediate.model.timeouts import Timeouts
-from remediate.plan.planner import MergeCache
+from remediate.plan.planner import MergeCache, commands_changed
 from remediate.playbook.render import Renderer
 from remediate.playbook.schema import Handler
 from remediate.playbook.targets import HostTarget, remote_path
@@ -201,6 +201,8 @@ def stale_reason(expected: HostPlan, now: HostPlan) -> str:
             )
         if saved.sha256_after != current.sha256_after:
             return f"{current.path} would now be written differently than planned (inputs changed)"
+        if commands_changed(saved, current):
+            return commands_changed(saved, current)
     return ""
 
 

@@ -215,8 +215,35 @@ def plan_file(
         handlers=tuple(spec.notify) if needs_handler and changed else (),
         diff=masker(m.raw_diff),
         validate=spec.validate,
+        handler_commands=handler_commands(
+            desired.handlers, spec.notify if needs_handler and changed else ()
+        ),
     )
     return PlannedFile(plan, m.new_content, m.live_doc, m.new_doc, spec.live, m.managed)
+
+
+def handler_commands(handlers: Mapping[str, Handler], names: Sequence[str]) -> tuple[str, ...]:
+    """Exactly what the notified handlers run, for a saved plan to be checked against."""
+    return tuple(
+        f"{name}: {handlers[name].command}; check: {handlers[name].check or '-'}"
+        for name in names
+        if name in handlers
+    )
+
+
+def commands_changed(saved: FilePlan, now: FilePlan) -> str:
+    """Why ``now`` would run other commands than the saved plan recorded ("" if it would not)."""
+    if saved.validate != now.validate:
+        return (
+            f"{now.path}: its validate command changed since the plan was saved "
+            f"(planned {saved.validate!r}, now {now.validate!r})"
+        )
+    if saved.handler_commands != now.handler_commands:
+        return (
+            f"{now.path}: the commands of its handlers changed since the plan was saved "
+            f"(planned {list(saved.handler_commands)}, now {list(now.handler_commands)})"
+        )
+    return ""
 
 
 def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:
