@@ -39,7 +39,8 @@ B=$1; shift
 tags=
 for p do
   shift
-  if [ -f "$p" ]; then
+  if [ -L "$p" ]; then tags="${tags}L"
+  elif [ -f "$p" ]; then
     if [ -r "$p" ]; then tags="${tags}F"; set -- "$@" "$p"; else tags="${tags}D"; fi
   elif [ -e "$p" ]; then tags="${tags}N"
   else tags="${tags}M"
@@ -121,7 +122,7 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
                 tags = words[0] if words else ""
         else:
             raise ValueError(f"unexpected {tag!r} record")
-    if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDN"):
+    if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDNL"):
         raise ValueError("no file list, or one that does not match the paths")
     readable = [p for p, t in zip(paths, tags) if t == "F"]
     if readable and ("H" not in bodies or "C" not in bodies):
@@ -137,7 +138,13 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
     return GatherReply({p: files[p] for p in paths}, probes)
 
 
-_REASONS = {"D": "permission denied", "N": "not a regular file"}
+_REASONS = {
+    "D": "permission denied",
+    "N": "not a regular file",
+    # never followed: its target's bytes could end up in output, and a write would replace
+    # the link with a file (manage the path it points to instead)
+    "L": "a symbolic link; remediate never follows one (manage the file it points to)",
+}
 _CHANGED = "file changed while it was being read"
 
 

@@ -129,6 +129,8 @@ def write_script(
         ),
         'fail() { echo "@E $1 $2"; cleanup; exit 3; }',
     ]
+    for op in ops:  # 0. a symbolic link is never followed (backup) nor replaced (rename)
+        parts.append(f"[ -L {q(op.path)} ] && fail {op.index} 'is a symbolic link: not followed'")
     for op in ops:  # 1. backups of everything we will touch
         if op.existed:
             parts.append(
