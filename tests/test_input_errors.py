@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, run_cli
 
 INVENTORY = (
@@ -63,7 +65,50 @@ def test_a_template_whose_output_cannot_be_parsed_fails_before_any_host_is_conta
     assert result.returncode == 1, result.stdout + result.stderr
     assert "internal error" not in result.stderr
     assert (
-        "templates/celeryconfig.py.j2: renders a celery file that cannot be parsed for host h1"
+        "templates/celeryconfig.py.j2: renders a celery file its program would refuse, for host h1"
         in (result.stderr)
     )
     assert "127.0.0.9" not in result.stdout + result.stderr  # no host was contacted
+
+
+@pytest.mark.parametrize(
+    ("template", "old", "new", "reason"),
+    [
+        (
+            "rabbitmq.conf.j2",
+            "\nheartbeat = ",
+            "\nheartbeat == = ",
+            "line 3 of its output: heartbeat takes an integer, not '= = 60'",
+        ),
+        (
+            "redis.conf.j2",
+            "\ntcp-keepalive ",
+            "\ntcp-keeplive ",
+            "unknown directive 'tcp-keeplive': Redis refuses the file",
+        ),
+    ],
+)
+def test_a_template_typo_its_program_would_refuse_is_an_error_at_render_time(
+    tmp_path: Path, template: str, old: str, new: str, reason: str
+) -> None:
+    """Issue 20 item 3: never written, found before any host is contacted."""
+    project = _project(tmp_path)
+    path = project / "templates" / template
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new, 1))
+    result = _plan(project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"templates/{template}: renders a" in result.stderr
+    assert reason in result.stderr, result.stderr
+    assert "127.0.0.9" not in result.stdout + result.stderr
+
+
+def test_rabbitmq_integer_keys_are_checked_as_cuttlefish_reads_them() -> None:
+    from remediate.formats import parse
+
+    for text in (b"heartbeat = 60\n", b"heartbeat = -1\n", b"consumer_timeout = 1800000\n"):
+        assert parse("rabbitmq", text, "rabbitmq.conf").problems == []
+    for text in (b"heartbeat = = = 60\n", b"heartbeat = 60s\n", b"channel_max = lots\n"):
+        [problem] = parse("rabbitmq", text, "rabbitmq.conf").problems
+        assert "takes an integer" in problem.reason
+    assert parse("rabbitmq", b"vm_memory_high_watermark.relative = 0.6\n", "x").problems == []

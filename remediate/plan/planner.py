@@ -150,6 +150,7 @@ class MergeCache:
 
 def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Merged:
     desired_doc = parse(spec.kind, rendered, f"template {spec.template}")
+    refuse_problems(desired_doc, f"template {spec.template}", "its output would be rejected")
     if live is not None:
         live_doc: Document | None = parse(spec.kind, live, path)
         assert live_doc is not None
@@ -165,6 +166,8 @@ def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Me
         live_doc, base = None, parse(spec.kind, b"", path)
     new_doc, changes = merge(base, desired_doc, spec.strategy)
     new_content = new_doc.dump()
+    # the file as it would be written, read back the way its program reads it
+    refuse_problems(parse(spec.kind, new_content, path), path, "refusing to write a file")
     secrets: list[str] = []
     for doc in (base, desired_doc):
         found = getattr(doc, "secrets", None)
@@ -180,6 +183,13 @@ def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Me
         tuple(secrets),
         tuple(key for key, _ in desired_doc.managed_items()),
     )
+
+
+def refuse_problems(doc: Document, path: str, what: str) -> None:
+    """Raise for the first line of ``doc`` its program would refuse or misread."""
+    if doc.problems:
+        bad = doc.problems[0]
+        raise ParseError(f"{what} the service would reject: {bad.reason}", path=path, line=bad.line)
 
 
 def plan_file(

@@ -172,11 +172,14 @@ def preflight_schemes(variables: Mapping[str, Any]) -> tuple[str, ...]:
 def check_rendered(managed: ManagedFile, rendered: bytes, renderer: Renderer, host: str) -> None:
     """What a template renders for a host must parse as its kind, before any host is contacted."""
     try:
-        parse(managed.spec.kind, rendered, managed.spec.template)
+        doc = parse(managed.spec.kind, rendered, managed.spec.template)
+        if doc.problems:  # a line its program refuses or misreads (an unknown directive...)
+            bad = doc.problems[0]
+            raise ParseError(bad.reason, path=managed.spec.template, line=bad.line)
     except ParseError as exc:
         where = f"line {exc.line} of its output: " if exc.line else ""
         raise TemplateError(
-            f"renders a {managed.spec.kind} file that cannot be parsed for host {host}: "
+            f"renders a {managed.spec.kind} file its program would refuse, for host {host}: "
             f"{where}{exc.message}",
             path=str(renderer.directory / managed.spec.template),
         ) from None
