@@ -183,6 +183,8 @@ class RedisDocument(LineDocument[RedisLine]):
             args = line.args if line.tokens else _rough_args(line)
             if line.key in SECRET_DIRECTIVES:
                 found.extend(args)
+                # as written (quotes and escapes such as \x65): how a diff shows the value
+                found.extend(line.text[t.start : t.end] for t in line.tokens[1:])
             elif line.key == "user":
                 found.extend(arg[1:] for arg in args[1:] if arg[:1] in "<>#!" and len(arg) > 1)
             elif line.key == "sentinel" and args:
