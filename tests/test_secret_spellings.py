@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import difflib
 
-from remediate.formats import parse
+from remediate.formats import parse, secrets_of
 from remediate.model.secrets import Masker
 
 
 def _shown(kind: str, before: bytes, after: bytes) -> str:
-    masker = Masker(parse(kind, before, "x").secrets() + parse(kind, after, "x").secrets())
+    masker = Masker(secrets_of(parse(kind, before, "x")) + secrets_of(parse(kind, after, "x")))
     diff = "\n".join(
         difflib.unified_diff(before.decode().splitlines(), after.decode().splitlines(), n=3)
     )

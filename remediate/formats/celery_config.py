@@ -218,25 +218,24 @@ class CeleryDocument(Document):
         found: list[str] = []
         for key, value in self.settings().items():
             found.extend(s for s in secrets_in(key, value) if s not in found)
-        strings = [
-            node
-            for node in ast.walk(self._tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        ]
-        for node in strings:
-            found.extend(s for s in url_passwords(node.value) if s not in found)
-        # as written: escapes and implicit concatenation ("a" "b") spell a secret otherwise
-        # than Python reads it, so the literal's source text is masked too (line by line)
+        for node in ast.walk(self._tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.extend(s for s in url_passwords(node.value) if s not in found)
+        return found
+
+    def spellings(self) -> list[str]:
+        """The source text of every string literal holding a secret, line by line: escapes
+        and implicit concatenation (``"a" "b"``) spell a secret otherwise than Python reads
+        it, so a diff must be masked by these too."""
+        found = self.secrets()
         spelled: list[str] = []
-        for node in strings:
-            if any(secret in node.value for secret in found):
-                source = ast.get_source_segment(self._code, node) or ""
-                spelled += [
-                    line.strip()
-                    for line in source.splitlines()
-                    if len(line.strip()) >= 4 and line.strip() not in found
-                ]
-        return found + list(dict.fromkeys(spelled))
+        for node in ast.walk(self._tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            source = ast.get_source_segment(self._code, node) or ""
+            if any(secret in node.value and secret not in source for secret in found):
+                spelled += [line.strip() for line in source.splitlines() if len(line.strip()) >= 4]
+        return list(dict.fromkeys(spelled))
 
     # ---------------------------------------------------------------- editing
 

@@ -183,8 +183,6 @@ class RedisDocument(LineDocument[RedisLine]):
             args = line.args if line.tokens else _rough_args(line)
             if line.key in SECRET_DIRECTIVES:
                 found.extend(args)
-                # as written (quotes and escapes such as \x65): how a diff shows the value
-                found.extend(line.text[t.start : t.end] for t in line.tokens[1:])
             elif line.key == "user":
                 found.extend(arg[1:] for arg in args[1:] if arg[:1] in "<>#!" and len(arg) > 1)
             elif line.key == "sentinel" and args:
@@ -192,6 +190,18 @@ class RedisDocument(LineDocument[RedisLine]):
                 if position is not None and len(args) > position:
                     found.append(args[position])
         return list(dict.fromkeys(secret for secret in found if secret))
+
+    def spellings(self) -> list[str]:
+        """Secret arguments as written (quotes, escapes such as ``\\x65``): how a diff shows
+        them, where ``secrets()`` has the value Redis reads."""
+        found = [
+            line.text[token.start : token.end]
+            for _, line in sorted(self.info.items())
+            if line.key in SECRET_DIRECTIVES
+            for token in line.tokens[1:]
+            if token.value not in line.text[token.start : token.end]  # spelled otherwise
+        ]
+        return list(dict.fromkeys(found))
 
     # --- editing ----------------------------------------------------------------
 

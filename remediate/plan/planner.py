@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate.errors import ParseError
-from remediate.formats import ABSENT, Change, Document, merge, parse
+from remediate.formats import ABSENT, Change, Document, merge, parse, secrets_of
 from remediate.model.facts import HostFacts
 from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
 from remediate.model.secrets import Masker, masked
@@ -169,10 +169,8 @@ def _merge(spec: FileSpec, path: str, live: bytes | None, rendered: bytes) -> Me
     # the file as it would be written, read back the way its program reads it
     refuse_problems(parse(spec.kind, new_content, path), path, "refusing to write a file")
     secrets: list[str] = []
-    for doc in (base, desired_doc):
-        found = getattr(doc, "secrets", None)
-        if callable(found):
-            secrets += found()
+    for doc in (base, desired_doc, new_doc):  # values, and their spellings as written
+        secrets += secrets_of(doc)
     return Merged(
         live_doc,
         desired_doc,
