@@ -63,6 +63,7 @@ class FileWrite:
     sha_now: str
     validate: str | None = None
     remove_dirs: tuple[str, ...] = ()
+    kind: str = ""  # the file's format (redis, rabbitmq...): a rollback reads redis.conf
 
     @property
     def sha_after(self) -> str:
@@ -78,6 +79,10 @@ class ChangeSet:
     redis_by_source: Mapping[str, RedisEndpoint] = field(
         default_factory=dict
     )  # redis.conf -> its instance
+    #: ``redis`` and ``redis_by_source`` as before the run (old passwords): until a handler
+    #: restarted redis-server from the new file, and after a restore
+    redis_restore: RedisEndpoint | None = None
+    redis_by_source_restore: Mapping[str, RedisEndpoint] = field(default_factory=dict)
 
     def runtime_groups(self) -> list[tuple[RedisEndpoint, tuple[RuntimeEntry, ...]]]:
         """The live values to set, per instance (each redis.conf's own, else ``redis``)."""
@@ -225,6 +230,7 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
                 fact.exists,
                 fact.sha256,
                 planned.plan.validate,
+                kind=planned.plan.kind,
             )
         )
     by_path = {p.plan.path: p for p in survey.planned if p.plan.kind == "redis"}
@@ -250,9 +256,31 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
         tuple(writes),
         tuple(runtime),
         tuple(_notified(target, survey)),
-        survey.redis,
-        dict(survey.endpoints),
+        after_restart(survey, survey.redis),
+        {path: after_restart(survey, ep, path) or ep for path, ep in survey.endpoints.items()},
+        redis_restore=survey.redis,
+        redis_by_source_restore=dict(survey.endpoints),
     )
+
+
+def after_restart(
+    survey: HostSurvey, endpoint: RedisEndpoint | None, path: str = ""
+) -> RedisEndpoint | None:
+    """``endpoint`` once the written redis.conf (``path``, or any) is what runs: with its new
+    ``requirepass`` when the run changes it (a password is only ever changed by restart).
+    A password from the inventory (``redis_password``) is the operator's and is kept."""
+    if endpoint is None:
+        return None
+    for planned in survey.planned:
+        if planned.plan.kind != "redis" or not planned.plan.changed:
+            continue
+        if path and planned.plan.path != path:
+            continue
+        before = planned.live_doc.settings().get("requirepass") if planned.live_doc else None
+        after = planned.new_doc.settings().get("requirepass")
+        if before != after and endpoint.password in (before, None):
+            return replace(endpoint, password=str(after) if after else None)
+    return endpoint
 
 
 def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
@@ -300,6 +328,7 @@ def execute(
             w.owner,
             w.group,
             posixpath.join(run_dir, "files", str(i)) if w.exists_now else None,
+            kind=w.kind,
         )
         for i, w in enumerate(changes.writes)
     ]
@@ -365,7 +394,7 @@ def execute(
     applied_runtime: tuple[RuntimeEntry, ...] = ()
     ran: list[HandlerResult] = []
     try:
-        for endpoint, entries in changes.runtime_groups():
+        for endpoint, entries in before_restart(changes).runtime_groups():
             applied_runtime += entries  # before the SET: a failed SET may have taken some values
             now = set_redis(
                 conn, endpoint, {r.setting: r.after for r in entries}, timeouts.exchange
@@ -380,7 +409,7 @@ def execute(
             ran.append(result)
             if not result.ok:
                 raise ApplyFailed(f"handler {result.name!r} failed: {result.output}")
-        verify_runtime(conn, changes, timeouts)
+        verify_runtime(conn, changes if ran else before_restart(changes), timeouts)
     except RemediateError as exc:
         return _roll_back(
             conn,
@@ -440,6 +469,18 @@ def execute(
             timeouts,
         )
     return "changed", run_id, messages, ""
+
+
+def before_restart(changes: ChangeSet) -> ChangeSet:
+    """``changes`` with the endpoints as they are until a handler restarts redis-server (the
+    old passwords): live values are set before any handler runs."""
+    if changes.redis_restore is None and not changes.redis_by_source_restore:
+        return changes
+    return replace(
+        changes,
+        redis=changes.redis_restore or changes.redis,
+        redis_by_source=changes.redis_by_source_restore or changes.redis_by_source,
+    )
 
 
 def _how(status: str) -> str:
@@ -538,7 +579,7 @@ def _roll_back(
                 "removed",
             ):
                 notes.append(f"could not restore {op.path}")
-    undo = replace(changes, runtime=tuple(runtime))
+    undo = replace(changes if ran else before_restart(changes), runtime=tuple(runtime))
     for endpoint, entries in undo.runtime_groups():
         try:
             set_redis(conn, endpoint, {r.setting: r.before for r in entries}, timeouts.exchange)
@@ -548,7 +589,9 @@ def _roll_back(
             )
     handlers = {h.name: h for h in changes.handlers}
     for result in ran:
-        again = run_handler(conn, handlers[result.name], changes.redis, timeouts)
+        again = run_handler(
+            conn, handlers[result.name], changes.redis_restore or changes.redis, timeouts
+        )
         if not again.ok:
             notes.append(f"handler {result.name!r} failed after the restore: {again.output}")
     _finish(

@@ -8,7 +8,7 @@ A file is restored only where it is still what the run wrote, unless ``force``.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
 from remediate.engine.survey import redis_endpoint
@@ -193,20 +193,50 @@ def plan_rollback(
                 now_sha,
                 None,
                 f.created_dirs,
+                f.kind,
             )
         )
         (restored if f.existed else removed).append(f.path)
     runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeouts)
     blocked += sum(line.endswith("; skipped") for line in lines)
     handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
+    now_redis, restored_redis = redis_around_restart(target, writes, facts, redis)
     return RollbackPlan(
-        ChangeSet(tuple(writes), runtime, handlers, redis),
+        ChangeSet(tuple(writes), runtime, handlers, restored_redis, redis_restore=now_redis),
         tuple(restored),
         tuple(removed),
         tuple(skipped),
         lines,
         blocked,
     )
+
+
+def redis_around_restart(
+    target: HostTarget,
+    writes: list[FileWrite],
+    facts: dict,  # type: ignore[type-arg]
+    redis: RedisEndpoint | None,
+) -> tuple[RedisEndpoint | None, RedisEndpoint | None]:
+    """The Redis endpoint before and after the restored redis.conf is what runs: a password
+    is only ever changed by restart, so the health check after the handler uses the restored
+    file's ``requirepass`` and live values are set before with the current one."""
+    for w in writes:
+        if w.kind != "redis" or w.content is None:
+            continue
+        now = facts[w.path]
+        now_settings = (
+            parse("redis", now.content, w.path).settings() if now.exists and now.content else {}
+        )
+        then = parse("redis", w.content, w.path).settings()
+        before = redis or redis_endpoint(target.host.vars, now_settings)
+        if now_settings.get("requirepass") != then.get("requirepass") and before.password in (
+            now_settings.get("requirepass"),
+            None,
+        ):
+            password = then.get("requirepass")
+            return before, replace(before, password=str(password) if password else None)
+        return before, before
+    return redis, redis
 
 
 def _runtime_rollback(
