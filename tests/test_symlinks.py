@@ -66,3 +66,18 @@ def test_the_write_script_refuses_a_path_that_became_a_symlink(tmp_path: Path) -
     assert parse_write_reply(reply.stdout)[0].detail == "is a symbolic link: not followed"
     assert link.is_symlink() and target.read_bytes() == b"port 6379\n"
     assert not (tmp_path / "run" / "files" / "0").exists()
+
+
+def test_a_staged_copy_that_vanished_never_truncates_the_live_file(tmp_path: Path) -> None:
+    """The in-place copy (for mount points) runs only from a staged file that is still there:
+    ``cat missing > target`` would have emptied the live file (issue 20 item 8)."""
+    target = tmp_path / "redis.conf"
+    target.write_bytes(b"port 6379\n")
+    op = WriteOp(0, str(target), b"port 6380\n", "0640", None, None, True, "rm -f %s; true")
+    script = write_script(
+        str(tmp_path / "run"), "20260101T000000Z-0000001", [op], b"{}", os.getpid()
+    )
+    reply = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True, check=False)
+    assert reply.returncode == 5
+    assert parse_write_reply(reply.stdout)[0].status == "error"
+    assert target.read_bytes() == b"port 6379\n"

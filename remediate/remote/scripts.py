@@ -195,7 +195,9 @@ def write_script(
         tmp, target = tmps[op.index], q(op.path)
         parts.append(
             f"if mv -f -- {tmp} {target} 2>/dev/null; then echo '@R {op.index} renamed'; "
-            f"elif cat -- {tmp} > {target} && rm -f -- {tmp}; then echo '@R {op.index} copied'; "
+            # only a staged copy that is still there is copied in place: "> target" truncates
+            f"elif [ -f {tmp} ] && cat -- {tmp} > {target} && rm -f -- {tmp}; then "
+            f"echo '@R {op.index} copied'; "
             f"else echo '@E {op.index} cannot replace the file'; exit 5; fi"
         )
     directories = sorted({q(posixpath.dirname(op.path)) for op in ops})
