@@ -34,12 +34,23 @@ from remediate.errors import CommandFailed
 from remediate.model.facts import FileFact
 from remediate.remote.connection import Connection
 
+#: The largest managed file read (and so written): config files are kilobytes; a bigger
+#: one is refused ("too large") instead of being read, diffed and copied line by line.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
 _FILES_SCRIPT = r"""
 B=$1; shift
+big=
+[ $# -gt 0 ] && big=$(find -- "$@" -maxdepth 0 -type f -size +16777216c 2>/dev/null)
 tags=
 for p do
   shift
   if [ -L "$p" ]; then tags="${tags}L"
+  elif [ -n "$big" ] && case "
+$big
+" in *"
+$p
+"*) true;; *) false;; esac; then tags="${tags}B"
   elif [ -f "$p" ]; then
     if [ -r "$p" ]; then tags="${tags}F"; set -- "$@" "$p"; else tags="${tags}D"; fi
   elif [ -e "$p" ]; then tags="${tags}N"
@@ -122,7 +133,7 @@ def parse_gather_reply(stdout: bytes, boundary: str, paths: Sequence[str]) -> Ga
                 tags = words[0] if words else ""
         else:
             raise ValueError(f"unexpected {tag!r} record")
-    if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDNL"):
+    if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDNLB"):
         raise ValueError("no file list, or one that does not match the paths")
     readable = [p for p, t in zip(paths, tags) if t == "F"]
     if readable and ("H" not in bodies or "C" not in bodies):
@@ -144,6 +155,7 @@ _REASONS = {
     # never followed: its target's bytes could end up in output, and a write would replace
     # the link with a file (manage the path it points to instead)
     "L": "a symbolic link; remediate never follows one (manage the file it points to)",
+    "B": f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not read (a config file?)",
 }
 _CHANGED = "file changed while it was being read"
 
