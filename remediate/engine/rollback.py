@@ -8,13 +8,15 @@ A file is restored only where it is still what the run wrote, unless ``force``.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from remediate.engine.apply import ChangeSet, FileWrite, backup_dir, execute, host_lock
+from remediate.engine.live import RedisFile, live_redis
 from remediate.engine.survey import redis_endpoint
 from remediate.errors import RemediateError
 from remediate.formats import parse
-from remediate.model.facts import RedisEndpoint
+from remediate.model.facts import ProcessFact, RedisEndpoint
 from remediate.model.fleet_runs import UNDOABLE, last_apply_run, undone_by
 from remediate.model.outcomes import RollbackResult
 from remediate.model.runs import Manifest, RuntimeEntry
@@ -23,7 +25,7 @@ from remediate.playbook.schema import Handler
 from remediate.playbook.targets import HostTarget
 from remediate.remote.connection import Connection, Held
 from remediate.remote.gather import gather, new_boundary
-from remediate.remote.runtime import read_redis
+from remediate.remote.processes import PROCESS_PROBE, parse_process_probe
 from remediate.remote.scripts import parse_runs_reply, read_runs_command
 
 
@@ -154,7 +156,11 @@ def plan_rollback(
 ) -> RollbackPlan:
     sources = sorted({r.source for r in run.runtime if r.source})
     paths = [f.path for f in run.files] + [f.backup for f in run.files if f.backup] + sources
-    facts = gather(conn, list(dict.fromkeys(paths)), timeout=timeouts.gather).files
+    reply = gather(
+        conn, list(dict.fromkeys(paths)), {"processes": PROCESS_PROBE}, timeout=timeouts.gather
+    )
+    facts = reply.files
+    processes = parse_process_probe(reply.probes["processes"].output)
     writes: list[FileWrite] = []
     restored: list[str] = []
     removed: list[str] = []
@@ -197,7 +203,7 @@ def plan_rollback(
             )
         )
         (restored if f.existed else removed).append(f.path)
-    runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeouts)
+    runtime, lines, redis = _runtime_rollback(conn, target, run, facts, force, timeouts, processes)
     blocked += sum(line.endswith("; skipped") for line in lines)
     handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
     now_redis, restored_redis = redis_around_restart(target, writes, facts, redis)
@@ -246,7 +252,10 @@ def _runtime_rollback(
     facts: dict,
     force: bool,  # type: ignore[type-arg]
     timeouts: Timeouts,
+    processes: Sequence[ProcessFact] = (),
 ) -> tuple[tuple[RuntimeEntry, ...], tuple[str, ...], RedisEndpoint | None]:
+    """Live values to put back, read from the redis-server that runs from the file: its own
+    listener, as the live-truth discovery finds it (credentials go to no other socket)."""
     entries = [r for r in run.runtime if r.service == "redis"]
     if not entries:
         return (), (), None
@@ -254,11 +263,18 @@ def _runtime_rollback(
     settings = (
         parse("redis", source.content, source.path).settings() if source and source.exists else {}
     )
-    found = redis_endpoint(target.host.vars, settings)
-    redis = RedisEndpoint(
-        entries[0].address or found.address, entries[0].port or found.port, found.password
-    )
-    live = read_redis(conn, redis, [r.setting for r in entries], timeouts.exchange)
+    path = entries[0].source
+    found = live_redis(
+        conn,
+        [RedisFile(path, target.host.vars, settings)],
+        processes,
+        [r.setting for r in entries],
+        timeouts.exchange,
+    ).get(path)
+    if found is None or found.endpoint is None or not found.runtime.read:
+        state = found.runtime.live_state if found is not None else "unknown"
+        return (), tuple(f"{r.setting}: live value {state}; skipped" for r in entries), None
+    redis, live = found.endpoint, found.runtime
     out, lines = [], []
     for r in entries:
         now = live.config.get(r.setting, "")
