@@ -102,7 +102,14 @@ def test_apply_then_rollback_then_rollback_the_rollback(project: Path, fleet: Fl
         )  # byte-identical, modes, owners; created dirs gone
         assert live(host) == {"timeout": "300", "tcp-keepalive": "0"}
 
-    redo = cli(project, fleet, "rollback", "--last", "--yes")
+    again = cli(project, fleet, "rollback", "--last", "--yes")  # no flip-flop: nothing left
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already rolled back by" in again.stdout
+    for host in fleet.hosts:
+        assert live(host) == {"timeout": "300", "tcp-keepalive": "0"}
+    runs = json.loads(cli(project, fleet, "runs", "--format", "json").stdout)
+    undo_id = runs["runs"][0]["run_id"]  # newest first: the rollback, by its own id
+    redo = cli(project, fleet, "rollback", undo_id, "--yes")
     assert redo.returncode == 0, redo.stdout + redo.stderr
     assert cli(project, fleet, "plan", "--detailed-exitcode").returncode == 0
     for host in fleet.hosts:

@@ -1,4 +1,4 @@
-"""``remediate rollback`` and ``remediate runs``: undo a past run; list runs per host."""
+"""``remediate rollback`` and ``remediate runs``: undo a past run fleet-wide; list the runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ def rollback(
     run_id: Annotated[
         str | None, typer.Argument(help="The run to undo (see `remediate runs`).")
     ] = None,
-    last: Annotated[bool, typer.Option("--last", help="Undo each host's most recent run.")] = False,
+    last: Annotated[
+        bool,
+        typer.Option(
+            "--last", help="Undo the last apply run (a rollback is undone only by its own id)."
+        ),
+    ] = False,
     inventory: o.Inventory = o.DEFAULT_INVENTORY,
     limit: o.Limit = None,
     forks: o.Forks = 50,
@@ -52,10 +57,6 @@ def rollback(
         raise UsageError("give a RUN_ID or --last (not both)")
     if not (yes or dry_run) and not sys.stdin.isatty():
         raise UsageError("refusing to roll back without --yes: there is no terminal to confirm on")
-    if not (yes or dry_run) and not typer.confirm(
-        f"Roll back {run_id or 'the last run'} on the selected hosts?"
-    ):
-        raise typer.Exit(1)
     sel = o.select(
         inventory=inventory,
         limit=limit,
@@ -71,18 +72,33 @@ def rollback(
             user, private_key, extra_vars, become, become_user, ask_become_pass
         ),
     )
+    if not (yes or dry_run):  # show each host's plan, then ask
+        with ProgressLine("planning the rollback") as progress:
+            planned = api.rollback(sel, run_id, force=force, dry_run=True, progress=progress)
+        print_lines(rollback_lines(planned, True, run_id), ctx.obj.color)
+        run_id = next((r.of_run for r in planned if r.of_run), run_id)
+        todo = [r for r in planned if r.restored or r.removed or r.runtime]
+        if not run_id or not todo:
+            typer.echo("nothing to roll back", err=True)
+            raise typer.Exit(rollback_exit_code(planned, run_id))
+        if not typer.confirm(f"Roll back run {run_id} on {len(todo)} host(s)?", default=False):
+            typer.echo("nothing was changed", err=True)
+            raise typer.Exit(1)
     with ProgressLine("rolling back") as progress:
         results = api.rollback(sel, run_id, force=force, dry_run=dry_run, progress=progress)
-    code = rollback_exit_code(results)
+    code = rollback_exit_code(results, run_id)
     if format == "json":
         typer.echo(dumps(rollback_json(results, dry_run, code)), nl=False)
     else:
-        print_lines(rollback_lines(results, dry_run), ctx.obj.color)
+        print_lines(rollback_lines(results, dry_run, run_id), ctx.obj.color)
     raise typer.Exit(code)
 
 
 def runs(
     ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Argument(help="Show this run on each host it touched.")
+    ] = None,
     inventory: o.Inventory = o.DEFAULT_INVENTORY,
     limit: o.Limit = None,
     forks: o.Forks = 50,
@@ -100,7 +116,7 @@ def runs(
     ask_become_pass: o.AskBecomePass = False,
     format: o.Format = "text",
 ) -> None:
-    """Past runs per host: run id, time, kind, status and files, from each host's backup directory."""
+    """Past runs fleet-wide (id, start, command, hosts changed/failed); with RUN_ID, per host."""
     from remediate import api
     from remediate.cli.output import print_lines
     from remediate.report.plans import dumps
@@ -126,7 +142,7 @@ def runs(
     )
     code = runs_exit_code(outcomes)
     if format == "json":
-        typer.echo(dumps(runs_json(outcomes, code)), nl=False)
+        typer.echo(dumps(runs_json(outcomes, code, run_id)), nl=False)
     else:
-        print_lines(runs_lines(outcomes), ctx.obj.color)
+        print_lines(runs_lines(outcomes, run_id), ctx.obj.color)
     raise typer.Exit(code)

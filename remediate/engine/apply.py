@@ -32,7 +32,7 @@ from remediate.model.runs import (
     new_run_id,
 )
 from remediate.model.timeouts import Timeouts
-from remediate.plan.planner import MergeCache
+from remediate.plan.planner import MergeCache, commands_changed
 from remediate.playbook.render import Renderer
 from remediate.playbook.schema import Handler
 from remediate.playbook.targets import HostTarget, remote_path
@@ -64,6 +64,7 @@ class FileWrite:
     sha_now: str
     validate: str | None = None
     remove_dirs: tuple[str, ...] = ()
+    kind: str = ""  # the file's format (redis, rabbitmq...): a rollback reads redis.conf
 
     @property
     def sha_after(self) -> str:
@@ -79,6 +80,10 @@ class ChangeSet:
     redis_by_source: Mapping[str, RedisEndpoint] = field(
         default_factory=dict
     )  # redis.conf -> its instance
+    #: ``redis`` and ``redis_by_source`` as before the run (old passwords): until a handler
+    #: restarted redis-server from the new file, and after a restore
+    redis_restore: RedisEndpoint | None = None
+    redis_by_source_restore: Mapping[str, RedisEndpoint] = field(default_factory=dict)
 
     def runtime_groups(self) -> list[tuple[RedisEndpoint, tuple[RuntimeEntry, ...]]]:
         """The live values to set, per instance (each redis.conf's own, else ``redis``)."""
@@ -139,12 +144,14 @@ def apply_target(
     expected: HostPlan | None = None,
     cache: MergeCache | None = None,
     allow_pending_live: bool = False,
+    run_id: str = "",
 ) -> HostApplyResult:
     """Apply on one host under its lock. ``expected``: a saved plan the host must still match.
 
     A file with ``live: true`` whose running instance could not be read fails the host before
     anything is written, unless ``allow_pending_live``: then the files are written and the host
-    is reported ``pending restart`` (its live values were not set)."""
+    is reported ``pending restart`` (its live values were not set). ``run_id``: the
+    invocation's id, the same on every host (a new one when empty)."""
     held, reply = locked_gather(conn, target, timeouts, *gather_request(target))
     try:
         survey = survey_target(conn, target, renderer, timeouts, cache, reply)
@@ -173,7 +180,7 @@ def apply_target(
             return HostApplyResult(plan.host, plan.address, "ok", plan, findings_of=FOUND)
         ran: list[HandlerResult] = []
         status, run_id, messages, error = execute(
-            conn, target, change_set(target, survey), "apply", "", timeouts, held.pid, ran
+            conn, target, change_set(target, survey), "apply", "", timeouts, held.pid, ran, run_id
         )
         messages += baked_messages(plan.facts, [f.path for f in plan.files if f.changed])
         plan, findings_of = findings_after(conn, target, renderer, timeouts, plan, status)
@@ -230,6 +237,8 @@ def stale_reason(expected: HostPlan, now: HostPlan) -> str:
             )
         if saved.sha256_after != current.sha256_after:
             return f"{current.path} would now be written differently than planned (inputs changed)"
+        if commands_changed(saved, current):
+            return commands_changed(saved, current)
     return ""
 
 
@@ -252,6 +261,7 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
                 fact.exists,
                 fact.sha256,
                 planned.plan.validate,
+                kind=planned.plan.kind,
             )
         )
     by_path = {p.plan.path: p for p in survey.planned if p.plan.kind == "redis"}
@@ -277,9 +287,31 @@ def change_set(target: HostTarget, survey: HostSurvey) -> ChangeSet:
         tuple(writes),
         tuple(runtime),
         tuple(_notified(target, survey)),
-        survey.redis,
-        dict(survey.endpoints),
+        after_restart(survey, survey.redis),
+        {path: after_restart(survey, ep, path) or ep for path, ep in survey.endpoints.items()},
+        redis_restore=survey.redis,
+        redis_by_source_restore=dict(survey.endpoints),
     )
+
+
+def after_restart(
+    survey: HostSurvey, endpoint: RedisEndpoint | None, path: str = ""
+) -> RedisEndpoint | None:
+    """``endpoint`` once the written redis.conf (``path``, or any) is what runs: with its new
+    ``requirepass`` when the run changes it (a password is only ever changed by restart).
+    A password from the inventory (``redis_password``) is the operator's and is kept."""
+    if endpoint is None:
+        return None
+    for planned in survey.planned:
+        if planned.plan.kind != "redis" or not planned.plan.changed:
+            continue
+        if path and planned.plan.path != path:
+            continue
+        before = planned.live_doc.settings().get("requirepass") if planned.live_doc else None
+        after = planned.new_doc.settings().get("requirepass")
+        if before != after and endpoint.password in (before, None):
+            return replace(endpoint, password=str(after) if after else None)
+    return endpoint
 
 
 def _notified(target: HostTarget, survey: HostSurvey) -> list[Handler]:
@@ -302,14 +334,16 @@ def execute(
     timeouts: Timeouts,
     holder: int,
     ran: list[HandlerResult] | None = None,
+    run_id: str = "",
 ) -> tuple[str, str, tuple[str, ...], str]:
     """Back up, write, set runtime values, run handlers, verify, record; roll back on failure.
 
     Returns (status, run id, messages, error); ``ran`` (if given) receives the handlers that
-    ran, with their checks. The caller holds the host lock.
+    ran, with their checks. The caller holds the host lock. ``run_id``: the invocation's id,
+    shared by every host it touches (a new one when empty).
     """
     base = backup_dir(target)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     run_dir = posixpath.join(base, "runs", run_id)
     ops = [
         WriteOp(i, w.path, w.content, w.mode, w.uid, w.gid, w.exists_now, w.validate, w.remove_dirs)
@@ -327,6 +361,7 @@ def execute(
             w.owner,
             w.group,
             posixpath.join(run_dir, "files", str(i)) if w.exists_now else None,
+            kind=w.kind,
         )
         for i, w in enumerate(changes.writes)
     ]
@@ -392,7 +427,7 @@ def execute(
     applied_runtime: tuple[RuntimeEntry, ...] = ()
     ran = ran if ran is not None else []
     try:
-        for endpoint, entries in changes.runtime_groups():
+        for endpoint, entries in before_restart(changes).runtime_groups():
             applied_runtime += entries  # before the SET: a failed SET may have taken some values
             now = set_redis(
                 conn, endpoint, {r.setting: r.after for r in entries}, timeouts.exchange
@@ -407,7 +442,7 @@ def execute(
             ran.append(result)
             if not result.ok:
                 raise ApplyFailed(f"handler {result.name!r} failed: {result.output}")
-        verify_runtime(conn, changes, timeouts)
+        verify_runtime(conn, changes if ran else before_restart(changes), timeouts)
     except RemediateError as exc:
         return _roll_back(
             conn,
@@ -467,6 +502,18 @@ def execute(
             timeouts,
         )
     return "changed", run_id, messages, ""
+
+
+def before_restart(changes: ChangeSet) -> ChangeSet:
+    """``changes`` with the endpoints as they are until a handler restarts redis-server (the
+    old passwords): live values are set before any handler runs."""
+    if changes.redis_restore is None and not changes.redis_by_source_restore:
+        return changes
+    return replace(
+        changes,
+        redis=changes.redis_restore or changes.redis,
+        redis_by_source=changes.redis_by_source_restore or changes.redis_by_source,
+    )
 
 
 def _how(status: str) -> str:
@@ -565,7 +612,7 @@ def _roll_back(
                 "removed",
             ):
                 notes.append(f"could not restore {op.path}")
-    undo = replace(changes, runtime=tuple(runtime))
+    undo = replace(changes if ran else before_restart(changes), runtime=tuple(runtime))
     for endpoint, entries in undo.runtime_groups():
         try:
             set_redis(conn, endpoint, {r.setting: r.before for r in entries}, timeouts.exchange)
@@ -575,7 +622,9 @@ def _roll_back(
             )
     handlers = {h.name: h for h in changes.handlers}
     for result in ran:
-        again = run_handler(conn, handlers[result.name], changes.redis, timeouts)
+        again = run_handler(
+            conn, handlers[result.name], changes.redis_restore or changes.redis, timeouts
+        )
         if not again.ok:
             notes.append(f"handler {result.name!r} failed after the restore: {again.output}")
     _finish(

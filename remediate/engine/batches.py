@@ -9,9 +9,10 @@ from remediate.engine.apply import apply_target
 from remediate.engine.fanout import fan_out
 from remediate.engine.rollback import read_manifests, rollback_target
 from remediate.engine.survey import modules_for
+from remediate.model.fleet_runs import last_apply_run
 from remediate.model.outcomes import HostApplyResult, HostOutcome, Progress, RollbackResult
 from remediate.model.plans import HostPlan
-from remediate.model.runs import Manifest
+from remediate.model.runs import Manifest, new_run_id
 from remediate.model.secrets import Masker, secret_vars
 from remediate.plan.planner import MergeCache
 from remediate.playbook.render import Renderer
@@ -42,6 +43,7 @@ def apply_fleet(
     results: list[HostApplyResult] = []
     stopped = ""
     cache = MergeCache()
+    run_id = new_run_id()  # one id for the whole invocation, on every host it touches
     for each in play_batches(targets, per_play, serial, max_fail_percent):
         batch = list(each.targets)
         if stopped:
@@ -54,7 +56,7 @@ def apply_fleet(
         def work(conn: Connection, target: HostTarget) -> HostApplyResult:
             plan = (expected or {}).get(target.host.name)
             return apply_target(
-                conn, target, renderer, options.timeouts, plan, cache, allow_pending_live
+                conn, target, renderer, options.timeouts, plan, cache, allow_pending_live, run_id
             )
 
         outcomes = fan_out(batch, work, options, forks, progress, warm=modules_for(batch))
@@ -92,18 +94,37 @@ def rollback_fleet(
     forks: int,
     progress: Callable[[Progress], None] | None = None,
 ) -> list[RollbackResult]:
-    def work(conn: Connection, target: HostTarget) -> RollbackResult:
-        return rollback_target(conn, target, run_id, force, dry_run, options.timeouts)
+    """Undo ``run_id`` on every host it touched; ``None``: the fleet's last *apply* run.
 
-    outcomes = fan_out(targets, work, options, forks, progress)
-    return [
-        o.value
-        if o.value is not None
-        else RollbackResult(
-            o.host, "unreachable" if o.unreachable else "failed", error=o.unreachable or o.failed
-        )
-        for o in outcomes
-    ]
+    The rollback is one run too, with one id on every host."""
+    if run_id is None:
+        listed = runs_fleet(targets, options, forks)
+        run_id = last_apply_run({o.host: o.value for o in listed if o.value is not None})
+        if not run_id:
+            return [
+                _rollback_result(o)
+                if o.value is None
+                else RollbackResult(o.host, "ok", note="no apply run to roll back on this host")
+                for o in listed
+            ]
+    new_run = new_run_id()
+
+    def work(conn: Connection, target: HostTarget) -> RollbackResult:
+        return rollback_target(conn, target, run_id, force, dry_run, options.timeouts, new_run)
+
+    return [_rollback_result(o) for o in fan_out(targets, work, options, forks, progress)]
+
+
+def _rollback_result(
+    outcome: HostOutcome[RollbackResult] | HostOutcome[list[Manifest]],
+) -> RollbackResult:
+    if isinstance(outcome.value, RollbackResult):
+        return outcome.value
+    return RollbackResult(
+        outcome.host,
+        "unreachable" if outcome.unreachable else "failed",
+        error=outcome.unreachable or outcome.failed,
+    )
 
 
 def runs_fleet(

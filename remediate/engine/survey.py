@@ -11,6 +11,7 @@ from typing import Any
 
 from remediate.engine.fanout import fan_out
 from remediate.engine.live import RedisFile, live_redis
+from remediate.formats import secrets_of
 from remediate.model.facts import HostFacts, RedisEndpoint, RedisRuntime
 from remediate.model.outcomes import HostOutcome, Progress
 from remediate.model.plans import HostPlan
@@ -217,7 +218,7 @@ def survey_facts(survey: HostSurvey) -> dict[str, Any]:
     masker = Masker()
     files = {}
     for planned in survey.planned:
-        masker.add(getattr(planned.live_doc, "secrets", list)() if planned.live_doc else [])
+        masker.add(secrets_of(planned.live_doc) if planned.live_doc else [])
     for planned in survey.planned:
         values = {}
         live = dict(planned.live_doc.managed_items()) if planned.live_doc else {}

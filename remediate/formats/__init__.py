@@ -8,6 +8,7 @@ new_doc, changes = merge(doc, parse("redis", b"timeout 0\n"), strategy="merge")
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 from remediate.errors import ParseError
 from remediate.formats.base import ABSENT, Change, Document, Edit, Problem, merge
@@ -58,6 +59,12 @@ def parse(kind: str, data: bytes, path: str = "") -> Document:
     return doc
 
 
+def secrets_of(doc: Any) -> list[str]:
+    """What to mask for ``doc``: its secret values, and their spellings as written."""
+    found = list(getattr(doc, "secrets", list)())
+    return found + [s for s in getattr(doc, "spellings", list)() if s not in found]
+
+
 __all__ = [
     "ABSENT",
     "KINDS",
@@ -70,4 +77,5 @@ __all__ = [
     "Problem",
     "merge",
     "parse",
+    "secrets_of",
 ]

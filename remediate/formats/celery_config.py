@@ -225,6 +225,20 @@ class CeleryDocument(Document):
                 found.extend(s for s in url_passwords(node.value) if s not in found)
         return found
 
+    def spellings(self) -> list[str]:
+        """The source text of every string literal holding a secret, line by line: escapes
+        and implicit concatenation (``"a" "b"``) spell a secret otherwise than Python reads
+        it, so a diff must be masked by these too."""
+        found = self.secrets()
+        spelled: list[str] = []
+        for node in ast.walk(self._tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            source = ast.get_source_segment(self._code, node) or ""
+            if any(secret in node.value and secret not in source for secret in found):
+                spelled += [line.strip() for line in source.splitlines() if len(line.strip()) >= 4]
+        return list(dict.fromkeys(spelled))
+
     # ---------------------------------------------------------------- editing
 
     def set(self, key: str, value: Any) -> Edit:

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 from remediate.errors import ParseError
 from remediate.formats.base import ABSENT, Edit, Problem
 from remediate.formats.lines import LineDocument, decode, duplicate_note, kept_note, removed_note
+from remediate.formats.rabbitmq_schema import value_problem
 from remediate.model.secrets import is_secret_setting
 
 __all__ = ["RabbitLine", "RabbitmqDocument", "is_secret_key", "parse"]
@@ -139,7 +140,15 @@ def _analyse_value(text: str, key: str, start: int) -> RabbitLine:
         reason = f"no value after '=' for {key}: cuttlefish refuses the file"
         return RabbitLine(text, error=(start, reason))
     trailing = comment < 0 and len(value) < len(region)
-    return RabbitLine(text, key, value, (start, start + len(value)), trailing_blank=trailing)
+    typed = value_problem(key, value)
+    return RabbitLine(
+        text,
+        key,
+        value,
+        (start, start + len(value)),
+        trailing_blank=trailing,
+        problem=(start, typed) if typed else None,
+    )
 
 
 def parse(data: bytes, path: str) -> RabbitmqDocument:

@@ -191,6 +191,18 @@ class RedisDocument(LineDocument[RedisLine]):
                     found.append(args[position])
         return list(dict.fromkeys(secret for secret in found if secret))
 
+    def spellings(self) -> list[str]:
+        """Secret arguments as written (quotes, escapes such as ``\\x65``): how a diff shows
+        them, where ``secrets()`` has the value Redis reads."""
+        found = [
+            line.text[token.start : token.end]
+            for _, line in sorted(self.info.items())
+            if line.key in SECRET_DIRECTIVES
+            for token in line.tokens[1:]
+            if token.value not in line.text[token.start : token.end]  # spelled otherwise
+        ]
+        return list(dict.fromkeys(found))
+
     # --- editing ----------------------------------------------------------------
 
     def set(self, key: str, value: Any) -> Edit:

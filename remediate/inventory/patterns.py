@@ -77,8 +77,40 @@ def expand_host_entry(entry: str) -> tuple[list[str], int | None]:
     return expand_hostname_range(name), port
 
 
+#: The most host names one inventory entry may expand to (``h[0:99999999]`` is a typo, not
+#: a fleet: expanding it would take minutes and gigabytes before any error).
+MAX_RANGE_HOSTS = 100_000
+
+
 def expand_hostname_range(name: str) -> list[str]:
     """``web[01:03].lan`` -> web01.lan, web02.lan, web03.lan (several ranges nest)."""
+    if "[" not in name:
+        return [name]
+    if range_size(name) > MAX_RANGE_HOSTS:
+        raise ValueError(
+            f"host range {name!r} expands to {range_size(name):,} hosts, more than the "
+            f"{MAX_RANGE_HOSTS:,} one entry may name"
+        )
+    return _expand(name)
+
+
+def range_size(name: str) -> int:
+    """How many names ``name``'s ranges expand to, without expanding them (0 if malformed)."""
+    size = 1
+    for spec in re.findall(r"\[([^\]]*)\]", name):
+        bounds = spec.split(":")
+        if len(bounds) not in (2, 3):
+            return size
+        begin, end = bounds[0] or "0", bounds[1]
+        step = bounds[2] if len(bounds) == 3 else "1"
+        if begin.isdigit() and end.isdigit() and step.isdigit() and int(step) > 0:
+            size *= max(0, len(range(int(begin), int(end) + 1, int(step))))
+        else:
+            size *= len(string.ascii_letters)  # letters: at most 52
+    return size
+
+
+def _expand(name: str) -> list[str]:
     if "[" not in name:
         return [name]
     parts = name.replace("[", "|", 1).replace("]", "|", 1).split("|")
@@ -108,7 +140,7 @@ def expand_hostname_range(name: str) -> list[str]:
             raise ValueError(f"host range [{spec}] is neither numeric nor alphabetic") from None
     names: list[str] = []
     for value in values:
-        names.extend(expand_hostname_range(head + value.zfill(width) + tail))
+        names.extend(_expand(head + value.zfill(width) + tail))
     return names
 
 

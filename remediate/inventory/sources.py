@@ -365,9 +365,14 @@ def _ini_plain(value: Any) -> Any:
 
 
 def _decode(data: bytes, path: Path) -> str:
-    """UTF-8 text; like Ansible, undecodable bytes are tolerated only in comment lines."""
+    """UTF-8 text; like Ansible, undecodable bytes are tolerated only in comment lines.
+
+    A NUL byte outside a comment is an error: no host name, group or value holds one."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if b"\0" in line and line.lstrip()[:1] not in (b"#", b";"):
+            raise InventoryError("Line holds a NUL byte.", path=str(path), line=number)
     try:
         return data.decode()
     except UnicodeDecodeError:

@@ -52,8 +52,44 @@ class LineMapping(dict[Any, Any]):
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: The most nodes a YAML document may stand for once its aliases are expanded: a "billion
+#: laughs" document (aliases of aliases) is tiny on disk and unbounded in memory and time.
+MAX_YAML_NODES = 1_000_000
+
+
 class _InventoryYamlLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """YAML 1.1 like Ansible's loader, plus key lines; knows !unsafe and !vault."""
+
+    def construct_document(self, node: Any) -> Any:
+        expanded = _expanded_size(node, {})
+        if expanded > MAX_YAML_NODES:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"its aliases expand to more than {MAX_YAML_NODES:,} values (an alias bomb?)",
+                node.start_mark,
+            )
+        return super().construct_document(node)
+
+
+def _expanded_size(node: Any, seen: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias expanded (memoised: linear time)."""
+    if id(node) in seen:
+        return seen[id(node)]
+    seen[id(node)] = 1  # a recursive alias counts once (PyYAML builds it as a cycle)
+    if isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    total = 1
+    for child in children:
+        total += _expanded_size(child, seen)
+        if total > MAX_YAML_NODES:
+            break
+    seen[id(node)] = total
+    return total
 
 
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> Any:

@@ -53,10 +53,12 @@ class HostApplyResult:
 @dataclass(frozen=True)
 class RollbackResult:
     host: str
-    status: str  # changed | ok | failed | rolled back | unreachable
+    status: str  # changed | ok | partial | failed | rolled back | unreachable
     of_run: str = ""
     run_id: str = ""
     restored: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()  # "path: why"
     runtime: tuple[str, ...] = ()
     error: str = ""
+    removed: tuple[str, ...] = ()  # files the run created, removed again
+    note: str = ""  # why nothing was done (run not on this host, already undone by RUN)

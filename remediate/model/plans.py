@@ -50,6 +50,9 @@ class FilePlan:
     handlers: tuple[str, ...] = ()  # notified because something cannot be applied live
     diff: str = ""  # unified diff, secrets masked
     validate: str | None = None
+    #: what each notified handler runs, exactly ("name: command; check: check"): a saved
+    #: plan is refused when the playbook would now run something else
+    handler_commands: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -145,6 +148,7 @@ def host_plan_from_json(data: dict[str, Any]) -> HostPlan:
                     for c in f["changes"]
                 ),
                 "handlers": tuple(f["handlers"]),
+                "handler_commands": tuple(f.get("handler_commands", ())),
             }
         )
         for f in data["files"]

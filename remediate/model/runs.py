@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -41,6 +42,7 @@ class ManifestFile:
     backup: str | None  # path of the backup copy on the host
     created_dirs: tuple[str, ...] = ()
     how: str = ""  # "renamed" | "copied (rename failed: mount point)" | "removed"
+    kind: str = ""  # the file's format ("redis", ...), "" in manifests of older versions
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,16 @@ class Manifest:
         return replace(self, **changes)
 
     def to_bytes(self) -> bytes:
-        return (
-            json.dumps({"schema": 1, **to_json(self)}, indent=2, sort_keys=True) + "\n"
-        ).encode()
+        """The manifest as kept on the host: a secret setting's values only as a hash (the old
+        value lives in the backup file alone, with the backup's mode)."""
+        runtime = tuple(
+            replace(r, before=_hashed(r.before), after=_hashed(r.after))
+            if r.setting.lower() in SECRET_RUNTIME
+            else r
+            for r in self.runtime
+        )
+        data = to_json(replace(self, runtime=runtime))
+        return (json.dumps({"schema": 1, **data}, indent=2, sort_keys=True) + "\n").encode()
 
     @staticmethod
     def from_bytes(data: bytes) -> Manifest:
@@ -101,6 +110,14 @@ class Manifest:
                 "notes": tuple(raw.get("notes", ())),
             }
         )
+
+
+#: live settings whose values are secrets: never written to a manifest in clear
+SECRET_RUNTIME = frozenset({"requirepass", "masterauth"})
+
+
+def _hashed(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest() if value else ""
 
 
 def iso_now() -> str:

@@ -13,12 +13,20 @@ REDIS_LIVE = {
     "maxclients": "CONFIG SET, no restart (needs the process's open-file limit)",
     "maxmemory": "CONFIG SET, no restart",
     "maxmemory-policy": "CONFIG SET, no restart",
-    "requirepass": "CONFIG SET, no restart (clients must re-authenticate)",
-    "masterauth": "CONFIG SET, no restart",
     "client-output-buffer-limit": "CONFIG SET, no restart",
     "save": "CONFIG SET, no restart",
     "appendonly": "CONFIG SET, no restart",
     "loglevel": "CONFIG SET, no restart",
+}
+
+#: Passwords are never changed live: CONFIG SET requirepass locks out every client (and this
+#: tool, mid-run) still holding the old one, and the file and the server disagree until both
+#: are in place. They take effect when redis-server restarts from the file.
+REDIS_RESTART_ONLY = {
+    "requirepass": "redis-server restart (never CONFIG SET live: a live password change locks "
+    "out every client and this tool until all use the new one)",
+    "masterauth": "redis-server restart (never CONFIG SET live: replicas would stop "
+    "authenticating to their master mid-run)",
 }
 
 #: Settings whose running value is compared with the file even when no template manages them.
@@ -43,6 +51,8 @@ def effect_of(spec: FileSpec, setting: str, removed: bool = False) -> tuple[str,
     if spec.kind == "redis" and spec.live and setting.lower() in REDIS_LIVE and not removed:
         return "live", REDIS_LIVE[setting.lower()]
     effect, how = EFFECT_BY_KIND[spec.kind]
+    if spec.kind == "redis" and setting.lower() in REDIS_RESTART_ONLY:
+        how = REDIS_RESTART_ONLY[setting.lower()]
     if spec.notify:
         how = f"{how}; handler: {', '.join(spec.notify)}"
     elif effect == "restart":
@@ -50,4 +60,11 @@ def effect_of(spec: FileSpec, setting: str, removed: bool = False) -> tuple[str,
     return effect, how
 
 
-__all__ = ["DRIFT_CHECKED", "EFFECT_BY_KIND", "REDIS_LIVE", "effect_of", "is_secret_setting"]
+__all__ = [
+    "DRIFT_CHECKED",
+    "EFFECT_BY_KIND",
+    "REDIS_LIVE",
+    "REDIS_RESTART_ONLY",
+    "effect_of",
+    "is_secret_setting",
+]

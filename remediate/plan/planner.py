@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate.errors import ParseError, PlaybookError
-from remediate.formats import ABSENT, Change, Document, merge, parse
+from remediate.formats import ABSENT, Change, Document, merge, parse, secrets_of
 from remediate.model.facts import HostFacts, RedisInstance
 from remediate.model.plans import FilePlan, HostPlan, RuntimeChange, SettingChange
 from remediate.model.secrets import Masker, is_secret_setting, mask_urls, masked
@@ -133,6 +133,7 @@ def _merge(
     spec: FileSpec, path: str, live: bytes | None, rendered: bytes, absent: tuple[str, ...] = ()
 ) -> Merged:
     desired_doc = parse(spec.kind, rendered, f"template {spec.template}")
+    refuse_problems(desired_doc, f"template {spec.template}", "its output would be rejected")
     if live is not None:
         live_doc: Document | None = parse(spec.kind, live, path)
         assert live_doc is not None
@@ -150,11 +151,11 @@ def _merge(
     if absent:
         changes += remove_settings(new_doc, desired_doc, absent, spec)
     new_content = new_doc.dump()
+    # the file as it would be written, read back the way its program reads it
+    refuse_problems(parse(spec.kind, new_content, path), path, "refusing to write a file")
     secrets: list[str] = []
-    for doc in (base, desired_doc):
-        found = getattr(doc, "secrets", None)
-        if callable(found):
-            secrets += found()
+    for doc in (base, desired_doc, new_doc):  # values, and their spellings as written
+        secrets += secrets_of(doc)
     return Merged(
         live_doc,
         desired_doc,
@@ -186,6 +187,13 @@ def remove_settings(
         if edit is not None:
             changes.append(Change(doc.kind, name, old, ABSENT, None, edit.note))
     return changes
+
+
+def refuse_problems(doc: Document, path: str, what: str) -> None:
+    """Raise for the first line of ``doc`` its program would refuse or misread."""
+    if doc.problems:
+        bad = doc.problems[0]
+        raise ParseError(f"{what} the service would reject: {bad.reason}", path=path, line=bad.line)
 
 
 def plan_file(
@@ -225,8 +233,35 @@ def plan_file(
         handlers=tuple(spec.notify) if needs_handler and changed else (),
         diff=masker(m.raw_diff),
         validate=spec.validate,
+        handler_commands=handler_commands(
+            desired.handlers, spec.notify if needs_handler and changed else ()
+        ),
     )
     return PlannedFile(plan, m.new_content, m.live_doc, m.new_doc, spec.live, m.managed)
+
+
+def handler_commands(handlers: Mapping[str, Handler], names: Sequence[str]) -> tuple[str, ...]:
+    """Exactly what the notified handlers run, for a saved plan to be checked against."""
+    return tuple(
+        f"{name}: {handlers[name].command}; check: {handlers[name].check or '-'}"
+        for name in names
+        if name in handlers
+    )
+
+
+def commands_changed(saved: FilePlan, now: FilePlan) -> str:
+    """Why ``now`` would run other commands than the saved plan recorded ("" if it would not)."""
+    if saved.validate != now.validate:
+        return (
+            f"{now.path}: its validate command changed since the plan was saved "
+            f"(planned {saved.validate!r}, now {now.validate!r})"
+        )
+    if saved.handler_commands != now.handler_commands:
+        return (
+            f"{now.path}: the commands of its handlers changed since the plan was saved "
+            f"(planned {list(saved.handler_commands)}, now {list(now.handler_commands)})"
+        )
+    return ""
 
 
 def _setting_change(spec: FileSpec, change: Change, masker: Masker) -> SettingChange:

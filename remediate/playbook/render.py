@@ -50,7 +50,14 @@ class Renderer:
                 path=self._where(name),
                 line=_template_line(exc, template.filename),
             ) from None
-        except (TypeError, ValueError, ArithmeticError) as exc:
+        except (
+            TypeError,
+            ValueError,
+            ArithmeticError,
+            LookupError,
+            AttributeError,
+            RecursionError,
+        ) as exc:
             raise TemplateError(
                 f"template error: {exc}",
                 path=self._where(name),
@@ -93,6 +100,19 @@ class Renderer:
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 f"template syntax error: {exc.message}", path=self._where(name), line=exc.lineno
+            ) from None
+        except UnicodeDecodeError as exc:
+            raw = exc.object if isinstance(exc.object, bytes) else b""
+            raise TemplateError(
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+                if raw
+                else "not UTF-8 text",
+                path=self._where(name),
+                line=raw[: exc.start].count(b"\n") + 1 if raw else None,
+            ) from None
+        except OSError as exc:
+            raise TemplateError(
+                f"cannot read template: {exc.strerror or exc}", path=self._where(name)
             ) from None
 
     def _where(self, name: str) -> str:

@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.errors import HostPatternError, PlaybookError
-from remediate.formats import ABSENT
+from remediate.errors import HostPatternError, ParseError, PlaybookError, TemplateError
+from remediate.formats import ABSENT, parse
+from remediate.playbook.host_checks import check_file_vars, check_host
 from remediate.playbook.render import Renderer
 from remediate.playbook.schema import GLOB_CHARS, FileSpec, Handler, Play, Playbook
 
@@ -191,6 +192,7 @@ def prepare(
     hosts: dict[str, Any] = {}
     for play, play_hosts in (selection or select_plays(inventory, playbook, limit)).per_play:
         for host in play_hosts:
+            check_host(host)  # before any host is contacted: nothing written on bad input
             hosts[host.name] = host
             variables = {
                 **play.defaults,
@@ -200,6 +202,7 @@ def prepare(
                 "inventory_hostname": host.name,
                 "group_names": sorted(host.groups),
             }
+            check_file_vars(host.name, variables)
             files = per_host.setdefault(host.name, {})
             for spec in play.files:
                 if spec.is_glob and any(c in (host.root or "") for c in GLOB_CHARS):
@@ -218,13 +221,17 @@ def prepare(
                     )
                 files[path] = ManagedFile(spec, path, play.handlers, variables)
     targets = []
+    parsed: set[tuple[str, bytes]] = set()
     for name, files in per_host.items():
         for managed in files.values():
             renderer.check(managed.spec.template)
-            for scheme in PREFLIGHT_SCHEMES:
+            for scheme in preflight_schemes(managed.variables):
                 variables = template_vars(managed.variables, {}, scheme)
-                renderer.render(managed.spec.template, variables)
+                rendered = renderer.render(managed.spec.template, variables)
                 absent_settings(managed.spec, renderer, variables, playbook.path)
+                if (managed.spec.kind, rendered) not in parsed:  # hosts mostly render alike
+                    check_rendered(managed, rendered, renderer, name)
+                    parsed.add((managed.spec.kind, rendered))
         targets.append(HostTarget(hosts[name], tuple(files.values())))
     order = {name: i for i, name in enumerate(inventory.hosts)}
     targets.sort(key=lambda t: order.get(t.host.name, len(order)))
@@ -243,6 +250,28 @@ def absent_settings(
         for a in spec.absent
         if a.when is None or renderer.condition(a.when, variables, where, a.line)
     )
+
+
+def preflight_schemes(variables: Mapping[str, Any]) -> tuple[str, ...]:
+    """Both broker branches, and the host's own transport if it names another one."""
+    own = str(variables.get("celery_broker_transport") or "")
+    return PREFLIGHT_SCHEMES + ((own,) if own and own not in PREFLIGHT_SCHEMES else ())
+
+
+def check_rendered(managed: ManagedFile, rendered: bytes, renderer: Renderer, host: str) -> None:
+    """What a template renders for a host must parse as its kind, before any host is contacted."""
+    try:
+        doc = parse(managed.spec.kind, rendered, managed.spec.template)
+        if doc.problems:  # a line its program refuses or misreads (an unknown directive...)
+            bad = doc.problems[0]
+            raise ParseError(bad.reason, path=managed.spec.template, line=bad.line)
+    except ParseError as exc:
+        where = f"line {exc.line} of its output: " if exc.line else ""
+        raise TemplateError(
+            f"renders a {managed.spec.kind} file its program would refuse, for host {host}: "
+            f"{where}{exc.message}",
+            path=str(renderer.directory / managed.spec.template),
+        ) from None
 
 
 def shard_of(name: str, shards: int) -> int:
@@ -287,4 +316,6 @@ def inventory_targets(
         )
     if shard:
         hosts = [h for h in hosts if shard_of(h.name, shard[1]) == shard[0] - 1]
+    for host in hosts:
+        check_host(host)
     return [HostTarget(h, ()) for h in hosts]

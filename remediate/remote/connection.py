@@ -19,7 +19,14 @@ from typing import Any, Protocol
 from remediate.errors import CommandFailed, ConnectionFailed, InventoryError, LockBusy
 from remediate.model.timeouts import Timeouts
 from remediate.remote import steps
-from remediate.remote.host_trust import UnknownHost, UnknownHostPolicy, aead_transport, private_key
+from remediate.remote.deadline import Stalled, stopped_probe, wait_channel, with_pid
+from remediate.remote.host_trust import (
+    UnknownHost,
+    UnknownHostPolicy,
+    aead_transport,
+    private_key,
+    trusted_keys,
+)
 from remediate.remote.host_trust import known_hosts as known_hosts_of
 from remediate.remote.host_trust import ssh_config as user_ssh_config
 from remediate.remote.ssh_route import needs_route, open_route, route_of
@@ -168,8 +175,32 @@ def _read_until(read_line: Any, marker: bytes, host: str) -> bytes:
         chunks.append(line)
 
 
-def _first_line_or_exit(read_line: Any, limit: float, host: str, what: str) -> int:
+def become_refused(stdout: bytes, stderr: bytes, exited: int, host: HostLike) -> str:
+    """Why sudo refused to run a command ("" if it did not): the same words in every command.
+
+    A login user without sudo rights (or an unknown ``ansible_become_user``) reached the
+    host: the host is *failed*, never unreachable."""
+    if not host.become or exited == 0 or stdout.strip():
+        return ""
+    said = [
+        line.strip()
+        for line in stderr.decode("utf-8", "replace").splitlines()
+        if line.startswith("sudo:")
+    ]
+    if not said:
+        return ""
+    return f"sudo refused to run commands as {host.become_user} for this login: {said[0]}"
+
+
+def _first_line_or_exit(
+    read_line: Any, limit: float, host: str, what: str, become: HostLike | None = None
+) -> int:
     line = read_line()
+    if become is not None and become.become and line.startswith(b"sudo:"):
+        said = line
+        while more := read_line():  # the lock script never started: sudo's own lines, then EOF
+            said += more
+        raise CommandFailed(become_refused(b"", said, 1, become), host=host)
     words = line.split()
     if len(words) != 2 or words[0] != b"LOCKED" or not words[1].isdigit():
         reason = line.decode("utf-8", "replace").strip()
@@ -211,6 +242,9 @@ class LocalConnection:
         steps.ran(
             self.host.name, argv, started, proc.returncode, len(proc.stdout), len(proc.stderr)
         )
+        refused = become_refused(proc.stdout, proc.stderr, proc.returncode, self.host)
+        if refused:
+            raise CommandFailed(refused, host=self.host.name)
         return CommandResult(command, proc.stdout, proc.stderr, proc.returncode)
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> socket.socket:
@@ -232,7 +266,9 @@ class LocalConnection:
             proc.stdin.write(secret)
             proc.stdin.flush()
         try:
-            pid = _first_line_or_exit(proc.stdout.readline, timeout, self.host.name, "lock")
+            pid = _first_line_or_exit(
+                proc.stdout.readline, timeout, self.host.name, "lock", self.host
+            )
             output = _read_until(proc.stdout.readline, until, self.host.name)
         except (LockBusy, ConnectionFailed, CommandFailed):
             proc.kill()
@@ -275,6 +311,8 @@ class SSHConnection:
         #: ``address:port`` connected to (with ~/.ssh/config's HostName and Port once open)
         self.endpoint = f"{host.address}:{host.port or 22}"
         self._gateways: list[Any] = []  # jump hosts' clients (ssh_route), closed with this one
+        #: why the host stopped answering: every later wait fails at once (no deadline twice)
+        self.stalled = ""
 
     # -- connecting -----------------------------------------------------------------
     def open(self) -> None:
@@ -298,10 +336,9 @@ class SSHConnection:
         known_hosts = self._known_hosts_file(ssh_config)
         policy = UnknownHostPolicy(self.options.accept_new_host_keys, known_hosts)
         try:
-            if gateways:  # a rare path: each client of the jump chain reads the file itself
+            if gateways:  # a rare path: each client of the jump chain asks the parsed file
                 for each in [client, *gateways]:
-                    if os.path.exists(known_hosts):
-                        each.load_host_keys(known_hosts)
+                    each._system_host_keys = trusted_keys(known_hosts)
             else:  # the host's own entries, from the file parsed once for the whole fleet
                 name = self._hostkey_name(ssh_config)
                 for key_type, key in (known_hosts_of(known_hosts).lookup(name) or {}).items():
@@ -430,6 +467,7 @@ class SSHConnection:
     def run(
         self, argv: list[str], *, stdin: bytes = b"", timeout: float | None = None
     ) -> CommandResult:
+        self._check_stalled()
         if self._client is None:
             self.open()
         secret = become_password(self.host)
@@ -438,36 +476,71 @@ class SSHConnection:
         )
         limit = timeout or self.options.timeout
         started = time.monotonic()
+        idle = self.options.timeout
+        deadline = time.monotonic() + limit
+        channel = None
         try:
-            channel = self._client.get_transport().open_session(timeout=limit)
-            channel.settimeout(limit)
-            channel.exec_command(command)
-            if secret + stdin:
-                channel.sendall(secret + stdin)
-            channel.shutdown_write()
-            stdout = _read_all(channel, limit)
-            stderr = channel.makefile_stderr("rb").read()
-            exited = channel.recv_exit_status()
+            channel = self._client.get_transport().open_session(timeout=min(limit, idle))
+            channel.exec_command(with_pid(command))
+            stdout, stderr, exited = wait_channel(
+                channel, secret + stdin, deadline, idle, self._probe
+            )
             channel.close()
+        except Stalled as exc:
+            raise self._stall(f"host stopped responding: {exc}") from None
         except TimeoutError:
             steps.failed(self.host.name, argv, started, "timed out")
-            raise CommandFailed(
-                f"command timed out after {limit:g} s", host=self.host.name
-            ) from None
+            raise self._stall(f"command timed out after {limit:g} s") from None
         except (OSError, EOFError) as exc:
             steps.failed(self.host.name, argv, started, "connection lost")
             raise ConnectionFailed(
                 f"{self.endpoint}: connection lost: {_reason(exc)}", host=self.host.name
             ) from None
         except Exception as exc:  # noqa: BLE001  (paramiko.SSHException and friends)
+            if channel is None and "Timeout opening channel" in str(exc):
+                raise self._stall(
+                    f"host stopped responding: no new SSH channel within {min(limit, idle):g} s"
+                ) from None
             raise ConnectionFailed(
                 f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
             ) from None
         steps.ran(self.host.name, argv, started, exited, len(stdout), len(stderr))
+        refused = become_refused(stdout, stderr, exited, self.host)
+        if refused:
+            raise CommandFailed(refused, host=self.host.name)
         return CommandResult(command, stdout, stderr, exited)
+
+    def _check_stalled(self) -> None:
+        if self.stalled:
+            raise CommandFailed(self.stalled, host=self.host.name)
+
+    def _stall(self, why: str) -> CommandFailed:
+        """Remember that the host stopped answering and drop the connection."""
+        self.stalled = why
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001, S110  (closing a dead transport: nothing to do)
+                pass
+        return CommandFailed(why, host=self.host.name)
+
+    def _probe(self, pid: int | None) -> None:
+        """Raise ``Stalled`` if the command ``pid`` (or a child) is stopped, or the session is."""
+        idle = self.options.timeout
+        try:
+            channel = self._client.get_transport().open_session(timeout=idle)
+            channel.exec_command(stopped_probe(pid) if pid else "true")
+            out, _, _ = wait_channel(channel, b"", time.monotonic() + idle, idle, lambda _pid: None)
+            channel.close()
+        except Exception as exc:
+            raise Stalled(f"no answer on a second channel within {idle:g} s") from exc
+        if b"STOPPED" in out:
+            raise Stalled(f"its command (pid {pid}) is stopped")
 
     def open_tcp(self, address: str, port: int, timeout: float | None = None) -> Any:
         """A socket-like ``direct-tcpip`` channel to ``address:port`` as the host sees it."""
+        self._check_stalled()
         if self._client is None:
             self.open()
         limit = timeout or self.options.timeout
@@ -484,6 +557,7 @@ class SSHConnection:
         return channel
 
     def hold(self, argv: list[str], timeout: float, until: bytes = b"") -> Held:
+        self._check_stalled()
         if self._client is None:
             self.open()
         secret = become_password(self.host)
@@ -503,7 +577,7 @@ class SSHConnection:
                 f"{self.endpoint}: SSH error: {_reason(exc)}", host=self.host.name
             ) from None
         try:
-            pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock")
+            pid = _first_line_or_exit(reader.readline, timeout, self.host.name, "lock", self.host)
             output = _read_until(reader.readline, until, self.host.name)
         except TimeoutError:
             channel.close()
@@ -514,8 +588,11 @@ class SSHConnection:
 
         def release() -> None:
             try:
-                channel.shutdown_write()
-                channel.recv_exit_status()
+                if not self.stalled:
+                    channel.shutdown_write()
+                    channel.status_event.wait(timeout)  # bounded: a frozen host must not hang us
+            except Exception:  # noqa: BLE001, S110  (a dead transport: the lock died with it)
+                pass
             finally:
                 channel.close()
 
@@ -556,18 +633,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[:1].lower() + exc.strerror[1:]
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _read_all(channel: Any, limit: float) -> bytes:
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + limit
-    while True:
-        data = channel.recv(1 << 16)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
-        if time.monotonic() > deadline:
-            raise TimeoutError
 
 
 def connect(host: HostLike, options: ConnectOptions) -> Connection:

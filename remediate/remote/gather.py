@@ -42,6 +42,10 @@ from remediate.model.facts import FileFact
 from remediate.remote import steps
 from remediate.remote.connection import Connection
 
+#: The largest managed file read (and so written): config files are kilobytes; a bigger
+#: one is refused ("too large") instead of being read, diffed and copied line by line.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
 _FILES_SCRIPT = r"""
 B=$1; n=$2; shift 2
 while [ "$n" -gt 0 ]; do
@@ -53,10 +57,18 @@ while [ "$n" -gt 0 ]; do
   done
   unset IFS
 done
+big=
+[ $# -gt 0 ] && big=$(find -- "$@" -maxdepth 0 -type f -size +16777216c 2>/dev/null)
 tags=
 for p do
   shift
-  if [ -f "$p" ]; then
+  if [ -L "$p" ]; then tags="${tags}L"
+  elif [ -n "$big" ] && case "
+$big
+" in *"
+$p
+"*) true;; *) false;; esac; then tags="${tags}B"
+  elif [ -f "$p" ]; then
     if [ -r "$p" ]; then tags="${tags}F"; set -- "$@" "$p"; else tags="${tags}D"; fi
   elif [ -e "$p" ]; then tags="${tags}N"
   else tags="${tags}M"
@@ -162,7 +174,7 @@ def parse_gather_reply(
         raise ValueError("the glob patterns were not all expanded")
     matches = dict(zip(globs, expanded))
     paths = [*paths, *(m for found in expanded for m in found)]
-    if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDN"):
+    if "S" not in bodies or len(tags) != len(paths) or set(tags) - set("FMDNLB"):
         raise ValueError("no file list, or one that does not match the paths")
     readable = [p for p, t in zip(paths, tags) if t == "F"]
     if readable and ("H" not in bodies or "C" not in bodies):
@@ -178,7 +190,14 @@ def parse_gather_reply(
     return GatherReply({p: files[p] for p in paths}, probes, matches)
 
 
-_REASONS = {"D": "permission denied", "N": "not a regular file"}
+_REASONS = {
+    "D": "permission denied",
+    "N": "not a regular file",
+    # never followed: its target's bytes could end up in output, and a write would replace
+    # the link with a file (manage the path it points to instead)
+    "L": "a symbolic link; remediate never follows one (manage the file it points to)",
+    "B": f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not read (a config file?)",
+}
 _CHANGED = "file changed while it was being read"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 import re
@@ -27,6 +28,11 @@ class UnknownHostPolicy:
         self.known_hosts = known_hosts
 
     def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        if known_hosts(self.known_hosts).is_revoked(hostname, key):  # whatever the options say
+            raise UnknownHost(
+                f"host key for {hostname} ({key.get_name()} {key.fingerprint}) is marked "
+                f"@revoked in {self.known_hosts}; refusing to connect"
+            )
         if not self.accept_new:
             raise UnknownHost(
                 f"unknown host key for {hostname} ({key.get_name()} {key.fingerprint}); "
@@ -72,6 +78,7 @@ class KnownHosts:
     def __init__(self, path: str | None) -> None:
         self._plain: dict[str, list[tuple[int, str]]] = {}
         self._hashed: list[tuple[int, str, str]] = []
+        self._patterns: list[tuple[int, str, str]] = []  # (line number, names, line)
         if path is None:
             return
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -85,6 +92,9 @@ class KnownHosts:
                     if marker != "@revoked":
                         continue
                 names = re.split(" |\t", line, maxsplit=1)[0]
+                if any(c in names for c in "*?!"):  # OpenSSH patterns: checked on every lookup
+                    self._patterns.append((number, names, marker + line))
+                    continue
                 for name in names.split(","):
                     if name.startswith("|1|"):
                         self._hashed.append((number, name, marker + line))
@@ -93,12 +103,33 @@ class KnownHosts:
 
     def lookup(self, hostname: str) -> dict[str, Any] | None:
         """Key type -> key for ``hostname``; keys marked ``@revoked`` for it are left out."""
+
+        entries = self._entries(hostname)
+        revoked = {key.get_base64() for is_revoked, key in entries if is_revoked}
+        keys: dict[str, Any] = {}
+        for is_revoked, key in entries:
+            if not is_revoked and key.get_base64() not in revoked:
+                keys.setdefault(key.get_name(), key)
+        return keys or None
+
+    def is_revoked(self, hostname: str, key: Any) -> bool:
+        """Whether a ``@revoked`` line for ``hostname`` (by name, hash or pattern) lists ``key``."""
+        return any(
+            is_revoked and each.get_base64() == key.get_base64()
+            for is_revoked, each in self._entries(hostname)
+        )
+
+    def _entries(self, hostname: str) -> list[tuple[bool, Any]]:
+        """(revoked?, key) of every line for ``hostname``, in file order."""
         import paramiko
 
         lines = dict(self._plain.get(hostname, []))
         for number, hashed, line in self._hashed:
             if paramiko.HostKeys.hash_host(hostname, hashed) == hashed:
                 lines[number] = line
+        for number, names, line in self._patterns:
+            if pattern_list_matches(names, hostname):
+                lines[number] = line.replace(names, "x", 1)  # paramiko cannot read patterns
         entries: list[tuple[bool, Any]] = []
         for number in sorted(lines):
             line = lines[number]
@@ -110,12 +141,44 @@ class KnownHosts:
                 continue  # OpenSSH skips a line it cannot read; paramiko's load() would raise
             if entry is not None:
                 entries.append((line.startswith("@revoked"), entry.key))
-        revoked = {key.get_base64() for is_revoked, key in entries if is_revoked}
-        keys: dict[str, Any] = {}
-        for is_revoked, key in entries:
-            if not is_revoked and key.get_base64() not in revoked:
-                keys.setdefault(key.get_name(), key)
-        return keys or None
+        return entries
+
+
+def pattern_list_matches(names: str, hostname: str) -> bool:
+    """OpenSSH's host pattern list: a name matches if some pattern does and no ``!`` one does."""
+    host = hostname.lower()
+    matched = False
+    for pattern in names.lower().split(","):
+        negated = pattern.startswith("!")
+        if fnmatch.fnmatchcase(host, _glob(pattern.removeprefix("!"))):
+            if negated:
+                return False
+            matched = True
+    return matched
+
+
+def _glob(pattern: str) -> str:
+    """An OpenSSH pattern (only ``*`` and ``?`` are special) as an fnmatch pattern."""
+    return "".join(f"[{c}]" if c in "[]" else c for c in pattern)
+
+
+def trusted_keys(path: str) -> Any:
+    """A ``paramiko.HostKeys`` that answers from ``path`` the way ``KnownHosts`` reads it, for
+    clients paramiko would otherwise fill with ``load`` (which raises on ``@revoked`` lines)."""
+    import paramiko
+
+    class FromKnownHosts(paramiko.HostKeys):  # type: ignore[misc]
+        def lookup(self, hostname: str) -> Any:
+            added = super().lookup(hostname)  # keys accepted during this run
+            if added is not None:
+                return added
+            found = known_hosts(path).lookup(hostname) or {}
+            answer = paramiko.HostKeys()  # paramiko's own lookup type (it indexes its keys())
+            for key_type, key in found.items():
+                answer.add(hostname, key_type, key)
+            return answer.lookup(hostname)
+
+    return FromKnownHosts()
 
 
 def private_key(path: str) -> Any:

@@ -60,7 +60,13 @@ def lock_script(
     output can contain it).
     """
     script = (
-        'd=${1%/*}; { [ -d "$d" ] || mkdir -p -- "$d"; } && chmod 700 -- "$d" || exit 1\n'
+        # the backup directory is the tool's own: created 0700 when missing, and an existing
+        # one is never chmod'ed (it may be /tmp): one another user may write to is refused
+        'd=${1%/*}; if [ ! -d "$d" ]; then (umask 077 && mkdir -p -- "$d") || exit 1\n'
+        'elif ! [ -O "$d" ] || [ -n "$(find "$d" -maxdepth 0 -perm /022 2>/dev/null)" ]; then\n'
+        '  echo "backup directory $d is not owned by this user or is writable by others:"'
+        '" refusing to keep backups there (set remediate_backup_dir to a directory of its own)"\n'
+        "  exit 78\nfi\n"
         'command -v flock >/dev/null || { echo "flock: not installed"; exit 69; }\n'
         # the shell opens the lock file and keeps it: flock only takes the lock and exits,
         # and cat (the shell, exec'd: same pid) holds it until our stdin closes
@@ -123,6 +129,8 @@ def write_script(
         ),
         'fail() { echo "@E $1 $2"; cleanup; exit 3; }',
     ]
+    for op in ops:  # 0. a symbolic link is never followed (backup) nor replaced (rename)
+        parts.append(f"[ -L {q(op.path)} ] && fail {op.index} 'is a symbolic link: not followed'")
     for op in ops:  # 1. backups of everything we will touch
         if op.existed:
             parts.append(

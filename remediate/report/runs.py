@@ -1,4 +1,4 @@
-"""Views of `remediate rollback` and `remediate runs`."""
+"""Views of `remediate rollback` and `remediate runs`: runs fleet-wide, and per host."""
 
 from __future__ import annotations
 
@@ -6,16 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from remediate import __version__
+from remediate.model.fleet_runs import FleetRun, fleet_runs
 from remediate.model.outcomes import HostOutcome, RollbackResult
 from remediate.model.plans import SCHEMA, to_json
 from remediate.model.runs import Manifest
 from remediate.report.exit import ExitCode, exit_code
-from remediate.report.words import plural
+
+#: a host whose rollback did not bring back everything the run changed
+INCOMPLETE = ("failed", "rolled back", "partial")
 
 
-def rollback_exit_code(results: Sequence[RollbackResult]) -> ExitCode:
+def rollback_exit_code(results: Sequence[RollbackResult], run_id: str | None = None) -> ExitCode:
+    """1 when a host failed or was only partly rolled back, or when no host had ``run_id``."""
+    unknown_run = bool(run_id) and not any(r.of_run for r in results)
+    reached = any(r.status != "unreachable" for r in results)
     return exit_code(
-        failed=sum(r.status in ("failed", "rolled back") for r in results),
+        failed=sum(r.status in INCOMPLETE for r in results) + (unknown_run and reached),
         unreachable=sum(r.status == "unreachable" for r in results),
     )
 
@@ -26,24 +32,39 @@ def rollback_json(results: Sequence[RollbackResult], dry_run: bool, code: int) -
         "kind": "rollback",
         "tool": f"remediate {__version__}",
         "dry_run": dry_run,
+        "of_run": next((r.of_run for r in results if r.of_run), ""),
+        "run_id": next((r.run_id for r in results if r.run_id), ""),
         "hosts": to_json(results),
         "exit_code": code,
     }
 
 
-def rollback_lines(results: Sequence[RollbackResult], dry_run: bool) -> list[tuple[str, str]]:
+def rollback_lines(
+    results: Sequence[RollbackResult], dry_run: bool, run_id: str | None = None
+) -> list[tuple[str, str]]:
+    """Per host: what is (or would be) restored, removed, skipped and why."""
     out: list[tuple[str, str]] = []
-    verb = "would restore" if dry_run else "restored"
+    of_run = next((r.of_run for r in results if r.of_run), "")
+    as_run = next((r.run_id for r in results if r.run_id), "")
+    if of_run:
+        out.append(("bold", f"rollback of run {of_run}" + (f" as run {as_run}" if as_run else "")))
+    elif run_id and any(r.status != "unreachable" for r in results):
+        out.append(("red", f"no selected host has run {run_id} (see `remediate runs`)"))
+    restore, remove = ("would restore", "would remove") if dry_run else ("restored", "removed")
+    width = max((len(r.host) for r in results), default=0)
     for r in results:
-        head = f"{r.host}: {r.status}"
-        if r.of_run:
-            head += f"  (undoing run {r.of_run}{', as run ' + r.run_id if r.run_id else ''})"
-        out.append(({"changed": "yellow", "ok": "green"}.get(r.status, "red"), head))
-        out += [("", f"    {verb} {path}") for path in r.restored]
+        style = {"changed": "yellow", "ok": "green"}.get(r.status, "red")
+        out.append((style, f"{r.host.ljust(width)} : {r.status}"))
+        if r.note:
+            out.append(("", f"    {r.note}"))
+        out += [("", f"    {restore} {path}") for path in r.restored]
+        out += [("", f"    {remove} {path}") for path in r.removed]
         out += [("", f"    runtime {line}") for line in r.runtime]
         out += [("yellow", f"    skipped {why}") for why in r.skipped]
         if r.error:
             out.append(("red", f"    {r.error}"))
+        if r.status == "partial":
+            out.append(("red", "    partial: not everything the run changed was undone"))
     if dry_run:
         out.append(("bold", "dry run: nothing was changed"))
     return out
@@ -57,58 +78,88 @@ def runs_exit_code(outcomes: Sequence[HostOutcome[list[Manifest]]]) -> ExitCode:
 
 
 def newest_first(runs: Sequence[Manifest]) -> list[Manifest]:
-    """Runs in the one order both views use: newest first (run ids sort by their time)."""
+    """Runs in the one order every view uses: newest first (run ids sort by their time)."""
     return sorted(runs, key=lambda m: (m.started, m.run_id), reverse=True)
 
 
-def runs_json(outcomes: Sequence[HostOutcome[list[Manifest]]], code: int) -> dict[str, Any]:
+def _fleet(outcomes: Sequence[HostOutcome[list[Manifest]]], run_id: str | None) -> list[FleetRun]:
+    runs = fleet_runs({x.host: x.value for x in outcomes if x.value is not None})
+    return [r for r in runs if not run_id or r.run_id == run_id]
+
+
+def runs_json(
+    outcomes: Sequence[HostOutcome[list[Manifest]]], code: int, run_id: str | None = None
+) -> dict[str, Any]:
+    """``runs``: the fleet's runs, newest first; ``hosts``: each host's own runs."""
     hosts = [
         {
             "host": x.host,
             "unreachable": x.unreachable,
             "failed": x.failed,
-            "runs": [_run_json(m) for m in newest_first(x.value or [])],
+            "runs": [
+                _run_json(m)
+                for m in newest_first(x.value or [])
+                if not run_id or m.run_id == run_id
+            ],
         }
         for x in outcomes
     ]
-    return {
-        "schema": SCHEMA,
-        "kind": "runs",
-        "order": "newest first",
-        "hosts": hosts,
-        "exit_code": code,
-    }
+    runs = [
+        {
+            "run_id": r.run_id,
+            "started": r.started,
+            "command": r.command,
+            "kind": r.kind,
+            "of_run": r.of_run,
+            "changed": r.changed,
+            "failed": r.failed,
+            "hosts": [{"host": h, "status": s} for h, s in r.hosts],
+        }
+        for r in _fleet(outcomes, run_id)
+    ]
+    return {"schema": SCHEMA, "kind": "runs", "runs": runs, "hosts": hosts, "exit_code": code}
 
 
-RUN_COLUMNS = ("RUN", "STARTED", "KIND", "STATUS", "FILES")
+def runs_lines(
+    outcomes: Sequence[HostOutcome[list[Manifest]]], run_id: str | None = None
+) -> list[tuple[str, str]]:
+    """A table of the fleet's runs; with ``run_id``, that run on each host."""
+    lines: list[tuple[str, str]] = []
+    runs = _fleet(outcomes, run_id)
+    if run_id:
+        lines += _per_host(outcomes, run_id) if runs else [("red", f"no run {run_id}")]
+    elif runs:
+        rows = [("RUN", "STARTED", "COMMAND", "HOSTS", "CHANGED", "FAILED")] + [
+            (r.run_id, r.started, r.command, str(len(r.hosts)), str(r.changed), str(r.failed))
+            for r in runs
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for n, row in enumerate(rows):
+            text = "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+            lines.append(("bold" if n == 0 else "", text))
+    else:
+        lines.append(("", "no runs on the selected hosts"))
+    lines += [("red", f"{x.host}: {x.unreachable or x.failed}") for x in outcomes if not x.ok]
+    return lines
 
 
-def runs_lines(outcomes: Sequence[HostOutcome[list[Manifest]]]) -> list[tuple[str, str]]:
-    """One table (header, aligned columns, newest first) of every host's runs."""
-    rows: list[tuple[str, tuple[str, ...]]] = []
-    problems: list[tuple[str, str]] = []
+def _per_host(
+    outcomes: Sequence[HostOutcome[list[Manifest]]], run_id: str
+) -> list[tuple[str, str]]:
+    lines: list[tuple[str, str]] = []
+    width = max((len(x.host) for x in outcomes), default=0)
     for x in outcomes:
-        if not x.ok:
-            problems.append(("red", f"{x.host}: {x.unreachable or x.failed}"))
+        m = next((m for m in x.value or [] if m.run_id == run_id), None)
+        if m is None:
             continue
-        for m in newest_first(x.value or []):
-            kind = f"{m.kind} of {m.of_run}" if m.of_run else m.kind
-            files = ", ".join(f.path for f in m.files) or "-"
-            style = "" if m.status in ("applied", "changed") else "yellow"
-            rows.append((style, (x.host, m.run_id, m.started, kind, m.status, files)))
-    header = ("HOST", *RUN_COLUMNS)
-    widths = [max([len(header[i])] + [len(r[i]) for _, r in rows]) for i in range(len(header) - 1)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join([c.ljust(w) for c, w in zip(cells[:-1], widths)] + [cells[-1]]).rstrip()
-
-    out: list[tuple[str, str]] = []
-    if rows:
-        out.append(("bold", line(header)))
-        out += [(style, line(cells)) for style, cells in rows]
-    hosts = [x for x in outcomes if x.ok]
-    out.append(("", f"{plural(len(rows), 'run')} on {plural(len(hosts), 'host')}"))
-    return out + problems
+        of = f" of {m.of_run}" if m.of_run else ""
+        style = "green" if m.status == "applied" else "red"
+        lines.append((style, f"{x.host.ljust(width)} : {m.kind}{of} {m.status}  {m.started}"))
+        lines += [("", f"    {f.path}{' (created)' if not f.existed else ''}") for f in m.files]
+        lines += [("", f"    runtime {r.setting}") for r in m.runtime]
+        lines += [("", f"    handler {h.name}: {'ok' if h.ok else 'failed'}") for h in m.handlers]
+        lines += [("yellow", f"    {note}") for note in m.notes]
+    return lines
 
 
 def _run_json(m: Manifest) -> dict[str, Any]:
