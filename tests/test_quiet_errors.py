@@ -118,7 +118,8 @@ def test_with_debug_paramiko_speaks(
         cwd=project,
     )
     assert result.returncode == 4
-    assert "paramiko.transport" in result.stderr
-    assert any(word in result.stderr for word in ("Exception (client)", "Traceback")), result.stderr
+    # paramiko's own lines reach the --debug log (whether it also logs an exception for the
+    # silent port depends on which deadline fires first: not asserted)
+    assert "DEBUG paramiko.transport" in result.stderr, result.stderr
     for message in expected.values():
         assert message in result.stdout, (message, result.stdout)

@@ -136,17 +136,17 @@ def test_runs_are_one_table_newest_first_in_text_and_json() -> None:
         HostOutcome("host3", unreachable="connection refused"),
     ]
     lines = [t for _, t in runs_lines(outcomes)]
-    assert lines[0].split() == ["HOST", "RUN", "STARTED", "KIND", "STATUS", "FILES"]
-    assert lines[1].split()[:2] == ["host1", "20261202T100000Z-bb"]
-    assert lines[2].split()[:2] == ["host1", "20261201T100000Z-aa"]
-    assert lines[3].split()[:2] == ["host-two", "20261201T100000Z-aa"]
-    assert len({line.index("RUN") for line in lines[:1]} | {lines[1].index("2026")}) == 1
-    assert lines[4] == "3 runs on 2 hosts"
-    assert lines[5] == "host3: connection refused"
+    # the fleet's runs, one row each (issue 17: one run id across the hosts), newest first
+    assert lines[0].split() == ["RUN", "STARTED", "COMMAND", "HOSTS", "CHANGED", "FAILED"]
+    assert lines[1].split()[0] == "20261202T100000Z-bb"
+    assert lines[2].split()[0] == "20261201T100000Z-aa"
+    assert lines[2].split()[3] == "2"  # the older run touched both reachable hosts
+    assert lines[0].index("STARTED") == lines[1].index("2026", len("20261202T100000Z-bb"))
+    assert lines[-1] == "host3: connection refused"
     doc = runs_json(outcomes, 4)
+    assert [r["run_id"] for r in doc["runs"]] == [new.run_id, old.run_id]
     assert [r["run_id"] for r in doc["hosts"][0]["runs"]] == [new.run_id, old.run_id]
     assert doc["order"] == "newest first"
-    assert [t for _, t in runs_lines([HostOutcome("h", [old])])][-1] == "1 run on 1 host"
 
 
 def test_audit_counts_one_host_and_one_finding_in_the_singular() -> None:

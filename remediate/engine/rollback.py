@@ -210,13 +210,21 @@ def plan_rollback(
     handlers = tuple(Handler(h.name, h.command, h.check) for h in run.handlers)
     first = next(iter(endpoints.values()), None)
     now_redis, restored_redis = redis_around_restart(target, writes, facts, first)
+    # each instance after the handlers restarted it from its restored file (its password then)
+    restored_by_source = {
+        source: redis_around_restart(
+            target, [w for w in writes if w.path == source], facts, endpoint
+        )[1]
+        or endpoint
+        for source, endpoint in endpoints.items()
+    }
     return RollbackPlan(
         ChangeSet(
             tuple(writes),
             runtime,
             handlers,
             restored_redis,
-            endpoints,
+            restored_by_source,
             redis_restore=now_redis,
             redis_by_source_restore=endpoints,
         ),

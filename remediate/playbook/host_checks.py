@@ -12,8 +12,11 @@ from remediate.errors import InventoryError
 
 
 def check_host(host: Any) -> None:
-    """Every connection and run variable of ``host`` (an inventory ``Host``), or raise."""
-    _ = host.port, host.become, host.connection, host.user, host.become_user, host.root
+    """Every connection and run variable of ``host`` (an inventory ``Host``), or raise.
+
+    ``ansible_connection`` is not checked here: an unsupported type fails that host alone when
+    it is contacted, and the rest of the fleet proceeds (as Ansible does)."""
+    _ = host.port, host.become, host.user, host.become_user, host.root
     values = host.vars
     if values.get("remediate_keep_runs") is not None:
         whole_number(host.name, "remediate_keep_runs", values["remediate_keep_runs"], 1, 10_000)

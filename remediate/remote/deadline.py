@@ -24,8 +24,10 @@ class Stalled(Exception):
 
 
 def with_pid(command: str) -> str:
-    """``command``, announcing its pid on stderr first (``exec``: the same pid runs it)."""
-    return f"echo {PID_MARK} $$ >&2; exec {command}"
+    """``command``, announcing its pid on stderr first (``exec``: the same pid runs it). The
+    command runs under ``sh -c`` so a compound one (become with a password: ``if sudo ...``)
+    stays one command: ``exec if ...`` would be a syntax error."""
+    return f"echo {PID_MARK} $$ >&2; exec /bin/sh -c {shlex.quote(command)}"
 
 
 def remote_pid(stderr: bytes) -> int | None:

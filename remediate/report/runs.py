@@ -117,7 +117,14 @@ def runs_json(
         }
         for r in _fleet(outcomes, run_id)
     ]
-    return {"schema": SCHEMA, "kind": "runs", "runs": runs, "hosts": hosts, "exit_code": code}
+    return {
+        "schema": SCHEMA,
+        "kind": "runs",
+        "order": "newest first",
+        "runs": runs,
+        "hosts": hosts,
+        "exit_code": code,
+    }
 
 
 def runs_lines(
