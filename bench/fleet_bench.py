@@ -43,6 +43,7 @@ from fleet_report import (
     ANSIBLE,
     APPLY,
     APPLY_ROLLBACK,
+    AUDIT,
     BASELINE,
     PLAN,
     PYINFRA,
@@ -99,7 +100,7 @@ class FleetBench:
         self.project = write_project(fleet, self.work / "project")
         self.env = fleet.env()
         self.peer_tools = peer_tools
-        tools = [BASELINE, PLAN, APPLY, ROLLBACK] + [
+        tools = [BASELINE, PLAN, AUDIT, APPLY, ROLLBACK] + [
             {"ansible": ANSIBLE, "pyinfra": PYINFRA}[name] for name in peer_tools
         ]
         self.series = {tool: Series(tool, self.hosts) for tool in tools}
@@ -153,12 +154,15 @@ class FleetBench:
         argv = [str(REMEDIATE), "plan", "--forks", str(FORKS), "--detailed-exitcode"]
         return self._checked(PLAN, argv, 2, f"plan-{label}")
 
-    def apply_and_rollback(self, label: str) -> tuple[Measurement, Measurement]:
+    def apply_audit_rollback(self, label: str) -> tuple[Measurement, Measurement, Measurement]:
         drift(self.fleet)  # every round applies the same changes to the same files
         applied = self._checked(
             APPLY, [str(REMEDIATE), "apply", "--yes", "--forks", str(FORKS)], 0, f"apply-{label}"
         )
         self.verify_applied()
+        audited = self._checked(
+            AUDIT, [str(REMEDIATE), "audit", "--forks", str(FORKS)], 0, f"audit-{label}"
+        )
         rolled_back = self._checked(
             ROLLBACK,
             [str(REMEDIATE), "rollback", "--last", "--yes", "--forks", str(FORKS)],
@@ -167,7 +171,7 @@ class FleetBench:
         )
         self.verify_rolled_back()
         drift(self.fleet)
-        return applied, rolled_back
+        return applied, audited, rolled_back
 
     def peer(self, name: str, label: str, round_index: int) -> Measurement:
         tool = self.peer_tools[name]
@@ -256,14 +260,15 @@ class FleetBench:
             progress(f"  {tool}: {m.seconds:.2f} s, {m.max_rss / 2**20:.0f} MiB")
 
         def apply_step(_: int, label: str) -> None:
-            applied, rolled_back = self.apply_and_rollback(label)
+            applied, audited, rolled_back = self.apply_audit_rollback(label)
             record(APPLY, applied)
+            record(AUDIT, audited)
             record(ROLLBACK, rolled_back)
 
         steps: list[tuple[tuple[str, ...], Callable[[int, str], None]]] = [
             ((BASELINE,), lambda _, label: record(BASELINE, self.baseline(label))),
             ((PLAN,), lambda _, label: record(PLAN, self.plan(label))),
-            ((APPLY, ROLLBACK), apply_step),
+            ((APPLY, AUDIT, ROLLBACK), apply_step),
         ]
 
         def peer_step(name: str, tool: str, i: int, label: str) -> None:
@@ -283,7 +288,7 @@ class FleetBench:
         try:
             self.verify_plan()
         except StepFailure as exc:
-            self._fail((PLAN, APPLY, ROLLBACK), str(exc))
+            self._fail((PLAN, AUDIT, APPLY, ROLLBACK), str(exc))
         steps = self._steps()
         for i in range(runs):
             progress(f"{self.hosts} hosts: round {i + 1} of {runs}")
@@ -382,7 +387,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--hosts",
         default="50,200",
-        help="comma-separated fleet sizes, 1 to 250 each (default 50,200)",
+        help="comma-separated fleet sizes, 1 to 1000 each (default 50,200)",
     )
     parser.add_argument(
         "--runs", type=int, default=5, help="timed rounds per fleet size (default 5)"
@@ -404,8 +409,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.sizes = [int(n) for n in args.hosts.split(",") if n.strip()]
     except ValueError:
         parser.error(f"--hosts {args.hosts!r}: expected sizes like 50,200")
-    if not args.sizes or not all(1 <= n <= 250 for n in args.sizes) or args.runs < 1:
-        parser.error("--hosts takes sizes from 1 to 250 and --runs at least 1")
+    if not args.sizes or not all(1 <= n <= 1000 for n in args.sizes) or args.runs < 1:
+        parser.error("--hosts takes sizes from 1 to 1000 and --runs at least 1")
     return args
 
 
