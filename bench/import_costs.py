@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/import_costs.py -- plan -l example     # in the repository root
     .venv/bin/python bench/import_costs.py --runs 5 -- --help
+    .venv/bin/python bench/import_costs.py --tree /tmp/old --tree . -- plan -l example
+
+With ``--tree`` (repeatable) the command runs from that source tree instead of the installed
+package (``git archive <commit> remediate | tar -x -C /tmp/old`` makes one), each tree in
+turn per round, so a before/after table shares the machine's load.
 
 Runs the command ``--runs`` times (the console script, as a user runs it), sums each
 package's own import time (``self`` µs, so nested imports count once, under their own
@@ -18,6 +23,13 @@ from collections import defaultdict
 from pathlib import Path
 
 SCRIPT = Path(sys.executable).with_name("remediate")
+#: runs remediate from the tree in argv[1] (the editable install's finder set aside)
+FROM_TREE = (
+    "import sys; root = sys.argv.pop(1); "
+    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
+    "sys.path.insert(0, root); sys.argv[0] = 'remediate'; "
+    "from remediate.cli.main import run; run()"
+)
 
 
 def self_times(stderr: str) -> dict[str, int]:
@@ -31,45 +43,66 @@ def self_times(stderr: str) -> dict[str, int]:
     return dict(totals)
 
 
-def measure(args: list[str], runs: int) -> dict[str, float]:
-    samples: dict[str, list[int]] = defaultdict(list)
+def command(tree: str | None, args: list[str]) -> list[str]:
+    if tree is None:
+        return [sys.executable, "-X", "importtime", str(SCRIPT), *args]
+    return [sys.executable, "-X", "importtime", "-c", FROM_TREE, str(Path(tree).resolve()), *args]
+
+
+def measure(
+    trees: list[str | None], args: list[str], runs: int
+) -> list[tuple[dict[str, float], float]]:
+    """Per tree: the median own import time per package, and the median total."""
+    samples: list[dict[str, list[int]]] = [defaultdict(list) for _ in trees]
+    totals: list[list[int]] = [[] for _ in trees]
     for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", str(SCRIPT), *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
+        for index, tree in enumerate(trees):  # interleaved: every tree sees the same load
+            done = subprocess.run(
+                command(tree, args),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+            times = self_times(done.stderr)
+            totals[index].append(sum(times.values()))
+            for name, own in times.items():
+                samples[index][name].append(own)
+    return [
+        (
+            {
+                name: statistics.median(values + [0] * (runs - len(values)))
+                for name, values in per_tree.items()
+            },
+            statistics.median(total),
         )
-        for name, own in self_times(done.stderr).items():
-            samples[name].append(own)
-    return {
-        name: statistics.median(values + [0] * (runs - len(values)))
-        for name, values in samples.items()
-    }
+        for per_tree, total in zip(samples, totals)
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--tree", action="append", help="a source tree holding remediate/")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     options = parser.parse_args()
-    args = (
-        [a for a in options.command if a != "--"]
-        if options.command[:1] == ["--"]
-        else options.command
-    )
-    medians = measure(args, options.runs)
-    total = sum(medians.values())
+    args = options.command[1:] if options.command[:1] == ["--"] else options.command
+    trees: list[str | None] = list(options.tree or [None])
+    results = measure(trees, args, options.runs)
+    names = [t or "installed" for t in trees]
     print(
-        f"`remediate {' '.join(args)}`: {len(medians)} top-level packages, "
-        f"{total / 1000:.0f} ms of imports (median of {options.runs} runs)\n"
+        f"`remediate {' '.join(args)}`: own import time per top-level package, ms, "
+        f"median of {options.runs} interleaved runs\n"
     )
-    print("| package | own import time, ms |")
-    print("| --- | ---: |")
-    for name, own in sorted(medians.items(), key=lambda item: -item[1])[: options.top]:
-        print(f"| {name} | {own / 1000:.1f} |")
+    print("| package | " + " | ".join(names) + " |")
+    print("| --- | " + " | ".join("---:" for _ in names) + " |")
+    every = set().union(*(r[0] for r in results))
+    ranked = sorted(every, key=lambda n: -max(r[0].get(n, 0) for r in results))
+    for name in ranked[: options.top]:
+        cells = " | ".join(f"{r[0].get(name, 0) / 1000:.1f}" for r in results)
+        print(f"| {name} | {cells} |")
+    print("| **all imports** | " + " | ".join(f"**{r[1] / 1000:.0f}**" for r in results) + " |")
 
 
 if __name__ == "__main__":
