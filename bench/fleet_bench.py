@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,7 @@ SUBNET = 7  # 127.0.7.N: apart from the test suite's fleets (1, 2, 3, 11, ...) a
 FORKS = 50
 PEER_MAX_HOSTS = 50  # Ansible at 200 hosts would take several minutes per run
 HELP_RUNS = 20
+LOAD_EVERY = 10.0
 PEER_TIMEOUT = 900.0
 MANAGED_FILES = 4
 DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/limits.conf"
@@ -325,6 +327,12 @@ def rabbitmq_node_running() -> bool:
     return False
 
 
+def sample_load(samples: list[float], stop: threading.Event) -> None:
+    """The 1-minute load average every LOAD_EVERY seconds until ``stop`` is set."""
+    while not stop.wait(LOAD_EVERY):
+        samples.append(os.getloadavg()[0])
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -445,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="remediate-fleet-bench-", dir="/var/tmp"))
     load_before = os.getloadavg()[0]
+    load_samples: list[float] = []
+    stop_sampling = threading.Event()
+    sampler = threading.Thread(
+        target=sample_load, args=(load_samples, stop_sampling), daemon=True, name="load"
+    )
+    sampler.start()
     notes: list[str] = []
     peer_tools = (
         peers.install_all(work / "peer-install.log", notes, progress)
@@ -463,14 +477,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress(f"interrupted: the fleet is torn down; nothing written; logs kept in {work}")
         return 130
+    stop_sampling.set()
     failed = [s for s in series if s.failure]
     if failed or notes:  # a failure, or a peer that could not be installed
         notes.append(f"logs kept in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
+    during = (
+        f"; sampled every {LOAD_EVERY:.0f} s during the run: min {min(load_samples):.1f}, "
+        f"median {statistics.median(load_samples):.1f}, max {max(load_samples):.1f}"
+        if load_samples
+        else ""
+    )
     notes.append(
-        f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
-        "(other work on the machine adds noise; the rounds interleave the tools to share it)"
+        f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+        f"{during} (on {os.cpu_count()} cores; the fleet's own sshd and redis-server count in it; "
+        "other work on the machine adds noise; the rounds interleave the tools to share it)"
     )
     help_median = statistics.median(help_runs) if help_runs else None
     targets = evaluate_targets(series, help_median)
