@@ -289,6 +289,7 @@ def results_markdown(
         "",
         lint,
         "",
+        *imports_section(),
         "## How each tool ran",
         "",
         *how(),
@@ -296,6 +297,16 @@ def results_markdown(
     if context.notes:
         parts += ["", "## Notes from this run", "", *(f"- {note}" for note in context.notes)]
     return "\n".join(parts) + "\n"
+
+
+IMPORTS = Path(__file__).with_name("IMPORTS.md")
+
+
+def imports_section() -> list[str]:
+    """bench/IMPORTS.md (written by bench/import_costs.py, see bench/README.md), when present."""
+    if not IMPORTS.exists():
+        return []
+    return ["## Import costs (bench/import_costs.py)", "", IMPORTS.read_text().rstrip(), ""]
 
 
 def machine_description() -> str:

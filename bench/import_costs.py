@@ -16,6 +16,8 @@ package) and prints the median per package as a Markdown table, largest first.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -89,11 +91,17 @@ def main() -> None:
     options = parser.parse_args()
     args = options.command[1:] if options.command[:1] == ["--"] else options.command
     trees: list[str | None] = list(options.tree or [None])
+    load_before = os.getloadavg()[0]
     results = measure(trees, args, options.runs)
     names = [t or "installed" for t in trees]
+    load = os.getloadavg()[0]
     print(
         f"`remediate {' '.join(args)}`: own import time per top-level package, ms, "
-        f"median of {options.runs} interleaved runs\n"
+        f"median of {options.runs} interleaved runs (`-X importtime` self times; a module "
+        f"imported lazily inside a function counts under its own package). Made by "
+        f"`{shlex.join(['.venv/bin/python', 'bench/import_costs.py', *sys.argv[1:]])}`; "
+        f"1-minute load average {load_before:.1f} at the start, {load:.1f} at the end, "
+        f"on {os.cpu_count()} cores.\n"
     )
     print("| package | " + " | ".join(names) + " |")
     print("| --- | " + " | ".join("---:" for _ in names) + " |")
