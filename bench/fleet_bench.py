@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from fleet_report import (
     ANSIBLE,
     APPLY,
     APPLY_ROLLBACK,
+    AUDIT,
     BASELINE,
     PLAN,
     PYINFRA,
@@ -66,6 +68,7 @@ SUBNET = 7  # 127.0.7.N: apart from the test suite's fleets (1, 2, 3, 11, ...) a
 FORKS = 50
 PEER_MAX_HOSTS = 50  # Ansible at 200 hosts would take several minutes per run
 HELP_RUNS = 20
+LOAD_EVERY = 10.0
 PEER_TIMEOUT = 900.0
 MANAGED_FILES = 4
 DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/limits.conf"
@@ -99,7 +102,7 @@ class FleetBench:
         self.project = write_project(fleet, self.work / "project")
         self.env = fleet.env()
         self.peer_tools = peer_tools
-        tools = [BASELINE, PLAN, APPLY, ROLLBACK] + [
+        tools = [BASELINE, PLAN, AUDIT, APPLY, ROLLBACK] + [
             {"ansible": ANSIBLE, "pyinfra": PYINFRA}[name] for name in peer_tools
         ]
         self.series = {tool: Series(tool, self.hosts) for tool in tools}
@@ -153,12 +156,15 @@ class FleetBench:
         argv = [str(REMEDIATE), "plan", "--forks", str(FORKS), "--detailed-exitcode"]
         return self._checked(PLAN, argv, 2, f"plan-{label}")
 
-    def apply_and_rollback(self, label: str) -> tuple[Measurement, Measurement]:
+    def apply_audit_rollback(self, label: str) -> tuple[Measurement, Measurement, Measurement]:
         drift(self.fleet)  # every round applies the same changes to the same files
         applied = self._checked(
             APPLY, [str(REMEDIATE), "apply", "--yes", "--forks", str(FORKS)], 0, f"apply-{label}"
         )
         self.verify_applied()
+        audited = self._checked(
+            AUDIT, [str(REMEDIATE), "audit", "--forks", str(FORKS)], 0, f"audit-{label}"
+        )
         rolled_back = self._checked(
             ROLLBACK,
             [str(REMEDIATE), "rollback", "--last", "--yes", "--forks", str(FORKS)],
@@ -167,7 +173,7 @@ class FleetBench:
         )
         self.verify_rolled_back()
         drift(self.fleet)
-        return applied, rolled_back
+        return applied, audited, rolled_back
 
     def peer(self, name: str, label: str, round_index: int) -> Measurement:
         tool = self.peer_tools[name]
@@ -256,14 +262,15 @@ class FleetBench:
             progress(f"  {tool}: {m.seconds:.2f} s, {m.max_rss / 2**20:.0f} MiB")
 
         def apply_step(_: int, label: str) -> None:
-            applied, rolled_back = self.apply_and_rollback(label)
+            applied, audited, rolled_back = self.apply_audit_rollback(label)
             record(APPLY, applied)
+            record(AUDIT, audited)
             record(ROLLBACK, rolled_back)
 
         steps: list[tuple[tuple[str, ...], Callable[[int, str], None]]] = [
             ((BASELINE,), lambda _, label: record(BASELINE, self.baseline(label))),
             ((PLAN,), lambda _, label: record(PLAN, self.plan(label))),
-            ((APPLY, ROLLBACK), apply_step),
+            ((APPLY, AUDIT, ROLLBACK), apply_step),
         ]
 
         def peer_step(name: str, tool: str, i: int, label: str) -> None:
@@ -283,7 +290,7 @@ class FleetBench:
         try:
             self.verify_plan()
         except StepFailure as exc:
-            self._fail((PLAN, APPLY, ROLLBACK), str(exc))
+            self._fail((PLAN, AUDIT, APPLY, ROLLBACK), str(exc))
         steps = self._steps()
         for i in range(runs):
             progress(f"{self.hosts} hosts: round {i + 1} of {runs}")
@@ -318,6 +325,12 @@ def rabbitmq_node_running() -> bool:
             except OSError:
                 pass
     return False
+
+
+def sample_load(samples: list[float], stop: threading.Event) -> None:
+    """The 1-minute load average every LOAD_EVERY seconds until ``stop`` is set."""
+    while not stop.wait(LOAD_EVERY):
+        samples.append(os.getloadavg()[0])
 
 
 def progress(message: str) -> None:
@@ -382,7 +395,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--hosts",
         default="50,200",
-        help="comma-separated fleet sizes, 1 to 250 each (default 50,200)",
+        help="comma-separated fleet sizes, 1 to 1000 each (default 50,200)",
     )
     parser.add_argument(
         "--runs", type=int, default=5, help="timed rounds per fleet size (default 5)"
@@ -404,8 +417,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.sizes = [int(n) for n in args.hosts.split(",") if n.strip()]
     except ValueError:
         parser.error(f"--hosts {args.hosts!r}: expected sizes like 50,200")
-    if not args.sizes or not all(1 <= n <= 250 for n in args.sizes) or args.runs < 1:
-        parser.error("--hosts takes sizes from 1 to 250 and --runs at least 1")
+    if not args.sizes or not all(1 <= n <= 1000 for n in args.sizes) or args.runs < 1:
+        parser.error("--hosts takes sizes from 1 to 1000 and --runs at least 1")
     return args
 
 
@@ -440,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="remediate-fleet-bench-", dir="/var/tmp"))
     load_before = os.getloadavg()[0]
+    load_samples: list[float] = []
+    stop_sampling = threading.Event()
+    sampler = threading.Thread(
+        target=sample_load, args=(load_samples, stop_sampling), daemon=True, name="load"
+    )
+    sampler.start()
     notes: list[str] = []
     peer_tools = (
         peers.install_all(work / "peer-install.log", notes, progress)
@@ -458,14 +477,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress(f"interrupted: the fleet is torn down; nothing written; logs kept in {work}")
         return 130
+    stop_sampling.set()
     failed = [s for s in series if s.failure]
     if failed or notes:  # a failure, or a peer that could not be installed
         notes.append(f"logs kept in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
+    during = (
+        f"; sampled every {LOAD_EVERY:.0f} s during the run: min {min(load_samples):.1f}, "
+        f"median {statistics.median(load_samples):.1f}, max {max(load_samples):.1f}"
+        if load_samples
+        else ""
+    )
     notes.append(
-        f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
-        "(other work on the machine adds noise; the rounds interleave the tools to share it)"
+        f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+        f"{during} (on {os.cpu_count()} cores; the fleet's own sshd and redis-server count in it; "
+        "other work on the machine adds noise; the rounds interleave the tools to share it)"
     )
     help_median = statistics.median(help_runs) if help_runs else None
     targets = evaluate_targets(series, help_median)

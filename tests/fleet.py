@@ -214,9 +214,14 @@ def sshd_command(host: FleetHost) -> str:
     )
 
 
+HOSTS_PER_SUBNET = 250
+MAX_HOSTS = 4 * HOSTS_PER_SUBNET
+
+
 @dataclass
 class Fleet:
-    """``count`` SSH hosts on 127.0.<subnet>.1..count."""
+    """``count`` SSH hosts on 127.0.<subnet>.1..count; a fleet of more than 250 hosts goes on
+    over the next subnets (host 251 is 127.0.<subnet+1>.1), each claimed like the first."""
 
     count: int
     redis: bool = False
@@ -226,10 +231,10 @@ class Fleet:
     client_home: Path = Path()
 
     def __post_init__(self) -> None:
-        if not 1 <= self.count <= 250:
-            raise ValueError("a fleet has 1 to 250 hosts")
+        if not 1 <= self.count <= MAX_HOSTS:
+            raise ValueError(f"a fleet has 1 to {MAX_HOSTS} hosts")
         self._own_base = self.base is None
-        self._subnet_lock: Any = None
+        self._subnet_locks: list[Any] = []
         self.base = Path(self.base or tempfile.mkdtemp(prefix="remediate-fleet-", dir="/var/tmp"))
         self.client_home = self.base / "client"
 
@@ -244,14 +249,15 @@ class Fleet:
     def start(self) -> None:
         require_fleet_support()
         self._claim_subnet()
-        reap_stale_hosts(self.subnet)
+        for subnet in self.subnets:
+            reap_stale_hosts(subnet)
         os.makedirs("/run/sshd", exist_ok=True)
         for private, _ in PRIVATE_DIRS:
             os.makedirs(private, exist_ok=True)
         self._make_client()
         assert self.base is not None
         self.hosts = [
-            FleetHost(i, f"host{i}", f"127.0.{self.subnet}.{i}", self.base / f"host{i}")
+            FleetHost(i, f"host{i}", self.address(i), self.base / f"host{i}")
             for i in range(1, self.count + 1)
         ]
         with ThreadPoolExecutor(max_workers=16) as pool:
@@ -270,9 +276,21 @@ class Fleet:
             list(pool.map(FleetHost.stop, self.hosts))
         if self._own_base and self.base and self.base.exists():
             shutil.rmtree(self.base, ignore_errors=True)
-        if self._subnet_lock is not None:
-            self._subnet_lock.close()  # releases the flock
-            self._subnet_lock = None
+        for lock in self._subnet_locks:
+            lock.close()  # releases the flock
+        self._subnet_locks = []
+
+    @property
+    def subnets(self) -> range:
+        """The third octets this fleet's hosts use (250 hosts per subnet)."""
+        return range(
+            self.subnet, self.subnet + (self.count + HOSTS_PER_SUBNET - 1) // HOSTS_PER_SUBNET
+        )
+
+    def address(self, index: int) -> str:
+        """Host ``index``'s (1-based) loopback address."""
+        subnet, last = divmod(index - 1, HOSTS_PER_SUBNET)
+        return f"127.0.{self.subnet + subnet}.{last + 1}"
 
     def _claim_subnet(self) -> None:
         """Take 127.0.S.0/24 for this fleet: the preferred S, or the next one no other running
@@ -280,16 +298,23 @@ class Fleet:
         import fcntl
 
         os.makedirs("/run/remediate-fleet", exist_ok=True)
-        for subnet in [*range(self.subnet, 250), *range(1, self.subnet)]:
-            handle = open(f"/run/remediate-fleet/subnet-{subnet}.lock", "w")  # noqa: SIM115 (held: the flock)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+        needed = len(self.subnets)
+        for first in [*range(self.subnet, 251 - needed), *range(1, self.subnet)]:
+            handles = []
+            for subnet in range(first, first + needed):
+                handle = open(f"/run/remediate-fleet/subnet-{subnet}.lock", "w")  # noqa: SIM115 (held: the flock)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    handle.close()
+                    break
+                handles.append(handle)
+            if len(handles) == needed:
+                self._subnet_locks = handles
+                self.subnet = first
+                return
+            for handle in handles:
                 handle.close()
-                continue
-            self._subnet_lock = handle
-            self.subnet = subnet
-            return
         raise FleetError("every 127.0.S.0/24 subnet is taken by a running fleet")
 
     def restart(self, host: FleetHost, host_key: Path | None = None) -> None:
@@ -341,9 +366,7 @@ class Fleet:
         host_keys = machine_host_keys()
         if not host_keys:
             raise FleetError("no /etc/ssh/ssh_host_*_key.pub: run ssh-keygen -A")
-        lines = [
-            f"127.0.{self.subnet}.{i} {key}" for i in range(1, self.count + 1) for key in host_keys
-        ]
+        lines = [f"{self.address(i)} {key}" for i in range(1, self.count + 1) for key in host_keys]
         self.known_hosts.write_text("\n".join(lines) + "\n")
 
     def _prepare(self, host: FleetHost) -> None:
@@ -372,9 +395,9 @@ class Fleet:
                 f"NODENAME=rabbit@{host.name}",
                 f"NODE_IP_ADDRESS={host.address}",
                 "NODE_PORT=5672",
-                f"DIST_PORT={30000 + 256 * self.subnet + host.index}",
+                f"DIST_PORT={30000 + 256 * int(octets[2]) + int(octets[3])}",
                 f"ERL_EPMD_ADDRESS={host.address}",
-                f"ERL_EPMD_PORT={40000 + 256 * self.subnet + host.index}",
+                f"ERL_EPMD_PORT={40000 + 256 * int(octets[2]) + int(octets[3])}",
                 f'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"',
                 f'CTL_ERL_ARGS="-kernel inet_dist_use_interface {{{",".join(octets)}}}"',
                 "",
