@@ -68,7 +68,7 @@ def apply(
 ) -> None:
     """Apply the plan: per host lock, back up, write atomically, set live values, run handlers, verify."""
     from remediate import api
-    from remediate.cli.output import ProgressLine, print_lines
+    from remediate.cli.output import ProgressLine, print_lines, warn
     from remediate.errors import UsageError
     from remediate.report.apply import apply_exit_code, apply_json, apply_text
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
@@ -83,9 +83,26 @@ def apply(
         playbook, templates = Path(inputs["playbook"]), Path(inputs["templates"])
         limit, shard = inputs.get("limit"), inputs.get("shard")
         expected = {p.host: p for p in saved["plans"]}
-    fleet = o.selected_fleet(
-        ctx, inventory=inventory, playbook=playbook, templates=templates, limit=limit, shard=shard
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
+        )
     )
+    warn(fleet.warnings)
     if list_hosts:
         from remediate.report.hosts import list_hosts_lines
 

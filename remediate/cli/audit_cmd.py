@@ -47,9 +47,30 @@ def audit(
 ) -> None:
     """Plan, and stay silent when the fleet is clean (exit 0); a short summary on drift (exit 2)."""
     from remediate import api
+    from remediate.cli.output import warn
     from remediate.report.audit import audit_summary
 
-    fleet = o.selected_fleet(ctx, note=False)
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
+            note=False,
+        )
+    )
+    warn(fleet.warnings)
     doc = api.audit(fleet)
     _write_outputs(doc, report, metrics)
     summary = audit_summary(doc)

@@ -30,12 +30,31 @@ def facts(
 ) -> None:
     """Show what each host runs with: managed settings in its files, live values, limits, health."""
     from remediate import api
-    from remediate.cli.output import ProgressLine, print_lines
+    from remediate.cli.output import ProgressLine, print_lines, warn
     from remediate.report.facts import facts_exit_code, facts_hosts, facts_json, facts_lines
     from remediate.report.plans import dumps
 
     o.check_format(format, ("text", "json"))
-    fleet = o.selected_fleet(ctx)
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
+        )
+    )
+    warn(fleet.warnings)
     with ProgressLine("gathering facts") as progress:
         outcomes = api.facts(fleet, progress)
     code = facts_exit_code(outcomes)

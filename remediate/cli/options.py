@@ -12,7 +12,7 @@ import typer
 from remediate.errors import UsageError
 
 if TYPE_CHECKING:
-    from remediate.api import Fleet, Select
+    from remediate.api import Select
     from remediate.inventory.vault_passwords import VaultOptions
 
 Inventory = Annotated[
@@ -138,39 +138,6 @@ def connection_flags(
     return ConnectionFlags(
         user, private_key, tuple(extra_vars or ()), become, become_user, ask_become_pass
     )
-
-
-#: the command parameters ``selected`` reads (SELECT, vault), by their parameter names
-_SELECT_PARAMS = (
-    "inventory", "playbook", "limit", "forks", "timeout", "templates", "shard",
-    "accept_new_host_keys", "vault_id", "vault_password_file", "ask_vault_pass",
-)  # fmt: skip
-
-
-def selected(ctx: typer.Context, note: bool = True, **overrides: Any) -> Select:
-    """``select`` over a command's own SELECT, vault and connection options (read from
-    ``ctx.params`` by name; ``overrides`` win, e.g. the inputs of a saved plan)."""
-    given = {**ctx.params, **overrides}
-    values = {name: given[name] for name in _SELECT_PARAMS if name in given}
-    flags = connection_flags(
-        given.get("user"),
-        given.get("private_key"),
-        given.get("extra_vars"),
-        bool(given.get("become")),
-        given.get("become_user"),
-        bool(given.get("ask_become_pass")),
-    )
-    return select(**values, ctx=ctx, flags=flags, note=note)
-
-
-def selected_fleet(ctx: typer.Context, note: bool = True, **overrides: Any) -> Fleet:
-    """The command's fleet (``api.select`` of ``selected``), its warnings said on stderr."""
-    from remediate import api
-    from remediate.cli.output import warn
-
-    fleet = api.select(selected(ctx, note, **overrides))
-    warn(fleet.warnings)
-    return fleet
 
 
 def select(

@@ -45,11 +45,30 @@ def plan(
 ) -> None:
     """Show, per host and file, what would change (nothing is written to any host)."""
     from remediate import api
-    from remediate.cli.output import ProgressLine, print_lines, write_atomic
+    from remediate.cli.output import ProgressLine, print_lines, warn, write_atomic
     from remediate.report.plans import dumps, plan_exit_code, plan_json, plan_text
 
     o.check_format(format, ("text", "json"))
-    fleet = o.selected_fleet(ctx)
+    fleet = api.select(
+        o.select(
+            inventory=inventory,
+            playbook=playbook,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            templates=templates,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
+        )
+    )
+    warn(fleet.warnings)
     started, begun = time.time(), time.monotonic()
     if list_hosts:
         from remediate.report.hosts import list_hosts_lines

@@ -57,7 +57,21 @@ def rollback(
         raise UsageError("give a RUN_ID or --last (not both)")
     if not (yes or dry_run) and not sys.stdin.isatty():
         raise UsageError("refusing to roll back without --yes: there is no terminal to confirm on")
-    sel = o.selected(ctx)
+    sel = o.select(
+        inventory=inventory,
+        limit=limit,
+        forks=forks,
+        timeout=timeout,
+        shard=shard,
+        accept_new_host_keys=accept_new_host_keys,
+        vault_id=vault_id,
+        vault_password_file=vault_password_file,
+        ask_vault_pass=ask_vault_pass,
+        ctx=ctx,
+        flags=o.connection_flags(
+            user, private_key, extra_vars, become, become_user, ask_become_pass
+        ),
+    )
     if not (yes or dry_run):  # show each host's plan, then ask
         with ProgressLine("planning the rollback") as progress:
             planned = api.rollback(sel, run_id, force=force, dry_run=True, progress=progress)
@@ -109,7 +123,23 @@ def runs(
     from remediate.report.runs import runs_exit_code, runs_json, runs_lines
 
     o.check_format(format, ("text", "json"))
-    outcomes = api.runs(o.selected(ctx))
+    outcomes = api.runs(
+        o.select(
+            inventory=inventory,
+            limit=limit,
+            forks=forks,
+            timeout=timeout,
+            shard=shard,
+            accept_new_host_keys=accept_new_host_keys,
+            vault_id=vault_id,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+            ctx=ctx,
+            flags=o.connection_flags(
+                user, private_key, extra_vars, become, become_user, ask_become_pass
+            ),
+        )
+    )
     code = runs_exit_code(outcomes)
     if format == "json":
         typer.echo(dumps(runs_json(outcomes, code, run_id)), nl=False)
